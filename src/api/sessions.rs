@@ -1,0 +1,151 @@
+//! `/api/v1/sessions…`: create, list, inspect, start, stop, delete, and wait for a state.
+
+use super::extract::{AppJson, AppPath, AppQuery};
+use super::problem::{ApiError, Problem};
+use super::AppState;
+use crate::domain::{PromDuration, RunId};
+use crate::session::{CreateSession, Session, SessionState, StartSession};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+/// Parses a path segment as a domain id, naming `field` when it does not parse.
+pub fn path_id<T>(field: &str, raw: &str) -> Result<T, ApiError>
+where
+    T: std::str::FromStr<Err = crate::domain::Invalid>,
+{
+    raw.parse().map_err(|e: crate::domain::Invalid| ApiError::validation(field, e.0))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// Only sessions in this state.
+    pub state: Option<String>,
+}
+
+/// Long-poll parameters: `?wait=running&timeout=60s` answers once the session is running (or
+/// 409 as soon as it can no longer get there, 408 after the timeout).
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct WaitQuery {
+    /// State to wait for.
+    pub wait: Option<String>,
+    /// How long to wait (Prometheus duration or seconds; default 60s, at most 1h).
+    pub timeout: Option<String>,
+}
+
+fn parse_state(field: &str, raw: &str) -> Result<SessionState, ApiError> {
+    raw.parse().map_err(|e: String| ApiError::validation(field, e))
+}
+
+#[utoipa::path(post, path = "/api/v1/sessions", tag = "sessions",
+    request_body = CreateSession,
+    responses((status = 201, body = Session), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn create_session(
+    State(app): State<AppState>,
+    AppJson(req): AppJson<CreateSession>,
+) -> Result<(StatusCode, Json<Session>), ApiError> {
+    let s = app.sessions.create(req).await?;
+    Ok((StatusCode::CREATED, Json(s)))
+}
+
+#[utoipa::path(get, path = "/api/v1/sessions", tag = "sessions", params(ListQuery),
+    responses((status = 200, body = Vec<Session>), (status = 422, body = Problem)))]
+pub async fn list_sessions(
+    State(app): State<AppState>,
+    AppQuery(q): AppQuery<ListQuery>,
+) -> Result<Json<Vec<Session>>, ApiError> {
+    let state = q.state.as_deref().map(|s| parse_state("state", s)).transpose()?;
+    Ok(Json(app.sessions.list(state).await))
+}
+
+#[utoipa::path(get, path = "/api/v1/sessions/{id}", tag = "sessions",
+    params(("id" = String, Path, description = "Session id (= run_id)"), WaitQuery),
+    responses((status = 200, body = Session), (status = 404, body = Problem),
+        (status = 408, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn get_session(
+    State(app): State<AppState>,
+    AppPath(id): AppPath<String>,
+    AppQuery(q): AppQuery<WaitQuery>,
+) -> Result<Json<Session>, ApiError> {
+    let id: RunId = path_id("session_id", &id)?;
+    let Some(wait) = q.wait.as_deref() else {
+        if q.timeout.is_some() {
+            return Err(ApiError::validation("timeout", "timeout needs wait=STATE"));
+        }
+        return Ok(Json(app.sessions.get(&id).await?));
+    };
+    let wanted = parse_state("wait", wait)?;
+    let timeout = match q.timeout.as_deref() {
+        None => std::time::Duration::from_secs(60),
+        Some(t) => {
+            let d = PromDuration::parse(t).map_err(|e| ApiError::validation("timeout", e.0))?;
+            if d.as_millis() > 3_600_000 {
+                return Err(ApiError::validation("timeout", "may be at most 1h"));
+            }
+            d.as_duration()
+        }
+    };
+    let cell = app.sessions.cell(&id).await?;
+    Ok(Json(app.sessions.wait_for(&cell, wanted, timeout).await?))
+}
+
+/// The same view as `GET /sessions/{id}` (the seed's status route).
+#[utoipa::path(get, path = "/api/v1/sessions/{id}/status", tag = "sessions",
+    params(("id" = String, Path, description = "Session id"), WaitQuery),
+    responses((status = 200, body = Session), (status = 404, body = Problem),
+        (status = 408, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn session_status(
+    state: State<AppState>,
+    id: AppPath<String>,
+    q: AppQuery<WaitQuery>,
+) -> Result<Json<Session>, ApiError> {
+    get_session(state, id, q).await
+}
+
+/// Submits Prometheus as a job; 202 with the session (`pending`). Follow it with
+/// `GET /sessions/{id}?wait=running`.
+#[utoipa::path(post, path = "/api/v1/sessions/{id}/start", tag = "sessions",
+    params(("id" = String, Path, description = "Session id")),
+    request_body(content = Option<StartSession>, description = "Omitted fields take the site defaults"),
+    responses((status = 202, body = Session), (status = 404, body = Problem), (status = 409, body = Problem),
+        (status = 422, body = Problem, description = "Invalid field, or sbatch refused it"),
+        (status = 502, body = Problem, description = "The scheduler command failed")))]
+pub async fn start_session(
+    State(app): State<AppState>,
+    AppPath(id): AppPath<String>,
+    AppJson(req): AppJson<StartSession>,
+) -> Result<(StatusCode, Json<Session>), ApiError> {
+    let id: RunId = path_id("session_id", &id)?;
+    let s = app.sessions.start(&id, req).await?;
+    Ok((StatusCode::ACCEPTED, Json(s)))
+}
+
+/// Cancels the job and answers once the scheduler has it gone.
+#[utoipa::path(post, path = "/api/v1/sessions/{id}/stop", tag = "sessions",
+    params(("id" = String, Path, description = "Session id")),
+    responses((status = 200, body = Session), (status = 404, body = Problem),
+        (status = 408, body = Problem), (status = 502, body = Problem)))]
+pub async fn stop_session(
+    State(app): State<AppState>,
+    AppPath(id): AppPath<String>,
+) -> Result<Json<Session>, ApiError> {
+    let id: RunId = path_id("session_id", &id)?;
+    Ok(Json(app.sessions.stop(&id).await?))
+}
+
+/// Stops the session if needed and removes its state; collected artifacts stay.
+#[utoipa::path(delete, path = "/api/v1/sessions/{id}", tag = "sessions",
+    params(("id" = String, Path, description = "Session id")),
+    responses((status = 204), (status = 404, body = Problem), (status = 502, body = Problem)))]
+pub async fn delete_session(
+    State(app): State<AppState>,
+    AppPath(id): AppPath<String>,
+) -> Result<StatusCode, ApiError> {
+    let id: RunId = path_id("session_id", &id)?;
+    app.sessions.delete(&id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,176 @@
+//! Server configuration: command-line flags (each with a `BENCHMON_*` env var) and an optional
+//! TOML file of site defaults. Everything is validated on load; there is no global config.
+
+use crate::domain::{PromDuration, SlurmConstraint, SlurmName, TimeLimit};
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// Which launcher runs Prometheus.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum LauncherKind {
+    /// Submit Prometheus as a SLURM batch job (`sbatch`).
+    Slurm,
+    /// Run Prometheus as a child process of benchmon (no scheduler).
+    Local,
+}
+
+/// Flags of `benchmon serve`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "BENCHMON_LISTEN", default_value = "127.0.0.1:8002")]
+    pub listen: SocketAddr,
+    /// Directory for session state (session.json, Prometheus config, file_sd targets, TSDB).
+    /// With the SLURM launcher it must be on a filesystem the compute nodes share.
+    #[arg(long, env = "BENCHMON_STATE_DIR", default_value = "benchmon-state")]
+    pub state_dir: PathBuf,
+    /// Root directory for collected artifact bundles; `out_dir` of a collection resolves under it.
+    #[arg(long, env = "BENCHMON_ARTIFACTS_DIR", default_value = "benchmon-artifacts")]
+    pub artifacts_dir: PathBuf,
+    /// How Prometheus is run.
+    #[arg(long, env = "BENCHMON_LAUNCHER", value_enum, default_value = "slurm")]
+    pub launcher: LauncherKind,
+    /// TOML file with site defaults (see README, "Configuration").
+    #[arg(long, env = "BENCHMON_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+/// Site defaults from the TOML file; every key is optional.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct SiteConfig {
+    pub slurm: SlurmDefaults,
+    pub prometheus: PrometheusSettings,
+    pub server: ServerSettings,
+}
+
+/// Defaults for `POST /sessions/{id}/start` fields a request omits.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct SlurmDefaults {
+    pub partition: Option<SlurmName>,
+    pub account: Option<SlurmName>,
+    pub qos: Option<SlurmName>,
+    pub time_limit: Option<TimeLimit>,
+    pub constraint: Option<SlurmConstraint>,
+    /// Extra `sbatch` arguments, passed as separate argv entries (e.g. `["--mem=2G"]`).
+    pub sbatch_extra: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PrometheusSettings {
+    /// The Prometheus binary as the compute node sees it (a path or a name on its PATH).
+    pub binary: String,
+    /// Extra Prometheus flags appended to the command line.
+    pub extra_args: Vec<String>,
+    /// How long a started job may take to report a ready Prometheus before the session fails.
+    pub startup_timeout: PromDuration,
+    /// How often Prometheus re-reads file_sd target files (inotify usually beats it; this bounds
+    /// the delay on shared filesystems where inotify does not fire).
+    pub sd_refresh_interval: PromDuration,
+}
+
+impl Default for PrometheusSettings {
+    fn default() -> Self {
+        PrometheusSettings {
+            binary: "prometheus".into(),
+            extra_args: Vec::new(),
+            startup_timeout: PromDuration::from_secs(180),
+            sd_refresh_interval: PromDuration::from_secs(5),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerSettings {
+    /// How often the job poller asks the launcher about each active session.
+    pub poll_interval: PromDuration,
+    /// How long `stop` waits for the scheduler to report the job gone.
+    pub stop_timeout: PromDuration,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        ServerSettings {
+            poll_interval: PromDuration::from_secs(1),
+            stop_timeout: PromDuration::from_secs(90),
+        }
+    }
+}
+
+/// Errors loading the configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid config file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+}
+
+impl SiteConfig {
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::from_toml(&text).map_err(|message| ConfigError::Parse {
+            path: path.to_owned(),
+            message,
+        })
+    }
+
+    pub fn from_toml(text: &str) -> Result<Self, String> {
+        let cfg: SiteConfig = toml::from_str(text).map_err(|e| e.to_string())?;
+        let args = cfg.slurm.sbatch_extra.iter().chain(&cfg.prometheus.extra_args);
+        if let Some(bad) = args.clone().find(|a| a.contains(['\n', '\r', '\0'])) {
+            return Err(format!("argument {bad:?} contains a line break or NUL"));
+        }
+        Ok(cfg)
+    }
+}
+
+/// Everything the server needs, resolved from flags and the site file.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub listen: SocketAddr,
+    pub state_dir: PathBuf,
+    pub artifacts_dir: PathBuf,
+    pub launcher: LauncherKind,
+    pub site: SiteConfig,
+}
+
+impl Settings {
+    pub fn from_args(args: &ServeArgs) -> Result<Self, ConfigError> {
+        let site = match &args.config {
+            Some(p) => SiteConfig::load(p)?,
+            None => SiteConfig::default(),
+        };
+        Ok(Settings {
+            listen: args.listen,
+            state_dir: args.state_dir.clone(),
+            artifacts_dir: args.artifacts_dir.clone(),
+            launcher: args.launcher,
+            site,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn site_config_validates_defaults_with_the_same_rules_as_requests() {
+        assert!(SiteConfig::from_toml("[slurm]\npartition = \"cpu\"\n").is_ok());
+        assert!(SiteConfig::from_toml("[slurm]\npartition = \"cpu; rm -rf /\"\n").is_err());
+        assert!(SiteConfig::from_toml("[slurm]\nsbatch_extra = [\"--mem=1G\\n#SBATCH\"]\n").is_err());
+        assert!(SiteConfig::from_toml("[nope]\n").is_err());
+    }
+}

@@ -1,0 +1,147 @@
+//! Hosts, ports, `host:port` pairs and metrics endpoint URLs.
+
+use super::{only_chars, string_newtype, Invalid};
+use std::fmt;
+
+/// A TCP port, 1–65535.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, utoipa::ToSchema)]
+#[schema(value_type = u16, example = 9090)]
+pub struct Port(u16);
+
+impl Port {
+    pub fn new(n: u64) -> Result<Self, Invalid> {
+        match u16::try_from(n) {
+            Ok(p) if p >= 1 => Ok(Port(p)),
+            _ => Err(Invalid::new(format!("port must be 1 to 65535, got {n}"))),
+        }
+    }
+    pub fn get(self) -> u16 {
+        self.0
+    }
+}
+
+impl fmt::Display for Port {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Port {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // Wide enough to report 70000 or -1 as "out of range" rather than a type error.
+        let n = i64::deserialize(d)?;
+        u64::try_from(n)
+            .map_err(|_| Invalid::new(format!("port must be 1 to 65535, got {n}")))
+            .and_then(Port::new)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// A host name, IPv4 address or bracket-less IPv6 address, as it may appear in a URL.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, utoipa::ToSchema)]
+#[schema(value_type = String, example = "mel2153")]
+pub struct Host(String);
+
+impl Host {
+    pub fn parse(s: &str) -> Result<Self, Invalid> {
+        if s.parse::<std::net::Ipv6Addr>().is_ok() {
+            return Ok(Host(s.to_owned()));
+        }
+        let labels_ok = s
+            .split('.')
+            .all(|l| !l.is_empty() && !l.starts_with('-') && only_chars(l, "-_"));
+        if s.is_empty() || s.len() > 253 || !labels_ok {
+            return Err(Invalid::new(format!(
+                "{s:?} is not a host name or IP address"
+            )));
+        }
+        Ok(Host(s.to_owned()))
+    }
+
+    /// The host as it appears in a URL authority (IPv6 in brackets).
+    pub fn authority(&self) -> String {
+        if self.0.contains(':') {
+            format!("[{}]", self.0)
+        } else {
+            self.0.clone()
+        }
+    }
+}
+string_newtype!(Host);
+
+/// `host:port` of an exporter (`mel2153:9100`, `10.0.0.5:9400`, `[::1]:9100`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, utoipa::ToSchema)]
+#[schema(value_type = String, example = "mel2153:9100")]
+pub struct HostPort(String);
+
+impl HostPort {
+    pub fn parse(s: &str) -> Result<Self, Invalid> {
+        let bad = || Invalid::new(format!("{s:?} is not host:port (e.g. mel2153:9100)"));
+        let (host, port) = if let Some(rest) = s.strip_prefix('[') {
+            let (h, p) = rest.split_once("]:").ok_or_else(bad)?;
+            (h, p)
+        } else {
+            s.rsplit_once(':').ok_or_else(bad)?
+        };
+        let host = Host::parse(host)?;
+        let port: u64 = port.parse().map_err(|_| bad())?;
+        let port = Port::new(port)?;
+        Ok(HostPort(format!("{}:{}", host.authority(), port)))
+    }
+}
+string_newtype!(HostPort);
+
+/// A service's `/metrics` URL: http or https, a host, an optional port, path and query.
+#[derive(Debug, Clone, PartialEq, Eq, utoipa::ToSchema)]
+#[schema(value_type = String, example = "http://mel2153:8000/metrics")]
+pub struct MetricsEndpoint(String);
+
+impl MetricsEndpoint {
+    pub fn parse(s: &str) -> Result<Self, Invalid> {
+        let url = url::Url::parse(s).map_err(|e| Invalid::new(format!("{s:?} is not a URL: {e}")))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(Invalid::new(format!(
+                "scheme must be http or https, got {:?}",
+                url.scheme()
+            )));
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(Invalid::new("credentials in the URL are not supported"));
+        }
+        if url.fragment().is_some() {
+            return Err(Invalid::new("a metrics URL may not have a #fragment"));
+        }
+        let host = url
+            .host_str()
+            .ok_or_else(|| Invalid::new("the URL needs a host"))?;
+        Host::parse(host.trim_start_matches('[').trim_end_matches(']'))?;
+        Ok(MetricsEndpoint(url.to_string()))
+    }
+
+    pub fn url(&self) -> Option<url::Url> {
+        url::Url::parse(&self.0).ok()
+    }
+}
+string_newtype!(MetricsEndpoint);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_port_parses_names_ipv4_and_ipv6() {
+        assert_eq!(HostPort::parse("mel2153:9100").map(|h| h.to_string()), Ok("mel2153:9100".into()));
+        assert_eq!(HostPort::parse("[::1]:9100").map(|h| h.to_string()), Ok("[::1]:9100".into()));
+        for bad in ["mel2153", "mel2153:0", "mel2153:70000", "a b:1", ":9100", "x:y", "h:1\n"] {
+            assert!(HostPort::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn endpoints_must_be_http_with_a_host() {
+        assert!(MetricsEndpoint::parse("http://mel2153:8000/metrics?x=1").is_ok());
+        for bad in ["ftp://h/metrics", "mel2153:8000", "http://u:p@h/m", "http://h/m#f"] {
+            assert!(MetricsEndpoint::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,129 @@
+//! Values that end up on `#SBATCH` lines.
+//!
+//! sbatch reads those lines itself (no shell), so quoting cannot protect them: each value must
+//! match a grammar without whitespace, newlines or anything sbatch would read as another option.
+
+use super::{only_chars, string_newtype, Invalid};
+
+fn check_slurm_word(s: &str, extra: &str, what: &str) -> Result<(), Invalid> {
+    if s.is_empty() || s.len() > 128 {
+        return Err(Invalid::new(format!("{what} must be 1 to 128 characters long")));
+    }
+    if !only_chars(s, extra) {
+        return Err(Invalid::new(format!(
+            "{what} {s:?} may contain only letters, digits and {}",
+            extra.chars().map(|c| format!("'{c}'")).collect::<Vec<_>>().join(" ")
+        )));
+    }
+    Ok(())
+}
+
+/// A partition, account or QOS name: `[A-Za-z0-9_.-]`.
+#[derive(Debug, Clone, PartialEq, Eq, utoipa::ToSchema)]
+#[schema(value_type = String, pattern = r"^[A-Za-z0-9_.-]{1,128}$", example = "cpu")]
+pub struct SlurmName(String);
+
+impl SlurmName {
+    pub fn parse(s: &str) -> Result<Self, Invalid> {
+        check_slurm_word(s, "_.-", "name")?;
+        Ok(SlurmName(s.to_owned()))
+    }
+}
+string_newtype!(SlurmName);
+
+/// A `--constraint` expression: features joined by `&`, `|`, `,`, with `[]`, `()`, `*` counts.
+#[derive(Debug, Clone, PartialEq, Eq, utoipa::ToSchema)]
+#[schema(value_type = String, example = "gpu&a100")]
+pub struct SlurmConstraint(String);
+
+impl SlurmConstraint {
+    pub fn parse(s: &str) -> Result<Self, Invalid> {
+        check_slurm_word(s, "_.-&|,[]()*:", "constraint")?;
+        Ok(SlurmConstraint(s.to_owned()))
+    }
+}
+string_newtype!(SlurmConstraint);
+
+/// A `--nodelist` host list (`node[01-04],gpu5`).
+#[derive(Debug, Clone, PartialEq, Eq, utoipa::ToSchema)]
+#[schema(value_type = String, example = "node[01-04]")]
+pub struct SlurmNodeList(String);
+
+impl SlurmNodeList {
+    pub fn parse(s: &str) -> Result<Self, Invalid> {
+        check_slurm_word(s, "_.-,[]", "nodelist")?;
+        Ok(SlurmNodeList(s.to_owned()))
+    }
+}
+string_newtype!(SlurmNodeList);
+
+/// A SLURM time limit: `MM`, `MM:SS`, `HH:MM:SS`, `D-HH`, `D-HH:MM`, `D-HH:MM:SS`, or
+/// `UNLIMITED`/`INFINITE`.
+#[derive(Debug, Clone, PartialEq, Eq, utoipa::ToSchema)]
+#[schema(value_type = String, example = "02:00:00")]
+pub struct TimeLimit(String);
+
+impl TimeLimit {
+    pub fn parse(s: &str) -> Result<Self, Invalid> {
+        let bad = || {
+            Invalid::new(format!(
+                "{s:?} is not a SLURM time limit (MM, MM:SS, HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS)"
+            ))
+        };
+        if matches!(s, "UNLIMITED" | "INFINITE") {
+            return Ok(TimeLimit(s.to_owned()));
+        }
+        let (days, clock) = match s.split_once('-') {
+            Some((d, c)) => (Some(d), c),
+            None => (None, s),
+        };
+        let num = |p: &str| -> Result<u64, Invalid> {
+            if p.is_empty() || p.len() > 6 || !p.chars().all(|c| c.is_ascii_digit()) {
+                return Err(bad());
+            }
+            p.parse().map_err(|_| bad())
+        };
+        if let Some(d) = days {
+            num(d)?;
+        }
+        let parts: Vec<&str> = clock.split(':').collect();
+        let nums = parts.iter().map(|p| num(p)).collect::<Result<Vec<_>, _>>()?;
+        let sixty = |n: &u64| *n < 60;
+        let ok = match (days.is_some(), nums.as_slice()) {
+            (false, [_m]) => true,
+            (false, [_m, s]) => sixty(s),
+            (_, [_h, m, s]) => sixty(m) && sixty(s),
+            (true, [h]) => *h < 24,
+            (true, [h, m]) => *h < 24 && sixty(m),
+            _ => false,
+        };
+        if !ok {
+            return Err(bad());
+        }
+        Ok(TimeLimit(s.to_owned()))
+    }
+}
+string_newtype!(TimeLimit);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partition_names_with_shell_or_sbatch_syntax_are_refused() {
+        for bad in ["", "cpu gpu", "cpu\n#SBATCH --x", "cpu;rm", "$(x)", "a`b`", "a'b"] {
+            assert!(SlurmName::parse(bad).is_err(), "{bad:?}");
+        }
+        assert!(SlurmName::parse("gpu-a100.x_1").is_ok());
+    }
+
+    #[test]
+    fn time_limits_follow_slurm_formats() {
+        for good in ["30", "30:00", "02:00:00", "1-0", "1-02:30", "2-00:00:00", "UNLIMITED"] {
+            assert!(TimeLimit::parse(good).is_ok(), "{good}");
+        }
+        for bad in ["", "abc", "1:2:3:4", "02:60:00", "1-25", "-5", "1h", "02:00:00\n", "1- 2"] {
+            assert!(TimeLimit::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+}

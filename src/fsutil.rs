@@ -1,0 +1,69 @@
+//! Atomic file writes: a reader (or a crash) never sees a half-written file.
+
+use std::io::{self, Write};
+use std::path::Path;
+
+/// Writes `bytes` to `path` via a temp file in the same directory, fsync, then rename.
+/// Temp files start with `.tmp`, so globs like `*.json` (Prometheus file_sd) never match them.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let dir = path
+        .parent()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no parent"))?;
+    let mut tmp = tempfile::Builder::new().prefix(".tmp").tempfile_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    sync_dir(dir);
+    Ok(())
+}
+
+/// Serializes `value` as pretty JSON and writes it atomically.
+pub fn write_json_atomic<T: serde::Serialize>(path: &Path, value: &T) -> io::Result<()> {
+    let mut bytes = serde_json::to_vec_pretty(value).map_err(io::Error::other)?;
+    bytes.push(b'\n');
+    write_atomic(path, &bytes)
+}
+
+/// Async wrapper that runs the blocking write off the runtime's worker threads.
+pub async fn write_json_atomic_async<T>(path: std::path::PathBuf, value: T) -> io::Result<()>
+where
+    T: serde::Serialize + Send + 'static,
+{
+    tokio::task::spawn_blocking(move || write_json_atomic(&path, &value))
+        .await
+        .map_err(io::Error::other)?
+}
+
+/// Makes a rename durable; best effort (some filesystems refuse fsync on directories).
+pub fn sync_dir(dir: &Path) {
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
+/// The last `max` bytes of a file, lossily decoded: for failure reasons quoting job output.
+pub fn tail(path: &Path, max: u64) -> Option<String> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = std::fs::File::open(path).ok()?;
+    let len = f.metadata().ok()?.len();
+    f.seek(SeekFrom::Start(len.saturating_sub(max))).ok()?;
+    let mut buf = Vec::new();
+    f.read_to_end(&mut buf).ok()?;
+    Some(String::from_utf8_lossy(&buf).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_write_replaces_and_leaves_no_temp_files() -> io::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let p = dir.path().join("a.json");
+        write_atomic(&p, b"one")?;
+        write_atomic(&p, b"two")?;
+        assert_eq!(std::fs::read(&p)?, b"two");
+        assert_eq!(std::fs::read_dir(dir.path())?.count(), 1);
+        Ok(())
+    }
+}

@@ -1,0 +1,151 @@
+//! The local launcher: the job script runs under `bash` as a child process in its own process
+//! group — Prometheus on this machine, no scheduler, same states.
+//!
+//! The job id is the process id. Children are reaped by this process while it lives; after a
+//! restart of benchmon a job is re-attached by checking `/proc/<pid>` (alive, not a zombie,
+//! running Prometheus or the job script).
+
+use super::{JobStatus, LaunchError, Launcher};
+use crate::config::LauncherKind;
+use crate::session::{JobResources, SessionPaths};
+use async_trait::async_trait;
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
+use std::collections::HashMap;
+use std::process::Stdio;
+use std::sync::Mutex;
+use tokio::process::{Child, Command};
+
+#[derive(Default)]
+pub struct LocalLauncher {
+    children: Mutex<HashMap<u32, Child>>,
+}
+
+impl LocalLauncher {
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+fn node_name() -> String {
+    nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .map(|h| h.split('.').next().unwrap_or("localhost").to_owned())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+fn parse_pid(job_id: &str) -> Result<u32, LaunchError> {
+    job_id
+        .parse()
+        .map_err(|_| LaunchError::Other(format!("{job_id:?} is not a local job id")))
+}
+
+/// Whether `/proc/<pid>` is a live (not zombie) job of ours, for jobs started before a restart.
+fn proc_alive(pid: u32) -> bool {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Field 3 (after the parenthesised command name) is the state; Z is a zombie.
+    let state = stat.rsplit(')').next().and_then(|r| r.split_whitespace().next());
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let cmdline = String::from_utf8_lossy(&cmdline);
+    matches!(state, Some(s) if s != "Z" && s != "X")
+        && (cmdline.contains("prometheus") || cmdline.contains("prometheus-job.sh"))
+}
+
+#[async_trait]
+impl Launcher for LocalLauncher {
+    fn kind(&self) -> LauncherKind {
+        LauncherKind::Local
+    }
+
+    async fn submit(
+        &self,
+        paths: &SessionPaths,
+        _resources: &JobResources,
+    ) -> Result<String, LaunchError> {
+        let out_path = paths.job_output();
+        let open_out = || {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&out_path)
+                .map_err(|source| LaunchError::Spawn {
+                    cmd: format!("open {}", out_path.display()),
+                    source,
+                })
+        };
+        let child = Command::new("bash")
+            .arg(paths.job_script())
+            .current_dir(&paths.dir)
+            .stdin(Stdio::null())
+            .stdout(open_out()?)
+            .stderr(open_out()?)
+            // Its own process group, so a stop signals the script and Prometheus together and a
+            // Ctrl-C on benchmon's terminal does not reach it.
+            .process_group(0)
+            .spawn()
+            .map_err(|source| LaunchError::Spawn {
+                cmd: format!("bash {}", paths.job_script().display()),
+                source,
+            })?;
+        let pid = child
+            .id()
+            .ok_or_else(|| LaunchError::Other("the job exited before it got a pid".into()))?;
+        self.children
+            .lock()
+            .map_err(|_| LaunchError::Other("launcher state poisoned".into()))?
+            .insert(pid, child);
+        Ok(pid.to_string())
+    }
+
+    async fn status(&self, job_id: &str) -> Result<JobStatus, LaunchError> {
+        let pid = parse_pid(job_id)?;
+        let mut children = self
+            .children
+            .lock()
+            .map_err(|_| LaunchError::Other("launcher state poisoned".into()))?;
+        let running = JobStatus::Running {
+            state: "RUNNING".into(),
+            node: node_name(),
+        };
+        if let Some(child) = children.get_mut(&pid) {
+            return match child.try_wait() {
+                Ok(None) => Ok(running),
+                Ok(Some(exit)) => {
+                    children.remove(&pid);
+                    let state = match exit.code() {
+                        Some(0) => "COMPLETED".to_owned(),
+                        Some(c) => format!("FAILED (exit code {c})"),
+                        None => "CANCELLED (signal)".to_owned(),
+                    };
+                    Ok(JobStatus::Gone {
+                        state: Some(state),
+                        reason: None,
+                    })
+                }
+                Err(e) => Err(LaunchError::Other(format!("waiting for pid {pid}: {e}"))),
+            };
+        }
+        if proc_alive(pid) {
+            Ok(running)
+        } else {
+            Ok(JobStatus::Gone {
+                state: None,
+                reason: None,
+            })
+        }
+    }
+
+    async fn cancel(&self, job_id: &str) -> Result<(), LaunchError> {
+        let pid = parse_pid(job_id)?;
+        let pgid = i32::try_from(pid).map_err(|_| LaunchError::Other("pid out of range".into()))?;
+        match killpg(Pid::from_raw(pgid), Signal::SIGTERM) {
+            Ok(()) | Err(nix::errno::Errno::ESRCH) => Ok(()),
+            Err(e) => Err(LaunchError::Other(format!("kill -TERM -{pid}: {e}"))),
+        }
+    }
+
+    async fn check(&self) -> Result<(), LaunchError> {
+        Ok(())
+    }
+}

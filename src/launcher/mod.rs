@@ -1,0 +1,75 @@
+//! Launchers run a session's rendered job script: as a SLURM batch job, or as a local child
+//! process. Both run the *same* script, so port picking and Prometheus flags never diverge.
+
+mod command;
+mod local;
+mod script;
+mod slurm;
+
+pub use command::{run_command, CommandOutput};
+pub use local::LocalLauncher;
+pub use script::{render_job_script, JobScript, ScriptInputs};
+pub use slurm::SlurmLauncher;
+
+use crate::config::LauncherKind;
+use crate::session::{JobResources, SessionPaths};
+use async_trait::async_trait;
+
+/// What the scheduler says about a job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobStatus {
+    /// Queued (or suspended, requeued): not running yet.
+    Pending { state: String, reason: Option<String> },
+    /// Running on `node`.
+    Running { state: String, node: String },
+    /// Finished but still cleaning up (SLURM's COMPLETING).
+    Ending { state: String },
+    /// Gone: finished, cancelled, failed, or unknown to the scheduler (`state` is `None` then).
+    Gone { state: Option<String>, reason: Option<String> },
+}
+
+/// Errors of a launcher, with the command and its own words.
+#[derive(Debug, thiserror::Error)]
+pub enum LaunchError {
+    #[error("could not run `{cmd}`: {source}")]
+    Spawn { cmd: String, source: std::io::Error },
+    #[error("`{cmd}` did not finish within {secs} s")]
+    Timeout { cmd: String, secs: u64 },
+    #[error("`{cmd}` failed ({status}): {stderr}")]
+    CommandFailed {
+        cmd: String,
+        status: String,
+        stderr: String,
+    },
+    /// The scheduler refused the job because of a request field (bad partition, time limit …).
+    #[error("the scheduler refused the job: {message}")]
+    Refused {
+        field: &'static str,
+        message: String,
+    },
+    #[error("unexpected output from `{cmd}`: {output:?}")]
+    Unexpected { cmd: String, output: String },
+    #[error("{0}")]
+    Other(String),
+}
+
+/// Runs and follows Prometheus jobs. A trait object, so the server does not care which.
+#[async_trait]
+pub trait Launcher: Send + Sync {
+    fn kind(&self) -> LauncherKind;
+
+    /// Submits the session's job script; returns the job id.
+    async fn submit(
+        &self,
+        paths: &SessionPaths,
+        resources: &JobResources,
+    ) -> Result<String, LaunchError>;
+
+    async fn status(&self, job_id: &str) -> Result<JobStatus, LaunchError>;
+
+    /// Asks the job to end (SIGTERM, so Prometheus flushes its TSDB).
+    async fn cancel(&self, job_id: &str) -> Result<(), LaunchError>;
+
+    /// Whether the launcher can be used at all (for `/ready`).
+    async fn check(&self) -> Result<(), LaunchError>;
+}

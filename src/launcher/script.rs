@@ -1,0 +1,61 @@
+//! The job script that runs Prometheus, rendered from `templates/prometheus-job.sh`.
+//!
+//! Values on `#SBATCH` lines are validated newtypes (sbatch reads those lines itself, so no
+//! quoting could protect them); everything in the script body is single-quoted for bash.
+
+use crate::domain::PromDuration;
+use crate::session::{JobResources, SessionPaths};
+use askama::Template;
+
+/// Template context of the job script.
+#[derive(Template)]
+#[template(path = "prometheus-job.sh")]
+pub struct JobScript<'a> {
+    pub run_id: &'a str,
+    pub version: &'a str,
+    pub resources: &'a JobResources,
+    pub session_dir: String,
+    pub runtime_dir: String,
+    pub config_file: String,
+    pub tsdb_dir: String,
+    /// Fixed port, or 0 for "pick one on the node".
+    pub port: u16,
+    pub prometheus_binary: &'a str,
+    pub retention: Option<&'a PromDuration>,
+    pub extra_args: &'a [String],
+}
+
+mod filters {
+    /// Single-quotes a value for bash.
+    pub fn shell<T: std::fmt::Display>(s: T, _: &dyn askama::Values) -> askama::Result<String> {
+        Ok(crate::domain::shell_quote(&s.to_string()))
+    }
+}
+
+/// Inputs of [`render_job_script`] that come from the session and the site config.
+pub struct ScriptInputs<'a> {
+    pub run_id: &'a str,
+    pub resources: &'a JobResources,
+    pub port: Option<u16>,
+    pub prometheus_binary: &'a str,
+    pub retention: Option<&'a PromDuration>,
+    pub extra_args: &'a [String],
+}
+
+pub fn render_job_script(paths: &SessionPaths, inputs: &ScriptInputs<'_>) -> askama::Result<String> {
+    let path = |p: std::path::PathBuf| p.to_string_lossy().into_owned();
+    JobScript {
+        run_id: inputs.run_id,
+        version: env!("CARGO_PKG_VERSION"),
+        resources: inputs.resources,
+        session_dir: path(paths.dir.clone()),
+        runtime_dir: path(paths.runtime()),
+        config_file: path(paths.prometheus_yml()),
+        tsdb_dir: path(paths.tsdb()),
+        port: inputs.port.unwrap_or(0),
+        prometheus_binary: inputs.prometheus_binary,
+        retention: inputs.retention,
+        extra_args: inputs.extra_args,
+    }
+    .render()
+}

@@ -1,0 +1,198 @@
+//! The SLURM launcher: `sbatch --parsable` to submit, `squeue` to follow, `scancel` to stop.
+//!
+//! Job tracking never uses `sacct` (absent without slurmdbd): `squeue -t all` still lists a job
+//! for `MinJobAge` seconds after it ends, with its final state; after that the job is unknown
+//! and reported as gone without a state.
+
+use super::{run_command, JobStatus, LaunchError, Launcher};
+use crate::config::{LauncherKind, SlurmDefaults};
+use crate::session::{JobResources, SessionPaths};
+use async_trait::async_trait;
+
+pub struct SlurmLauncher {
+    defaults: SlurmDefaults,
+}
+
+impl SlurmLauncher {
+    pub fn new(defaults: SlurmDefaults) -> Self {
+        SlurmLauncher { defaults }
+    }
+}
+
+/// Maps an sbatch refusal to the request field it is about, from SLURM's own message.
+fn refused_field(stderr: &str) -> Option<&'static str> {
+    let s = stderr.to_ascii_lowercase();
+    [
+        ("invalid partition", "partition"),
+        ("partition", "partition"),
+        ("time limit", "time_limit"),
+        ("invalid account", "account"),
+        ("account", "account"),
+        ("qos", "qos"),
+        ("invalid feature", "constraint"),
+        ("constraint", "constraint"),
+        ("invalid node name", "nodelist"),
+        ("nodelist", "nodelist"),
+        ("node configuration is not available", "nodelist"),
+    ]
+    .into_iter()
+    .find(|(needle, _)| s.contains(needle))
+    .map(|(_, field)| field)
+}
+
+/// Parses one `squeue -o '%T|%N|%r'` line.
+pub fn parse_squeue_line(line: &str) -> Option<JobStatus> {
+    let mut parts = line.trim().splitn(3, '|');
+    let state = parts.next()?.trim().to_owned();
+    let node = parts.next().unwrap_or("").trim().to_owned();
+    let reason = parts.next().map(|r| r.trim().to_owned());
+    let reason = reason.filter(|r| !r.is_empty() && r != "None");
+    Some(match state.as_str() {
+        "" => return None,
+        "RUNNING" => JobStatus::Running { state, node },
+        "COMPLETING" | "STAGE_OUT" | "SIGNALING" => JobStatus::Ending { state },
+        "PENDING" | "CONFIGURING" | "SUSPENDED" | "REQUEUED" | "REQUEUE_HOLD" | "REQUEUE_FED"
+        | "RESIZING" | "STOPPED" => JobStatus::Pending { state, reason },
+        _ => JobStatus::Gone {
+            state: Some(state),
+            reason,
+        },
+    })
+}
+
+#[async_trait]
+impl Launcher for SlurmLauncher {
+    fn kind(&self) -> LauncherKind {
+        LauncherKind::Slurm
+    }
+
+    async fn submit(
+        &self,
+        paths: &SessionPaths,
+        _resources: &JobResources,
+    ) -> Result<String, LaunchError> {
+        // Resources are on the script's #SBATCH lines; paths go as arguments because an
+        // operator's state dir may contain characters an #SBATCH line cannot carry.
+        let mut args = vec![
+            "--parsable".to_owned(),
+            format!("--chdir={}", paths.dir.display()),
+            format!("--output={}", paths.job_output().display()),
+            "--open-mode=append".to_owned(),
+        ];
+        args.extend(self.defaults.sbatch_extra.iter().cloned());
+        args.push(paths.job_script().to_string_lossy().into_owned());
+        let out = run_command("sbatch", &args).await?;
+        if !out.success {
+            let message = out.stderr.replace("sbatch: error: ", "");
+            return Err(match refused_field(&out.stderr) {
+                Some(field) => LaunchError::Refused { field, message },
+                None => LaunchError::CommandFailed {
+                    cmd: "sbatch".into(),
+                    status: out.status,
+                    stderr: message,
+                },
+            });
+        }
+        // --parsable prints "jobid" or "jobid;cluster".
+        let id = out.stdout.trim().split(';').next().unwrap_or("").to_owned();
+        if id.is_empty() || !id.chars().all(|c| c.is_ascii_digit()) {
+            return Err(LaunchError::Unexpected {
+                cmd: "sbatch --parsable".into(),
+                output: out.stdout,
+            });
+        }
+        Ok(id)
+    }
+
+    async fn status(&self, job_id: &str) -> Result<JobStatus, LaunchError> {
+        let args = ["-h", "-t", "all", "-j", job_id, "-o", "%T|%N|%r"].map(String::from);
+        let out = run_command("squeue", &args).await?;
+        if !out.success {
+            // An id slurmctld has already forgotten is an answer, not a failure.
+            if out.stderr.contains("Invalid job id") {
+                return Ok(JobStatus::Gone {
+                    state: None,
+                    reason: None,
+                });
+            }
+            return Err(LaunchError::CommandFailed {
+                cmd: format!("squeue -j {job_id}"),
+                status: out.status,
+                stderr: out.stderr,
+            });
+        }
+        Ok(out
+            .stdout
+            .lines()
+            .find_map(parse_squeue_line)
+            .unwrap_or(JobStatus::Gone {
+                state: None,
+                reason: None,
+            }))
+    }
+
+    async fn cancel(&self, job_id: &str) -> Result<(), LaunchError> {
+        let out = run_command("scancel", &[job_id.to_owned()]).await?;
+        if out.success || out.stderr.contains("Invalid job id") || out.stderr.contains("already completing or completed") {
+            return Ok(());
+        }
+        Err(LaunchError::CommandFailed {
+            cmd: format!("scancel {job_id}"),
+            status: out.status,
+            stderr: out.stderr,
+        })
+    }
+
+    async fn check(&self) -> Result<(), LaunchError> {
+        let out = run_command("squeue", &["-h".into(), "-o".into(), "%i".into()]).await?;
+        if out.success {
+            Ok(())
+        } else {
+            Err(LaunchError::CommandFailed {
+                cmd: "squeue".into(),
+                status: out.status,
+                stderr: out.stderr,
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn squeue_lines_map_to_job_states() {
+        assert_eq!(
+            parse_squeue_line("PENDING||Resources"),
+            Some(JobStatus::Pending {
+                state: "PENDING".into(),
+                reason: Some("Resources".into())
+            })
+        );
+        assert_eq!(
+            parse_squeue_line("RUNNING|vm|None"),
+            Some(JobStatus::Running {
+                state: "RUNNING".into(),
+                node: "vm".into()
+            })
+        );
+        assert_eq!(
+            parse_squeue_line("CANCELLED|vm|None"),
+            Some(JobStatus::Gone {
+                state: Some("CANCELLED".into()),
+                reason: None
+            })
+        );
+        assert_eq!(parse_squeue_line(""), None);
+    }
+
+    #[test]
+    fn sbatch_refusals_name_the_field() {
+        let msg = "sbatch: error: Batch job submission failed: Invalid partition name specified";
+        assert_eq!(refused_field(msg), Some("partition"));
+        let msg = "sbatch: error: Batch job submission failed: Requested time limit is invalid (missing or exceeds some limit)";
+        assert_eq!(refused_field(msg), Some("time_limit"));
+        assert_eq!(refused_field("sbatch: error: Slurm controller not responding"), None);
+    }
+}

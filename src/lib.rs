@@ -1,0 +1,24 @@
+//! benchmon: monitoring sessions for HPC benchmarks.
+//!
+//! Data flows top to bottom: a request enters at [`api`], becomes a [`session`] whose
+//! Prometheus job a [`launcher`] runs with a config from [`prometheus`]; registered [`targets`]
+//! become file_sd files; [`collect`] queries the window and writes the artifact bundle.
+
+/// HTTP routes, OpenAPI, problem+json errors.
+pub mod api;
+/// Server configuration: flags, env vars, site TOML.
+pub mod config;
+/// Validated newtypes for everything that crosses the edge.
+pub mod domain;
+/// Atomic file writes.
+pub mod fsutil;
+/// SLURM and local launchers for the Prometheus job.
+pub mod launcher;
+/// Prometheus config rendering and HTTP API client.
+pub mod prometheus;
+/// Session record, store, state machine and job poller.
+pub mod session;
+/// Building and serving the app.
+pub mod startup;
+/// Logging and benchmon's own metrics.
+pub mod telemetry;

@@ -1,0 +1,44 @@
+//! The `benchmon` binary: the server and its command-line tools.
+
+use benchmon::config::{ServeArgs, Settings};
+use clap::{Parser, Subcommand};
+
+/// Monitoring sessions for HPC benchmarks: Prometheus as a SLURM job, windowed collection.
+#[derive(Parser)]
+#[command(name = "benchmon", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the benchmon server.
+    Serve(ServeArgs),
+    /// Print the OpenAPI document.
+    Openapi,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => {
+            benchmon::telemetry::init_logging();
+            let settings = Settings::from_args(&args)?;
+            let listener = tokio::net::TcpListener::bind(settings.listen).await?;
+            tracing::info!(
+                "benchmon {} listening on http://{} (launcher {:?})",
+                env!("CARGO_PKG_VERSION"),
+                listener.local_addr()?,
+                settings.launcher
+            );
+            let app = benchmon::startup::build(settings).await?;
+            benchmon::startup::serve(app, listener, benchmon::startup::shutdown_signal()).await
+        }
+        Command::Openapi => {
+            println!("{}", benchmon::api::openapi().to_pretty_json()?);
+            Ok(())
+        }
+    }
+}

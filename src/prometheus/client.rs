@@ -1,0 +1,137 @@
+//! A small Prometheus HTTP API client: readiness, build info, targets.
+//! Range queries for collection stream through `collect::fetch` instead.
+
+use serde::Deserialize;
+use std::time::Duration;
+
+/// Errors talking to Prometheus.
+#[derive(Debug, thiserror::Error)]
+pub enum PromError {
+    #[error("request to Prometheus at {url} failed: {source}")]
+    Http { url: String, source: reqwest::Error },
+    #[error("Prometheus at {url} answered {status}: {body}")]
+    Status { url: String, status: u16, body: String },
+    #[error("Prometheus at {url} returned an error: {error_type}: {error}")]
+    Api {
+        url: String,
+        error_type: String,
+        error: String,
+    },
+}
+
+/// Client for one Prometheus base URL.
+#[derive(Clone)]
+pub struct PromClient {
+    http: reqwest::Client,
+    base: String,
+}
+
+#[derive(Deserialize)]
+struct Envelope<T> {
+    status: String,
+    data: Option<T>,
+    #[serde(rename = "errorType", default)]
+    error_type: String,
+    #[serde(default)]
+    error: String,
+}
+
+/// One active target as Prometheus reports it in `/api/v1/targets`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ActiveTarget {
+    pub labels: std::collections::BTreeMap<String, String>,
+    #[serde(rename = "scrapeUrl")]
+    pub scrape_url: String,
+    pub health: String,
+    #[serde(rename = "lastError", default)]
+    pub last_error: String,
+    #[serde(rename = "lastScrape", default)]
+    pub last_scrape: String,
+    #[serde(rename = "lastScrapeDuration", default)]
+    pub last_scrape_duration: f64,
+    #[serde(rename = "scrapePool", default)]
+    pub scrape_pool: String,
+}
+
+#[derive(Deserialize)]
+struct TargetsData {
+    #[serde(rename = "activeTargets", default)]
+    active_targets: Vec<ActiveTarget>,
+}
+
+impl PromClient {
+    pub fn new(http: reqwest::Client, base: &str) -> Self {
+        PromClient {
+            http,
+            base: base.trim_end_matches('/').to_owned(),
+        }
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Whether `/-/ready` answers 200.
+    pub async fn ready(&self) -> bool {
+        let req = self.http.get(self.url("/-/ready")).timeout(Duration::from_secs(3));
+        matches!(req.send().await, Ok(r) if r.status().is_success())
+    }
+
+    /// GETs an API path and unwraps Prometheus's `{status, data}` envelope.
+    pub async fn get_api<T: for<'de> Deserialize<'de>>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<T, PromError> {
+        let url = self.url(path);
+        let http_err = |source| PromError::Http {
+            url: url.clone(),
+            source,
+        };
+        let resp = self
+            .http
+            .get(&url)
+            .query(query)
+            .timeout(Duration::from_secs(30))
+            .send()
+            .await
+            .map_err(http_err)?;
+        let status = resp.status();
+        let body = resp.bytes().await.map_err(http_err)?;
+        let env: Envelope<T> = serde_json::from_slice(&body).map_err(|_| PromError::Status {
+            url: url.clone(),
+            status: status.as_u16(),
+            body: String::from_utf8_lossy(&body[..body.len().min(500)]).into_owned(),
+        })?;
+        match (env.status.as_str(), env.data) {
+            ("success", Some(d)) => Ok(d),
+            _ => Err(PromError::Api {
+                url,
+                error_type: env.error_type,
+                error: env.error,
+            }),
+        }
+    }
+
+    /// Active targets with their health.
+    pub async fn targets(&self) -> Result<Vec<ActiveTarget>, PromError> {
+        let d: TargetsData = self
+            .get_api("/api/v1/targets", &[("state", "active".into())])
+            .await?;
+        Ok(d.active_targets)
+    }
+
+    /// Prometheus's version from `/api/v1/status/buildinfo`.
+    pub async fn version(&self) -> Result<String, PromError> {
+        #[derive(Deserialize)]
+        struct Build {
+            version: String,
+        }
+        let b: Build = self.get_api("/api/v1/status/buildinfo", &[]).await?;
+        Ok(b.version)
+    }
+}

@@ -1,0 +1,49 @@
+//! Renders a session's `prometheus.yml` from `templates/prometheus.yml`.
+//!
+//! Every user value is either a validated newtype (label names, durations) or written as a
+//! JSON string literal, which is a valid YAML double-quoted scalar: quotes, newlines, `{{`, `#`
+//! and YAML specials in label values cannot change the document's structure.
+
+use crate::domain::{Labels, PromDuration};
+use crate::session::{Session, SessionPaths};
+use askama::Template;
+
+#[derive(Template)]
+#[template(path = "prometheus.yml")]
+struct PrometheusYml<'a> {
+    run_id: &'a str,
+    version: &'a str,
+    scrape_interval: &'a PromDuration,
+    sd_refresh_interval: &'a PromDuration,
+    labels: &'a Labels,
+    self_sd: String,
+    clients_glob: String,
+    services_glob: String,
+}
+
+mod filters {
+    /// Quotes a value as a YAML scalar.
+    pub fn yaml<T: std::fmt::Display>(s: T, _: &dyn askama::Values) -> askama::Result<String> {
+        Ok(crate::domain::yaml_quote(&s.to_string()))
+    }
+}
+
+/// Renders the config for `session`, whose files are at `paths`.
+pub fn render_prometheus_config(
+    session: &Session,
+    paths: &SessionPaths,
+    sd_refresh_interval: &PromDuration,
+) -> askama::Result<String> {
+    let file_sd = paths.file_sd();
+    PrometheusYml {
+        run_id: session.run_id.as_str(),
+        version: env!("CARGO_PKG_VERSION"),
+        scrape_interval: &session.scrape_interval,
+        sd_refresh_interval,
+        labels: &session.labels,
+        self_sd: paths.self_sd().to_string_lossy().into_owned(),
+        clients_glob: file_sd.join("client-*.json").to_string_lossy().into_owned(),
+        services_glob: file_sd.join("service-*.json").to_string_lossy().into_owned(),
+    }
+    .render()
+}

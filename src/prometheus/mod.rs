@@ -1,0 +1,7 @@
+//! Talking to Prometheus: the config we render for it and the HTTP API we query.
+
+pub mod client;
+pub mod config;
+
+pub use client::PromClient;
+pub use config::render_prometheus_config;

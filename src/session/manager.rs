@@ -1,0 +1,424 @@
+//! The session service: create, start, stop, delete, wait. Handlers call these; nothing here
+//! knows about HTTP.
+
+use super::model::{JobResources, Session, SessionState};
+use super::requests::{CreateSession, StartSession};
+use super::store::{SessionCell, SessionStore, StoreError};
+use crate::config::{LauncherKind, Settings};
+use crate::domain::{PromDuration, RunId, Timestamp};
+use crate::launcher::{render_job_script, LaunchError, Launcher, ScriptInputs};
+use crate::prometheus::render_prometheus_config;
+use crate::fsutil;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// Errors of session operations, each mapped to one HTTP status at the edge.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error("session {0} not found")]
+    NotFound(RunId),
+    #[error("session {0} already exists")]
+    Exists(RunId),
+    #[error("cannot {action} session {id}: it is {state}")]
+    Conflict {
+        id: RunId,
+        state: &'static str,
+        action: &'static str,
+    },
+    /// The scheduler refused the job because of a request field.
+    #[error("{message}")]
+    Refused {
+        field: &'static str,
+        message: String,
+    },
+    #[error("launcher error: {0}")]
+    Launch(#[from] LaunchError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot render {what}: {message}")]
+    Render { what: &'static str, message: String },
+    #[error("session {id} did not reach {wanted} within {waited_secs} s; it is {state}")]
+    WaitTimeout {
+        id: RunId,
+        wanted: &'static str,
+        state: &'static str,
+        waited_secs: u64,
+    },
+    #[error("session {id} can no longer reach {wanted}: it is {state}{}", reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default())]
+    Unreachable {
+        id: RunId,
+        wanted: &'static str,
+        state: &'static str,
+        reason: Option<String>,
+    },
+}
+
+impl SessionError {
+    pub(crate) fn io(path: &std::path::Path, source: std::io::Error) -> Self {
+        SessionError::Store(StoreError::Io {
+            path: path.to_owned(),
+            source,
+        })
+    }
+}
+
+/// The session service.
+pub struct Sessions {
+    pub store: SessionStore,
+    pub launcher: Arc<dyn Launcher>,
+    pub settings: Arc<Settings>,
+    pub http: reqwest::Client,
+    pub tracker: TaskTracker,
+    pub shutdown: CancellationToken,
+    monitored: Mutex<HashSet<RunId>>,
+}
+
+impl Sessions {
+    /// Loads every session from the state dir and re-attaches to the jobs of active ones.
+    pub async fn open(
+        settings: Arc<Settings>,
+        launcher: Arc<dyn Launcher>,
+        http: reqwest::Client,
+        tracker: TaskTracker,
+        shutdown: CancellationToken,
+    ) -> Result<Arc<Self>, StoreError> {
+        let (store, problems) = SessionStore::open(&settings.state_dir).await?;
+        for p in problems {
+            tracing::warn!("skipping unreadable session record: {p}");
+        }
+        let sessions = Arc::new(Sessions {
+            store,
+            launcher,
+            settings,
+            http,
+            tracker,
+            shutdown,
+            monitored: Mutex::new(HashSet::new()),
+        });
+        for cell in sessions.store.all().await {
+            if cell.snapshot().state.has_job() {
+                tracing::info!(session = %cell.id, "re-attaching to job");
+                sessions.spawn_monitor(cell);
+            }
+        }
+        Ok(sessions)
+    }
+
+    pub async fn create(&self, req: CreateSession) -> Result<Session, SessionError> {
+        let session = Session {
+            session_id: req.run_id.clone(),
+            run_id: req.run_id,
+            state: SessionState::Created,
+            prometheus_port: req.prometheus_port,
+            prom_host: req.prom_host,
+            scrape_interval: req
+                .scrape_interval
+                .unwrap_or_else(|| PromDuration::from_secs(15)),
+            retention: req.retention,
+            labels: req.labels,
+            launcher: self.launcher.kind(),
+            resources: None,
+            job_id: None,
+            slurm_job_id: None,
+            scheduler_state: None,
+            scheduler_reason: None,
+            node: None,
+            port: None,
+            prometheus_url: None,
+            ready: false,
+            created_at: Timestamp::now(),
+            started_at: None,
+            running_at: None,
+            stopped_at: None,
+            failure_reason: None,
+            output_tail: None,
+        };
+        match self.store.create(session.clone()).await {
+            Ok(_) => Ok(session),
+            Err(StoreError::Exists(id)) => Err(SessionError::Exists(id)),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub async fn cell(&self, id: &RunId) -> Result<Arc<SessionCell>, SessionError> {
+        self.store
+            .get(id)
+            .await
+            .ok_or_else(|| SessionError::NotFound(id.clone()))
+    }
+
+    pub async fn get(&self, id: &RunId) -> Result<Session, SessionError> {
+        Ok(self.cell(id).await?.snapshot())
+    }
+
+    pub async fn list(&self, state: Option<SessionState>) -> Vec<Session> {
+        self.store
+            .all()
+            .await
+            .iter()
+            .map(|c| c.snapshot())
+            .filter(|s| state.is_none_or(|st| s.state == st))
+            .collect()
+    }
+
+    /// Site defaults fill what the request leaves out.
+    fn resolve_resources(&self, req: StartSession) -> JobResources {
+        let d = &self.settings.site.slurm;
+        JobResources {
+            partition: req.partition.or_else(|| d.partition.clone()),
+            time_limit: req.time_limit.or_else(|| d.time_limit.clone()),
+            account: req.account.or_else(|| d.account.clone()),
+            qos: req.qos.or_else(|| d.qos.clone()),
+            constraint: req.constraint.or_else(|| d.constraint.clone()),
+            nodelist: req.nodelist,
+        }
+    }
+
+    /// Renders the config and job script, submits the job, and starts following it.
+    /// A refused submission leaves the session exactly as it was.
+    pub async fn start(
+        self: &Arc<Self>,
+        id: &RunId,
+        req: StartSession,
+    ) -> Result<Session, SessionError> {
+        let cell = self.cell(id).await?;
+        let mut guard = cell.lock().await;
+        let current = guard
+            .get()
+            .cloned()
+            .ok_or_else(|| SessionError::NotFound(id.clone()))?;
+        if !current.state.can_start() {
+            return Err(SessionError::Conflict {
+                id: id.clone(),
+                state: current.state.as_str(),
+                action: "start",
+            });
+        }
+        let resources = self.resolve_resources(req);
+        self.write_job_files(&cell, &current, &resources).await?;
+        let job_id = self.launcher.submit(&cell.paths, &resources).await.map_err(|e| match e {
+            LaunchError::Refused { field, message } => SessionError::Refused { field, message },
+            other => SessionError::Launch(other),
+        })?;
+        let mut next = current;
+        next.reset_job();
+        next.state = SessionState::Pending;
+        next.resources = Some(resources);
+        next.slurm_job_id = (self.launcher.kind() == LauncherKind::Slurm).then(|| job_id.clone());
+        next.job_id = Some(job_id.clone());
+        next.port = next.prometheus_port.map(|p| p.get());
+        next.started_at = Some(Timestamp::now());
+        if let Err(e) = guard.save(next.clone()).await {
+            // Without a record the job would be an orphan nobody follows: take it back.
+            let _ = self.launcher.cancel(&job_id).await;
+            return Err(SessionError::io(&cell.paths.record(), e));
+        }
+        drop(guard);
+        tracing::info!(session = %id, job = %job_id, "job submitted");
+        self.spawn_monitor(cell);
+        Ok(next)
+    }
+
+    async fn write_job_files(
+        &self,
+        cell: &SessionCell,
+        session: &Session,
+        resources: &JobResources,
+    ) -> Result<(), SessionError> {
+        let paths = &cell.paths;
+        let prom = &self.settings.site.prometheus;
+        let yml = render_prometheus_config(session, paths, &prom.sd_refresh_interval).map_err(
+            |e| SessionError::Render {
+                what: "prometheus.yml",
+                message: e.to_string(),
+            },
+        )?;
+        let script = render_job_script(
+            paths,
+            &ScriptInputs {
+                run_id: session.run_id.as_str(),
+                resources,
+                port: session.prometheus_port.map(|p| p.get()),
+                prometheus_binary: &prom.binary,
+                retention: session.retention.as_ref(),
+                extra_args: &prom.extra_args,
+            },
+        )
+        .map_err(|e| SessionError::Render {
+            what: "job script",
+            message: e.to_string(),
+        })?;
+        let runtime = paths.runtime();
+        let files = [
+            (paths.prometheus_yml(), yml.into_bytes()),
+            (paths.job_script(), script.into_bytes()),
+        ];
+        tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+            std::fs::create_dir_all(&runtime)?;
+            // What the previous job reported must not be mistaken for the next one's.
+            for stale in ["endpoint", "self.json"] {
+                match std::fs::remove_file(runtime.join(stale)) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+                    _ => {}
+                }
+            }
+            for (path, bytes) in &files {
+                fsutil::write_atomic(path, bytes)?;
+            }
+            Ok(())
+        })
+        .await
+        .map_err(|e| SessionError::io(&paths.dir, std::io::Error::other(e)))?
+        .map_err(|e| SessionError::io(&paths.dir, e))
+    }
+
+    /// Cancels the job and waits until the scheduler has it gone; returns the final record.
+    pub async fn stop(self: &Arc<Self>, id: &RunId) -> Result<Session, SessionError> {
+        let cell = self.cell(id).await?;
+        {
+            let mut guard = cell.lock().await;
+            let current = guard
+                .get()
+                .cloned()
+                .ok_or_else(|| SessionError::NotFound(id.clone()))?;
+            match current.state {
+                SessionState::Created | SessionState::Stopped | SessionState::Failed => {
+                    return Ok(current)
+                }
+                SessionState::Stopping => {}
+                SessionState::Pending | SessionState::Starting | SessionState::Running => {
+                    if let Some(job) = &current.job_id {
+                        self.launcher.cancel(job).await?;
+                    }
+                    let mut next = current;
+                    next.state = SessionState::Stopping;
+                    next.ready = false;
+                    guard
+                        .save(next)
+                        .await
+                        .map_err(|e| SessionError::io(&cell.paths.record(), e))?;
+                }
+            }
+        }
+        self.spawn_monitor(cell.clone());
+        let timeout = self.settings.site.server.stop_timeout.as_duration();
+        self.wait_for(&cell, SessionState::Stopped, timeout).await
+    }
+
+    /// Stops the session if needed and removes its state directory. Artifacts stay.
+    pub async fn delete(self: &Arc<Self>, id: &RunId) -> Result<(), SessionError> {
+        let cell = self.cell(id).await?;
+        if cell.snapshot().state.has_job() {
+            match self.stop(id).await {
+                Ok(_) | Err(SessionError::Unreachable { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let mut guard = cell.lock().await;
+        if guard.get().is_none() {
+            return Err(SessionError::NotFound(id.clone()));
+        }
+        if let Some(s) = guard.get().filter(|s| s.state.has_job()) {
+            return Err(SessionError::Conflict {
+                id: id.clone(),
+                state: s.state.as_str(),
+                action: "delete",
+            });
+        }
+        guard.mark_deleted();
+        self.store.remove(&cell).await?;
+        Ok(())
+    }
+
+    /// Waits until the session is in `wanted`; fails fast once it can no longer get there.
+    pub async fn wait_for(
+        &self,
+        cell: &SessionCell,
+        wanted: SessionState,
+        timeout: Duration,
+    ) -> Result<Session, SessionError> {
+        let mut rx = cell.subscribe();
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let current = rx.borrow_and_update().clone();
+            if current.state == wanted {
+                return Ok(current);
+            }
+            if !may_still_reach(current.state, wanted) {
+                return Err(SessionError::Unreachable {
+                    id: cell.id.clone(),
+                    wanted: wanted.as_str(),
+                    state: current.state.as_str(),
+                    reason: current.failure_reason,
+                });
+            }
+            match tokio::time::timeout_at(deadline, rx.changed()).await {
+                Ok(Ok(())) => continue,
+                Ok(Err(_)) | Err(_) => {
+                    return Err(SessionError::WaitTimeout {
+                        id: cell.id.clone(),
+                        wanted: wanted.as_str(),
+                        state: cell.snapshot().state.as_str(),
+                        waited_secs: timeout.as_secs(),
+                    })
+                }
+            }
+        }
+    }
+
+    /// Starts the job poller for `cell` unless one is already following it.
+    pub fn spawn_monitor(self: &Arc<Self>, cell: Arc<SessionCell>) {
+        let Ok(mut set) = self.monitored.lock() else {
+            return;
+        };
+        if !set.insert(cell.id.clone()) {
+            return;
+        }
+        let this = self.clone();
+        self.tracker.spawn(async move {
+            let id = cell.id.clone();
+            this.follow_job(cell).await;
+            if let Ok(mut set) = this.monitored.lock() {
+                set.remove(&id);
+            }
+        });
+    }
+}
+
+/// Whether a session in `current` can still get to `wanted` without a new `start`.
+fn may_still_reach(current: SessionState, wanted: SessionState) -> bool {
+    use SessionState::*;
+    let rank = |s: SessionState| match s {
+        Created => 0,
+        Pending => 1,
+        Starting => 2,
+        Running => 3,
+        Stopping => 4,
+        Stopped | Failed => 5,
+    };
+    match wanted {
+        _ if current.is_terminal() => false,
+        Failed => true,
+        Created => false,
+        _ => rank(current) < rank(wanted),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use SessionState::*;
+
+    #[test]
+    fn waiting_for_running_gives_up_once_the_session_ended() {
+        assert!(may_still_reach(Pending, Running));
+        assert!(may_still_reach(Created, Running));
+        assert!(!may_still_reach(Failed, Running));
+        assert!(!may_still_reach(Stopping, Running));
+        assert!(may_still_reach(Stopping, Stopped));
+        assert!(may_still_reach(Running, Failed));
+    }
+}

@@ -1,0 +1,13 @@
+//! Sessions: the record and its state machine, the store, and the service that starts, follows
+//! and stops their Prometheus jobs.
+
+mod manager;
+mod model;
+mod monitor;
+mod requests;
+mod store;
+
+pub use manager::{SessionError, Sessions};
+pub use model::{JobResources, Session, SessionState};
+pub use requests::{CreateSession, StartSession};
+pub use store::{SessionCell, SessionGuard, SessionPaths, SessionStore, StoreError};

@@ -1,0 +1,159 @@
+//! The session record: what a user asked for, where its job is, and what state it is in.
+//! The persisted form and the API view are the same struct, so what a user sees is what is on disk.
+
+use crate::config::LauncherKind;
+use crate::domain::{
+    Host, Labels, Port, PromDuration, RunId, SlurmConstraint, SlurmName, SlurmNodeList, TimeLimit,
+    Timestamp,
+};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// Lifecycle: `created → pending → starting → running → stopping → stopped`, or `failed`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SessionState {
+    /// Registered, no job yet.
+    Created,
+    /// Job submitted, waiting for the scheduler.
+    Pending,
+    /// Job running, waiting for Prometheus to become ready.
+    Starting,
+    /// Prometheus is ready and scraping.
+    Running,
+    /// Cancel requested, waiting for the job to be gone.
+    Stopping,
+    /// The job is gone after a stop.
+    Stopped,
+    /// The job failed, vanished or was cancelled behind benchmon's back; see `failure_reason`.
+    Failed,
+}
+
+impl SessionState {
+    /// States in which a job exists and the poller follows it.
+    pub fn has_job(self) -> bool {
+        matches!(self, Self::Pending | Self::Starting | Self::Running | Self::Stopping)
+    }
+
+    /// States from which `start` may submit a (new) job.
+    pub fn can_start(self) -> bool {
+        matches!(self, Self::Created | Self::Stopped | Self::Failed)
+    }
+
+    /// States no job will ever leave without a new `start`.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Self::Stopped | Self::Failed)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Created => "created",
+            Self::Pending => "pending",
+            Self::Starting => "starting",
+            Self::Running => "running",
+            Self::Stopping => "stopping",
+            Self::Stopped => "stopped",
+            Self::Failed => "failed",
+        }
+    }
+
+    pub const ALL: [SessionState; 7] = [
+        Self::Created,
+        Self::Pending,
+        Self::Starting,
+        Self::Running,
+        Self::Stopping,
+        Self::Stopped,
+        Self::Failed,
+    ];
+}
+
+impl std::str::FromStr for SessionState {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|st| st.as_str() == s)
+            .ok_or_else(|| format!("unknown state {s:?}; one of created, pending, starting, running, stopping, stopped, failed"))
+    }
+}
+
+/// The SLURM resources a job was (or will be) submitted with, after site defaults.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct JobResources {
+    pub partition: Option<SlurmName>,
+    pub time_limit: Option<TimeLimit>,
+    pub account: Option<SlurmName>,
+    pub qos: Option<SlurmName>,
+    pub constraint: Option<SlurmConstraint>,
+    pub nodelist: Option<SlurmNodeList>,
+}
+
+/// A monitoring session.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Session {
+    /// Equal to `run_id`.
+    pub session_id: RunId,
+    pub run_id: RunId,
+    pub state: SessionState,
+    /// Fixed Prometheus port, or null to let the job pick a free port on its node.
+    pub prometheus_port: Option<Port>,
+    /// Host name used to reach Prometheus, overriding the node SLURM picked.
+    pub prom_host: Option<Host>,
+    pub scrape_interval: PromDuration,
+    /// TSDB retention; Prometheus's default (15d) when null.
+    pub retention: Option<PromDuration>,
+    /// Labels added to every series this session scrapes.
+    pub labels: Labels,
+    pub launcher: LauncherKind,
+    /// Resources of the current or last job.
+    pub resources: Option<JobResources>,
+    /// The launcher's job id: a SLURM job id, or a process id for the local launcher.
+    pub job_id: Option<String>,
+    /// The SLURM job id (null with the local launcher).
+    pub slurm_job_id: Option<String>,
+    /// The scheduler's own state word and reason, e.g. `PENDING` / `Resources`.
+    pub scheduler_state: Option<String>,
+    pub scheduler_reason: Option<String>,
+    /// Node the job runs on.
+    pub node: Option<String>,
+    /// Port Prometheus listens on (fixed, or picked by the job).
+    pub port: Option<u16>,
+    pub prometheus_url: Option<String>,
+    /// Prometheus answered `/-/ready`.
+    pub ready: bool,
+    pub created_at: Timestamp,
+    pub started_at: Option<Timestamp>,
+    pub running_at: Option<Timestamp>,
+    pub stopped_at: Option<Timestamp>,
+    pub failure_reason: Option<String>,
+    /// Last lines of the job's output when the job or Prometheus failed.
+    pub output_tail: Option<String>,
+}
+
+impl Session {
+    /// Clears everything that belongs to a previous job, before a new submission.
+    pub fn reset_job(&mut self) {
+        self.job_id = None;
+        self.slurm_job_id = None;
+        self.scheduler_state = None;
+        self.scheduler_reason = None;
+        self.node = None;
+        self.port = None;
+        self.prometheus_url = None;
+        self.ready = false;
+        self.started_at = None;
+        self.running_at = None;
+        self.stopped_at = None;
+        self.failure_reason = None;
+        self.output_tail = None;
+    }
+
+    pub fn fail(&mut self, reason: impl Into<String>, output_tail: Option<String>) {
+        self.state = SessionState::Failed;
+        self.ready = false;
+        self.failure_reason = Some(reason.into());
+        self.output_tail = output_tail;
+        self.stopped_at = Some(Timestamp::now());
+    }
+}

@@ -1,0 +1,48 @@
+//! What a user sends to create and start a session.
+
+use crate::domain::{
+    Host, Labels, Port, PromDuration, RunId, SlurmConstraint, SlurmName, SlurmNodeList, TimeLimit,
+};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// `POST /api/v1/sessions`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateSession {
+    /// 1–64 of `[A-Za-z0-9._-]`; also the session id.
+    pub run_id: RunId,
+    /// Fixed Prometheus port; omit to let the job pick a free port on its node.
+    #[serde(default)]
+    pub prometheus_port: Option<Port>,
+    /// Host name to reach Prometheus by, instead of the node SLURM picks.
+    #[serde(default)]
+    pub prom_host: Option<Host>,
+    /// Prometheus scrape interval (default `15s`).
+    #[serde(default)]
+    pub scrape_interval: Option<PromDuration>,
+    /// TSDB retention (Prometheus's default when omitted).
+    #[serde(default)]
+    pub retention: Option<PromDuration>,
+    /// Labels added to every series of the session.
+    #[serde(default)]
+    pub labels: Labels,
+}
+
+/// `POST /api/v1/sessions/{id}/start`; omitted fields take the site defaults.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StartSession {
+    #[serde(default)]
+    pub partition: Option<SlurmName>,
+    #[serde(default)]
+    pub time_limit: Option<TimeLimit>,
+    #[serde(default)]
+    pub account: Option<SlurmName>,
+    #[serde(default)]
+    pub qos: Option<SlurmName>,
+    #[serde(default)]
+    pub constraint: Option<SlurmConstraint>,
+    #[serde(default)]
+    pub nodelist: Option<SlurmNodeList>,
+}

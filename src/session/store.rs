@@ -1,0 +1,242 @@
+//! Sessions on disk and in memory.
+//!
+//! Each session lives in `STATE_DIR/sessions/<id>/` (see [`SessionPaths`]). Its record is
+//! `session.json`, replaced atomically on every change. In memory each session is a
+//! [`SessionCell`]: a per-session async mutex serializes changes to that session only (no global
+//! lock stalls the others), and a watch channel lets waiters follow its state without polling.
+
+use super::model::Session;
+use crate::domain::RunId;
+use crate::fsutil;
+use std::collections::BTreeMap;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tokio::sync::{watch, Mutex, MutexGuard, RwLock};
+
+/// Where a session's files are. The directory name is the validated session id.
+#[derive(Debug, Clone)]
+pub struct SessionPaths {
+    pub dir: PathBuf,
+}
+
+impl SessionPaths {
+    pub fn new(root: &Path, id: &RunId) -> Self {
+        SessionPaths {
+            dir: root.join("sessions").join(id.as_str()),
+        }
+    }
+    pub fn record(&self) -> PathBuf {
+        self.dir.join("session.json")
+    }
+    pub fn prometheus_yml(&self) -> PathBuf {
+        self.dir.join("prometheus.yml")
+    }
+    pub fn job_script(&self) -> PathBuf {
+        self.dir.join("prometheus-job.sh")
+    }
+    pub fn tsdb(&self) -> PathBuf {
+        self.dir.join("tsdb")
+    }
+    /// Files the running job writes back (chosen port, self-scrape target).
+    pub fn runtime(&self) -> PathBuf {
+        self.dir.join("runtime")
+    }
+    pub fn endpoint_file(&self) -> PathBuf {
+        self.runtime().join("endpoint")
+    }
+    pub fn self_sd(&self) -> PathBuf {
+        self.runtime().join("self.json")
+    }
+    /// Prometheus file_sd target files, one per client or service.
+    pub fn file_sd(&self) -> PathBuf {
+        self.dir.join("file_sd")
+    }
+    /// Registrations as the user sent them (the file_sd files are derived from them).
+    pub fn registrations(&self) -> PathBuf {
+        self.dir.join("registrations")
+    }
+    /// Named windows.
+    pub fn windows(&self) -> PathBuf {
+        self.dir.join("windows.json")
+    }
+    /// The job's output file (stdout and stderr).
+    pub fn job_output(&self) -> PathBuf {
+        self.dir.join("job.out")
+    }
+}
+
+/// One session in memory.
+pub struct SessionCell {
+    pub id: RunId,
+    pub paths: SessionPaths,
+    record: Mutex<Option<Session>>,
+    watch: watch::Sender<Session>,
+}
+
+/// Exclusive access to a session's record; changes are saved with [`SessionGuard::save`].
+pub struct SessionGuard<'a> {
+    cell: &'a SessionCell,
+    guard: MutexGuard<'a, Option<Session>>,
+}
+
+impl SessionGuard<'_> {
+    /// The record; `None` once the session was deleted.
+    pub fn get(&self) -> Option<&Session> {
+        self.guard.as_ref()
+    }
+
+    /// Persists `next` atomically, then makes it current and wakes waiters.
+    pub async fn save(&mut self, next: Session) -> io::Result<()> {
+        fsutil::write_json_atomic_async(self.cell.paths.record(), next.clone()).await?;
+        self.cell.watch.send_replace(next.clone());
+        *self.guard = Some(next);
+        Ok(())
+    }
+
+    /// Marks the session deleted: later lock holders see `None`.
+    pub fn mark_deleted(&mut self) {
+        *self.guard = None;
+    }
+}
+
+impl SessionCell {
+    fn new(paths: SessionPaths, session: Session) -> Self {
+        let (tx, _) = watch::channel(session.clone());
+        SessionCell {
+            id: session.session_id.clone(),
+            paths,
+            record: Mutex::new(Some(session)),
+            watch: tx,
+        }
+    }
+
+    pub async fn lock(&self) -> SessionGuard<'_> {
+        SessionGuard {
+            cell: self,
+            guard: self.record.lock().await,
+        }
+    }
+
+    /// The last saved record, without waiting for the lock.
+    pub fn snapshot(&self) -> Session {
+        self.watch.borrow().clone()
+    }
+
+    pub fn subscribe(&self) -> watch::Receiver<Session> {
+        self.watch.subscribe()
+    }
+}
+
+/// Errors of the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("session {0} already exists")]
+    Exists(RunId),
+    #[error("I/O error on {path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+}
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> StoreError + '_ {
+    move |source| StoreError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// All sessions, keyed by id.
+pub struct SessionStore {
+    root: PathBuf,
+    cells: RwLock<BTreeMap<RunId, Arc<SessionCell>>>,
+}
+
+impl SessionStore {
+    /// Loads every `sessions/*/session.json` under `root`. A record that does not parse is
+    /// reported and skipped, never deleted.
+    pub async fn open(root: &Path) -> Result<(Self, Vec<String>), StoreError> {
+        let sessions_dir = root.join("sessions");
+        tokio::fs::create_dir_all(&sessions_dir)
+            .await
+            .map_err(io_err(&sessions_dir))?;
+        let mut cells = BTreeMap::new();
+        let mut problems = Vec::new();
+        let mut entries = tokio::fs::read_dir(&sessions_dir)
+            .await
+            .map_err(io_err(&sessions_dir))?;
+        while let Some(entry) = entries.next_entry().await.map_err(io_err(&sessions_dir))? {
+            if entry.file_name().to_string_lossy().starts_with(".deleted-") {
+                // A delete that crashed after its rename: finish it.
+                let _ = tokio::fs::remove_dir_all(entry.path()).await;
+                continue;
+            }
+            let record = entry.path().join("session.json");
+            let loaded = tokio::fs::read(&record)
+                .await
+                .map_err(|e| e.to_string())
+                .and_then(|b| serde_json::from_slice::<Session>(&b).map_err(|e| e.to_string()));
+            match loaded {
+                Ok(s) => {
+                    let paths = SessionPaths::new(root, &s.session_id);
+                    if paths.dir != entry.path() {
+                        problems.push(format!("{}: id does not match directory", record.display()));
+                        continue;
+                    }
+                    cells.insert(s.session_id.clone(), Arc::new(SessionCell::new(paths, s)));
+                }
+                Err(e) if record.exists() => problems.push(format!("{}: {e}", record.display())),
+                Err(_) => {} // a directory without a record: a create that crashed before saving
+            }
+        }
+        Ok((
+            SessionStore {
+                root: root.to_owned(),
+                cells: RwLock::new(cells),
+            },
+            problems,
+        ))
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Creates a session's directory and record; refuses an id already in use.
+    pub async fn create(&self, session: Session) -> Result<Arc<SessionCell>, StoreError> {
+        let mut cells = self.cells.write().await;
+        if cells.contains_key(&session.session_id) {
+            return Err(StoreError::Exists(session.session_id));
+        }
+        let paths = SessionPaths::new(&self.root, &session.session_id);
+        for dir in [&paths.dir, &paths.file_sd(), &paths.registrations(), &paths.runtime()] {
+            tokio::fs::create_dir_all(dir).await.map_err(io_err(dir))?;
+        }
+        let record = paths.record();
+        fsutil::write_json_atomic_async(record.clone(), session.clone())
+            .await
+            .map_err(io_err(&record))?;
+        let cell = Arc::new(SessionCell::new(paths, session.clone()));
+        cells.insert(session.session_id, cell.clone());
+        Ok(cell)
+    }
+
+    pub async fn get(&self, id: &RunId) -> Option<Arc<SessionCell>> {
+        self.cells.read().await.get(id).cloned()
+    }
+
+    pub async fn all(&self) -> Vec<Arc<SessionCell>> {
+        self.cells.read().await.values().cloned().collect()
+    }
+
+    /// Forgets a session and removes its directory. The caller holds its lock and has
+    /// marked it deleted, so nothing writes into the directory while it goes.
+    pub async fn remove(&self, cell: &SessionCell) -> Result<(), StoreError> {
+        self.cells.write().await.remove(&cell.id);
+        // Rename first so a crash mid-removal never leaves a half-deleted session that loads.
+        let trash = self.root.join("sessions").join(format!(".deleted-{}", cell.id));
+        let _ = tokio::fs::remove_dir_all(&trash).await;
+        tokio::fs::rename(&cell.paths.dir, &trash)
+            .await
+            .map_err(io_err(&cell.paths.dir))?;
+        tokio::fs::remove_dir_all(&trash).await.map_err(io_err(&trash))
+    }
+}

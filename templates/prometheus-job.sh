@@ -1,0 +1,71 @@
+#!/bin/bash
+#SBATCH --job-name=benchmon-{{ run_id }}
+#SBATCH --ntasks=1
+#SBATCH --cpus-per-task=1
+{%- if let Some(v) = resources.partition %}
+#SBATCH --partition={{ v }}
+{%- endif %}
+{%- if let Some(v) = resources.time_limit %}
+#SBATCH --time={{ v }}
+{%- endif %}
+{%- if let Some(v) = resources.account %}
+#SBATCH --account={{ v }}
+{%- endif %}
+{%- if let Some(v) = resources.qos %}
+#SBATCH --qos={{ v }}
+{%- endif %}
+{%- if let Some(v) = resources.constraint %}
+#SBATCH --constraint={{ v }}
+{%- endif %}
+{%- if let Some(v) = resources.nodelist %}
+#SBATCH --nodelist={{ v }}
+{%- endif %}
+#
+# Prometheus for benchmon session {{ run_id }}, rendered by benchmon {{ version }}.
+# The same script runs under sbatch (SLURM launcher) and under bash (local launcher).
+# The session directory must be on a filesystem that benchmon's host and the compute node share:
+# the job reads its config there and reports its port back there.
+set -euo pipefail
+
+session_dir={{ session_dir|shell }}
+runtime_dir={{ runtime_dir|shell }}
+fixed_port={{ port }}
+
+# A port nobody listens on. Probing and binding are not atomic; if another process wins the
+# race, Prometheus exits with "address already in use" and the session fails with that output.
+pick_port() {
+    local p
+    for _ in $(seq 1 100); do
+        p=$(( 20000 + (RANDOM * 32768 + RANDOM) % 40000 ))
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+            echo "$p"
+            return 0
+        fi
+    done
+    echo "benchmon: no free port found" >&2
+    return 1
+}
+
+if [ "$fixed_port" -gt 0 ]; then port=$fixed_port; else port=$(pick_port); fi
+node=$(hostname -s)
+
+# Report back atomically (write, then rename): benchmon reads these once the job runs.
+mkdir -p "$runtime_dir"
+printf '[{"targets":["localhost:%s"]}]\n' "$port" > "$runtime_dir/.self.json.tmp"
+mv -f "$runtime_dir/.self.json.tmp" "$runtime_dir/self.json"
+printf 'port=%s\nnode=%s\njob=%s\n' "$port" "$node" "${SLURM_JOB_ID:-local-$$}" > "$runtime_dir/.endpoint.tmp"
+mv -f "$runtime_dir/.endpoint.tmp" "$runtime_dir/endpoint"
+echo "benchmon: starting Prometheus on $node:$port"
+
+cd "$session_dir"
+exec {{ prometheus_binary|shell }} \
+    --config.file={{ config_file|shell }} \
+    --storage.tsdb.path={{ tsdb_dir|shell }} \
+{%- if let Some(r) = retention %}
+    --storage.tsdb.retention.time={{ r }} \
+{%- endif %}
+{%- for a in extra_args %}
+    {{ a|shell }} \
+{%- endfor %}
+    --web.listen-address="0.0.0.0:$port" \
+    --web.enable-lifecycle
