@@ -47,6 +47,7 @@ dump_logs() {
 # Serialise concurrent invocations (e.g. several test binaries calling `up`).
 take_lock() {
   mkdir -p "$(dirname "$LOCK_FILE")"
+  # Daemons we start must not inherit fd 9 (see "9>&-"), or they hold the lock.
   exec 9>"$LOCK_FILE"
   flock -w 300 9 || die "another dev-cluster.sh holds $LOCK_FILE for >300s"
 }
@@ -63,10 +64,19 @@ missing_packages() {
   done
 }
 
+# One name per pgrep: procps warns about alternations longer than 15 chars.
+apt_busy() {
+  local n
+  for n in apt-get apt dpkg aptitude unattended-upgr; do
+    pgrep -x "$n" >/dev/null 2>&1 && return 0
+  done
+  return 1
+}
+
 # Another apt/dpkg (e.g. a provisioning step) may be running: wait, don't fail.
 wait_for_dpkg() {
   local waited=0
-  while pgrep -x 'apt-get|apt|dpkg|aptitude|unattended-upgr' >/dev/null 2>&1; do
+  while apt_busy; do
     if (( waited == 0 )); then
       log "waiting for a running apt/dpkg to finish (see /tmp/apt.log if present)"
     fi
@@ -90,37 +100,36 @@ ensure_packages() {
   local policy=/usr/sbin/policy-rc.d added_policy=0
   if [[ ! -e $policy ]]; then
     printf '#!/bin/sh\nexit 101\n' >"$policy"; chmod 0755 "$policy"; added_policy=1
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
   fi
   local rc=0
+  # shellcheck disable=SC2086
   {
     apt-get -o DPkg::Lock::Timeout="$APT_WAIT" update -qq &&
-    # shellcheck disable=SC2086
-    apt-get -o DPkg::Lock::Timeout="$APT_WAIT" install -y -qq --no-install-recommends $missing
+      apt-get -o DPkg::Lock::Timeout="$APT_WAIT" install -y -qq --no-install-recommends $missing
   } >&2 || rc=$?
-  (( added_policy )) && rm -f "$policy"
+  if (( added_policy )); then rm -f "$policy"; trap - EXIT; fi
   (( rc == 0 )) || die "apt-get failed (rc=$rc)"
   missing=$(missing_packages)
   [[ -z $missing ]] || die "packages still missing after install: $missing"
 }
 
-# Debian's prometheus / node-exporter run as user `prometheus`; benchmon's
-# tests start their own instances (as root, via SLURM), so only kill those.
+# Debian's prometheus / node-exporter daemons (ports 9090/9100) run as the
+# `prometheus` system user; benchmon's tests start their own Prometheus (as
+# root, via SLURM), so kill only processes of that user. (pgrep -x can't name
+# prometheus-node-exporter: process names are cut to 15 chars.)
 stop_debian_prometheus() {
-  local name pids
-  for name in prometheus prometheus-node-exporter; do
-    if [[ -x /etc/init.d/$name ]] && pgrep -u prometheus -x "$name" >/dev/null 2>&1; then
-      "/etc/init.d/$name" stop >/dev/null 2>&1 || true
-    fi
-    pids=$(pgrep -u prometheus -x "$name" 2>/dev/null || true)
-    if [[ -n $pids ]]; then
-      log "stopping Debian's system $name (pids $(echo $pids))"
-      # shellcheck disable=SC2086
-      kill $pids 2>/dev/null || true
-      sleep 1
-      # shellcheck disable=SC2086
-      kill -9 $pids 2>/dev/null || true
-    fi
-  done
+  local pids
+  id prometheus >/dev/null 2>&1 || return 0
+  pids=$(pgrep -u prometheus 2>/dev/null || true)
+  [[ -n $pids ]] || return 0
+  log "stopping Debian's system prometheus daemons: $(ps -o comm= -p "${pids//$'\n'/,}" | tr '\n' ' ')"
+  # shellcheck disable=SC2086
+  kill $pids 2>/dev/null || true
+  sleep 1
+  pids=$(pgrep -u prometheus 2>/dev/null || true)
+  # shellcheck disable=SC2086
+  [[ -z $pids ]] || kill -9 $pids 2>/dev/null || true
 }
 
 # ------------------------------------------------------------------- munge --
@@ -142,7 +151,7 @@ munge_works() { munge -n 2>/dev/null | unmunge >/dev/null 2>&1; }
 
 ensure_munged() {
   ensure_munge_key
-  if pgrep -x munged >/dev/null 2>&1; then
+  if running munged; then
     munge_works && return 0
     log "munged running but not answering; restarting it"
     stop_by_name munged "$MUNGE_RUN/munged.pid"
@@ -150,7 +159,7 @@ ensure_munged() {
   # Stale socket/lock/pid files from a killed munged make it refuse to start.
   rm -f "$MUNGE_RUN"/munge.socket.2 "$MUNGE_RUN"/munge.socket.2.lock "$MUNGE_RUN"/munged.pid
   log "starting munged"
-  runuser -u munge -- /usr/sbin/munged </dev/null >&2 || { dump_logs; die "munged failed to start"; }
+  runuser -u munge -- /usr/sbin/munged </dev/null >&2 9>&- || { dump_logs; die "munged failed to start"; }
   local i
   for ((i = 0; i < 50; i++)); do
     munge_works && return 0
@@ -190,12 +199,13 @@ SelectType=select/cons_tres
 SelectTypeParameters=CR_Core_Memory
 DefMemPerCPU=512
 SchedulerType=sched/backfill
-# No MTA here; avoids "Configured MailProg is invalid".
-MailProg=/bin/true
 # ... and OverSubscribe=FORCE:8 on the partition lets up to 8 jobs share a
 # core (no gang scheduling configured, so they all really run concurrently).
 PreemptType=preempt/none
 PreemptMode=OFF
+# Reject impossible requests at submit time instead of leaving them pending
+# forever with Reason=PartitionConfig.
+EnforcePartLimits=ALL
 ReturnToService=2
 # Finished jobs stay visible to scontrol/squeue for 5 minutes.
 MinJobAge=300
@@ -212,6 +222,8 @@ SlurmctldLogFile=${LOG_DIR}/slurmctld.log
 SlurmdLogFile=${LOG_DIR}/slurmd.log
 SlurmctldDebug=info
 SlurmdDebug=info
+# No MTA here; avoids "Configured MailProg is invalid".
+MailProg=/bin/true
 NodeName=${node} NodeAddr=127.0.0.1 NodeHostname=${node} CPUs=2 RealMemory=${mem} State=UNKNOWN
 PartitionName=cpu Nodes=ALL Default=YES MaxTime=INFINITE State=UP OverSubscribe=FORCE:8
 EOF
@@ -251,15 +263,26 @@ live_pid() {
   echo "$pid"
 }
 
-running() { pgrep -x "$1" >/dev/null 2>&1; }
+# Non-zombie pids with this exact name. PID 1 here (not an init) reaps the
+# exited half of a daemonising fork only lazily, so zombies must not count.
+pids_of() {
+  local pid st
+  for pid in $(pgrep -x "$1" 2>/dev/null || true); do
+    st=$(awk '{ print $3 }' "/proc/$pid/stat" 2>/dev/null || true)
+    [[ -n $st && $st != Z && $st != X ]] && echo "$pid"
+  done
+  return 0
+}
+
+running() { [[ -n $(pids_of "$1") ]]; }
 
 # Stop a daemon: TERM via its pid file (or by exact name), then KILL.
 stop_by_name() {
   local name=$1 pidfile=$2 pids i
   pids=$(live_pid "$name" "$pidfile" || true)
-  [[ -n $pids ]] || pids=$(pgrep -x "$name" 2>/dev/null || true)
+  [[ -n $pids ]] || pids=$(pids_of "$name")
   if [[ -n $pids ]]; then
-    log "stopping $name (pid $(echo $pids))"
+    log "stopping $name (pid ${pids//$'\n'/ })"
     # shellcheck disable=SC2086
     kill $pids 2>/dev/null || true
     for ((i = 0; i < 50; i++)); do
@@ -268,7 +291,8 @@ stop_by_name() {
     done
     if running "$name"; then
       log "$name did not exit on SIGTERM; sending SIGKILL"
-      pkill -9 -x "$name" 2>/dev/null || true
+      # shellcheck disable=SC2046
+      kill -9 $(pids_of "$name") 2>/dev/null || true
       sleep 0.5
     fi
   fi
@@ -280,7 +304,7 @@ ctld_up() { scontrol ping 2>/dev/null | grep -q 'is UP'; }
 start_slurmctld() {
   rm -f "$CTLD_PID"
   log "starting slurmctld -c (clean state)"
-  slurmctld -c </dev/null >&2 || { dump_logs; die "slurmctld failed to start"; }
+  slurmctld -c </dev/null >&2 9>&- || { dump_logs; die "slurmctld failed to start"; }
   local i
   for ((i = 0; i < TIMEOUT * 5; i++)); do
     ctld_up && return 0
@@ -294,7 +318,7 @@ start_slurmctld() {
 start_slurmd() {
   rm -f "$SLURMD_PID"
   log "starting slurmd"
-  slurmd </dev/null >&2 || { dump_logs; die "slurmd failed to start"; }
+  slurmd </dev/null >&2 9>&- || { dump_logs; die "slurmd failed to start"; }
 }
 
 node_state() { sinfo -h -n "$(node_name)" -o %T 2>/dev/null | head -n1; }
@@ -307,7 +331,7 @@ wait_node_usable() {
     state=$(node_state || true)
     case $state in
       idle|mixed|allocated|completing) return 0 ;;
-      down|drain*|drained|fail*)
+      down|drain*|fail*)
         if (( resumed < 3 )); then
           log "node $node is '$state'; resuming it"
           scontrol update nodename="$node" state=resume >&2 || true
@@ -335,6 +359,7 @@ cmd_up() {
 
   if (( conf_changed )) && { running slurmctld || running slurmd; }; then
     log "slurm.conf changed; restarting slurm daemons"
+    cancel_all_jobs
     stop_by_name slurmd "$SLURMD_PID"
     stop_by_name slurmctld "$CTLD_PID"
   fi
@@ -349,23 +374,25 @@ cmd_up() {
   log "up: node $(node_name) is $(node_state), partition cpu ($(( SECONDS - t0 ))s)"
 }
 
+# Cancel every job and wait for it to go, so its processes (e.g. Prometheus
+# holding a port) do not outlive a slurmctld restart as orphans.
+cancel_all_jobs() {
+  local jobs i
+  running slurmctld && ctld_up || return 0
+  jobs=$(squeue -h -o %A 2>/dev/null || true)
+  [[ -n $jobs ]] || return 0
+  log "cancelling jobs: ${jobs//$'\n'/ }"
+  # shellcheck disable=SC2086
+  scancel $jobs 2>/dev/null || true
+  for ((i = 0; i < 40; i++)); do
+    [[ -z $(squeue -h -o %A 2>/dev/null || true) ]] && break
+    sleep 0.5
+  done
+}
+
 cmd_down() {
-  local i
   take_lock
-  # Cancel jobs first so their processes (e.g. Prometheus on a port) die too.
-  if running slurmctld && ctld_up; then
-    local jobs
-    jobs=$(squeue -h -o %A 2>/dev/null || true)
-    if [[ -n $jobs ]]; then
-      log "cancelling jobs: $(echo $jobs)"
-      # shellcheck disable=SC2086
-      scancel $jobs 2>/dev/null || true
-      for ((i = 0; i < 40; i++)); do
-        [[ -z $(squeue -h -o %A 2>/dev/null || true) ]] && break
-        sleep 0.5
-      done
-    fi
-  fi
+  cancel_all_jobs
   stop_by_name slurmd "$SLURMD_PID"
   stop_by_name slurmctld "$CTLD_PID"
   # Step daemons left behind would keep job processes alive.

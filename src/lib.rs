@@ -6,6 +6,8 @@
 
 /// HTTP routes, OpenAPI, problem+json errors.
 pub mod api;
+/// Typed client for the API (CLI and tests).
+pub mod client;
 /// Server configuration: flags, env vars, site TOML.
 pub mod config;
 /// Validated newtypes for everything that crosses the edge.

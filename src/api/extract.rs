@@ -20,8 +20,14 @@ where
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
         let bytes = axum::body::Bytes::from_request(req, state)
             .await
-            .map_err(|e| ApiError::validation("body", format!("cannot read the request body: {e}")))?;
-        let text: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) { b"{}" } else { &bytes };
+            .map_err(|e| {
+                ApiError::validation("body", format!("cannot read the request body: {e}"))
+            })?;
+        let text: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+            b"{}"
+        } else {
+            &bytes
+        };
         parse_json(text).map(AppJson)
     }
 }
@@ -33,7 +39,10 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         let path = err.path().to_string();
         let inner = err.into_inner();
         let field = match path.as_str() {
-            "." | "" => missing_field(&inner.to_string()).unwrap_or_else(|| "body".to_owned()),
+            _ if inner.is_syntax() || inner.is_eof() => "body".to_owned(),
+            "." | "" | "?" => {
+                missing_field(&inner.to_string()).unwrap_or_else(|| "body".to_owned())
+            }
             _ => path,
         };
         let detail = if inner.is_syntax() || inner.is_eof() {

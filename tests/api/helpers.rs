@@ -1,0 +1,193 @@
+//! `spawn_app()`: a fresh server with its own state and artifact dirs, on port 0.
+
+use benchmon::client::Client;
+use benchmon::config::{LauncherKind, Settings, SiteConfig};
+use benchmon::domain::PromDuration;
+use benchmon::session::Session;
+use serde_json::Value;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::oneshot;
+
+/// Directories that outlive one server instance (for restart tests).
+pub struct Dirs {
+    _root: tempfile::TempDir,
+    pub state: PathBuf,
+    pub artifacts: PathBuf,
+}
+
+impl Dirs {
+    pub fn new() -> Arc<Dirs> {
+        let root = tempfile::tempdir().unwrap();
+        let state = root.path().join("state");
+        let artifacts = root.path().join("artifacts");
+        Arc::new(Dirs {
+            _root: root,
+            state,
+            artifacts,
+        })
+    }
+}
+
+impl Drop for Dirs {
+    /// Best effort: no SLURM job of a finished test outlives it, even when the test failed.
+    fn drop(&mut self) {
+        let Ok(entries) = std::fs::read_dir(self.state.join("sessions")) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let Ok(bytes) = std::fs::read(e.path().join("session.json")) else {
+                continue;
+            };
+            let Ok(s) = serde_json::from_slice::<Session>(&bytes) else {
+                continue;
+            };
+            if let (Some(job), true) = (s.slurm_job_id, s.state.has_job()) {
+                let _ = std::process::Command::new("scancel").arg(job).status();
+            } else if let (Some(pid), true) = (s.job_id, s.state.has_job()) {
+                let _ = std::process::Command::new("kill")
+                    .arg(format!("-{pid}"))
+                    .status();
+            }
+        }
+    }
+}
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub client: Client,
+    pub dirs: Arc<Dirs>,
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+pub fn test_settings(dirs: &Dirs, launcher: LauncherKind) -> Settings {
+    let mut site = SiteConfig::default();
+    site.server.poll_interval = PromDuration::parse("250ms").unwrap();
+    site.prometheus.sd_refresh_interval = PromDuration::parse("1s").unwrap();
+    Settings {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        state_dir: dirs.state.clone(),
+        artifacts_dir: dirs.artifacts.clone(),
+        launcher,
+        site,
+    }
+}
+
+pub async fn spawn_app(launcher: LauncherKind) -> TestApp {
+    let dirs = Dirs::new();
+    spawn_app_with(test_settings(&dirs, launcher), dirs).await
+}
+
+/// A server on existing dirs (a "restart"), with the given settings.
+pub async fn spawn_app_with(settings: Settings, dirs: Arc<Dirs>) -> TestApp {
+    let mut settings = settings;
+    settings.state_dir = dirs.state.clone();
+    settings.artifacts_dir = dirs.artifacts.clone();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = benchmon::startup::build(settings).await.unwrap();
+    let (tx, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let signal = async move {
+            let _ = rx.await;
+        };
+        benchmon::startup::serve(app, listener, signal)
+            .await
+            .unwrap();
+    });
+    let client = Client::new(&format!("http://{addr}"), None).unwrap();
+    TestApp {
+        addr,
+        client,
+        dirs,
+        stop: Some(tx),
+        task,
+    }
+}
+
+impl TestApp {
+    /// Stops the server (jobs keep running) and waits until it is down.
+    pub async fn shutdown(mut self) -> Arc<Dirs> {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        let _ = (&mut self.task).await;
+        self.dirs.clone()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Sends JSON and returns (status, content type, body).
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, String, Value) {
+        let r = self
+            .client
+            .send_raw(method, path, body.as_ref())
+            .await
+            .unwrap();
+        (r.status.as_u16(), r.content_type, r.body)
+    }
+}
+
+/// A run id unique across concurrently running tests (SLURM job names, logs).
+pub fn unique_id(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Runs a command and returns stdout.
+pub fn sh(program: &str, args: &[&str]) -> String {
+    let out = std::process::Command::new(program)
+        .args(args)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Polls an instant PromQL query at `prom` until it returns at least one series, or panics
+/// after `timeout`. Returns the result vector.
+pub async fn query_until_present(prom: &str, promql: &str, timeout: Duration) -> Vec<Value> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    let http = reqwest::Client::new();
+    loop {
+        let resp = http
+            .get(format!("{prom}/api/v1/query"))
+            .query(&[("query", promql)])
+            .send()
+            .await;
+        if let Ok(r) = resp {
+            if let Ok(v) = r.json::<Value>().await {
+                let result = v["data"]["result"].as_array().cloned().unwrap_or_default();
+                if !result.is_empty() {
+                    return result;
+                }
+            }
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{promql} returned nothing from {prom} within {timeout:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// The squeue state of a job, or "" when squeue no longer lists it as active.
+pub fn squeue_state(job: &str) -> String {
+    sh("squeue", &["-h", "-j", job, "-o", "%T"])
+        .trim()
+        .to_owned()
+}

@@ -1,0 +1,10 @@
+//! API integration tests: a real benchmon server on a free port, real SLURM (the dev cluster
+//! from `slurm/dev-cluster.sh up`) and real Prometheus, driven through `benchmon::client`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod helpers;
+mod openapi;
+mod rendering;
+mod sessions_local;
+mod sessions_slurm;
+mod validation;

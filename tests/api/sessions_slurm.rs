@@ -1,0 +1,270 @@
+//! Sessions on the real SLURM dev cluster.
+
+use crate::helpers::*;
+use benchmon::config::LauncherKind;
+use benchmon::session::SessionState;
+use reqwest::Method;
+use serde_json::json;
+use std::time::Duration;
+
+const RUNNING_WITHIN: Duration = Duration::from_secs(90);
+
+async fn create_and_start(app: &TestApp, id: &str) -> benchmon::session::Session {
+    let (status, _, _) = app
+        .send(
+            Method::POST,
+            "/api/v1/sessions",
+            Some(json!({"run_id": id, "scrape_interval": "1s"})),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let (status, _, body) = app
+        .send(
+            Method::POST,
+            &format!("/api/v1/sessions/{id}/start"),
+            Some(json!({"partition": "cpu", "time_limit": "00:20:00"})),
+        )
+        .await;
+    assert_eq!(status, 202, "{body}");
+    app.client
+        .wait_for(id, SessionState::Running, RUNNING_WITHIN)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_seed_flow_runs_prometheus_as_a_slurm_job_until_stopped() {
+    let app = spawn_app(LauncherKind::Slurm).await;
+    // Exactly the seed's requests (fixed port 9090, prom_host localhost).
+    let (status, ctype, created) = app
+        .send(
+            Method::POST,
+            "/api/v1/sessions",
+            Some(json!({"run_id": "benchmark-01", "prometheus_port": 9090, "prom_host": "localhost"})),
+        )
+        .await;
+    assert_eq!(status, 201);
+    assert!(ctype.starts_with("application/json"));
+    assert_eq!(created["session_id"], "benchmark-01");
+    assert_eq!(created["state"], "created");
+
+    let (status, _, started) = app
+        .send(
+            Method::POST,
+            "/api/v1/sessions/benchmark-01/start",
+            Some(json!({"partition": "cpu", "time_limit": "02:00:00"})),
+        )
+        .await;
+    assert_eq!(status, 202, "{started}");
+    assert_eq!(started["state"], "pending");
+    let job = started["slurm_job_id"].as_str().unwrap().to_owned();
+
+    let (status, _, view) = app
+        .send(
+            Method::GET,
+            "/api/v1/sessions/benchmark-01/status?wait=running&timeout=90s",
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{view}");
+    assert_eq!(view["state"], "running");
+    assert_eq!(view["ready"], true);
+    assert_eq!(view["prometheus_url"], "http://localhost:9090");
+    let node = sh("squeue", &["-h", "-j", &job, "-o", "%N"])
+        .trim()
+        .to_owned();
+    assert_eq!(view["node"], node.as_str());
+    assert_eq!(squeue_state(&job), "RUNNING");
+
+    // Prometheus scrapes itself, labelled with the session.
+    let up = query_until_present(
+        "http://localhost:9090",
+        r#"up{job="prometheus",session="benchmark-01"} == 1"#,
+        Duration::from_secs(40),
+    )
+    .await;
+    assert_eq!(up[0]["metric"]["run_id"], "benchmark-01");
+
+    let (status, _, stopped) = app
+        .send(Method::POST, "/api/v1/sessions/benchmark-01/stop", None)
+        .await;
+    assert_eq!(status, 200, "{stopped}");
+    assert_eq!(stopped["state"], "stopped");
+    assert!(stopped["stopped_at"].is_string());
+    assert_eq!(
+        squeue_state(&job),
+        "",
+        "job {job} still in squeue after stop"
+    );
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_picked_port_is_reported_back_by_the_job() {
+    let app = spawn_app(LauncherKind::Slurm).await;
+    let id = unique_id("picked");
+    let s = create_and_start(&app, &id).await;
+    let port = s.port.unwrap();
+    assert!((20000..60000).contains(&port), "{port}");
+    let url = s.prometheus_url.unwrap();
+    assert!(url.ends_with(&format!(":{port}")));
+    query_until_present(
+        &url,
+        &format!(r#"up{{session="{id}"}}"#),
+        Duration::from_secs(30),
+    )
+    .await;
+    app.client.stop_session(&id).await.unwrap();
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_restarted_server_reattaches_to_its_running_jobs() {
+    let app = spawn_app(LauncherKind::Slurm).await;
+    let id = unique_id("restart");
+    let before = create_and_start(&app, &id).await;
+    let dirs = app.shutdown().await;
+
+    let settings = test_settings(&dirs, LauncherKind::Slurm);
+    let app = spawn_app_with(settings, dirs).await;
+    let after = app.client.session(&id).await.unwrap();
+    assert_eq!(after.state, SessionState::Running);
+    assert_eq!(after.slurm_job_id, before.slurm_job_id);
+    let job = after.slurm_job_id.clone().unwrap();
+    assert_eq!(squeue_state(&job), "RUNNING");
+    let stopped = app.client.stop_session(&id).await.unwrap();
+    assert_eq!(stopped.state, SessionState::Stopped);
+    assert_eq!(squeue_state(&job), "");
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_job_cancelled_behind_benchmons_back_fails_the_session_with_a_reason() {
+    let app = spawn_app(LauncherKind::Slurm).await;
+    let id = unique_id("scancel");
+    let s = create_and_start(&app, &id).await;
+    let job = s.slurm_job_id.unwrap();
+    sh("scancel", &[&job]);
+    let failed = app
+        .client
+        .wait_for(&id, SessionState::Failed, Duration::from_secs(60))
+        .await
+        .unwrap();
+    let reason = failed.failure_reason.unwrap();
+    assert!(reason.contains(&format!("job {job}")), "{reason}");
+    assert!(reason.contains("CANCELLED"), "{reason}");
+    // The tail quotes Prometheus's own last words.
+    let tail = failed.output_tail.unwrap();
+    assert!(tail.contains("SIGTERM"), "{tail}");
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_job_that_ended_while_benchmon_was_down_is_marked_failed_on_restart() {
+    let app = spawn_app(LauncherKind::Slurm).await;
+    let id = unique_id("vanish");
+    let s = create_and_start(&app, &id).await;
+    let job = s.slurm_job_id.unwrap();
+    let dirs = app.shutdown().await;
+    sh("scancel", &[&job]);
+    for _ in 0..60 {
+        if squeue_state(&job).is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let app = spawn_app_with(test_settings(&dirs, LauncherKind::Slurm), dirs).await;
+    let failed = app
+        .client
+        .wait_for(&id, SessionState::Failed, Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert!(failed.failure_reason.unwrap().contains(&job));
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_invalid_partition_is_refused_with_slurms_message_and_leaves_no_orphan() {
+    let app = spawn_app(LauncherKind::Slurm).await;
+    let id = unique_id("badpart");
+    app.send(
+        Method::POST,
+        "/api/v1/sessions",
+        Some(json!({"run_id": id})),
+    )
+    .await;
+    let (status, ctype, problem) = app
+        .send(
+            Method::POST,
+            &format!("/api/v1/sessions/{id}/start"),
+            Some(json!({"partition": "nosuch"})),
+        )
+        .await;
+    assert_eq!(status, 422, "{problem}");
+    assert_eq!(ctype, "application/problem+json");
+    assert_eq!(problem["field"], "partition");
+    assert!(problem["detail"]
+        .as_str()
+        .unwrap()
+        .contains("Invalid partition name"));
+    let s = app.client.session(&id).await.unwrap();
+    assert_eq!(s.state, SessionState::Created);
+    assert!(s.job_id.is_none());
+    let jobs = sh(
+        "squeue",
+        &["-h", "-n", &format!("benchmon-{id}"), "-o", "%i"],
+    );
+    assert_eq!(jobs.trim(), "");
+    // The session is still usable with a valid partition.
+    let (status, _, _) = app
+        .send(
+            Method::POST,
+            &format!("/api/v1/sessions/{id}/start"),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(status, 202);
+    app.client
+        .wait_for(&id, SessionState::Running, RUNNING_WITHIN)
+        .await
+        .unwrap();
+    app.client.stop_session(&id).await.unwrap();
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn starting_a_running_session_is_a_conflict_and_delete_removes_its_state() {
+    let app = spawn_app(LauncherKind::Slurm).await;
+    let id = unique_id("conflict");
+    let s = create_and_start(&app, &id).await;
+    let job = s.slurm_job_id.unwrap();
+    let (status, _, problem) = app
+        .send(Method::POST, &format!("/api/v1/sessions/{id}/start"), None)
+        .await;
+    assert_eq!(status, 409, "{problem}");
+    assert!(problem["detail"].as_str().unwrap().contains("running"));
+
+    let (status, _, _) = app
+        .send(Method::DELETE, &format!("/api/v1/sessions/{id}"), None)
+        .await;
+    assert_eq!(status, 204);
+    assert_eq!(squeue_state(&job), "");
+    assert!(!app.dirs.state.join("sessions").join(&id).exists());
+    let (status, _, problem) = app
+        .send(Method::GET, &format!("/api/v1/sessions/{id}"), None)
+        .await;
+    assert_eq!(status, 404);
+    assert_eq!(problem["field"], "session_id");
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn ready_reports_the_slurm_launcher_usable() {
+    let app = spawn_app(LauncherKind::Slurm).await;
+    let (status, _, body) = app.send(Method::GET, "/ready", None).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["launcher"], "slurm");
+    let (status, _, body) = app.send(Method::GET, "/health", None).await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("ok")));
+    app.shutdown().await;
+}
