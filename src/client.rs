@@ -16,7 +16,7 @@ use std::time::Duration;
 pub enum ClientError {
     /// The server answered with a problem+json body.
     #[error("{} {}: {}{}", .0.status, .0.title, .0.detail, .0.field.as_deref().map(|f| format!(" (field: {f})")).unwrap_or_default())]
-    Problem(Problem),
+    Problem(Box<Problem>),
     #[error("cannot reach benchmon at {url}: {source}")]
     Transport { url: String, source: reqwest::Error },
     #[error("unexpected answer from {url} ({status}): {body}")]
@@ -181,7 +181,7 @@ impl Client {
         let url = format!("{}{path}", self.base);
         if !raw.status.is_success() {
             return Err(match serde_json::from_value::<Problem>(raw.body.clone()) {
-                Ok(p) => ClientError::Problem(p),
+                Ok(p) => ClientError::Problem(Box::new(p)),
                 Err(_) => ClientError::Decode {
                     url,
                     status: raw.status.as_u16(),

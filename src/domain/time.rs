@@ -25,7 +25,7 @@ impl Timestamp {
     }
 
     pub fn from_unix(secs: f64) -> Result<Self, Invalid> {
-        if !secs.is_finite() || secs < 0.0 || secs > 253_402_300_799.0 {
+        if !secs.is_finite() || !(0.0..=253_402_300_799.0).contains(&secs) {
             return Err(Invalid::new(format!("{secs} is not a valid unix time")));
         }
         let ms = (secs * 1000.0).round() as i64;
