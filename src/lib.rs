@@ -22,5 +22,7 @@ pub mod prometheus;
 pub mod session;
 /// Building and serving the app.
 pub mod startup;
+/// Client and service registration, file_sd files, target health.
+pub mod targets;
 /// Logging and benchmon's own metrics.
 pub mod telemetry;

@@ -43,6 +43,11 @@ pub async fn build(mut settings: Settings) -> anyhow::Result<App> {
         shutdown.clone(),
     )
     .await?;
+    for cell in sessions.store.all().await {
+        if let Err(e) = crate::targets::rebuild_file_sd(&cell).await {
+            tracing::warn!(session = %cell.id, "cannot rebuild file_sd files: {e}");
+        }
+    }
     Ok(App {
         state: AppState { sessions, settings },
         tracker,

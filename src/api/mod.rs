@@ -5,6 +5,7 @@ pub mod extract;
 pub mod problem;
 pub mod sessions;
 pub mod system;
+pub mod targets;
 
 use crate::config::Settings;
 use crate::session::Sessions;
@@ -40,12 +41,21 @@ pub struct AppState {
         sessions::start_session,
         sessions::stop_session,
         sessions::delete_session,
+        targets::register_client,
+        targets::register_service,
+        targets::register_session_client,
+        targets::register_session_service,
+        targets::deregister_client,
+        targets::deregister_service,
+        targets::list_targets,
+        targets::session_config,
         system::health,
         system::ready,
         system::metrics,
     ),
     tags(
         (name = "sessions", description = "Monitoring sessions and their Prometheus jobs"),
+        (name = "targets", description = "Clients, services and what Prometheus scrapes"),
         (name = "system", description = "Health, readiness and self-metrics"),
     )
 )]
@@ -69,7 +79,27 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/sessions/{id}/status", get(sessions::session_status))
         .route("/sessions/{id}/start", post(sessions::start_session))
-        .route("/sessions/{id}/stop", post(sessions::stop_session));
+        .route("/sessions/{id}/stop", post(sessions::stop_session))
+        .route("/clients", post(targets::register_client))
+        .route("/services", post(targets::register_service))
+        .route(
+            "/sessions/{id}/clients",
+            post(targets::register_session_client),
+        )
+        .route(
+            "/sessions/{id}/services",
+            post(targets::register_session_service),
+        )
+        .route(
+            "/sessions/{id}/clients/{client_id}",
+            axum::routing::delete(targets::deregister_client),
+        )
+        .route(
+            "/sessions/{id}/services/{name}",
+            axum::routing::delete(targets::deregister_service),
+        )
+        .route("/sessions/{id}/targets", get(targets::list_targets))
+        .route("/sessions/{id}/config", get(targets::session_config));
     Router::new()
         .nest("/api/v1", api)
         .route("/health", get(system::health))

@@ -62,6 +62,24 @@ ident_type!(
     "steady"
 );
 
+/// An exporter kind (`node`, `dcgm`, …): it forms the preference key `enable_<kind>` and the
+/// `exporter` label, so it is narrower than the other identifiers.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, utoipa::ToSchema)]
+#[schema(value_type = String, pattern = r"^[a-zA-Z0-9_]{1,64}$", example = "node")]
+pub struct ExporterKind(String);
+
+impl ExporterKind {
+    pub fn parse(s: &str) -> Result<Self, Invalid> {
+        if s.is_empty() || s.len() > 64 || !only_chars(s, "_") {
+            return Err(Invalid::new(format!(
+                "exporter kind {s:?} must be 1 to 64 of letters, digits and '_'"
+            )));
+        }
+        Ok(Self(s.to_owned()))
+    }
+}
+string_newtype!(ExporterKind);
+
 /// Any identifier, when the kind does not matter (e.g. file names).
 pub trait Ident: AsRef<str> {}
 impl Ident for RunId {}

@@ -12,7 +12,7 @@ mod slurm;
 mod time;
 
 pub use duration::PromDuration;
-pub use ident::{ClientId, Ident, RunId, ServiceName, WindowName};
+pub use ident::{ClientId, ExporterKind, Ident, RunId, ServiceName, WindowName};
 pub use labels::{LabelName, Labels, RESERVED_LABELS};
 pub use net::{Host, HostPort, MetricsEndpoint, Port};
 pub use slurm::{SlurmConstraint, SlurmName, SlurmNodeList, TimeLimit};

@@ -112,6 +112,16 @@ impl MetricsEndpoint {
         if url.fragment().is_some() {
             return Err(Invalid::new("a metrics URL may not have a #fragment"));
         }
+        let mut keys = std::collections::BTreeSet::new();
+        if let Some(dup) = url
+            .query_pairs()
+            .map(|(k, _)| k.into_owned())
+            .find(|k| !keys.insert(k.clone()))
+        {
+            return Err(Invalid::new(format!(
+                "query parameter {dup:?} appears twice; Prometheus can pass only one value per parameter"
+            )));
+        }
         let host = url
             .host_str()
             .ok_or_else(|| Invalid::new("the URL needs a host"))?;

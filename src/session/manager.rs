@@ -150,6 +150,20 @@ impl Sessions {
             .ok_or_else(|| SessionError::NotFound(id.clone()))
     }
 
+    /// The cell of a session that is to be changed: a session deleted since this process
+    /// started is a conflict (409), not unknown (404).
+    pub async fn cell_to_change(&self, id: &RunId) -> Result<Arc<SessionCell>, SessionError> {
+        match self.store.get(id).await {
+            Some(c) => Ok(c),
+            None if self.store.was_deleted(id) => Err(SessionError::Conflict {
+                id: id.clone(),
+                state: "deleted",
+                action: "change",
+            }),
+            None => Err(SessionError::NotFound(id.clone())),
+        }
+    }
+
     pub async fn get(&self, id: &RunId) -> Result<Session, SessionError> {
         Ok(self.cell(id).await?.snapshot())
     }

@@ -148,6 +148,9 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> StoreError + '_ {
 pub struct SessionStore {
     root: PathBuf,
     cells: RwLock<BTreeMap<RunId, Arc<SessionCell>>>,
+    /// Ids deleted since this process started, so a late registration hears "deleted" (409)
+    /// rather than "never existed" (404).
+    deleted: std::sync::Mutex<std::collections::BTreeSet<RunId>>,
 }
 
 impl SessionStore {
@@ -191,6 +194,7 @@ impl SessionStore {
             SessionStore {
                 root: root.to_owned(),
                 cells: RwLock::new(cells),
+                deleted: Default::default(),
             },
             problems,
         ))
@@ -220,12 +224,20 @@ impl SessionStore {
             .await
             .map_err(io_err(&record))?;
         let cell = Arc::new(SessionCell::new(paths, session.clone()));
+        if let Ok(mut deleted) = self.deleted.lock() {
+            deleted.remove(&session.session_id);
+        }
         cells.insert(session.session_id, cell.clone());
         Ok(cell)
     }
 
     pub async fn get(&self, id: &RunId) -> Option<Arc<SessionCell>> {
         self.cells.read().await.get(id).cloned()
+    }
+
+    /// Whether `id` was deleted since this process started.
+    pub fn was_deleted(&self, id: &RunId) -> bool {
+        self.deleted.lock().map(|d| d.contains(id)).unwrap_or(false)
     }
 
     pub async fn all(&self) -> Vec<Arc<SessionCell>> {
@@ -236,6 +248,9 @@ impl SessionStore {
     /// marked it deleted, so nothing writes into the directory while it goes.
     pub async fn remove(&self, cell: &SessionCell) -> Result<(), StoreError> {
         self.cells.write().await.remove(&cell.id);
+        if let Ok(mut deleted) = self.deleted.lock() {
+            deleted.insert(cell.id.clone());
+        }
         // Rename first so a crash mid-removal never leaves a half-deleted session that loads.
         let trash = self
             .root

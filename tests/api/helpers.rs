@@ -191,3 +191,86 @@ pub fn squeue_state(job: &str) -> String {
         .trim()
         .to_owned()
 }
+
+/// A real `prometheus-node-exporter` on a free loopback port, killed on drop.
+pub struct NodeExporter {
+    pub port: u16,
+    child: std::process::Child,
+}
+
+impl NodeExporter {
+    pub async fn start() -> NodeExporter {
+        let port = free_port();
+        let child = std::process::Command::new("prometheus-node-exporter")
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .args([
+                "--collector.disable-defaults",
+                "--collector.cpu",
+                "--collector.meminfo",
+                "--collector.loadavg",
+                "--collector.netdev",
+                "--collector.diskstats",
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("prometheus-node-exporter (slurm/dev-cluster.sh up installs it)");
+        let url = format!("http://127.0.0.1:{port}/metrics");
+        for _ in 0..100 {
+            if matches!(reqwest::get(&url).await, Ok(r) if r.status().is_success()) {
+                return NodeExporter { port, child };
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("node exporter on {port} did not come up");
+    }
+
+    pub fn address(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for NodeExporter {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A port nobody listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Prometheus's active targets (`/api/v1/targets`) at `prom`.
+pub async fn active_targets(prom: &str) -> Vec<Value> {
+    let v: Value = reqwest::get(format!("{prom}/api/v1/targets?state=active"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    v["data"]["activeTargets"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// `promtool check config` on a file; returns (success, output).
+pub fn promtool_check_config(path: &std::path::Path) -> (bool, String) {
+    let out = std::process::Command::new("promtool")
+        .args(["check", "config"])
+        .arg(path)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}

@@ -7,4 +7,5 @@ mod openapi;
 mod rendering;
 mod sessions_local;
 mod sessions_slurm;
+mod targets;
 mod validation;
