@@ -215,10 +215,12 @@ impl NodeExporter {
             .stderr(std::process::Stdio::null())
             .spawn()
             .expect("prometheus-node-exporter (slurm/dev-cluster.sh up installs it)");
+        // Owned by the guard from here on, so it is killed and reaped even if we panic below.
+        let exporter = NodeExporter { port, child };
         let url = format!("http://127.0.0.1:{port}/metrics");
         for _ in 0..100 {
             if matches!(reqwest::get(&url).await, Ok(r) if r.status().is_success()) {
-                return NodeExporter { port, child };
+                return exporter;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
