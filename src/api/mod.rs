@@ -6,6 +6,7 @@ pub mod problem;
 pub mod sessions;
 pub mod system;
 pub mod targets;
+pub mod windows;
 
 use crate::config::Settings;
 use crate::session::Sessions;
@@ -49,6 +50,10 @@ pub struct AppState {
         targets::deregister_service,
         targets::list_targets,
         targets::session_config,
+        windows::add_window,
+        windows::close_window,
+        windows::list_windows,
+        windows::delete_window,
         system::health,
         system::ready,
         system::metrics,
@@ -56,6 +61,7 @@ pub struct AppState {
     tags(
         (name = "sessions", description = "Monitoring sessions and their Prometheus jobs"),
         (name = "targets", description = "Clients, services and what Prometheus scrapes"),
+        (name = "windows", description = "Named benchmark phases"),
         (name = "system", description = "Health, readiness and self-metrics"),
     )
 )]
@@ -99,7 +105,19 @@ pub fn router(state: AppState) -> Router {
             axum::routing::delete(targets::deregister_service),
         )
         .route("/sessions/{id}/targets", get(targets::list_targets))
-        .route("/sessions/{id}/config", get(targets::session_config));
+        .route("/sessions/{id}/config", get(targets::session_config))
+        .route(
+            "/sessions/{id}/windows",
+            post(windows::add_window).get(windows::list_windows),
+        )
+        .route(
+            "/sessions/{id}/windows/{name}",
+            axum::routing::delete(windows::delete_window),
+        )
+        .route(
+            "/sessions/{id}/windows/{name}/close",
+            post(windows::close_window),
+        );
     Router::new()
         .nest("/api/v1", api)
         .route("/health", get(system::health))

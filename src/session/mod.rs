@@ -6,8 +6,10 @@ mod model;
 mod monitor;
 mod requests;
 mod store;
+mod windows;
 
 pub use manager::{SessionError, Sessions};
 pub use model::{JobResources, Session, SessionState};
 pub use requests::{CreateSession, StartSession};
 pub use store::{SessionCell, SessionGuard, SessionPaths, SessionStore, StoreError};
+pub use windows::{CloseWindow, NewWindow, Window, WindowError};

@@ -9,3 +9,4 @@ mod sessions_local;
 mod sessions_slurm;
 mod targets;
 mod validation;
+mod windows;

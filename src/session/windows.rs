@@ -1,0 +1,165 @@
+//! Named windows: harnesses mark benchmark phases (`warmup`, `steady`) and collect by name.
+//!
+//! A session's windows live in one small `windows.json`, rewritten atomically under the
+//! session's lock.
+
+use super::manager::{SessionError, Sessions};
+use super::store::SessionCell;
+use crate::domain::{RunId, Timestamp, WindowName};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// A named time window; `end` is null while it is open.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Window {
+    pub name: WindowName,
+    pub start: Timestamp,
+    pub end: Option<Timestamp>,
+    pub open: bool,
+}
+
+/// `POST /sessions/{id}/windows`: neither `start` nor `end` opens the window now.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewWindow {
+    pub name: WindowName,
+    #[serde(default)]
+    pub start: Option<Timestamp>,
+    #[serde(default)]
+    pub end: Option<Timestamp>,
+}
+
+/// `POST /sessions/{id}/windows/{name}/close`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CloseWindow {
+    #[serde(default)]
+    pub end: Option<Timestamp>,
+}
+
+/// Errors specific to windows (the session's own errors pass through).
+#[derive(Debug, thiserror::Error)]
+pub enum WindowError {
+    #[error(transparent)]
+    Session(#[from] SessionError),
+    #[error("window {0} already exists")]
+    Exists(WindowName),
+    #[error("window {0} does not exist")]
+    Unknown(WindowName),
+    #[error("window {0} is already closed")]
+    Closed(WindowName),
+    #[error("window end {end} is not after its start {start}")]
+    Order { start: Timestamp, end: Timestamp },
+    #[error("an end without a start: give both, or neither to open the window now")]
+    EndWithoutStart,
+}
+
+async fn read(cell: &SessionCell) -> Vec<Window> {
+    match tokio::fs::read(cell.paths.windows()).await {
+        Ok(b) => serde_json::from_slice(&b).unwrap_or_else(|e| {
+            tracing::warn!(session = %cell.id, "unreadable windows.json: {e}");
+            Vec::new()
+        }),
+        Err(_) => Vec::new(),
+    }
+}
+
+async fn write(cell: &SessionCell, windows: Vec<Window>) -> Result<(), SessionError> {
+    let path = cell.paths.windows();
+    crate::fsutil::write_json_atomic_async(path.clone(), windows)
+        .await
+        .map_err(|e| SessionError::io(&path, e))
+}
+
+impl Sessions {
+    pub async fn windows(&self, id: &RunId) -> Result<Vec<Window>, SessionError> {
+        let cell = self.cell(id).await?;
+        Ok(read(&cell).await)
+    }
+
+    pub async fn window(&self, id: &RunId, name: &WindowName) -> Result<Window, WindowError> {
+        self.windows(id)
+            .await?
+            .into_iter()
+            .find(|w| &w.name == name)
+            .ok_or_else(|| WindowError::Unknown(name.clone()))
+    }
+
+    pub async fn add_window(&self, id: &RunId, req: NewWindow) -> Result<Window, WindowError> {
+        let cell = self.cell_to_change(id).await?;
+        let guard = cell.lock().await;
+        guard
+            .get()
+            .ok_or_else(|| SessionError::NotFound(id.clone()))?;
+        let mut windows = read(&cell).await;
+        if windows.iter().any(|w| w.name == req.name) {
+            return Err(WindowError::Exists(req.name));
+        }
+        let (start, end) = match (req.start, req.end) {
+            (None, None) => (Timestamp::now(), None),
+            (Some(s), e) => (s, e),
+            (None, Some(_)) => return Err(WindowError::EndWithoutStart),
+        };
+        if let Some(end) = end.filter(|e| *e <= start) {
+            return Err(WindowError::Order { start, end });
+        }
+        let w = Window {
+            name: req.name,
+            start,
+            end,
+            open: end.is_none(),
+        };
+        windows.push(w.clone());
+        write(&cell, windows).await?;
+        Ok(w)
+    }
+
+    pub async fn close_window(
+        &self,
+        id: &RunId,
+        name: &WindowName,
+        req: CloseWindow,
+    ) -> Result<Window, WindowError> {
+        let cell = self.cell_to_change(id).await?;
+        let guard = cell.lock().await;
+        guard
+            .get()
+            .ok_or_else(|| SessionError::NotFound(id.clone()))?;
+        let mut windows = read(&cell).await;
+        let w = windows
+            .iter_mut()
+            .find(|w| &w.name == name)
+            .ok_or_else(|| WindowError::Unknown(name.clone()))?;
+        if !w.open {
+            return Err(WindowError::Closed(name.clone()));
+        }
+        let end = req.end.unwrap_or_else(Timestamp::now);
+        if end <= w.start {
+            return Err(WindowError::Order {
+                start: w.start,
+                end,
+            });
+        }
+        w.end = Some(end);
+        w.open = false;
+        let closed = w.clone();
+        write(&cell, windows).await?;
+        Ok(closed)
+    }
+
+    pub async fn delete_window(&self, id: &RunId, name: &WindowName) -> Result<(), WindowError> {
+        let cell = self.cell_to_change(id).await?;
+        let guard = cell.lock().await;
+        guard
+            .get()
+            .ok_or_else(|| SessionError::NotFound(id.clone()))?;
+        let mut windows = read(&cell).await;
+        let before = windows.len();
+        windows.retain(|w| &w.name != name);
+        if windows.len() == before {
+            return Err(WindowError::Unknown(name.clone()));
+        }
+        write(&cell, windows).await?;
+        Ok(())
+    }
+}
