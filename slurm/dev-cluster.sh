@@ -405,9 +405,13 @@ cmd_status() {
   local ok=0 node state
   node=$(node_name)
   if running munged && munge_works; then echo "munge:     ok"; else echo "munge:     NOT RUNNING/WORKING"; ok=1; fi
-  if running slurmctld && ctld_up; then echo "slurmctld: up"; else echo "slurmctld: DOWN"; ok=1; fi
+  # Skip sinfo when slurmctld is down: clients retry for ~10 s before failing.
+  if running slurmctld && ctld_up; then
+    echo "slurmctld: up"; state=$(node_state || true)
+  else
+    echo "slurmctld: DOWN"; ok=1; state=
+  fi
   if running slurmd; then echo "slurmd:    running"; else echo "slurmd:    NOT RUNNING"; ok=1; fi
-  state=$(node_state || true)
   echo "node:      ${node} ${state:-unknown}"
   case $state in idle|mixed|allocated|completing) ;; *) ok=1 ;; esac
   if (( ok == 0 )); then

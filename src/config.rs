@@ -46,6 +46,10 @@ pub struct ServeArgs {
     /// How Prometheus is run.
     #[arg(long, env = "BENCHMON_LAUNCHER", value_enum, default_value = "slurm")]
     pub launcher: LauncherKind,
+    /// URL at which compute nodes reach this server (for sessions that scrape benchmon itself);
+    /// default: derived from --listen (the host name when listening on all interfaces).
+    #[arg(long, env = "BENCHMON_ADVERTISE_URL")]
+    pub advertise_url: Option<String>,
     /// TOML file with site defaults (see README, "Configuration").
     #[arg(long, env = "BENCHMON_CONFIG")]
     pub config: Option<PathBuf>,
@@ -55,9 +59,55 @@ pub struct ServeArgs {
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct SiteConfig {
+    pub auth: AuthSettings,
     pub slurm: SlurmDefaults,
     pub prometheus: PrometheusSettings,
     pub server: ServerSettings,
+}
+
+/// What a token may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// GET routes only.
+    Read,
+    /// Every route.
+    Write,
+}
+
+/// One API token.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenEntry {
+    /// A label for the operator (never the token itself in logs).
+    #[serde(default)]
+    pub name: String,
+    pub role: Role,
+    pub token: String,
+}
+
+impl std::fmt::Debug for TokenEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "TokenEntry {{ name: {:?}, role: {:?}, token: <redacted> }}",
+            self.name, self.role
+        )
+    }
+}
+
+/// Bearer tokens; none means the API is open.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthSettings {
+    pub tokens: Vec<TokenEntry>,
+    /// A TOML file with more `[[tokens]]` entries (kept out of the main config, e.g. mode 0600).
+    pub tokens_file: Option<PathBuf>,
+}
+
+#[derive(Deserialize)]
+struct TokensFile {
+    tokens: Vec<TokenEntry>,
 }
 
 /// Defaults for `POST /sessions/{id}/start` fields a request omits.
@@ -141,7 +191,17 @@ impl SiteConfig {
     }
 
     pub fn from_toml(text: &str) -> Result<Self, String> {
-        let cfg: SiteConfig = toml::from_str(text).map_err(|e| e.to_string())?;
+        let mut cfg: SiteConfig = toml::from_str(text).map_err(|e| e.to_string())?;
+        if let Some(path) = &cfg.auth.tokens_file {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read tokens_file {}: {e}", path.display()))?;
+            let more: TokensFile = toml::from_str(&text)
+                .map_err(|e| format!("invalid tokens_file {}: {e}", path.display()))?;
+            cfg.auth.tokens.extend(more.tokens);
+        }
+        if let Some(t) = cfg.auth.tokens.iter().find(|t| t.token.trim().len() < 16) {
+            return Err(format!("token {:?} is shorter than 16 characters", t.name));
+        }
         let args = cfg
             .slurm
             .sbatch_extra
@@ -158,6 +218,7 @@ impl SiteConfig {
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub listen: SocketAddr,
+    pub advertise_url: Option<String>,
     pub state_dir: PathBuf,
     pub artifacts_dir: PathBuf,
     pub launcher: LauncherKind,
@@ -165,6 +226,25 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// How a compute node reaches this server.
+    pub fn advertised_url(&self) -> String {
+        if let Some(u) = &self.advertise_url {
+            return u.trim_end_matches('/').to_owned();
+        }
+        let ip = self.listen.ip();
+        let host = if ip.is_unspecified() {
+            nix::unistd::gethostname()
+                .ok()
+                .and_then(|h| h.into_string().ok())
+                .unwrap_or_else(|| "localhost".into())
+        } else if ip.is_ipv6() {
+            format!("[{ip}]")
+        } else {
+            ip.to_string()
+        };
+        format!("http://{host}:{}", self.listen.port())
+    }
+
     pub fn from_args(args: &ServeArgs) -> Result<Self, ConfigError> {
         let site = match &args.config {
             Some(p) => SiteConfig::load(p)?,
@@ -172,6 +252,7 @@ impl Settings {
         };
         Ok(Settings {
             listen: args.listen,
+            advertise_url: args.advertise_url.clone(),
             state_dir: args.state_dir.clone(),
             artifacts_dir: args.artifacts_dir.clone(),
             launcher: args.launcher,
@@ -192,5 +273,8 @@ mod tests {
             SiteConfig::from_toml("[slurm]\nsbatch_extra = [\"--mem=1G\\n#SBATCH\"]\n").is_err()
         );
         assert!(SiteConfig::from_toml("[nope]\n").is_err());
+        assert!(
+            SiteConfig::from_toml("[[auth.tokens]]\nrole = \"read\"\ntoken = \"short\"\n").is_err()
+        );
     }
 }

@@ -25,8 +25,10 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => {
             benchmon::telemetry::init_logging();
-            let settings = Settings::from_args(&args)?;
+            let mut settings = Settings::from_args(&args)?;
             let listener = tokio::net::TcpListener::bind(settings.listen).await?;
+            // With port 0 the kernel picks; everything after this sees the real address.
+            settings.listen = listener.local_addr()?;
             tracing::info!(
                 "benchmon {} listening on http://{} (launcher {:?})",
                 env!("CARGO_PKG_VERSION"),

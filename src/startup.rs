@@ -34,6 +34,13 @@ pub async fn build(mut settings: Settings) -> anyhow::Result<App> {
         .build()?;
     let tracker = TaskTracker::new();
     let shutdown = CancellationToken::new();
+    let auth = Arc::new(crate::api::auth::Auth::new(&settings.site.auth));
+    if auth.enabled() {
+        tracing::info!(
+            "bearer-token auth on ({} tokens)",
+            settings.site.auth.tokens.len()
+        );
+    }
     let settings = Arc::new(settings);
     let sessions = Sessions::open(
         settings.clone(),
@@ -49,7 +56,11 @@ pub async fn build(mut settings: Settings) -> anyhow::Result<App> {
         }
     }
     Ok(App {
-        state: AppState { sessions, settings },
+        state: AppState {
+            sessions,
+            settings,
+            auth,
+        },
         tracker,
         shutdown,
     })

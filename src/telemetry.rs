@@ -126,11 +126,40 @@ pub fn record_command(program: &str, took: Duration, ok: bool) {
         .observe(took.as_secs_f64());
 }
 
-/// The registry in text exposition format.
-pub fn encode_metrics() -> String {
+/// The registry in OpenMetrics text format.
+pub fn encode_openmetrics() -> String {
     let mut out = String::new();
     // Writing into a String cannot fail.
     let _ = prometheus_client::encoding::text::encode(&mut out, &METRICS.registry);
+    out
+}
+
+/// The registry in the classic Prometheus text format (0.0.4), for clients that do not ask
+/// for OpenMetrics (curl, `promtool check metrics`). The two differ in what matters here only
+/// by counter family names (OpenMetrics names the family `x`, its sample `x_total`; the classic
+/// format names both `x_total`) and the `# EOF` line.
+pub fn encode_classic_text() -> String {
+    let om = encode_openmetrics();
+    let counters: std::collections::HashSet<&str> = om
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.strip_suffix(" counter"))
+        .collect();
+    let mut out = String::with_capacity(om.len());
+    for line in om.lines() {
+        if line == "# EOF" || line.starts_with("# UNIT ") {
+            continue;
+        }
+        let renamed = ["# HELP ", "# TYPE "].iter().find_map(|prefix| {
+            let rest = line.strip_prefix(prefix)?;
+            let (name, tail) = rest.split_once(' ')?;
+            counters
+                .contains(name)
+                .then(|| format!("{prefix}{name}_total {tail}"))
+        });
+        out.push_str(renamed.as_deref().unwrap_or(line));
+        out.push('\n');
+    }
     out
 }
 

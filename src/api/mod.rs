@@ -1,6 +1,7 @@
 //! The HTTP edge: routes, OpenAPI document, problem+json errors, request metrics.
 //! Handlers parse and delegate; the work happens in `session`, `targets` and `collect`.
 
+pub mod auth;
 pub mod extract;
 pub mod problem;
 pub mod sessions;
@@ -26,6 +27,7 @@ use utoipa_swagger_ui::SwaggerUi;
 pub struct AppState {
     pub sessions: Arc<Sessions>,
     pub settings: Arc<Settings>,
+    pub auth: Arc<auth::Auth>,
 }
 
 #[derive(OpenApi)]
@@ -58,6 +60,7 @@ pub struct AppState {
         system::ready,
         system::metrics,
     ),
+    modifiers(&BearerAuth),
     tags(
         (name = "sessions", description = "Monitoring sessions and their Prometheus jobs"),
         (name = "targets", description = "Clients, services and what Prometheus scrapes"),
@@ -66,6 +69,31 @@ pub struct AppState {
     )
 )]
 pub struct ApiDoc;
+
+/// Declares the optional bearer token, so Swagger UI's "Authorize" button works.
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{
+            HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+        };
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("Only when the server has tokens configured: a read token for GET routes, a write token for everything."))
+                    .build(),
+            ),
+        );
+        doc.security = Some(vec![SecurityRequirement::new(
+            "bearer",
+            Vec::<String>::new(),
+        )]);
+    }
+}
 
 /// The OpenAPI document as served at `/openapi.json` and committed as `openapi/openapi.json`.
 pub fn openapi() -> utoipa::openapi::OpenApi {
@@ -125,6 +153,10 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(system::metrics))
         .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi()))
         .fallback(|| async { ApiError::not_found("no such route") })
+        .layer(middleware::from_fn_with_state(
+            state.auth.clone(),
+            auth::require_token,
+        ))
         .layer(middleware::from_fn(problem_and_metrics))
         .with_state(state)
 }

@@ -16,7 +16,7 @@ pub struct Health {
 }
 
 /// The process is alive.
-#[utoipa::path(get, path = "/health", tag = "system", responses((status = 200, body = Health)))]
+#[utoipa::path(get, path = "/health", tag = "system", security(()), responses((status = 200, body = Health)))]
 pub async fn health() -> Json<Health> {
     Json(Health {
         status: "ok",
@@ -32,7 +32,7 @@ pub struct Readiness {
 }
 
 /// State is loaded and the launcher is usable (for SLURM: `squeue` answers).
-#[utoipa::path(get, path = "/ready", tag = "system",
+#[utoipa::path(get, path = "/ready", tag = "system", security(()),
     responses((status = 200, body = Readiness), (status = 503, body = Problem)))]
 pub async fn ready(State(app): State<AppState>) -> Result<Json<Readiness>, ApiError> {
     app.sessions.launcher.check().await.map_err(|e| {
@@ -51,9 +51,12 @@ pub async fn ready(State(app): State<AppState>) -> Result<Json<Readiness>, ApiEr
 }
 
 /// benchmon's own metrics in Prometheus text format.
-#[utoipa::path(get, path = "/metrics", tag = "system",
+#[utoipa::path(get, path = "/metrics", tag = "system", security(()),
     responses((status = 200, content_type = "text/plain", body = String)))]
-pub async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
+pub async fn metrics(
+    State(app): State<AppState>,
+    headers: axum::http::HeaderMap,
+) -> impl IntoResponse {
     let sessions = app.sessions.list(None).await;
     for st in crate::session::SessionState::ALL {
         let n = sessions.iter().filter(|s| s.state == st).count();
@@ -64,11 +67,26 @@ pub async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
             })
             .set(n as i64);
     }
-    (
-        [(
-            header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        crate::telemetry::encode_metrics(),
-    )
+    // Prometheus asks for OpenMetrics; everyone else gets the classic text format.
+    let wants_openmetrics = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("application/openmetrics-text"));
+    if wants_openmetrics {
+        (
+            [(
+                header::CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )],
+            crate::telemetry::encode_openmetrics(),
+        )
+    } else {
+        (
+            [(
+                header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )],
+            crate::telemetry::encode_classic_text(),
+        )
+    }
 }

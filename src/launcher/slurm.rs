@@ -26,6 +26,7 @@ fn refused_field(stderr: &str) -> Option<&'static str> {
         ("invalid partition", "partition"),
         ("partition", "partition"),
         ("time limit", "time_limit"),
+        ("--time", "time_limit"),
         ("invalid account", "account"),
         ("account", "account"),
         ("qos", "qos"),

@@ -19,6 +19,15 @@ struct PrometheusYml<'a> {
     self_sd: String,
     clients_glob: String,
     services_glob: String,
+    /// (scheme, host:port) of benchmon itself when the session opted in.
+    benchmon: Option<(String, String)>,
+}
+
+/// Site facts the config needs besides the session.
+pub struct RenderContext {
+    pub sd_refresh_interval: PromDuration,
+    /// How Prometheus reaches benchmon (for `scrape_benchmon`).
+    pub benchmon_url: String,
 }
 
 mod filters {
@@ -32,14 +41,25 @@ mod filters {
 pub fn render_prometheus_config(
     session: &Session,
     paths: &SessionPaths,
-    sd_refresh_interval: &PromDuration,
+    ctx: &RenderContext,
 ) -> askama::Result<String> {
     let file_sd = paths.file_sd();
+    let benchmon = session
+        .scrape_benchmon
+        .then(|| url::Url::parse(&ctx.benchmon_url).ok())
+        .flatten()
+        .and_then(|u| {
+            let host = u.host_str()?.to_owned();
+            Some((
+                u.scheme().to_owned(),
+                format!("{host}:{}", u.port_or_known_default()?),
+            ))
+        });
     PrometheusYml {
         run_id: session.run_id.as_str(),
         version: env!("CARGO_PKG_VERSION"),
         scrape_interval: &session.scrape_interval,
-        sd_refresh_interval,
+        sd_refresh_interval: &ctx.sd_refresh_interval,
         labels: &session.labels,
         self_sd: paths.self_sd().to_string_lossy().into_owned(),
         clients_glob: file_sd.join("client-*.json").to_string_lossy().into_owned(),
@@ -47,6 +67,7 @@ pub fn render_prometheus_config(
             .join("service-*.json")
             .to_string_lossy()
             .into_owned(),
+        benchmon,
     }
     .render()
 }

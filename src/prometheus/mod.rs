@@ -4,4 +4,4 @@ pub mod client;
 pub mod config;
 
 pub use client::PromClient;
-pub use config::render_prometheus_config;
+pub use config::{render_prometheus_config, RenderContext};

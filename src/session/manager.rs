@@ -119,6 +119,7 @@ impl Sessions {
                 .unwrap_or_else(|| PromDuration::from_secs(15)),
             retention: req.retention,
             labels: req.labels,
+            scrape_benchmon: req.scrape_benchmon,
             launcher: self.launcher.kind(),
             resources: None,
             job_id: None,
@@ -249,7 +250,7 @@ impl Sessions {
         let paths = &cell.paths;
         let prom = &self.settings.site.prometheus;
         let yml =
-            render_prometheus_config(session, paths, &prom.sd_refresh_interval).map_err(|e| {
+            render_prometheus_config(session, paths, &self.render_context()).map_err(|e| {
                 SessionError::Render {
                     what: "prometheus.yml",
                     message: e.to_string(),
@@ -292,6 +293,14 @@ impl Sessions {
         .await
         .map_err(|e| SessionError::io(&paths.dir, std::io::Error::other(e)))?
         .map_err(|e| SessionError::io(&paths.dir, e))
+    }
+
+    /// Site facts the Prometheus config needs besides the session.
+    pub fn render_context(&self) -> crate::prometheus::RenderContext {
+        crate::prometheus::RenderContext {
+            sd_refresh_interval: self.settings.site.prometheus.sd_refresh_interval.clone(),
+            benchmon_url: self.settings.advertised_url(),
+        }
     }
 
     /// Cancels the job and waits until the scheduler has it gone; returns the final record.

@@ -108,6 +108,9 @@ pub struct Session {
     pub retention: Option<PromDuration>,
     /// Labels added to every series this session scrapes.
     pub labels: Labels,
+    /// Whether Prometheus also scrapes benchmon's own `/metrics`.
+    #[serde(default)]
+    pub scrape_benchmon: bool,
     pub launcher: LauncherKind,
     /// Resources of the current or last job.
     pub resources: Option<JobResources>,

@@ -27,6 +27,9 @@ pub struct CreateSession {
     /// Labels added to every series of the session.
     #[serde(default)]
     pub labels: Labels,
+    /// Also scrape benchmon's own `/metrics` (job `benchmon`).
+    #[serde(default)]
+    pub scrape_benchmon: bool,
 }
 
 /// `POST /api/v1/sessions/{id}/start`; omitted fields take the site defaults.

@@ -69,6 +69,7 @@ pub fn test_settings(dirs: &Dirs, launcher: LauncherKind) -> Settings {
     site.prometheus.sd_refresh_interval = PromDuration::parse("1s").unwrap();
     Settings {
         listen: "127.0.0.1:0".parse().unwrap(),
+        advertise_url: None,
         state_dir: dirs.state.clone(),
         artifacts_dir: dirs.artifacts.clone(),
         launcher,
@@ -88,6 +89,7 @@ pub async fn spawn_app_with(settings: Settings, dirs: Arc<Dirs>) -> TestApp {
     settings.artifacts_dir = dirs.artifacts.clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    settings.listen = addr;
     let app = benchmon::startup::build(settings).await.unwrap();
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
