@@ -61,4 +61,8 @@ pub fn render_job_script(
         extra_args: inputs.extra_args,
     }
     .render()
+    .map(|mut text| {
+        text.push('\n');
+        text
+    })
 }

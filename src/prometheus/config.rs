@@ -70,4 +70,8 @@ pub fn render_prometheus_config(
         benchmon,
     }
     .render()
+    .map(|mut text| {
+        text.push('\n');
+        text
+    })
 }

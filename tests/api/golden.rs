@@ -1,0 +1,77 @@
+//! Golden files for what benchmon renders: a change to prometheus.yml or the job script shows
+//! up as a diff in review. Regenerate with `BENCHMON_UPDATE_GOLDEN=1 cargo test --test api golden`.
+
+use benchmon::launcher::{render_job_script, ScriptInputs};
+use benchmon::prometheus::{render_prometheus_config, RenderContext};
+use benchmon::session::{JobResources, Session, SessionPaths};
+use std::path::Path;
+
+fn golden(name: &str, actual: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name);
+    if std::env::var_os("BENCHMON_UPDATE_GOLDEN").is_some() {
+        std::fs::write(&path, actual).unwrap();
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        expected == actual,
+        "{} differs from the rendering; run BENCHMON_UPDATE_GOLDEN=1 cargo test --test api golden\n--- rendered ---\n{actual}",
+        path.display()
+    );
+}
+
+fn session() -> Session {
+    serde_json::from_value(serde_json::json!({
+        "session_id": "benchmark-01", "run_id": "benchmark-01", "state": "created",
+        "prometheus_port": null, "prom_host": null, "scrape_interval": "15s", "retention": "30d",
+        "labels": {"model": "gpt2 \"large\"\n", "team": "hpc"}, "scrape_benchmon": true,
+        "launcher": "slurm", "resources": null, "job_id": null, "slurm_job_id": null,
+        "scheduler_state": null, "scheduler_reason": null, "node": null, "port": null,
+        "prometheus_url": null, "ready": false, "created_at": "2025-11-04T10:00:00Z",
+        "started_at": null, "running_at": null, "stopped_at": null, "failure_reason": null,
+        "output_tail": null
+    }))
+    .unwrap()
+}
+
+#[test]
+fn the_prometheus_config_matches_its_golden_file() {
+    let s = session();
+    let paths = SessionPaths::new(Path::new("/shared/benchmon state"), &s.session_id);
+    let ctx = RenderContext {
+        sd_refresh_interval: benchmon::domain::PromDuration::parse("5s").unwrap(),
+        benchmon_url: "http://head01:8002".into(),
+    };
+    golden(
+        "prometheus.yml",
+        &render_prometheus_config(&s, &paths, &ctx).unwrap(),
+    );
+}
+
+#[test]
+fn the_job_script_matches_its_golden_file() {
+    let s = session();
+    let paths = SessionPaths::new(Path::new("/shared/benchmon state"), &s.session_id);
+    let resources: JobResources = serde_json::from_value(serde_json::json!({
+        "partition": "cpu", "time_limit": "02:00:00", "account": "proj-1", "qos": "normal",
+        "constraint": "gpu&a100", "nodelist": "node[01-02]"
+    }))
+    .unwrap();
+    let script = render_job_script(
+        &paths,
+        &ScriptInputs {
+            run_id: "benchmark-01",
+            resources: &resources,
+            port: None,
+            prometheus_binary: "/opt/prometheus/bin/prometheus",
+            retention: s.retention.as_ref(),
+            extra_args: &[
+                "--query.max-samples=1000000".to_owned(),
+                "--log.level=it's".to_owned(),
+            ],
+        },
+    )
+    .unwrap();
+    golden("prometheus-job.sh", &script);
+}
