@@ -85,33 +85,44 @@ impl Sessions {
             .ok_or_else(|| WindowError::Unknown(name.clone()))
     }
 
-    pub async fn add_window(&self, id: &RunId, req: NewWindow) -> Result<Window, WindowError> {
+    /// Applies `edit` to the session's windows under its lock and saves them if it succeeds.
+    async fn edit_windows<T>(
+        &self,
+        id: &RunId,
+        edit: impl FnOnce(&mut Vec<Window>) -> Result<T, WindowError>,
+    ) -> Result<T, WindowError> {
         let cell = self.cell_to_change(id).await?;
         let guard = cell.lock().await;
-        guard
-            .get()
-            .ok_or_else(|| SessionError::NotFound(id.clone()))?;
+        guard.get().ok_or_else(|| SessionError::NotFound(id.clone()))?;
         let mut windows = read(&cell).await;
-        if windows.iter().any(|w| w.name == req.name) {
-            return Err(WindowError::Exists(req.name));
-        }
-        let (start, end) = match (req.start, req.end) {
-            (None, None) => (Timestamp::now(), None),
-            (Some(s), e) => (s, e),
-            (None, Some(_)) => return Err(WindowError::EndWithoutStart),
-        };
-        if let Some(end) = end.filter(|e| *e <= start) {
-            return Err(WindowError::Order { start, end });
-        }
-        let w = Window {
-            name: req.name,
-            start,
-            end,
-            open: end.is_none(),
-        };
-        windows.push(w.clone());
+        let out = edit(&mut windows)?;
         write(&cell, windows).await?;
-        Ok(w)
+        Ok(out)
+    }
+
+    pub async fn add_window(&self, id: &RunId, req: NewWindow) -> Result<Window, WindowError> {
+        self.edit_windows(id, |windows| {
+            if windows.iter().any(|w| w.name == req.name) {
+                return Err(WindowError::Exists(req.name));
+            }
+            let (start, end) = match (req.start, req.end) {
+                (None, None) => (Timestamp::now(), None),
+                (Some(s), e) => (s, e),
+                (None, Some(_)) => return Err(WindowError::EndWithoutStart),
+            };
+            if let Some(end) = end.filter(|e| *e <= start) {
+                return Err(WindowError::Order { start, end });
+            }
+            let w = Window {
+                name: req.name,
+                start,
+                end,
+                open: end.is_none(),
+            };
+            windows.push(w.clone());
+            Ok(w)
+        })
+        .await
     }
 
     pub async fn close_window(
@@ -120,46 +131,34 @@ impl Sessions {
         name: &WindowName,
         req: CloseWindow,
     ) -> Result<Window, WindowError> {
-        let cell = self.cell_to_change(id).await?;
-        let guard = cell.lock().await;
-        guard
-            .get()
-            .ok_or_else(|| SessionError::NotFound(id.clone()))?;
-        let mut windows = read(&cell).await;
-        let w = windows
-            .iter_mut()
-            .find(|w| &w.name == name)
-            .ok_or_else(|| WindowError::Unknown(name.clone()))?;
-        if !w.open {
-            return Err(WindowError::Closed(name.clone()));
-        }
-        let end = req.end.unwrap_or_else(Timestamp::now);
-        if end <= w.start {
-            return Err(WindowError::Order {
-                start: w.start,
-                end,
-            });
-        }
-        w.end = Some(end);
-        w.open = false;
-        let closed = w.clone();
-        write(&cell, windows).await?;
-        Ok(closed)
+        self.edit_windows(id, |windows| {
+            let w = windows
+                .iter_mut()
+                .find(|w| &w.name == name)
+                .ok_or_else(|| WindowError::Unknown(name.clone()))?;
+            if !w.open {
+                return Err(WindowError::Closed(name.clone()));
+            }
+            let end = req.end.unwrap_or_else(Timestamp::now);
+            if end <= w.start {
+                return Err(WindowError::Order { start: w.start, end });
+            }
+            w.end = Some(end);
+            w.open = false;
+            Ok(w.clone())
+        })
+        .await
     }
 
     pub async fn delete_window(&self, id: &RunId, name: &WindowName) -> Result<(), WindowError> {
-        let cell = self.cell_to_change(id).await?;
-        let guard = cell.lock().await;
-        guard
-            .get()
-            .ok_or_else(|| SessionError::NotFound(id.clone()))?;
-        let mut windows = read(&cell).await;
-        let before = windows.len();
-        windows.retain(|w| &w.name != name);
-        if windows.len() == before {
-            return Err(WindowError::Unknown(name.clone()));
-        }
-        write(&cell, windows).await?;
-        Ok(())
+        self.edit_windows(id, |windows| {
+            let before = windows.len();
+            windows.retain(|w| &w.name != name);
+            if windows.len() == before {
+                return Err(WindowError::Unknown(name.clone()));
+            }
+            Ok(())
+        })
+        .await
     }
 }

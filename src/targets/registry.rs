@@ -65,25 +65,39 @@ async fn write_pair(
     .map_err(|e| SessionError::io(&reg_path, e))
 }
 
+/// Writes one registration and its file_sd groups under the session's lock.
+async fn register<R: serde::Serialize>(
+    sessions: &Sessions,
+    id: &RunId,
+    kind: Kind,
+    name: &str,
+    reg: &R,
+    groups: impl FnOnce(&Session) -> Vec<TargetGroup>,
+) -> Result<(), SessionError> {
+    let cell = sessions.cell_to_change(id).await?;
+    let guard = cell.lock().await;
+    let session = guard.get().ok_or_else(|| SessionError::NotFound(id.clone()))?;
+    let action = match kind {
+        Kind::Client => "register a client with",
+        Kind::Service => "register a service with",
+    };
+    check_accepts(id, session, action)?;
+    let groups = groups(session);
+    let json = serde_json::to_value(reg).map_err(|e| SessionError::io(&cell.paths.dir, e.into()))?;
+    write_pair(&cell, kind, name, json, groups).await?;
+    record(kind.prefix());
+    Ok(())
+}
+
 /// Registers (or replaces) a client.
 pub async fn register_client(
     sessions: &Sessions,
     id: &RunId,
-    reg: ClientRegistration,
+    mut reg: ClientRegistration,
 ) -> Result<ClientRegistration, SessionError> {
-    let cell = sessions.cell_to_change(id).await?;
-    let guard = cell.lock().await;
-    let session = guard
-        .get()
-        .ok_or_else(|| SessionError::NotFound(id.clone()))?;
-    check_accepts(id, session, "register a client with")?;
-    let mut reg = reg;
     reg.session_id = Some(id.clone());
-    let groups = client_groups(session, &reg);
-    let json =
-        serde_json::to_value(&reg).map_err(|e| SessionError::io(&cell.paths.dir, e.into()))?;
-    write_pair(&cell, Kind::Client, reg.client_id.as_str(), json, groups).await?;
-    record("client");
+    let name = reg.client_id.to_string();
+    register(sessions, id, Kind::Client, &name, &reg, |s| client_groups(s, &reg)).await?;
     Ok(reg)
 }
 
@@ -91,21 +105,11 @@ pub async fn register_client(
 pub async fn register_service(
     sessions: &Sessions,
     id: &RunId,
-    reg: ServiceRegistration,
+    mut reg: ServiceRegistration,
 ) -> Result<ServiceRegistration, SessionError> {
-    let cell = sessions.cell_to_change(id).await?;
-    let guard = cell.lock().await;
-    let session = guard
-        .get()
-        .ok_or_else(|| SessionError::NotFound(id.clone()))?;
-    check_accepts(id, session, "register a service with")?;
-    let mut reg = reg;
     reg.session_id = Some(id.clone());
-    let groups = service_groups(session, &reg);
-    let json =
-        serde_json::to_value(&reg).map_err(|e| SessionError::io(&cell.paths.dir, e.into()))?;
-    write_pair(&cell, Kind::Service, reg.name.as_str(), json, groups).await?;
-    record("service");
+    let name = reg.name.to_string();
+    register(sessions, id, Kind::Service, &name, &reg, |s| service_groups(s, &reg)).await?;
     Ok(reg)
 }
 
