@@ -93,7 +93,9 @@ impl Sessions {
     ) -> Result<T, WindowError> {
         let cell = self.cell_to_change(id).await?;
         let guard = cell.lock().await;
-        guard.get().ok_or_else(|| SessionError::NotFound(id.clone()))?;
+        guard
+            .get()
+            .ok_or_else(|| SessionError::NotFound(id.clone()))?;
         let mut windows = read(&cell).await;
         let out = edit(&mut windows)?;
         write(&cell, windows).await?;
@@ -141,7 +143,10 @@ impl Sessions {
             }
             let end = req.end.unwrap_or_else(Timestamp::now);
             if end <= w.start {
-                return Err(WindowError::Order { start: w.start, end });
+                return Err(WindowError::Order {
+                    start: w.start,
+                    end,
+                });
             }
             w.end = Some(end);
             w.open = false;

@@ -76,14 +76,17 @@ async fn register<R: serde::Serialize>(
 ) -> Result<(), SessionError> {
     let cell = sessions.cell_to_change(id).await?;
     let guard = cell.lock().await;
-    let session = guard.get().ok_or_else(|| SessionError::NotFound(id.clone()))?;
+    let session = guard
+        .get()
+        .ok_or_else(|| SessionError::NotFound(id.clone()))?;
     let action = match kind {
         Kind::Client => "register a client with",
         Kind::Service => "register a service with",
     };
     check_accepts(id, session, action)?;
     let groups = groups(session);
-    let json = serde_json::to_value(reg).map_err(|e| SessionError::io(&cell.paths.dir, e.into()))?;
+    let json =
+        serde_json::to_value(reg).map_err(|e| SessionError::io(&cell.paths.dir, e.into()))?;
     write_pair(&cell, kind, name, json, groups).await?;
     record(kind.prefix());
     Ok(())
@@ -97,7 +100,10 @@ pub async fn register_client(
 ) -> Result<ClientRegistration, SessionError> {
     reg.session_id = Some(id.clone());
     let name = reg.client_id.to_string();
-    register(sessions, id, Kind::Client, &name, &reg, |s| client_groups(s, &reg)).await?;
+    register(sessions, id, Kind::Client, &name, &reg, |s| {
+        client_groups(s, &reg)
+    })
+    .await?;
     Ok(reg)
 }
 
@@ -109,7 +115,10 @@ pub async fn register_service(
 ) -> Result<ServiceRegistration, SessionError> {
     reg.session_id = Some(id.clone());
     let name = reg.name.to_string();
-    register(sessions, id, Kind::Service, &name, &reg, |s| service_groups(s, &reg)).await?;
+    register(sessions, id, Kind::Service, &name, &reg, |s| {
+        service_groups(s, &reg)
+    })
+    .await?;
     Ok(reg)
 }
 
