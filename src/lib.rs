@@ -6,6 +6,8 @@
 
 /// HTTP routes, OpenAPI, problem+json errors.
 pub mod api;
+/// Collection: windowed queries streamed into artifact bundles with KPIs and a report.
+pub mod collect;
 /// Server configuration: flags, env vars, site TOML.
 pub mod config;
 /// Validated newtypes for everything that crosses the edge.
