@@ -37,7 +37,12 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, slug: &'static str, title: &'static str, detail: impl Into<String>) -> Self {
+    pub fn new(
+        status: StatusCode,
+        slug: &'static str,
+        title: &'static str,
+        detail: impl Into<String>,
+    ) -> Self {
         ApiError {
             status,
             slug,
@@ -54,8 +59,13 @@ impl ApiError {
 
     /// 422: a request value failed validation.
     pub fn validation(field: impl Into<String>, detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation", "Invalid request field", detail)
-            .with_field(field)
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation",
+            "Invalid request field",
+            detail,
+        )
+        .with_field(field)
     }
 
     pub fn not_found(detail: impl Into<String>) -> Self {
@@ -63,7 +73,12 @@ impl ApiError {
     }
 
     pub fn conflict(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::CONFLICT, "conflict", "Conflict with the session's state", detail)
+        Self::new(
+            StatusCode::CONFLICT,
+            "conflict",
+            "Conflict with the session's state",
+            detail,
+        )
     }
 
     pub fn internal(cause: impl std::fmt::Display) -> Self {
@@ -93,7 +108,12 @@ impl IntoResponse for ApiError {
         let status = self.status;
         let problem = self.into_problem(None);
         let body = serde_json::to_vec(&problem).unwrap_or_default();
-        let mut resp = (status, [(header::CONTENT_TYPE, "application/problem+json")], body).into_response();
+        let mut resp = (
+            status,
+            [(header::CONTENT_TYPE, "application/problem+json")],
+            body,
+        )
+            .into_response();
         // The `instance` is filled in by the problem middleware, which knows the request path.
         resp.extensions_mut().insert(ProblemMarker);
         resp

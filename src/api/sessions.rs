@@ -16,7 +16,8 @@ pub fn path_id<T>(field: &str, raw: &str) -> Result<T, ApiError>
 where
     T: std::str::FromStr<Err = crate::domain::Invalid>,
 {
-    raw.parse().map_err(|e: crate::domain::Invalid| ApiError::validation(field, e.0))
+    raw.parse()
+        .map_err(|e: crate::domain::Invalid| ApiError::validation(field, e.0))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -38,7 +39,8 @@ pub struct WaitQuery {
 }
 
 fn parse_state(field: &str, raw: &str) -> Result<SessionState, ApiError> {
-    raw.parse().map_err(|e: String| ApiError::validation(field, e))
+    raw.parse()
+        .map_err(|e: String| ApiError::validation(field, e))
 }
 
 #[utoipa::path(post, path = "/api/v1/sessions", tag = "sessions",
@@ -58,7 +60,11 @@ pub async fn list_sessions(
     State(app): State<AppState>,
     AppQuery(q): AppQuery<ListQuery>,
 ) -> Result<Json<Vec<Session>>, ApiError> {
-    let state = q.state.as_deref().map(|s| parse_state("state", s)).transpose()?;
+    let state = q
+        .state
+        .as_deref()
+        .map(|s| parse_state("state", s))
+        .transpose()?;
     Ok(Json(app.sessions.list(state).await))
 }
 

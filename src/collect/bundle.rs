@@ -54,13 +54,26 @@ impl TempBundle {
     }
 }
 
-fn rename_no_replace(tmp: &Path, parent: &Path, name: &str) -> Result<(PathBuf, String), CollectError> {
+fn rename_no_replace(
+    tmp: &Path,
+    parent: &Path,
+    name: &str,
+) -> Result<(PathBuf, String), CollectError> {
     for n in 1..=MAX_SUFFIX {
-        let candidate = if n == 1 { name.to_owned() } else { format!("{name}-{n}") };
+        let candidate = if n == 1 {
+            name.to_owned()
+        } else {
+            format!("{name}-{n}")
+        };
         let target = parent.join(&candidate);
         match rename_exclusive(tmp, &target) {
             Ok(()) => return Ok((target, candidate)),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists || e.raw_os_error() == Some(nix::libc::ENOTEMPTY) => continue,
+            Err(e)
+                if e.kind() == std::io::ErrorKind::AlreadyExists
+                    || e.raw_os_error() == Some(nix::libc::ENOTEMPTY) =>
+            {
+                continue
+            }
             Err(e) => return Err(CollectError::io(target, e)),
         }
     }
@@ -188,6 +201,7 @@ pub fn hash_file(path: &Path) -> std::io::Result<(u64, String)> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
 
@@ -198,11 +212,17 @@ mod tests {
         std::fs::create_dir(parent.path().join("run-2")).unwrap();
         let b = TempBundle::create(parent.path(), "run").unwrap();
         let a = write_file(b.path(), "x.txt", b"hello").unwrap();
-        assert_eq!(a.sha256, "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824");
+        assert_eq!(
+            a.sha256,
+            "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
+        );
         let (path, name) = b.publish().unwrap();
         assert_eq!(name, "run-3");
         assert_eq!(std::fs::read(path.join("x.txt")).unwrap(), b"hello");
-        let left: Vec<_> = std::fs::read_dir(parent.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let left: Vec<_> = std::fs::read_dir(parent.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(left.len(), 3, "{left:?}");
     }
 

@@ -88,7 +88,9 @@ impl ChartAcc {
 
     /// Adds a finite sample to the overall bins and, if given, to a series' own bins.
     pub fn push(&mut self, ms: i64, v: f64, own: Option<&mut Vec<Bin>>) {
-        let Some(i) = self.binning.index(ms) else { return };
+        let Some(i) = self.binning.index(ms) else {
+            return;
+        };
         self.all[i].push(v);
         if let Some(own) = own {
             if own.is_empty() {
@@ -134,15 +136,25 @@ pub struct ChartData {
 }
 
 /// Lines for a query: one per series if `per_series` is given, else min/mean/max.
-pub fn chart_lines(acc: &ChartAcc, per_series: Option<Vec<(String, Vec<Bin>)>>) -> (Vec<Line>, bool) {
+pub fn chart_lines(
+    acc: &ChartAcc,
+    per_series: Option<Vec<(String, Vec<Bin>)>>,
+) -> (Vec<Line>, bool) {
     let b = acc.binning;
     let line = |label: &str, bins: &[Bin], f: &dyn Fn(&Bin) -> Option<f64>| Line {
         label: label.to_owned(),
-        points: bins.iter().enumerate().map(|(i, x)| (b.center(i), f(x))).collect(),
+        points: bins
+            .iter()
+            .enumerate()
+            .map(|(i, x)| (b.center(i), f(x)))
+            .collect(),
     };
     match per_series {
         Some(series) => (
-            series.iter().map(|(l, bins)| line(l, bins, &Bin::mean)).collect(),
+            series
+                .iter()
+                .map(|(l, bins)| line(l, bins, &Bin::mean))
+                .collect(),
             false,
         ),
         None => (
@@ -157,12 +169,16 @@ pub fn chart_lines(acc: &ChartAcc, per_series: Option<Vec<(String, Vec<Bin>)>>) 
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
 
     #[test]
     fn binning_covers_the_window_inclusively() {
-        let b = Binning { start_ms: 1000, end_ms: 1000 + 3_999_999 };
+        let b = Binning {
+            start_ms: 1000,
+            end_ms: 1000 + 3_999_999,
+        };
         assert_eq!(b.index(1000), Some(0));
         assert_eq!(b.index(1000 + 3_999_999), Some(BINS - 1));
         assert_eq!(b.index(999), None);

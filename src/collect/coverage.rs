@@ -89,7 +89,8 @@ impl TargetAcc {
     fn spacing(&mut self, from: i64, to: i64) {
         let d = to - from;
         self.min_delta = Some(self.min_delta.map_or(d, |m| m.min(d)));
-        if self.spacings.len() > MAX_GAPS && self.spacings.last().is_some_and(|&(a, b)| b - a >= d) {
+        if self.spacings.len() > MAX_GAPS && self.spacings.last().is_some_and(|&(a, b)| b - a >= d)
+        {
             return;
         }
         let at = self.spacings.partition_point(|&(a, b)| b - a >= d);
@@ -211,7 +212,13 @@ pub fn report(
             gaps.sort_by_key(|g| g.start);
         }
         let expected = interval.map(|iv| window * 1000.0 / iv as f64);
-        let coverage = expected.map(|e| if e > 0.0 { (acc.n as f64 / e).min(1.0) } else { 1.0 });
+        let coverage = expected.map(|e| {
+            if e > 0.0 {
+                (acc.n as f64 / e).min(1.0)
+            } else {
+                1.0
+            }
+        });
         let flagged = coverage.is_none_or(|c| c < MIN_COVERAGE) || !gaps.is_empty();
         out.push(TargetCoverage {
             instance: label(&labels, "instance").map(str::to_owned),
@@ -225,7 +232,8 @@ pub fn report(
             coverage,
             up: acc.up,
             down: acc.down,
-            up_fraction: (acc.up + acc.down > 0).then(|| acc.up as f64 / (acc.up + acc.down) as f64),
+            up_fraction: (acc.up + acc.down > 0)
+                .then(|| acc.up as f64 / (acc.up + acc.down) as f64),
             max_gap_seconds: acc.spacings.first().map(|&(a, b)| (b - a) as f64 / 1000.0),
             gaps,
             gaps_truncated: truncated,
@@ -248,8 +256,20 @@ pub fn report(
 pub fn to_csv(r: &CoverageReport) -> Result<Vec<u8>, csv::Error> {
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record([
-        "target", "instance", "job", "scrapes", "expected_scrapes", "coverage", "up", "down", "up_fraction",
-        "interval_seconds", "interval_estimated", "max_gap_seconds", "gaps", "flagged",
+        "target",
+        "instance",
+        "job",
+        "scrapes",
+        "expected_scrapes",
+        "coverage",
+        "up",
+        "down",
+        "up_fraction",
+        "interval_seconds",
+        "interval_estimated",
+        "max_gap_seconds",
+        "gaps",
+        "flagged",
     ])?;
     let f = |x: Option<f64>| x.map(|v| v.to_string()).unwrap_or_default();
     for t in &r.targets {
@@ -274,6 +294,7 @@ pub fn to_csv(r: &CoverageReport) -> Result<Vec<u8>, csv::Error> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
 
@@ -291,7 +312,13 @@ mod tests {
         let mut a = acc(&[0, 10_000, 20_000, 30_000]);
         a.append(acc(&[70_000, 80_000, 90_000, 100_000]));
         let l: Labels = vec![("instance".into(), "n1".into())];
-        let r = report("up", 0, 100_000, Some(10_000), [(l, a)].into_iter().collect());
+        let r = report(
+            "up",
+            0,
+            100_000,
+            Some(10_000),
+            [(l, a)].into_iter().collect(),
+        );
         let t = &r.targets[0];
         assert_eq!((t.scrapes, t.up, t.down), (8, 8, 0));
         assert_eq!(t.coverage, Some(0.8));

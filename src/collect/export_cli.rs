@@ -84,20 +84,27 @@ pub fn plan_from_args(args: &ExportArgs) -> anyhow::Result<CollectionPlan> {
             "auto" => MetricKind::Auto,
             other => anyhow::bail!("--kind {name}={other}: one of gauge, counter, histogram, auto"),
         };
-        let q = queries.iter_mut().find(|q| q.name == name).with_context(|| format!("--kind {name}: no such query"))?;
+        let q = queries
+            .iter_mut()
+            .find(|q| q.name == name)
+            .with_context(|| format!("--kind {name}: no such query"))?;
         q.kind = kind;
     }
     let mut windows = Vec::new();
     for w in &args.windows {
         let (name, span) = split_pair(w, "--window")?;
-        let (a, b) = span.split_once(',').with_context(|| format!("--window {w:?}: NAME=START,END"))?;
+        let (a, b) = span
+            .split_once(',')
+            .with_context(|| format!("--window {w:?}: NAME=START,END"))?;
         windows.push(MarkedWindow {
             name: name.to_owned(),
-            start: Timestamp::parse(a).map_err(|e| anyhow::anyhow!("--window {name} start: {e}"))?,
+            start: Timestamp::parse(a)
+                .map_err(|e| anyhow::anyhow!("--window {name} start: {e}"))?,
             end: Timestamp::parse(b).map_err(|e| anyhow::anyhow!("--window {name} end: {e}"))?,
         });
     }
-    std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
     let name = args
         .name
         .clone()
@@ -142,10 +149,18 @@ pub async fn run_export(args: ExportArgs) -> anyhow::Result<()> {
         println!("  {:<40} {status}", q.name);
     }
     if outcome.raw_series > 0 {
-        println!("  {:<40} {} series, {} samples", "raw", outcome.raw_series, outcome.raw_samples);
+        println!(
+            "  {:<40} {} series, {} samples",
+            "raw", outcome.raw_series, outcome.raw_samples
+        );
     }
     if let Some(c) = &outcome.coverage {
-        println!("coverage: {} targets, {} flagged, {} gaps", c.targets.len(), c.flagged, outcome.gaps.len());
+        println!(
+            "coverage: {} targets, {} flagged, {} gaps",
+            c.targets.len(),
+            c.flagged,
+            outcome.gaps.len()
+        );
     }
     Ok(())
 }

@@ -28,7 +28,9 @@ pub const BUCKETS_NOTE: &str = " [aggregate: bucket increases summed by le over 
 /// The three percentiles every KPI reports.
 pub const QUANTILES: [f64; 3] = [0.5, 0.95, 0.99];
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum KpiKind {
     Gauge,
@@ -213,7 +215,10 @@ pub fn gauge_kpi(values: &mut [f64], nonfinite: u64) -> Kpi {
         st.push(v);
     }
     st.nonfinite = nonfinite;
-    st.kpi(QUANTILES.map(|q| percentile_sorted(values, q)), GAUGE_METHOD.to_owned())
+    st.kpi(
+        QUANTILES.map(|q| percentile_sorted(values, q)),
+        GAUGE_METHOD.to_owned(),
+    )
 }
 
 /// Order-preserving map from f64 to u64 (for finite values and ±0).
@@ -257,7 +262,10 @@ fn scan(path: &Path, mut f: impl FnMut(u64)) -> io::Result<()> {
 /// the file and a 512 KiB histogram per distinct prefix.
 pub fn select_from_file(path: &Path, n: u64, ranks: &[u64]) -> io::Result<Vec<f64>> {
     // Per rank: the key prefix found so far and the rank within that prefix.
-    let mut st: Vec<(u64, u64)> = ranks.iter().map(|&r| (0, r.min(n.saturating_sub(1)))).collect();
+    let mut st: Vec<(u64, u64)> = ranks
+        .iter()
+        .map(|&r| (0, r.min(n.saturating_sub(1))))
+        .collect();
     for pass in 0..4u32 {
         let shift = 48 - 16 * pass;
         let mut groups: Vec<u64> = st.iter().map(|s| s.0).collect();
@@ -271,7 +279,9 @@ pub fn select_from_file(path: &Path, n: u64, ranks: &[u64]) -> io::Result<Vec<f6
             }
         })?;
         for s in &mut st {
-            let Ok(g) = groups.binary_search(&s.0) else { continue };
+            let Ok(g) = groups.binary_search(&s.0) else {
+                continue;
+            };
             let mut rest = s.1;
             let mut digit = 0xFFFF;
             for (d, &c) in hist[g].iter().enumerate() {
@@ -438,7 +448,10 @@ pub fn bucket_quantile(q: f64, buckets: &[(f64, f64)]) -> Option<f64> {
         return None;
     }
     let mut rank = q * last.1;
-    let i = b[..b.len() - 1].iter().position(|x| x.1 >= rank).unwrap_or(b.len() - 1);
+    let i = b[..b.len() - 1]
+        .iter()
+        .position(|x| x.1 >= rank)
+        .unwrap_or(b.len() - 1);
     if i == b.len() - 1 {
         return Some(b[b.len() - 2].0);
     }
@@ -464,6 +477,7 @@ pub fn histogram_kpi(buckets: &[(f64, f64)], samples: u64, method: String) -> Kp
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
 
@@ -475,8 +489,14 @@ mod tests {
     fn gauge_1_to_100_has_numpy_linear_percentiles() {
         let mut v: Vec<f64> = (1..=100).rev().map(f64::from).collect();
         let k = gauge_kpi(&mut v, 2);
-        assert_eq!((k.min, k.max, k.mean, k.samples, k.nonfinite), (Some(1.0), Some(100.0), Some(50.5), 100, 2));
-        assert!(close(k.p50, 50.5) && close(k.p95, 95.05) && close(k.p99, 99.01), "{k:?}");
+        assert_eq!(
+            (k.min, k.max, k.mean, k.samples, k.nonfinite),
+            (Some(1.0), Some(100.0), Some(50.5), 100, 2)
+        );
+        assert!(
+            close(k.p50, 50.5) && close(k.p95, 95.05) && close(k.p99, 99.01),
+            "{k:?}"
+        );
         assert!(close(percentile_sorted(&[7.0], 0.99), 7.0));
     }
 
@@ -484,7 +504,9 @@ mod tests {
     fn radix_select_from_a_spill_file_matches_sorting() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("v.f64");
-        let mut vals: Vec<f64> = (0..5000).map(|i| ((i * 7919) % 1013) as f64 * 0.37 - 100.0).collect();
+        let mut vals: Vec<f64> = (0..5000)
+            .map(|i| ((i * 7919) % 1013) as f64 * 0.37 - 100.0)
+            .collect();
         vals.extend([0.0, -0.0, 1e300, -1e300, 5.0, 5.0, 5.0]);
         let bytes: Vec<u8> = vals.iter().flat_map(|v| v.to_le_bytes()).collect();
         std::fs::write(&path, bytes).unwrap();
@@ -503,7 +525,10 @@ mod tests {
     #[test]
     fn counter_increase_adds_the_value_after_a_reset() {
         let mut a = CounterAcc::default();
-        for (i, v) in [0.0, 10.0, 20.0, 30.0, 40.0, 5.0, 15.0, 25.0].into_iter().enumerate() {
+        for (i, v) in [0.0, 10.0, 20.0, 30.0, 40.0, 5.0, 15.0, 25.0]
+            .into_iter()
+            .enumerate()
+        {
             a.push(i as i64 * 15_000, v);
         }
         let k = a.kpi();
@@ -524,12 +549,21 @@ mod tests {
     #[test]
     fn histogram_quantiles_follow_prometheus() {
         let inf = f64::INFINITY;
-        let b = [(0.1, 10.0), (0.5, 60.0), (1.0, 90.0), (2.5, 100.0), (inf, 100.0)];
+        let b = [
+            (0.1, 10.0),
+            (0.5, 60.0),
+            (1.0, 90.0),
+            (2.5, 100.0),
+            (inf, 100.0),
+        ];
         assert!(close(bucket_quantile(0.5, &b), 0.42));
         assert!(close(bucket_quantile(0.95, &b), 1.75));
         assert!(close(bucket_quantile(0.99, &b), 2.35));
         // A rank in the +Inf bucket gives the highest finite bound.
-        assert!(close(bucket_quantile(0.99, &[(1.0, 50.0), (inf, 100.0)]), 1.0));
+        assert!(close(
+            bucket_quantile(0.99, &[(1.0, 50.0), (inf, 100.0)]),
+            1.0
+        ));
         assert_eq!(bucket_quantile(0.5, &[(1.0, 0.0), (inf, 0.0)]), None);
         assert_eq!(bucket_quantile(0.5, &[(1.0, 5.0)]), None);
         let k = histogram_kpi(&b, 5, HISTOGRAM_METHOD.into());

@@ -177,7 +177,9 @@ fn value_end(b: &[u8], i: usize) -> Option<usize> {
             None
         }
         _ => {
-            let j = i + b[i..].iter().position(|c| matches!(c, b',' | b'}' | b']' | b' ' | b'\n' | b'\r' | b'\t'))?;
+            let j = i + b[i..]
+                .iter()
+                .position(|c| matches!(c, b',' | b'}' | b']' | b' ' | b'\n' | b'\r' | b'\t'))?;
             Some(j)
         }
     }
@@ -194,7 +196,12 @@ pub fn ts_millis(t: &[u8]) -> Option<i64> {
     if i == t.len() && i > 0 {
         return secs.checked_mul(1000);
     }
-    if i > 0 && i < t.len() && t[i] == b'.' && t.len() - i - 1 <= 3 && t[i + 1..].iter().all(u8::is_ascii_digit) {
+    if i > 0
+        && i < t.len()
+        && t[i] == b'.'
+        && t.len() - i - 1 <= 3
+        && t[i + 1..].iter().all(u8::is_ascii_digit)
+    {
         let mut ms = 0i64;
         for k in 0..3 {
             ms = ms * 10 + t.get(i + 1 + k).map_or(0, |d| i64::from(d - b'0'));
@@ -227,14 +234,21 @@ impl Parser {
         if self.result_type.as_deref() != Some("matrix") || !self.saw_result {
             return Err(self.malformed(
                 0,
-                format!("expected a matrix result, got resultType {:?}", self.result_type),
+                format!(
+                    "expected a matrix result, got resultType {:?}",
+                    self.result_type
+                ),
             ));
         }
         Ok(self.meta)
     }
 
     /// Parses as many complete items of `b` as possible; returns the bytes consumed.
-    fn feed<S: MatrixSink>(&mut self, b: &[u8], sink: &mut S) -> Result<usize, MatrixError<S::Error>> {
+    fn feed<S: MatrixSink>(
+        &mut self,
+        b: &[u8],
+        sink: &mut S,
+    ) -> Result<usize, MatrixError<S::Error>> {
         let mut i = 0;
         loop {
             i = skip_ws(b, i);
@@ -270,8 +284,11 @@ impl Parser {
         if b[i] != b'"' {
             return Err(self.malformed(i, "expected a key"));
         }
-        let Some(end) = string_end(b, i) else { return Ok(Step::More) };
-        let key: String = serde_json::from_slice(&b[i..end]).map_err(|e| self.malformed(i, e.to_string()))?;
+        let Some(end) = string_end(b, i) else {
+            return Ok(Step::More);
+        };
+        let key: String =
+            serde_json::from_slice(&b[i..end]).map_err(|e| self.malformed(i, e.to_string()))?;
         let j = skip_ws(b, end);
         match b.get(j) {
             None => Ok(Step::More),
@@ -289,7 +306,9 @@ impl Parser {
 
     /// A complete scalar/array value at `b[v]`, deserialized.
     fn whole<T: serde::de::DeserializeOwned, E>(&self, b: &[u8], v: usize) -> Res<(T, usize), E> {
-        let Some(end) = value_end(b, v) else { return Ok(Step::More) };
+        let Some(end) = value_end(b, v) else {
+            return Ok(Step::More);
+        };
         let t = serde_json::from_slice(&b[v..end]).map_err(|e| self.malformed(v, e.to_string()))?;
         Ok(Step::Item((t, end)))
     }
@@ -301,7 +320,9 @@ impl Parser {
             self.state = if top { State::Done } else { State::Top };
             return Ok(Step::Item(i + 1));
         }
-        let Step::Item((key, v)) = self.key(b, i)? else { return Ok(Step::More) };
+        let Step::Item((key, v)) = self.key(b, i)? else {
+            return Ok(Step::More);
+        };
         let end = match (top, key.as_str()) {
             (true, "data") => return self.open(b, v, b'{', State::Data),
             (false, "result") => {
@@ -309,7 +330,9 @@ impl Parser {
                 return self.open(b, v, b'[', State::Result);
             }
             (true, "status") | (true, "errorType") | (true, "error") | (false, "resultType") => {
-                let Step::Item((s, end)) = self.whole::<String, E>(b, v)? else { return Ok(Step::More) };
+                let Step::Item((s, end)) = self.whole::<String, E>(b, v)? else {
+                    return Ok(Step::More);
+                };
                 match key.as_str() {
                     "status" => self.status = Some(s),
                     "errorType" => self.error_type = s,
@@ -319,7 +342,9 @@ impl Parser {
                 end
             }
             (true, "warnings") | (true, "infos") => {
-                let Step::Item((w, end)) = self.whole::<Vec<String>, E>(b, v)? else { return Ok(Step::More) };
+                let Step::Item((w, end)) = self.whole::<Vec<String>, E>(b, v)? else {
+                    return Ok(Step::More);
+                };
                 self.meta.warnings.extend(w);
                 end
             }
@@ -347,7 +372,12 @@ impl Parser {
         }
     }
 
-    fn series_key<S: MatrixSink>(&mut self, b: &[u8], i: usize, sink: &mut S) -> Res<usize, S::Error> {
+    fn series_key<S: MatrixSink>(
+        &mut self,
+        b: &[u8],
+        i: usize,
+        sink: &mut S,
+    ) -> Res<usize, S::Error> {
         if b[i] == b'}' {
             if self.in_series {
                 sink.end_series().map_err(MatrixError::Sink)?;
@@ -355,16 +385,21 @@ impl Parser {
             self.state = State::Result;
             return Ok(Step::Item(i + 1));
         }
-        let Step::Item((key, v)) = self.key(b, i)? else { return Ok(Step::More) };
+        let Step::Item((key, v)) = self.key(b, i)? else {
+            return Ok(Step::More);
+        };
         match key.as_str() {
             "metric" => {
                 if self.in_series {
                     return Err(self.malformed(i, "two label sets in one series"));
                 }
-                let Step::Item((map, end)) = self.whole::<std::collections::BTreeMap<String, String>, S::Error>(b, v)? else {
+                let Step::Item((map, end)) =
+                    self.whole::<std::collections::BTreeMap<String, String>, S::Error>(b, v)?
+                else {
                     return Ok(Step::More);
                 };
-                sink.series(map.into_iter().collect()).map_err(MatrixError::Sink)?;
+                sink.series(map.into_iter().collect())
+                    .map_err(MatrixError::Sink)?;
                 self.in_series = true;
                 Ok(Step::Item(end))
             }
@@ -387,10 +422,17 @@ impl Parser {
     }
 
     /// Samples `[ts,"value"]` until the closing bracket of the values array: the hot loop.
-    fn values<S: MatrixSink>(&mut self, b: &[u8], mut i: usize, sink: &mut S) -> Res<usize, S::Error> {
+    fn values<S: MatrixSink>(
+        &mut self,
+        b: &[u8],
+        mut i: usize,
+        sink: &mut S,
+    ) -> Res<usize, S::Error> {
         loop {
             i = skip_ws(b, i);
-            let Some(&c) = b.get(i) else { return Ok(Step::Stop(i)) };
+            let Some(&c) = b.get(i) else {
+                return Ok(Step::Stop(i));
+            };
             if c == b']' {
                 self.state = State::Series;
                 return Ok(Step::Item(i + 1));
@@ -406,7 +448,9 @@ impl Parser {
             }
             let ts_end = j;
             let j = skip_ws(b, j); // also skips the comma
-            let Some(&q) = b.get(j) else { return Ok(Step::Stop(i)) };
+            let Some(&q) = b.get(j) else {
+                return Ok(Step::Stop(i));
+            };
             if q != b'"' {
                 return Err(self.malformed(j, "expected a quoted sample value"));
             }
@@ -419,7 +463,9 @@ impl Parser {
                 return Err(self.malformed(v_end, "escaped sample value"));
             }
             let k = skip_ws_only(b, v_end + 1);
-            let Some(&close) = b.get(k) else { return Ok(Step::Stop(i)) };
+            let Some(&close) = b.get(k) else {
+                return Ok(Step::Stop(i));
+            };
             if close != b']' {
                 return Err(self.malformed(k, "expected ']' after a sample"));
             }
@@ -427,7 +473,8 @@ impl Parser {
             let Some(ms) = ts_millis(ts_text) else {
                 return Err(self.malformed(ts_start, "bad timestamp"));
             };
-            sink.sample(ms, ts_text, &b[v_start..v_end]).map_err(MatrixError::Sink)?;
+            sink.sample(ms, ts_text, &b[v_start..v_end])
+                .map_err(MatrixError::Sink)?;
             i = k + 1;
         }
     }
@@ -441,11 +488,14 @@ fn skip_ws_only(b: &[u8], mut i: usize) -> usize {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
 
+    type Sample = (i64, String, String);
+
     #[derive(Default)]
-    struct Collect(Vec<(Labels, Vec<(i64, String, String)>)>);
+    struct Collect(Vec<(Labels, Vec<Sample>)>);
 
     impl MatrixSink for Collect {
         type Error = String;
@@ -455,7 +505,11 @@ mod tests {
         }
         fn sample(&mut self, ms: i64, t: &[u8], v: &[u8]) -> Result<(), String> {
             let s = |x: &[u8]| String::from_utf8_lossy(x).into_owned();
-            self.0.last_mut().ok_or("no series")?.1.push((ms, s(t), s(v)));
+            self.0
+                .last_mut()
+                .ok_or("no series")?
+                .1
+                .push((ms, s(t), s(v)));
             Ok(())
         }
         fn end_series(&mut self) -> Result<(), String> {
@@ -489,7 +543,10 @@ mod tests {
             let (labels, samples) = &sink.0[0];
             assert_eq!(labels[0], ("__name__".into(), "up".into()));
             assert_eq!(labels[1], ("job".into(), "a \"q\"".into()));
-            assert_eq!(samples[1], (1_762_250_400_500, "1762250400.5".into(), "NaN".into()));
+            assert_eq!(
+                samples[1],
+                (1_762_250_400_500, "1762250400.5".into(), "NaN".into())
+            );
             assert_eq!(samples[2].0, 1_762_250_401_125);
             assert_eq!(sink.0[1].1, vec![(1000, "1".into(), "1e-05".into())]);
             assert_eq!(sink.0[2].0, vec![("x".into(), "}]".into())]);
@@ -500,13 +557,24 @@ mod tests {
     fn api_errors_and_truncation_are_reported() {
         let err = r#"{"status":"error","errorType":"bad_data","error":"parse error"}"#;
         let r = parse_matrix(err.as_bytes(), &mut Collect::default());
-        assert!(matches!(r, Err(MatrixError::Api { ref error_type, ref error }) if error_type == "bad_data" && error == "parse error"));
+        assert!(
+            matches!(r, Err(MatrixError::Api { ref error_type, ref error }) if error_type == "bad_data" && error == "parse error")
+        );
         let cut = &BODY[..BODY.len() - 20];
-        assert!(matches!(parse_matrix(cut.as_bytes(), &mut Collect::default()), Err(MatrixError::Malformed { .. })));
+        assert!(matches!(
+            parse_matrix(cut.as_bytes(), &mut Collect::default()),
+            Err(MatrixError::Malformed { .. })
+        ));
         let values_first = r#"{"status":"success","data":{"resultType":"matrix","result":[{"values":[],"metric":{}}]}}"#;
-        assert!(matches!(parse_matrix(values_first.as_bytes(), &mut Collect::default()), Err(MatrixError::Malformed { .. })));
+        assert!(matches!(
+            parse_matrix(values_first.as_bytes(), &mut Collect::default()),
+            Err(MatrixError::Malformed { .. })
+        ));
         let vector = r#"{"status":"success","data":{"resultType":"vector","result":[]}}"#;
-        assert!(matches!(parse_matrix(vector.as_bytes(), &mut Collect::default()), Err(MatrixError::Malformed { .. })));
+        assert!(matches!(
+            parse_matrix(vector.as_bytes(), &mut Collect::default()),
+            Err(MatrixError::Malformed { .. })
+        ));
     }
 
     #[test]

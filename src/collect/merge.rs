@@ -9,8 +9,8 @@
 use super::bundle::HashedFile;
 use super::chart::{chart_lines, merge_bins, Bin, ChartAcc, ChartData, MAX_LINES};
 use super::kpi::{
-    gauge_kpi, histogram_kpi, parse_le, percentiles_from_file, sum_counters, CounterAcc, GaugeStats, Kpi,
-    KpiKind, BUCKETS_NOTE, GAUGE_METHOD, HISTOGRAM_METHOD, POOLED_NOTE,
+    gauge_kpi, histogram_kpi, parse_le, percentiles_from_file, sum_counters, CounterAcc,
+    GaugeStats, Kpi, KpiKind, BUCKETS_NOTE, GAUGE_METHOD, HISTOGRAM_METHOD, POOLED_NOTE,
 };
 use super::matrix::Labels;
 use super::part::{remove_part, ChunkPart, PartSeries};
@@ -71,7 +71,14 @@ pub struct Merged {
 }
 
 /// Copies `len` bytes at `off` of `src` into `dst`.
-fn copy_range(src: &File, path: &Path, off: u64, len: u64, dst: &mut HashedFile, buf: &mut Vec<u8>) -> Result<(), CollectError> {
+fn copy_range(
+    src: &File,
+    path: &Path,
+    off: u64,
+    len: u64,
+    dst: &mut HashedFile,
+    buf: &mut [u8],
+) -> Result<(), CollectError> {
     let mut done = 0;
     while done < len {
         let n = (len - done).min(buf.len() as u64) as usize;
@@ -89,15 +96,25 @@ struct Opened {
 }
 
 /// Merges `parts` (all chunks of one query, in chunk order) into `out`.
-pub fn merge_query(query: &str, parts: Vec<ChunkPart>, out: &mut SampleFiles, spill: &Path) -> Result<Merged, CollectError> {
+pub fn merge_query(
+    query: &str,
+    parts: Vec<ChunkPart>,
+    out: &mut SampleFiles,
+    spill: &Path,
+) -> Result<Merged, CollectError> {
     let mut opened = Vec::with_capacity(parts.len());
     for p in &parts {
         let mut files = Vec::with_capacity(3);
         for path in &p.paths {
             files.push(File::open(path).map_err(|e| CollectError::io(path, e))?);
         }
-        let files: [File; 3] = files.try_into().map_err(|_| CollectError::Task("part files".into()))?;
-        opened.push(Opened { files, paths: p.paths.clone() });
+        let files: [File; 3] = files
+            .try_into()
+            .map_err(|_| CollectError::Task("part files".into()))?;
+        opened.push(Opened {
+            files,
+            paths: p.paths.clone(),
+        });
     }
     // Every series with its pieces, in label order.
     let mut index: HashMap<&Labels, usize> = HashMap::new();
@@ -120,14 +137,18 @@ pub fn merge_query(query: &str, parts: Vec<ChunkPart>, out: &mut SampleFiles, sp
     for p in &parts {
         m.warnings.extend(p.meta.warnings.iter().cloned());
         if p.meta.native_histogram_series > 0 {
-            m.warnings.push(format!("{} native histogram series skipped (not supported)", p.meta.native_histogram_series));
+            m.warnings.push(format!(
+                "{} native histogram series skipped (not supported)",
+                p.meta.native_histogram_series
+            ));
         }
     }
     m.warnings.sort();
     m.warnings.dedup();
 
     let mut buf = vec![0u8; 1 << 20];
-    let mut spill_file = std::io::BufWriter::new(File::create(spill).map_err(|e| CollectError::io(spill, e))?);
+    let mut spill_file =
+        std::io::BufWriter::new(File::create(spill).map_err(|e| CollectError::io(spill, e))?);
     let mut pooled = GaugeStats::default();
     let mut gauge_values: Vec<f64> = Vec::new();
     let mut buckets: BTreeMap<Labels, Vec<(f64, CounterAcc)>> = BTreeMap::new();
@@ -141,23 +162,44 @@ pub fn merge_query(query: &str, parts: Vec<ChunkPart>, out: &mut SampleFiles, sp
         let mut run: Option<(usize, u64, u64)> = None;
         for &(pi, s) in pieces {
             match run {
-                Some((rp, off, len)) if rp == pi && off + len == s.csv.0 => run = Some((rp, off, len + s.csv.1)),
+                Some((rp, off, len)) if rp == pi && off + len == s.csv.0 => {
+                    run = Some((rp, off, len + s.csv.1))
+                }
                 _ => {
                     if let Some((rp, off, len)) = run {
-                        copy_range(&opened[rp].files[0], &opened[rp].paths[0], off, len, &mut out.csv, &mut buf)?;
+                        copy_range(
+                            &opened[rp].files[0],
+                            &opened[rp].paths[0],
+                            off,
+                            len,
+                            &mut out.csv,
+                            &mut buf,
+                        )?;
                     }
                     run = Some((pi, s.csv.0, s.csv.1));
                 }
             }
         }
         if let Some((rp, off, len)) = run {
-            copy_range(&opened[rp].files[0], &opened[rp].paths[0], off, len, &mut out.csv, &mut buf)?;
+            copy_range(
+                &opened[rp].files[0],
+                &opened[rp].paths[0],
+                off,
+                len,
+                &mut out.csv,
+                &mut buf,
+            )?;
         }
         // samples.json: one object per series.
-        let labels_json: BTreeMap<&str, &str> = first.labels.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let labels_json: BTreeMap<&str, &str> = first
+            .labels
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
         let head = serde_json::json!({"query": query, "series": first.key, "labels": labels_json});
         let head = serde_json::to_string(&head).map_err(|e| CollectError::Task(e.to_string()))?;
-        out.json.write(if out.json_started { b",\n" } else { b"" })?;
+        out.json
+            .write(if out.json_started { b",\n" } else { b"" })?;
         out.json_started = true;
         out.json.write(&head.as_bytes()[..head.len() - 1])?;
         out.json.write(b",\"values\":[")?;
@@ -169,7 +211,14 @@ pub fn merge_query(query: &str, parts: Vec<ChunkPart>, out: &mut SampleFiles, sp
             if wrote {
                 out.json.write(b",")?;
             }
-            copy_range(&opened[pi].files[1], &opened[pi].paths[1], s.json.0, s.json.1, &mut out.json, &mut buf)?;
+            copy_range(
+                &opened[pi].files[1],
+                &opened[pi].paths[1],
+                s.json.0,
+                s.json.1,
+                &mut out.json,
+                &mut buf,
+            )?;
             wrote = true;
         }
         out.json.write(b"]}")?;
@@ -182,15 +231,27 @@ pub fn merge_query(query: &str, parts: Vec<ChunkPart>, out: &mut SampleFiles, sp
                 let mut nonfinite = 0;
                 for &(pi, s) in pieces {
                     nonfinite += s.nonfinite;
-                    read_f64s(&opened[pi].files[2], &opened[pi].paths[2], s.vals, &mut gauge_values, &mut buf)?;
+                    read_f64s(
+                        &opened[pi].files[2],
+                        &opened[pi].paths[2],
+                        s.vals,
+                        &mut gauge_values,
+                        &mut buf,
+                    )?;
                 }
                 for &v in &gauge_values {
-                    spill_file.write_all(&v.to_le_bytes()).map_err(|e| CollectError::io(spill, e))?;
+                    spill_file
+                        .write_all(&v.to_le_bytes())
+                        .map_err(|e| CollectError::io(spill, e))?;
                     pooled.push(v);
                 }
                 pooled.nonfinite += nonfinite;
                 let k = gauge_kpi(&mut gauge_values, nonfinite);
-                m.kpis.push(SeriesOut { key: first.key.clone(), labels: first.labels.clone(), kpi: Some(k) });
+                m.kpis.push(SeriesOut {
+                    key: first.key.clone(),
+                    labels: first.labels.clone(),
+                    kpi: Some(k),
+                });
             }
             Some(kind) => {
                 let mut acc = CounterAcc::default();
@@ -199,12 +260,21 @@ pub fn merge_query(query: &str, parts: Vec<ChunkPart>, out: &mut SampleFiles, sp
                 }
                 let le = label(&first.labels, "le").and_then(parse_le);
                 if let (KpiKind::Histogram, Some(le)) = (kind, le) {
-                    let group: Labels = first.labels.iter().filter(|(k, _)| k != "le" && k != "__name__").cloned().collect();
+                    let group: Labels = first
+                        .labels
+                        .iter()
+                        .filter(|(k, _)| k != "le" && k != "__name__")
+                        .cloned()
+                        .collect();
                     buckets.entry(group).or_default().push((le, acc));
                 } else {
                     let k = acc.kpi();
                     counters.push(k.clone());
-                    m.kpis.push(SeriesOut { key: first.key.clone(), labels: first.labels.clone(), kpi: Some(k) });
+                    m.kpis.push(SeriesOut {
+                        key: first.key.clone(),
+                        labels: first.labels.clone(),
+                        kpi: Some(k),
+                    });
                 }
             }
         }
@@ -222,7 +292,8 @@ pub fn merge_query(query: &str, parts: Vec<ChunkPart>, out: &mut SampleFiles, sp
     // Aggregates, one per kind present.
     if pooled.n > 0 || pooled.nonfinite > 0 {
         let q = percentiles_from_file(spill, pooled.n).map_err(|e| CollectError::io(spill, e))?;
-        m.aggregate.push(pooled.kpi(q, format!("{GAUGE_METHOD}{POOLED_NOTE}")));
+        m.aggregate
+            .push(pooled.kpi(q, format!("{GAUGE_METHOD}{POOLED_NOTE}")));
     }
     if !counters.is_empty() {
         m.aggregate.push(sum_counters(counters.iter()));
@@ -244,7 +315,11 @@ pub fn merge_query(query: &str, parts: Vec<ChunkPart>, out: &mut SampleFiles, sp
             });
         }
         let counts: Vec<(f64, f64)> = total.into_values().collect();
-        m.aggregate.push(histogram_kpi(&counts, samples_all, format!("{HISTOGRAM_METHOD}{BUCKETS_NOTE}")));
+        m.aggregate.push(histogram_kpi(
+            &counts,
+            samples_all,
+            format!("{HISTOGRAM_METHOD}{BUCKETS_NOTE}"),
+        ));
     }
     let _ = std::fs::remove_file(spill);
 
@@ -261,7 +336,12 @@ pub fn merge_query(query: &str, parts: Vec<ChunkPart>, out: &mut SampleFiles, sp
     if let Some(acc) = acc.filter(|_| !order.is_empty()) {
         let per_series = (order.len() <= MAX_LINES).then_some(lines);
         let (lines, banded) = chart_lines(&acc, per_series);
-        m.chart = Some(ChartData { query: query.to_owned(), lines, banded, series: order.len() as u64 });
+        m.chart = Some(ChartData {
+            query: query.to_owned(),
+            lines,
+            banded,
+            series: order.len() as u64,
+        });
     }
     drop(opened);
     for p in &parts {
@@ -271,7 +351,13 @@ pub fn merge_query(query: &str, parts: Vec<ChunkPart>, out: &mut SampleFiles, sp
 }
 
 /// Appends the `(offset, count)` f64s of a part's values file to `out`.
-fn read_f64s(f: &File, path: &Path, (off, n): (u64, u64), out: &mut Vec<f64>, buf: &mut [u8]) -> Result<(), CollectError> {
+fn read_f64s(
+    f: &File,
+    path: &Path,
+    (off, n): (u64, u64),
+    out: &mut Vec<f64>,
+    buf: &mut [u8],
+) -> Result<(), CollectError> {
     let mut done = 0;
     while done < n {
         let k = (n - done).min((buf.len() / 8) as u64) as usize;

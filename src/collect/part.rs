@@ -131,7 +131,8 @@ pub fn series_kind(kind: MetricKind, labels: &Labels) -> KpiKind {
             let name = label(labels, "__name__").unwrap_or("");
             if name.ends_with("_bucket") && has_le {
                 KpiKind::Histogram
-            } else if name.ends_with("_total") || name.ends_with("_count") || name.ends_with("_sum") {
+            } else if name.ends_with("_total") || name.ends_with("_count") || name.ends_with("_sum")
+            {
                 KpiKind::Counter
             } else {
                 KpiKind::Gauge
@@ -182,7 +183,9 @@ impl PartWriter {
     }
 
     fn current(&mut self) -> Result<&mut PartSeries, CollectError> {
-        let i = self.open.ok_or_else(|| CollectError::Task("sample outside a series".into()))?;
+        let i = self
+            .open
+            .ok_or_else(|| CollectError::Task("sample outside a series".into()))?;
         Ok(&mut self.series[i])
     }
 }
@@ -214,7 +217,9 @@ impl MatrixSink for PartWriter {
 
     #[inline]
     fn sample(&mut self, ms: i64, ts: &[u8], value: &[u8]) -> Result<(), CollectError> {
-        let i = self.open.ok_or_else(|| CollectError::Task("sample outside a series".into()))?;
+        let i = self
+            .open
+            .ok_or_else(|| CollectError::Task("sample outside a series".into()))?;
         let s = &mut self.series[i];
         // samples.csv row: timestamp,query,series,value
         let b = &mut self.csv.buf;
@@ -241,10 +246,15 @@ impl MatrixSink for PartWriter {
         if let Some(kind) = s.kind {
             let v = parse_value(value).ok_or_else(|| CollectError::Response {
                 query: self.spec.query.to_string(),
-                reason: format!("sample value {:?} is not a number", String::from_utf8_lossy(value)),
+                reason: format!(
+                    "sample value {:?} is not a number",
+                    String::from_utf8_lossy(value)
+                ),
             })?;
             match kind {
-                KpiKind::Gauge if v.is_finite() => self.vals.buf.extend_from_slice(&v.to_le_bytes()),
+                KpiKind::Gauge if v.is_finite() => {
+                    self.vals.buf.extend_from_slice(&v.to_le_bytes())
+                }
                 KpiKind::Gauge => s.nonfinite += 1,
                 KpiKind::Counter | KpiKind::Histogram => s.counter.push(ms, v),
             }

@@ -88,7 +88,9 @@ pub fn resolve(plan: &CollectionPlan) -> Result<Resolved, CollectError> {
     if (end_ms - start_ms) / step_ms >= MAX_POINTS_TOTAL {
         return Err(CollectError::plan(
             "step",
-            format!("{step_ms}ms over this window is more than {MAX_POINTS_TOTAL} points per series"),
+            format!(
+                "{step_ms}ms over this window is more than {MAX_POINTS_TOTAL} points per series"
+            ),
         ));
     }
     let step = millis(step_ms)?;
@@ -108,7 +110,10 @@ pub fn resolve(plan: &CollectionPlan) -> Result<Resolved, CollectError> {
     }
     for w in &plan.windows {
         if w.end < w.start {
-            return Err(CollectError::plan("windows", format!("{:?} ends before it starts", w.name)));
+            return Err(CollectError::plan(
+                "windows",
+                format!("{:?} ends before it starts", w.name),
+            ));
         }
     }
     let raw_chunk_ms = (1000 * scrape_ms.unwrap_or(DEFAULT_STEP_MS)).clamp(600_000, 4 * 3_600_000);
@@ -132,7 +137,10 @@ fn millis(ms: i64) -> Result<PromDuration, CollectError> {
 fn check_url(url: &str) -> Result<(), CollectError> {
     match url::Url::parse(url) {
         Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(()),
-        Ok(_) => Err(CollectError::plan("prometheus_url", "must be an http(s) URL with a host")),
+        Ok(_) => Err(CollectError::plan(
+            "prometheus_url",
+            "must be an http(s) URL with a host",
+        )),
         Err(e) => Err(CollectError::plan("prometheus_url", e.to_string())),
     }
 }
@@ -142,11 +150,16 @@ fn check_bundle_name(name: &str) -> Result<(), CollectError> {
     let ok = !name.is_empty()
         && name.len() <= 100
         && !name.starts_with('.')
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
     if ok {
         Ok(())
     } else {
-        Err(CollectError::plan("bundle_name", format!("{name:?} is not 1-100 of [A-Za-z0-9._-] without a leading dot")))
+        Err(CollectError::plan(
+            "bundle_name",
+            format!("{name:?} is not 1-100 of [A-Za-z0-9._-] without a leading dot"),
+        ))
     }
 }
 
@@ -154,7 +167,9 @@ fn check_bundle_name(name: &str) -> Result<(), CollectError> {
 pub fn valid_query_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 100
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || "_.:-".contains(c))
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.:-".contains(c))
 }
 
 fn check_queries(queries: &[NamedQuery], rate: &str) -> Result<Vec<ResolvedQuery>, CollectError> {
@@ -163,10 +178,16 @@ fn check_queries(queries: &[NamedQuery], rate: &str) -> Result<Vec<ResolvedQuery
     for q in queries {
         let field = format!("queries.{}", q.name);
         if !valid_query_name(&q.name) {
-            return Err(CollectError::plan(&field, "query names are 1-100 of [A-Za-z0-9_.:-]"));
+            return Err(CollectError::plan(
+                &field,
+                "query names are 1-100 of [A-Za-z0-9_.:-]",
+            ));
         }
         if q.name == RAW {
-            return Err(CollectError::plan(&field, "the name `raw` is reserved for the raw export"));
+            return Err(CollectError::plan(
+                &field,
+                "the name `raw` is reserved for the raw export",
+            ));
         }
         if !seen.insert(q.name.as_str()) {
             return Err(CollectError::plan(&field, "duplicate query name"));
@@ -201,7 +222,12 @@ pub fn range_chunks(start_ms: i64, end_ms: i64, step_ms: i64, max_points: u64) -
 /// Cuts `[start, end]` into range-vector chunks of about `chunk_ms` that together select every
 /// sample exactly once. Before Prometheus 3 a range `[r]` at `t` selects `[t-r, t]`; from 3 on it
 /// selects `(t-r, t]` (`left_open`).
-pub fn instant_chunks(start_ms: i64, end_ms: i64, chunk_ms: i64, left_open: bool) -> Vec<InstantChunk> {
+pub fn instant_chunks(
+    start_ms: i64,
+    end_ms: i64,
+    chunk_ms: i64,
+    left_open: bool,
+) -> Vec<InstantChunk> {
     let mut ends = Vec::new();
     let mut t = start_ms;
     while t < end_ms {
@@ -232,6 +258,7 @@ pub fn unix_text(ms: i64) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
 
@@ -242,15 +269,33 @@ mod tests {
         assert_eq!(
             c,
             vec![
-                RangeChunk { start_ms: 0, end_ms: 90 },
-                RangeChunk { start_ms: 100, end_ms: 190 },
-                RangeChunk { start_ms: 200, end_ms: 240 },
+                RangeChunk {
+                    start_ms: 0,
+                    end_ms: 90
+                },
+                RangeChunk {
+                    start_ms: 100,
+                    end_ms: 190
+                },
+                RangeChunk {
+                    start_ms: 200,
+                    end_ms: 240
+                },
             ]
         );
         // End off the grid: the last point is the last grid point before it.
-        assert_eq!(range_chunks(0, 95, 10, 100), vec![RangeChunk { start_ms: 0, end_ms: 95 }]);
+        assert_eq!(
+            range_chunks(0, 95, 10, 100),
+            vec![RangeChunk {
+                start_ms: 0,
+                end_ms: 95
+            }]
+        );
         // 10,800 points (3h at 1s) → 2 chunks.
-        assert_eq!(range_chunks(0, 10_799_000, 1000, MAX_POINTS_PER_CHUNK).len(), 2);
+        assert_eq!(
+            range_chunks(0, 10_799_000, 1000, MAX_POINTS_PER_CHUNK).len(),
+            2
+        );
     }
 
     #[test]
@@ -260,12 +305,20 @@ mod tests {
                 let chunks = instant_chunks(start, end, len, left_open);
                 let mut covered = Vec::new();
                 for c in &chunks {
-                    let lo = if left_open { c.time_ms - c.range_ms + 1 } else { c.time_ms - c.range_ms };
+                    let lo = if left_open {
+                        c.time_ms - c.range_ms + 1
+                    } else {
+                        c.time_ms - c.range_ms
+                    };
                     assert_eq!(lo, c.from_ms);
                     assert!(c.range_ms > 0);
                     covered.extend(lo..=c.time_ms);
                 }
-                assert_eq!(covered, (start..=end).collect::<Vec<_>>(), "{start} {end} {len} {left_open}");
+                assert_eq!(
+                    covered,
+                    (start..=end).collect::<Vec<_>>(),
+                    "{start} {end} {len} {left_open}"
+                );
             }
         }
     }

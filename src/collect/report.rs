@@ -99,7 +99,10 @@ pub fn render(input: &ReportInput<'_>) -> Result<String, CollectError> {
         if q.aggregate.is_empty() {
             rows.push(KpiRow {
                 query: q.name.clone(),
-                kind: serde_json::to_value(q.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
+                kind: serde_json::to_value(q.kind)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default(),
                 status,
                 absent,
                 series: q.series,
@@ -142,10 +145,19 @@ pub fn render(input: &ReportInput<'_>) -> Result<String, CollectError> {
                     target: t.target.clone(),
                     scrapes: t.scrapes,
                     expected: opt(t.expected_scrapes),
-                    coverage: t.coverage.map(|c| format!("{:.1}%", c * 100.0)).unwrap_or_default(),
-                    up: t.up_fraction.map(|c| format!("{:.1}%", c * 100.0)).unwrap_or_default(),
+                    coverage: t
+                        .coverage
+                        .map(|c| format!("{:.1}%", c * 100.0))
+                        .unwrap_or_default(),
+                    up: t
+                        .up_fraction
+                        .map(|c| format!("{:.1}%", c * 100.0))
+                        .unwrap_or_default(),
                     gaps: t.gaps.len(),
-                    max_gap: t.max_gap_seconds.map(|s| format!("{s}s")).unwrap_or_default(),
+                    max_gap: t
+                        .max_gap_seconds
+                        .map(|s| format!("{s}s"))
+                        .unwrap_or_default(),
                     flagged: t.flagged,
                 })
                 .collect()
@@ -155,7 +167,10 @@ pub fn render(input: &ReportInput<'_>) -> Result<String, CollectError> {
     for c in input.charts {
         let q = input.queries.iter().find(|q| q.name == c.query);
         let note = if c.banded {
-            format!("{} series: minimum, mean and maximum over all series per time bin", c.series)
+            format!(
+                "{} series: minimum, mean and maximum over all series per time bin",
+                c.series
+            )
         } else {
             format!("{} series: mean per time bin", c.series)
         };
@@ -163,7 +178,8 @@ pub fn render(input: &ReportInput<'_>) -> Result<String, CollectError> {
             name: c.query.clone(),
             promql: q.map(|q| q.sent_promql.clone()).unwrap_or_default(),
             note,
-            svg: draw(c, input.start_s, input.end_s, input.windows).map_err(CollectError::Report)?,
+            svg: draw(c, input.start_s, input.end_s, input.windows)
+                .map_err(CollectError::Report)?,
         });
     }
     ReportHtml {
@@ -177,7 +193,11 @@ pub fn render(input: &ReportInput<'_>) -> Result<String, CollectError> {
         methods,
         coverage,
         coverage_note: input.coverage.map(|c| c.method.clone()).unwrap_or_default(),
-        windows: input.windows.iter().map(|w| (w.name.clone(), w.start.to_string(), w.end.to_string())).collect(),
+        windows: input
+            .windows
+            .iter()
+            .map(|w| (w.name.clone(), w.start.to_string(), w.end.to_string()))
+            .collect(),
         charts,
     }
     .render()
@@ -186,7 +206,8 @@ pub fn render(input: &ReportInput<'_>) -> Result<String, CollectError> {
 
 fn clock(secs: f64, long: bool) -> String {
     let t = chrono::DateTime::from_timestamp(secs as i64, 0).unwrap_or_default();
-    t.format(if long { "%m-%d %H:%M" } else { "%H:%M:%S" }).to_string()
+    t.format(if long { "%m-%d %H:%M" } else { "%H:%M:%S" })
+        .to_string()
 }
 
 fn shorten(s: &str, max: usize) -> String {
@@ -215,14 +236,29 @@ fn segments(line: &Line) -> Vec<Vec<(f64, f64)>> {
 }
 
 /// Draws one chart as an SVG string.
-fn draw(c: &ChartData, start_s: f64, end_s: f64, windows: &[MarkedWindow]) -> Result<String, String> {
+fn draw(
+    c: &ChartData,
+    start_s: f64,
+    end_s: f64,
+    windows: &[MarkedWindow],
+) -> Result<String, String> {
     let err = |e: &dyn std::fmt::Display| e.to_string();
-    let ys = c.lines.iter().flat_map(|l| l.points.iter().filter_map(|p| p.1)).filter(|y| y.is_finite());
-    let (mut lo, mut hi) = ys.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), y| (a.min(y), b.max(y)));
+    let ys = c
+        .lines
+        .iter()
+        .flat_map(|l| l.points.iter().filter_map(|p| p.1))
+        .filter(|y| y.is_finite());
+    let (mut lo, mut hi) = ys.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), y| {
+        (a.min(y), b.max(y))
+    });
     if !lo.is_finite() {
         (lo, hi) = (0.0, 1.0);
     }
-    let pad = if hi > lo { (hi - lo) * 0.05 } else { lo.abs().max(1.0) * 0.05 };
+    let pad = if hi > lo {
+        (hi - lo) * 0.05
+    } else {
+        lo.abs().max(1.0) * 0.05
+    };
     let (lo, hi) = (lo - pad, hi + pad);
     let long = end_s - start_s > 86_400.0;
     let mut svg = String::new();
@@ -244,13 +280,19 @@ fn draw(c: &ChartData, start_s: f64, end_s: f64, windows: &[MarkedWindow]) -> Re
             .draw()
             .map_err(|e| err(&e))?;
         for (i, w) in windows.iter().enumerate() {
-            let (a, b) = (w.start.unix_secs_f64().max(start_s), w.end.unix_secs_f64().min(end_s));
+            let (a, b) = (
+                w.start.unix_secs_f64().max(start_s),
+                w.end.unix_secs_f64().min(end_s),
+            );
             if a > b {
                 continue;
             }
             let color = Palette99::pick(i + 3).mix(0.15);
-            ch.draw_series(std::iter::once(Rectangle::new([(a, lo), (b, hi)], color.filled())))
-                .map_err(|e| err(&e))?;
+            ch.draw_series(std::iter::once(Rectangle::new(
+                [(a, lo), (b, hi)],
+                color.filled(),
+            )))
+            .map_err(|e| err(&e))?;
             ch.draw_series(std::iter::once(Text::new(
                 shorten(&w.name, 30),
                 (a, hi - (hi - lo) * 0.02),
@@ -262,10 +304,13 @@ fn draw(c: &ChartData, start_s: f64, end_s: f64, windows: &[MarkedWindow]) -> Re
             let color = Palette99::pick(i).to_rgba();
             let mut first = true;
             for seg in segments(line) {
-                let s = ch.draw_series(LineSeries::new(seg, color.stroke_width(2))).map_err(|e| err(&e))?;
+                let s = ch
+                    .draw_series(LineSeries::new(seg, color.stroke_width(2)))
+                    .map_err(|e| err(&e))?;
                 if first {
-                    s.label(shorten(&line.label, 70))
-                        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2)));
+                    s.label(shorten(&line.label, 70)).legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2))
+                    });
                     first = false;
                 }
             }
@@ -282,6 +327,7 @@ fn draw(c: &ChartData, start_s: f64, end_s: f64, windows: &[MarkedWindow]) -> Re
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
 
@@ -297,7 +343,10 @@ mod tests {
     fn charts_escape_window_names() {
         let c = ChartData {
             query: "q".into(),
-            lines: vec![Line { label: "{a=\"<b>\"}".into(), points: vec![(0.0, Some(1.0)), (10.0, None), (20.0, Some(2.0))] }],
+            lines: vec![Line {
+                label: "{a=\"<b>\"}".into(),
+                points: vec![(0.0, Some(1.0)), (10.0, None), (20.0, Some(2.0))],
+            }],
             banded: false,
             series: 1,
         };
@@ -307,6 +356,8 @@ mod tests {
             end: crate::domain::Timestamp::parse("15").unwrap(),
         };
         let svg = draw(&c, 0.0, 20.0, &[w]).unwrap();
-        assert!(svg.starts_with("<svg") && !svg.contains("<script>") && svg.contains("&lt;script&gt;"));
+        assert!(
+            svg.starts_with("<svg") && !svg.contains("<script>") && svg.contains("&lt;script&gt;")
+        );
     }
 }

@@ -71,11 +71,15 @@ pub async fn collect_tuned(
     let outcome = if result.is_ok() { "ok" } else { "error" };
     METRICS
         .collections
-        .get_or_create(&OutcomeLabels { outcome: outcome.to_owned() })
+        .get_or_create(&OutcomeLabels {
+            outcome: outcome.to_owned(),
+        })
         .observe(started.elapsed().as_secs_f64());
     if let Ok(o) = &result {
         METRICS.collected_samples.inc_by(o.samples);
-        METRICS.collected_bytes.inc_by(o.artifacts.iter().map(|a| a.bytes).sum());
+        METRICS
+            .collected_bytes
+            .inc_by(o.artifacts.iter().map(|a| a.bytes).sum());
     }
     result
 }
@@ -101,7 +105,13 @@ enum Fetched {
     Coverage(HashMap<Labels, TargetAcc>),
 }
 
-type Handle = (Target, Arc<str>, usize, usize, JoinHandle<Result<Fetched, CollectError>>);
+type Handle = (
+    Target,
+    Arc<str>,
+    usize,
+    usize,
+    JoinHandle<Result<Fetched, CollectError>>,
+);
 
 fn emit(progress: &Option<UnboundedSender<Progress>>, p: Progress) {
     if let Some(tx) = progress {
@@ -112,7 +122,8 @@ fn emit(progress: &Option<UnboundedSender<Progress>>, p: Progress) {
 fn plan_jobs(r: &Resolved, plan: &CollectionPlan, tuning: Tuning, left_open: bool) -> Vec<Job> {
     let mut jobs = Vec::new();
     for (qi, q) in r.queries.iter().enumerate() {
-        let chunks = plan::range_chunks(r.start_ms, r.end_ms, r.step_ms, tuning.max_points_per_chunk);
+        let chunks =
+            plan::range_chunks(r.start_ms, r.end_ms, r.step_ms, tuning.max_points_per_chunk);
         let of = chunks.len();
         for (chunk, c) in chunks.into_iter().enumerate() {
             jobs.push(Job {
@@ -130,7 +141,10 @@ fn plan_jobs(r: &Resolved, plan: &CollectionPlan, tuning: Tuning, left_open: boo
             });
         }
     }
-    let instant = [(Target::Raw, &plan.raw_selector), (Target::Coverage, &plan.coverage_selector)];
+    let instant = [
+        (Target::Raw, &plan.raw_selector),
+        (Target::Coverage, &plan.coverage_selector),
+    ];
     for (target, sel) in instant {
         let Some(sel) = sel else { continue };
         let chunks = plan::instant_chunks(r.start_ms, r.end_ms, r.raw_chunk_ms, left_open);
@@ -138,7 +152,12 @@ fn plan_jobs(r: &Resolved, plan: &CollectionPlan, tuning: Tuning, left_open: boo
         for (chunk, c) in chunks.into_iter().enumerate() {
             jobs.push(Job {
                 target,
-                name: if target == Target::Raw { RAW } else { "coverage" }.into(),
+                name: if target == Target::Raw {
+                    RAW
+                } else {
+                    "coverage"
+                }
+                .into(),
                 kind: None,
                 chunk,
                 of,
@@ -227,18 +246,32 @@ async fn run(
         .await
         .unwrap_or_else(|_| "unknown".to_owned());
     // Prometheus 3 made range selectors left-open.
-    let left_open = version.split('.').next().and_then(|m| m.parse::<u32>().ok()).is_some_and(|m| m >= 3);
+    let left_open = version
+        .split('.')
+        .next()
+        .and_then(|m| m.parse::<u32>().ok())
+        .is_some_and(|m| m >= 3);
     let bundle = TempBundle::create(&plan.bundle_parent, &plan.bundle_name)?;
     let parts = bundle.path().join(".parts");
     std::fs::create_dir(&parts).map_err(|e| CollectError::io(&parts, e))?;
     let jobs = plan_jobs(&r, &plan, tuning, left_open);
-    emit(&progress, Progress::Started { queries: r.queries.len(), chunks: jobs.len() });
+    emit(
+        &progress,
+        Progress::Started {
+            queries: r.queries.len(),
+            chunks: jobs.len(),
+        },
+    );
 
     let cancel = CancellationToken::new();
     let (tx, mut rx) = mpsc::unbounded_channel::<Handle>();
-    let binning = Binning { start_ms: r.start_ms, end_ms: r.end_ms };
+    let binning = Binning {
+        start_ms: r.start_ms,
+        end_ms: r.end_ms,
+    };
     let producer = {
-        let (cancel, http, base, parts) = (cancel.clone(), http.clone(), base.clone(), parts.clone());
+        let (cancel, http, base, parts) =
+            (cancel.clone(), http.clone(), base.clone(), parts.clone());
         let sem = Arc::new(tokio::sync::Semaphore::new(tuning.concurrency.max(1)));
         tokio::spawn(async move {
             for job in jobs {
@@ -248,7 +281,14 @@ async fn run(
                 };
                 let Ok(permit) = permit else { break };
                 let (target, name, chunk, of) = (job.target, job.name.clone(), job.chunk, job.of);
-                let task = run_job(http.clone(), base.clone(), job, parts.clone(), binning, cancel.clone());
+                let task = run_job(
+                    http.clone(),
+                    base.clone(),
+                    job,
+                    parts.clone(),
+                    binning,
+                    cancel.clone(),
+                );
                 let h = tokio::spawn(async move {
                     let r = task.await;
                     drop(permit);
@@ -262,7 +302,11 @@ async fn run(
     };
 
     let mut m = Merging {
-        samples: if r.queries.is_empty() { None } else { Some(SampleFiles::create(bundle.path(), "samples")?) },
+        samples: if r.queries.is_empty() {
+            None
+        } else {
+            Some(SampleFiles::create(bundle.path(), "samples")?)
+        },
         raw: match plan.raw_selector {
             Some(_) => Some(SampleFiles::create(bundle.path(), RAW)?),
             None => None,
@@ -304,14 +348,30 @@ async fn consume(
         let fetched = h.await.map_err(|e| CollectError::Task(e.to_string()))??;
         match fetched {
             Fetched::Coverage(targets) => {
-                emit(progress, Progress::ChunkFetched { job: name.to_string(), chunk, of, samples: 0 });
+                emit(
+                    progress,
+                    Progress::ChunkFetched {
+                        job: name.to_string(),
+                        chunk,
+                        of,
+                        samples: 0,
+                    },
+                );
                 for (labels, acc) in targets {
                     m.coverage.entry(labels).or_default().append(acc);
                 }
             }
             Fetched::Part(part) => {
                 let samples = part.samples;
-                emit(progress, Progress::ChunkFetched { job: name.to_string(), chunk, of, samples });
+                emit(
+                    progress,
+                    Progress::ChunkFetched {
+                        job: name.to_string(),
+                        chunk,
+                        of,
+                        samples,
+                    },
+                );
                 m.pending.push(part);
                 if chunk + 1 == of {
                     merge_target(m, target, &name, r, parts, progress).await?;
@@ -332,8 +392,14 @@ async fn merge_target(
 ) -> Result<(), CollectError> {
     let pending = std::mem::take(&mut m.pending);
     let chunks = pending.len();
-    let slot = if target == Target::Raw { &mut m.raw } else { &mut m.samples };
-    let mut files = slot.take().ok_or_else(|| CollectError::Task("sample files missing".into()))?;
+    let slot = if target == Target::Raw {
+        &mut m.raw
+    } else {
+        &mut m.samples
+    };
+    let mut files = slot
+        .take()
+        .ok_or_else(|| CollectError::Task("sample files missing".into()))?;
     let spill = parts.join(format!("{name}.spill"));
     let query = name.to_owned();
     let (mut files, merged) = tokio::task::spawn_blocking(move || {
@@ -349,17 +415,26 @@ async fn merge_target(
     let series = merged.series.len() as u64;
     emit(
         progress,
-        Progress::QueryDone { query: name.to_owned(), series, samples: merged.samples, absent: series == 0 },
+        Progress::QueryDone {
+            query: name.to_owned(),
+            series,
+            samples: merged.samples,
+            absent: series == 0,
+        },
     );
     let Target::Query(qi) = target else {
         m.raw_series = series;
         m.raw_samples = merged.samples;
         m.warnings.insert(RAW.to_owned(), merged.warnings);
-        let rows: Vec<(String, String, Labels)> =
-            merged.series.into_iter().map(|(k, l)| (RAW.to_owned(), k, l)).collect();
+        let rows: Vec<(String, String, Labels)> = merged
+            .series
+            .into_iter()
+            .map(|(k, l)| (RAW.to_owned(), k, l))
+            .collect();
         let dir = parts.parent().map(|p| p.to_owned()).unwrap_or_default();
         let art = tokio::task::spawn_blocking(move || {
-            let bytes = summary::series_csv(&rows).map_err(|e| CollectError::Task(e.to_string()))?;
+            let bytes =
+                summary::series_csv(&rows).map_err(|e| CollectError::Task(e.to_string()))?;
             write_file(&dir, "raw_series.csv", &bytes)
         })
         .await
@@ -374,16 +449,28 @@ async fn merge_target(
         sent_promql: q.sent.clone(),
         kind: q.query.kind,
         origin: q.query.origin.clone(),
-        status: if series == 0 { QueryStatus::Absent } else { QueryStatus::Ok },
+        status: if series == 0 {
+            QueryStatus::Absent
+        } else {
+            QueryStatus::Ok
+        },
         series,
         samples: merged.samples,
         chunks,
         warnings: merged.warnings,
         aggregate: merged.aggregate,
     };
-    m.series_rows.extend(merged.series.into_iter().map(|(k, l)| (q.query.name.clone(), k, l)));
+    m.series_rows.extend(
+        merged
+            .series
+            .into_iter()
+            .map(|(k, l)| (q.query.name.clone(), k, l)),
+    );
     m.charts.extend(merged.chart);
-    m.summaries.push(QuerySummary { report, series: merged.kpis });
+    m.summaries.push(QuerySummary {
+        report,
+        series: merged.kpis,
+    });
     Ok(())
 }
 
@@ -398,12 +485,24 @@ async fn finish(
     started: Instant,
 ) -> Result<CollectionOutcome, CollectError> {
     let coverage = plan.coverage_selector.as_ref().map(|sel| {
-        coverage::report(sel, r.start_ms, r.end_ms, r.scrape_ms, std::mem::take(&mut m.coverage))
+        coverage::report(
+            sel,
+            r.start_ms,
+            r.end_ms,
+            r.scrape_ms,
+            std::mem::take(&mut m.coverage),
+        )
     });
-    let gaps: Vec<coverage::Gap> = coverage.iter().flat_map(|c| c.targets.iter().flat_map(|t| t.gaps.clone())).collect();
+    let gaps: Vec<coverage::Gap> = coverage
+        .iter()
+        .flat_map(|c| c.targets.iter().flat_map(|t| t.gaps.clone()))
+        .collect();
     let queries: Vec<QueryReport> = m.summaries.iter().map(|s| s.report.clone()).collect();
-    let absent: Vec<String> =
-        queries.iter().filter(|q| q.status == QueryStatus::Absent).map(|q| q.name.clone()).collect();
+    let absent: Vec<String> = queries
+        .iter()
+        .filter(|q| q.status == QueryStatus::Absent)
+        .map(|q| q.name.clone())
+        .collect();
     let samples = queries.iter().map(|q| q.samples).sum::<u64>() + m.raw_samples;
     let (start, end) = (plan.start, plan.end);
     let window = json!({"start": start, "end": end, "seconds": (r.end_ms - r.start_ms) as f64 / 1000.0,
@@ -437,52 +536,68 @@ async fn finish(
     let cov = coverage.clone();
     let (raw_series, raw_samples) = (m.raw_series, m.raw_samples);
     let step = r.step.clone();
-    let (mut artifacts, manifest) = tokio::task::spawn_blocking(move || -> Result<_, CollectError> {
-        let mut arts = Vec::new();
-        if let Some(f) = m.samples.take() {
-            arts.extend(f.finish()?);
-            let bytes = summary::series_csv(&m.series_rows).map_err(|e| CollectError::Task(e.to_string()))?;
-            arts.push(write_file(&dir, "series.csv", &bytes)?);
-        }
-        if let Some(f) = m.raw.take() {
-            arts.extend(f.finish()?);
-        }
-        arts.append(&mut m.artifacts);
-        let csv_err = |e: csv::Error| CollectError::Task(e.to_string());
-        arts.push(write_file(&dir, "summary.csv", &summary::summary_csv(&m.summaries).map_err(csv_err)?)?);
-        let sj = summary::summary_json(&m.summaries, window);
-        arts.push(write_file(&dir, "summary.json", &to_json(&sj)?)?);
-        if let Some(c) = &cov {
-            arts.push(write_file(&dir, "coverage.csv", &coverage::to_csv(c).map_err(csv_err)?)?);
-        }
-        let qs: Vec<QueryReport> = m.summaries.iter().map(|s| s.report.clone()).collect();
-        let html = super::report::render(&super::report::ReportInput {
-            title: &title,
-            start_s: r.start_ms as f64 / 1000.0,
-            end_s: r.end_ms as f64 / 1000.0,
-            window: format!("{start} → {end}"),
-            step: format!("{} ({}), rate window {}", r.step, r.step_source, r.rate_window),
-            prometheus: plan.prometheus_url.clone(),
-            version: manifest_base["prometheus"]["version"].as_str().unwrap_or("unknown").to_owned(),
-            queries: &qs,
-            coverage: cov.as_ref(),
-            charts: &m.charts,
-            windows: &plan.windows,
-        })?;
-        arts.push(write_file(&dir, "report.html", html.as_bytes())?);
-        let _ = std::fs::remove_dir_all(dir.join(".parts"));
-        let mut manifest = manifest_base;
-        manifest["duration_seconds"] = json!(started.elapsed().as_secs_f64());
-        manifest["files"] = json!(arts
-            .iter()
-            .map(|a| json!({"name": a.name, "bytes": a.bytes, "sha256": a.sha256}))
-            .collect::<Vec<_>>());
-        manifest["complete"] = json!(true);
-        arts.push(write_file(&dir, "MANIFEST.json", &to_json(&manifest)?)?);
-        Ok((arts, manifest))
-    })
-    .await
-    .map_err(|e| CollectError::Task(e.to_string()))??;
+    let (mut artifacts, manifest) =
+        tokio::task::spawn_blocking(move || -> Result<_, CollectError> {
+            let mut arts = Vec::new();
+            if let Some(f) = m.samples.take() {
+                arts.extend(f.finish()?);
+                let bytes = summary::series_csv(&m.series_rows)
+                    .map_err(|e| CollectError::Task(e.to_string()))?;
+                arts.push(write_file(&dir, "series.csv", &bytes)?);
+            }
+            if let Some(f) = m.raw.take() {
+                arts.extend(f.finish()?);
+            }
+            arts.append(&mut m.artifacts);
+            let csv_err = |e: csv::Error| CollectError::Task(e.to_string());
+            arts.push(write_file(
+                &dir,
+                "summary.csv",
+                &summary::summary_csv(&m.summaries).map_err(csv_err)?,
+            )?);
+            let sj = summary::summary_json(&m.summaries, window);
+            arts.push(write_file(&dir, "summary.json", &to_json(&sj)?)?);
+            if let Some(c) = &cov {
+                arts.push(write_file(
+                    &dir,
+                    "coverage.csv",
+                    &coverage::to_csv(c).map_err(csv_err)?,
+                )?);
+            }
+            let qs: Vec<QueryReport> = m.summaries.iter().map(|s| s.report.clone()).collect();
+            let html = super::report::render(&super::report::ReportInput {
+                title: &title,
+                start_s: r.start_ms as f64 / 1000.0,
+                end_s: r.end_ms as f64 / 1000.0,
+                window: format!("{start} → {end}"),
+                step: format!(
+                    "{} ({}), rate window {}",
+                    r.step, r.step_source, r.rate_window
+                ),
+                prometheus: plan.prometheus_url.clone(),
+                version: manifest_base["prometheus"]["version"]
+                    .as_str()
+                    .unwrap_or("unknown")
+                    .to_owned(),
+                queries: &qs,
+                coverage: cov.as_ref(),
+                charts: &m.charts,
+                windows: &plan.windows,
+            })?;
+            arts.push(write_file(&dir, "report.html", html.as_bytes())?);
+            let _ = std::fs::remove_dir_all(dir.join(".parts"));
+            let mut manifest = manifest_base;
+            manifest["duration_seconds"] = json!(started.elapsed().as_secs_f64());
+            manifest["files"] = json!(arts
+                .iter()
+                .map(|a| json!({"name": a.name, "bytes": a.bytes, "sha256": a.sha256}))
+                .collect::<Vec<_>>());
+            manifest["complete"] = json!(true);
+            arts.push(write_file(&dir, "MANIFEST.json", &to_json(&manifest)?)?);
+            Ok((arts, manifest))
+        })
+        .await
+        .map_err(|e| CollectError::Task(e.to_string()))??;
 
     let (bundle_dir, bundle_name) = tokio::task::spawn_blocking(move || bundle.publish())
         .await
@@ -490,7 +605,12 @@ async fn finish(
     for a in &mut artifacts {
         a.path = bundle_dir.join(&a.name);
     }
-    emit(&progress, Progress::Finished { bundle_dir: bundle_dir.display().to_string() });
+    emit(
+        &progress,
+        Progress::Finished {
+            bundle_dir: bundle_dir.display().to_string(),
+        },
+    );
     Ok(CollectionOutcome {
         bundle_dir,
         bundle_name,
@@ -499,7 +619,11 @@ async fn finish(
         step,
         artifacts,
         manifest,
-        absent_queries: queries.iter().filter(|q| q.status == QueryStatus::Absent).map(|q| q.name.clone()).collect(),
+        absent_queries: queries
+            .iter()
+            .filter(|q| q.status == QueryStatus::Absent)
+            .map(|q| q.name.clone())
+            .collect(),
         queries,
         coverage,
         gaps,

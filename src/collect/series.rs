@@ -5,7 +5,12 @@ use sha2::{Digest, Sha256};
 
 /// `{__name__="up",job="a\"b"}`: labels in name order, values escaped as in PromQL.
 pub fn label_string(labels: &Labels) -> String {
-    let mut s = String::with_capacity(2 + labels.iter().map(|(k, v)| k.len() + v.len() + 4).sum::<usize>());
+    let mut s = String::with_capacity(
+        2 + labels
+            .iter()
+            .map(|(k, v)| k.len() + v.len() + 4)
+            .sum::<usize>(),
+    );
     s.push('{');
     for (i, (k, v)) in labels.iter().enumerate() {
         if i > 0 {
@@ -46,12 +51,16 @@ pub fn label<'a>(labels: &'a Labels, name: &str) -> Option<&'a str> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
 
     #[test]
     fn label_strings_escape_and_keys_are_stable() {
-        let l: Labels = vec![("__name__".into(), "up".into()), ("job".into(), "a\"b\\".into())];
+        let l: Labels = vec![
+            ("__name__".into(), "up".into()),
+            ("job".into(), "a\"b\\".into()),
+        ];
         assert_eq!(label_string(&l), r#"{__name__="up",job="a\"b\\"}"#);
         assert_eq!(series_key("q", &l), series_key("q", &l.clone()));
         assert_ne!(series_key("q", &l), series_key("r", &l));

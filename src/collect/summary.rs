@@ -17,7 +17,10 @@ pub struct QuerySummary {
 
 /// `series.csv`: `query,series,labels` and one column per label name seen.
 pub fn series_csv(rows: &[(String, String, Labels)]) -> Result<Vec<u8>, csv::Error> {
-    let names: BTreeSet<&str> = rows.iter().flat_map(|(_, _, l)| l.iter().map(|(k, _)| k.as_str())).collect();
+    let names: BTreeSet<&str> = rows
+        .iter()
+        .flat_map(|(_, _, l)| l.iter().map(|(k, _)| k.as_str()))
+        .collect();
     let mut w = csv::Writer::from_writer(Vec::new());
     let mut header = vec!["query", "series", "labels"];
     header.extend(names.iter().copied());
@@ -40,8 +43,24 @@ pub fn series_csv(rows: &[(String, String, Labels)]) -> Result<Vec<u8>, csv::Err
 }
 
 const SUMMARY_COLUMNS: [&str; 18] = [
-    "query", "scope", "series", "labels", "kind", "samples", "nonfinite", "min", "max", "mean", "p50", "p95",
-    "p99", "increase", "rate_per_second", "resets", "observations", "method",
+    "query",
+    "scope",
+    "series",
+    "labels",
+    "kind",
+    "samples",
+    "nonfinite",
+    "min",
+    "max",
+    "mean",
+    "p50",
+    "p95",
+    "p99",
+    "increase",
+    "rate_per_second",
+    "resets",
+    "observations",
+    "method",
 ];
 
 fn kpi_record(query: &str, scope: &str, series: &str, labels: &str, k: &Kpi) -> Vec<String> {
@@ -78,7 +97,13 @@ pub fn summary_csv(queries: &[QuerySummary]) -> Result<Vec<u8>, csv::Error> {
         }
         for s in &q.series {
             if let Some(k) = &s.kpi {
-                w.write_record(kpi_record(&q.report.name, "series", &s.key, &label_string(&s.labels), k))?;
+                w.write_record(kpi_record(
+                    &q.report.name,
+                    "series",
+                    &s.key,
+                    &label_string(&s.labels),
+                    k,
+                ))?;
             }
         }
     }
@@ -94,9 +119,14 @@ pub fn summary_json(queries: &[QuerySummary], window: serde_json::Value) -> serd
                 .series
                 .iter()
                 .filter_map(|s| {
-                    let labels: serde_json::Map<String, serde_json::Value> =
-                        s.labels.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
-                    s.kpi.as_ref().map(|k| json!({"series": s.key, "labels": labels, "kpi": k}))
+                    let labels: serde_json::Map<String, serde_json::Value> = s
+                        .labels
+                        .iter()
+                        .map(|(k, v)| (k.clone(), json!(v)))
+                        .collect();
+                    s.kpi
+                        .as_ref()
+                        .map(|k| json!({"series": s.key, "labels": labels, "kpi": k}))
                 })
                 .collect();
             json!({

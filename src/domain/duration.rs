@@ -111,14 +111,23 @@ mod tests {
 
     #[test]
     fn durations_parse_like_prometheus() {
-        assert_eq!(PromDuration::parse("15s").map(|d| d.as_millis()), Ok(15_000));
+        assert_eq!(
+            PromDuration::parse("15s").map(|d| d.as_millis()),
+            Ok(15_000)
+        );
         assert_eq!(
             PromDuration::parse("1h30m").map(|d| d.as_millis()),
             Ok(5_400_000)
         );
         assert_eq!(PromDuration::parse("500ms").map(|d| d.as_millis()), Ok(500));
-        assert_eq!(PromDuration::parse("30").map(|d| d.to_string()), Ok("30s".into()));
-        assert_eq!(PromDuration::parse("1.5").map(|d| d.to_string()), Ok("1s500ms".into()));
+        assert_eq!(
+            PromDuration::parse("30").map(|d| d.to_string()),
+            Ok("30s".into())
+        );
+        assert_eq!(
+            PromDuration::parse("1.5").map(|d| d.to_string()),
+            Ok("1s500ms".into())
+        );
         for bad in ["", "0s", "s", "m5", "5m1h", "1x", "-3", "1e400", "1h h"] {
             assert!(PromDuration::parse(bad).is_err(), "{bad:?} accepted");
         }

@@ -5,7 +5,14 @@ use std::collections::BTreeMap;
 
 /// Labels benchmon sets itself on every target; users may not override them.
 pub const RESERVED_LABELS: [&str; 8] = [
-    "session", "run_id", "client_id", "node", "exporter", "service", "job", "instance",
+    "session",
+    "run_id",
+    "client_id",
+    "node",
+    "exporter",
+    "service",
+    "job",
+    "instance",
 ];
 
 /// A label name a user may set: Prometheus's `[a-zA-Z_][a-zA-Z0-9_]*`, not starting with `__`
@@ -52,7 +59,9 @@ mod tests {
         for good in ["model", "_x", "a1_B"] {
             assert!(LabelName::parse(good).is_ok(), "{good}");
         }
-        for bad in ["", "1a", "a-b", "__name__", "__x", "session", "job", "a b", "é"] {
+        for bad in [
+            "", "1a", "a-b", "__name__", "__x", "session", "job", "a b", "é",
+        ] {
             assert!(LabelName::parse(bad).is_err(), "{bad}");
         }
     }

@@ -7,12 +7,18 @@ use super::{only_chars, string_newtype, Invalid};
 
 fn check_slurm_word(s: &str, extra: &str, what: &str) -> Result<(), Invalid> {
     if s.is_empty() || s.len() > 128 {
-        return Err(Invalid::new(format!("{what} must be 1 to 128 characters long")));
+        return Err(Invalid::new(format!(
+            "{what} must be 1 to 128 characters long"
+        )));
     }
     if !only_chars(s, extra) {
         return Err(Invalid::new(format!(
             "{what} {s:?} may contain only letters, digits and {}",
-            extra.chars().map(|c| format!("'{c}'")).collect::<Vec<_>>().join(" ")
+            extra
+                .chars()
+                .map(|c| format!("'{c}'"))
+                .collect::<Vec<_>>()
+                .join(" ")
         )));
     }
     Ok(())
@@ -87,7 +93,10 @@ impl TimeLimit {
             num(d)?;
         }
         let parts: Vec<&str> = clock.split(':').collect();
-        let nums = parts.iter().map(|p| num(p)).collect::<Result<Vec<_>, _>>()?;
+        let nums = parts
+            .iter()
+            .map(|p| num(p))
+            .collect::<Result<Vec<_>, _>>()?;
         let sixty = |n: &u64| *n < 60;
         let ok = match (days.is_some(), nums.as_slice()) {
             (false, [_m]) => true,
@@ -111,7 +120,15 @@ mod tests {
 
     #[test]
     fn partition_names_with_shell_or_sbatch_syntax_are_refused() {
-        for bad in ["", "cpu gpu", "cpu\n#SBATCH --x", "cpu;rm", "$(x)", "a`b`", "a'b"] {
+        for bad in [
+            "",
+            "cpu gpu",
+            "cpu\n#SBATCH --x",
+            "cpu;rm",
+            "$(x)",
+            "a`b`",
+            "a'b",
+        ] {
             assert!(SlurmName::parse(bad).is_err(), "{bad:?}");
         }
         assert!(SlurmName::parse("gpu-a100.x_1").is_ok());
@@ -119,10 +136,28 @@ mod tests {
 
     #[test]
     fn time_limits_follow_slurm_formats() {
-        for good in ["30", "30:00", "02:00:00", "1-0", "1-02:30", "2-00:00:00", "UNLIMITED"] {
+        for good in [
+            "30",
+            "30:00",
+            "02:00:00",
+            "1-0",
+            "1-02:30",
+            "2-00:00:00",
+            "UNLIMITED",
+        ] {
             assert!(TimeLimit::parse(good).is_ok(), "{good}");
         }
-        for bad in ["", "abc", "1:2:3:4", "02:60:00", "1-25", "-5", "1h", "02:00:00\n", "1- 2"] {
+        for bad in [
+            "",
+            "abc",
+            "1:2:3:4",
+            "02:60:00",
+            "1-25",
+            "-5",
+            "1h",
+            "02:00:00\n",
+            "1- 2",
+        ] {
             assert!(TimeLimit::parse(bad).is_err(), "{bad:?}");
         }
     }

@@ -25,7 +25,7 @@ impl Timestamp {
     }
 
     pub fn from_unix(secs: f64) -> Result<Self, Invalid> {
-        if !secs.is_finite() || secs < 0.0 || secs > 253_402_300_799.0 {
+        if !secs.is_finite() || !(0.0..=253_402_300_799.0).contains(&secs) {
             return Err(Invalid::new(format!("{secs} is not a valid unix time")));
         }
         let ms = (secs * 1000.0).round() as i64;
@@ -102,7 +102,10 @@ mod tests {
         // datetime.utcnow().isoformat() + "Z", as in the seed's Python example.
         let b = Timestamp::parse("2025-11-04T10:00:00.123456Z").map(|t| t.unix_millis());
         assert_eq!(b, Ok(1_762_250_400_123));
-        assert_eq!(Timestamp::parse("1762250400.5").map(|t| t.unix_millis()), Ok(1_762_250_400_500));
+        assert_eq!(
+            Timestamp::parse("1762250400.5").map(|t| t.unix_millis()),
+            Ok(1_762_250_400_500)
+        );
         assert!(Timestamp::parse("yesterday").is_err());
         assert!(Timestamp::parse("-1").is_err());
     }

@@ -45,7 +45,10 @@ fn parse_pid(job_id: &str) -> Result<u32, LaunchError> {
 fn proc_alive(pid: u32) -> bool {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     // Field 3 (after the parenthesised command name) is the state; Z is a zombie.
-    let state = stat.rsplit(')').next().and_then(|r| r.split_whitespace().next());
+    let state = stat
+        .rsplit(')')
+        .next()
+        .and_then(|r| r.split_whitespace().next());
     let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
     let cmdline = String::from_utf8_lossy(&cmdline);
     matches!(state, Some(s) if s != "Z" && s != "X")

@@ -19,13 +19,19 @@ use async_trait::async_trait;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JobStatus {
     /// Queued (or suspended, requeued): not running yet.
-    Pending { state: String, reason: Option<String> },
+    Pending {
+        state: String,
+        reason: Option<String>,
+    },
     /// Running on `node`.
     Running { state: String, node: String },
     /// Finished but still cleaning up (SLURM's COMPLETING).
     Ending { state: String },
     /// Gone: finished, cancelled, failed, or unknown to the scheduler (`state` is `None` then).
-    Gone { state: Option<String>, reason: Option<String> },
+    Gone {
+        state: Option<String>,
+        reason: Option<String>,
+    },
 }
 
 /// Errors of a launcher, with the command and its own words.

@@ -10,7 +10,11 @@ pub enum PromError {
     #[error("request to Prometheus at {url} failed: {source}")]
     Http { url: String, source: reqwest::Error },
     #[error("Prometheus at {url} answered {status}: {body}")]
-    Status { url: String, status: u16, body: String },
+    Status {
+        url: String,
+        status: u16,
+        body: String,
+    },
     #[error("Prometheus at {url} returned an error: {error_type}: {error}")]
     Api {
         url: String,
@@ -77,7 +81,10 @@ impl PromClient {
 
     /// Whether `/-/ready` answers 200.
     pub async fn ready(&self) -> bool {
-        let req = self.http.get(self.url("/-/ready")).timeout(Duration::from_secs(3));
+        let req = self
+            .http
+            .get(self.url("/-/ready"))
+            .timeout(Duration::from_secs(3));
         matches!(req.send().await, Ok(r) if r.status().is_success())
     }
 

@@ -40,7 +40,8 @@ fn read_endpoint(cell: &SessionCell) -> Option<Endpoint> {
 
 impl Sessions {
     pub(super) async fn follow_job(&self, cell: Arc<SessionCell>) {
-        let mut ticker = tokio::time::interval(self.settings.site.server.poll_interval.as_duration());
+        let mut ticker =
+            tokio::time::interval(self.settings.site.server.poll_interval.as_duration());
         ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut failed_polls = 0u32;
         loop {
@@ -89,7 +90,12 @@ impl Sessions {
     }
 
     /// The record after `status`, or `None` when nothing changed.
-    async fn next_record(&self, cell: &SessionCell, snap: &Session, status: JobStatus) -> Option<Session> {
+    async fn next_record(
+        &self,
+        cell: &SessionCell,
+        snap: &Session,
+        status: JobStatus,
+    ) -> Option<Session> {
         let mut next = snap.clone();
         match status {
             JobStatus::Pending { state, reason } => {
