@@ -8,6 +8,8 @@
 pub mod api;
 /// Typed client for the API (CLI and tests).
 pub mod client;
+/// Collection: windowed queries streamed into artifact bundles with KPIs and a report.
+pub mod collect;
 /// Server configuration: flags, env vars, site TOML.
 pub mod config;
 /// Validated newtypes for everything that crosses the edge.

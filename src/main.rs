@@ -17,6 +17,8 @@ enum Command {
     Serve(ServeArgs),
     /// Print the OpenAPI document.
     Openapi,
+    /// Collect a time window from any Prometheus into a bundle directory.
+    Export(Box<benchmon::collect::export_cli::ExportArgs>),
 }
 
 #[tokio::main]
@@ -38,6 +40,7 @@ async fn main() -> anyhow::Result<()> {
             let app = benchmon::startup::build(settings).await?;
             benchmon::startup::serve(app, listener, benchmon::startup::shutdown_signal()).await
         }
+        Command::Export(args) => benchmon::collect::export_cli::run_export(*args).await,
         Command::Openapi => {
             println!("{}", benchmon::api::openapi().to_pretty_json()?);
             Ok(())

@@ -1,0 +1,186 @@
+//! Chart data, downsampled while the samples stream past: the window is cut into [`BINS`]
+//! time bins. A query with at most [`MAX_LINES`] series is drawn one line per series (the mean
+//! of each bin); a larger one as the minimum, mean and maximum over all its series per bin.
+//! Memory is fixed per query, whatever the window.
+
+/// Time bins per chart.
+pub const BINS: usize = 400;
+/// Queries with more series are drawn as min/mean/max bands.
+pub const MAX_LINES: usize = 8;
+
+/// Min, max, sum and count of the finite samples in one bin.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Bin {
+    pub min: f64,
+    pub max: f64,
+    pub sum: f64,
+    pub n: u32,
+}
+
+impl Default for Bin {
+    fn default() -> Self {
+        Bin {
+            min: f64::INFINITY,
+            max: f64::NEG_INFINITY,
+            sum: 0.0,
+            n: 0,
+        }
+    }
+}
+
+impl Bin {
+    fn push(&mut self, v: f64) {
+        self.min = self.min.min(v);
+        self.max = self.max.max(v);
+        self.sum += v;
+        self.n += 1;
+    }
+
+    fn merge(&mut self, o: &Bin) {
+        self.min = self.min.min(o.min);
+        self.max = self.max.max(o.max);
+        self.sum += o.sum;
+        self.n += o.n;
+    }
+
+    fn mean(&self) -> Option<f64> {
+        (self.n > 0).then(|| self.sum / f64::from(self.n))
+    }
+}
+
+/// Maps timestamps of the window to bins.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Binning {
+    pub start_ms: i64,
+    pub end_ms: i64,
+}
+
+impl Binning {
+    pub fn index(&self, ms: i64) -> Option<usize> {
+        if ms < self.start_ms || ms > self.end_ms {
+            return None;
+        }
+        let span = (self.end_ms - self.start_ms + 1) as i128;
+        Some(((ms - self.start_ms) as i128 * BINS as i128 / span) as usize)
+    }
+
+    /// Unix seconds at the middle of bin `i`.
+    pub fn center(&self, i: usize) -> f64 {
+        let span = (self.end_ms - self.start_ms + 1) as f64;
+        (self.start_ms as f64 + span * (i as f64 + 0.5) / BINS as f64) / 1000.0
+    }
+}
+
+/// Bins over all series of one chunk.
+#[derive(Debug, Clone)]
+pub struct ChartAcc {
+    pub binning: Binning,
+    pub all: Vec<Bin>,
+}
+
+impl ChartAcc {
+    pub fn new(binning: Binning) -> Self {
+        ChartAcc {
+            binning,
+            all: vec![Bin::default(); BINS],
+        }
+    }
+
+    /// Adds a finite sample to the overall bins and, if given, to a series' own bins.
+    pub fn push(&mut self, ms: i64, v: f64, own: Option<&mut Vec<Bin>>) {
+        let Some(i) = self.binning.index(ms) else {
+            return;
+        };
+        self.all[i].push(v);
+        if let Some(own) = own {
+            if own.is_empty() {
+                own.resize(BINS, Bin::default());
+            }
+            own[i].push(v);
+        }
+    }
+
+    pub fn merge(&mut self, o: &ChartAcc) {
+        for (a, b) in self.all.iter_mut().zip(&o.all) {
+            a.merge(b);
+        }
+    }
+}
+
+/// Adds `b`'s bins to `a`'s.
+pub fn merge_bins(a: &mut Vec<Bin>, b: &[Bin]) {
+    if a.is_empty() {
+        a.extend_from_slice(b);
+    } else {
+        for (x, y) in a.iter_mut().zip(b) {
+            x.merge(y);
+        }
+    }
+}
+
+/// One line of a chart: `(unix seconds, value)` points, gaps where a bin is empty.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Line {
+    pub label: String,
+    pub points: Vec<(f64, Option<f64>)>,
+}
+
+/// What the report draws for one query.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChartData {
+    pub query: String,
+    pub lines: Vec<Line>,
+    /// True when the lines are min/mean/max over more than [`MAX_LINES`] series.
+    pub banded: bool,
+    pub series: u64,
+}
+
+/// Lines for a query: one per series if `per_series` is given, else min/mean/max.
+pub fn chart_lines(
+    acc: &ChartAcc,
+    per_series: Option<Vec<(String, Vec<Bin>)>>,
+) -> (Vec<Line>, bool) {
+    let b = acc.binning;
+    let line = |label: &str, bins: &[Bin], f: &dyn Fn(&Bin) -> Option<f64>| Line {
+        label: label.to_owned(),
+        points: bins
+            .iter()
+            .enumerate()
+            .map(|(i, x)| (b.center(i), f(x)))
+            .collect(),
+    };
+    match per_series {
+        Some(series) => (
+            series
+                .iter()
+                .map(|(l, bins)| line(l, bins, &Bin::mean))
+                .collect(),
+            false,
+        ),
+        None => (
+            vec![
+                line("max", &acc.all, &|x| (x.n > 0).then_some(x.max)),
+                line("mean", &acc.all, &Bin::mean),
+                line("min", &acc.all, &|x| (x.n > 0).then_some(x.min)),
+            ],
+            true,
+        ),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn binning_covers_the_window_inclusively() {
+        let b = Binning {
+            start_ms: 1000,
+            end_ms: 1000 + 3_999_999,
+        };
+        assert_eq!(b.index(1000), Some(0));
+        assert_eq!(b.index(1000 + 3_999_999), Some(BINS - 1));
+        assert_eq!(b.index(999), None);
+    }
+}

@@ -1,0 +1,572 @@
+//! KPI math, exact and type-aware. Every [`Kpi`] carries the text of its method.
+//!
+//! - Gauges: min, max, mean (compensated sum) and p50/p95/p99 of the finite samples, the
+//!   percentiles by linear interpolation between the closest ranks (numpy's default `linear`).
+//!   NaN and ±Inf samples are counted in `nonfinite` and left out.
+//! - Counters: the increase is the sum of the differences between consecutive samples, where a
+//!   drop means the counter restarted from 0, so the new value itself is added; the rate is the
+//!   increase over the seconds between the series' first and last sample (no extrapolation).
+//! - Histograms (classic `_bucket` series): each bucket's increase by the counter rules, then the
+//!   quantiles exactly as Prometheus's `histogram_quantile` computes them from those counts.
+//!
+//! Aggregates over a query: gauge statistics over all samples of all series pooled (the
+//! percentiles selected exactly from a spill file, see [`select_from_file`]); counter
+//! increases and rates summed; histogram bucket increases summed by `le`.
+
+use serde::{Deserialize, Serialize};
+use std::io::{self, Read};
+use std::path::Path;
+use utoipa::ToSchema;
+
+pub const GAUGE_METHOD: &str = "gauge: min, max, mean of the finite samples; p50/p95/p99 by linear interpolation between closest ranks (numpy 'linear': h=(n-1)p, x[floor h] + (h-floor h)(x[floor h+1]-x[floor h])); NaN/Inf samples counted in nonfinite, not used";
+pub const COUNTER_METHOD: &str = "counter: increase = sum of consecutive differences, a drop is a restart from 0 so the new value is added (resets counts them); rate = increase / seconds between first and last sample, no extrapolation";
+pub const HISTOGRAM_METHOD: &str = "histogram: increase of every bucket over the window (counter rules), then p50/p95/p99 as Prometheus's histogram_quantile: linear interpolation inside the bucket holding rank q*observations, first bucket starting at 0, a rank in the +Inf bucket gives the highest finite bound";
+pub const POOLED_NOTE: &str = " [aggregate: all samples of all series pooled]";
+pub const SUMMED_NOTE: &str = " [aggregate: increases and rates summed over series]";
+pub const BUCKETS_NOTE: &str = " [aggregate: bucket increases summed by le over series]";
+
+/// The three percentiles every KPI reports.
+pub const QUANTILES: [f64; 3] = [0.5, 0.95, 0.99];
+
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum KpiKind {
+    Gauge,
+    Counter,
+    Histogram,
+}
+
+impl KpiKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KpiKind::Gauge => "gauge",
+            KpiKind::Counter => "counter",
+            KpiKind::Histogram => "histogram",
+        }
+    }
+}
+
+/// Summary statistics of one series (or histogram) or of a whole query. Fields that do not
+/// apply to the kind are absent; statistics of no samples are `null`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Kpi {
+    pub kind: KpiKind,
+    /// Samples used (for histograms: bucket samples).
+    pub samples: u64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub nonfinite: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mean: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p50: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p95: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p99: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub increase: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_per_second: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resets: Option<u64>,
+    /// Histograms: observations in the window (increase of the `+Inf` bucket).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observations: Option<f64>,
+    pub method: String,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+impl Kpi {
+    fn empty(kind: KpiKind, method: String) -> Self {
+        Kpi {
+            kind,
+            samples: 0,
+            nonfinite: 0,
+            min: None,
+            max: None,
+            mean: None,
+            p50: None,
+            p95: None,
+            p99: None,
+            increase: None,
+            rate_per_second: None,
+            resets: None,
+            observations: None,
+            method,
+        }
+    }
+
+    fn set_quantiles(&mut self, q: [Option<f64>; 3]) {
+        [self.p50, self.p95, self.p99] = q;
+    }
+}
+
+/// Neumaier-compensated sum, so a mean over millions of samples stays exact to the last digits.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Sum {
+    sum: f64,
+    comp: f64,
+}
+
+impl Sum {
+    pub fn add(&mut self, x: f64) {
+        let t = self.sum + x;
+        if self.sum.abs() >= x.abs() {
+            self.comp += (self.sum - t) + x;
+        } else {
+            self.comp += (x - t) + self.sum;
+        }
+        self.sum = t;
+    }
+    pub fn value(&self) -> f64 {
+        self.sum + self.comp
+    }
+}
+
+/// Running min/max/sum/count of finite gauge samples.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GaugeStats {
+    pub n: u64,
+    pub nonfinite: u64,
+    pub min: f64,
+    pub max: f64,
+    pub sum: Sum,
+}
+
+impl Default for GaugeStats {
+    fn default() -> Self {
+        GaugeStats {
+            n: 0,
+            nonfinite: 0,
+            min: f64::INFINITY,
+            max: f64::NEG_INFINITY,
+            sum: Sum::default(),
+        }
+    }
+}
+
+impl GaugeStats {
+    pub fn push(&mut self, x: f64) {
+        if x.is_finite() {
+            self.n += 1;
+            self.min = self.min.min(x);
+            self.max = self.max.max(x);
+            self.sum.add(x);
+        } else {
+            self.nonfinite += 1;
+        }
+    }
+
+    pub fn merge(&mut self, o: &GaugeStats) {
+        self.n += o.n;
+        self.nonfinite += o.nonfinite;
+        self.min = self.min.min(o.min);
+        self.max = self.max.max(o.max);
+        self.sum.add(o.sum.sum);
+        self.sum.add(o.sum.comp);
+    }
+
+    /// The KPI, with percentiles supplied by the caller (from memory or a spill file).
+    pub fn kpi(&self, quantiles: [Option<f64>; 3], method: String) -> Kpi {
+        let mut k = Kpi::empty(KpiKind::Gauge, method);
+        k.samples = self.n;
+        k.nonfinite = self.nonfinite;
+        if self.n > 0 {
+            k.min = Some(self.min);
+            k.max = Some(self.max);
+            k.mean = Some(self.sum.value() / self.n as f64);
+        }
+        k.set_quantiles(quantiles);
+        k
+    }
+}
+
+/// The rank positions `(floor h, floor h + 1, frac)` of quantile `q` among `n` sorted values.
+fn ranks(n: u64, q: f64) -> (u64, u64, f64) {
+    let h = (n - 1) as f64 * q;
+    let lo = (h.floor() as u64).min(n - 1);
+    ((lo), (lo + 1).min(n - 1), h - lo as f64)
+}
+
+/// Percentile `q` of sorted finite values, numpy `linear`.
+pub fn percentile_sorted(sorted: &[f64], q: f64) -> Option<f64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let (lo, hi, frac) = ranks(sorted.len() as u64, q);
+    let (a, b) = (sorted[lo as usize], sorted[hi as usize]);
+    Some(a + frac * (b - a))
+}
+
+/// Gauge KPI of one series' finite values (sorted in place) plus its non-finite count.
+pub fn gauge_kpi(values: &mut [f64], nonfinite: u64) -> Kpi {
+    values.sort_unstable_by(f64::total_cmp);
+    let mut st = GaugeStats::default();
+    for &v in values.iter() {
+        st.push(v);
+    }
+    st.nonfinite = nonfinite;
+    st.kpi(
+        QUANTILES.map(|q| percentile_sorted(values, q)),
+        GAUGE_METHOD.to_owned(),
+    )
+}
+
+/// Order-preserving map from f64 to u64 (for finite values and ±0).
+fn key(x: f64) -> u64 {
+    let b = x.to_bits();
+    if b >> 63 == 1 {
+        !b
+    } else {
+        b | (1 << 63)
+    }
+}
+
+fn from_key(k: u64) -> f64 {
+    f64::from_bits(if k >> 63 == 1 { k & !(1 << 63) } else { !k })
+}
+
+/// Reads `path` (little-endian f64s) once, calling `f` for each value.
+fn scan(path: &Path, mut f: impl FnMut(u64)) -> io::Result<()> {
+    let mut file = std::fs::File::open(path)?;
+    let mut buf = vec![0u8; 1 << 16];
+    let mut have = 0;
+    loop {
+        let n = file.read(&mut buf[have..])?;
+        if n == 0 {
+            return Ok(());
+        }
+        have += n;
+        let whole = have - have % 8;
+        for c in buf[..whole].chunks_exact(8) {
+            let mut a = [0u8; 8];
+            a.copy_from_slice(c);
+            f(key(f64::from_le_bytes(a)));
+        }
+        buf.copy_within(whole..have, 0);
+        have -= whole;
+    }
+}
+
+/// Exact order statistics (0-based `ranks`) of the `n` finite f64s in `path`, without loading
+/// them: radix select over the order-preserving 64-bit key, 16 bits per pass, so four reads of
+/// the file and a 512 KiB histogram per distinct prefix.
+pub fn select_from_file(path: &Path, n: u64, ranks: &[u64]) -> io::Result<Vec<f64>> {
+    // Per rank: the key prefix found so far and the rank within that prefix.
+    let mut st: Vec<(u64, u64)> = ranks
+        .iter()
+        .map(|&r| (0, r.min(n.saturating_sub(1))))
+        .collect();
+    for pass in 0..4u32 {
+        let shift = 48 - 16 * pass;
+        let mut groups: Vec<u64> = st.iter().map(|s| s.0).collect();
+        groups.sort_unstable();
+        groups.dedup();
+        let mut hist = vec![vec![0u64; 1 << 16]; groups.len()];
+        scan(path, |k| {
+            let prefix = if pass == 0 { 0 } else { k >> (64 - 16 * pass) };
+            if let Ok(g) = groups.binary_search(&prefix) {
+                hist[g][((k >> shift) & 0xFFFF) as usize] += 1;
+            }
+        })?;
+        for s in &mut st {
+            let Ok(g) = groups.binary_search(&s.0) else {
+                continue;
+            };
+            let mut rest = s.1;
+            let mut digit = 0xFFFF;
+            for (d, &c) in hist[g].iter().enumerate() {
+                if rest < c {
+                    digit = d as u64;
+                    break;
+                }
+                rest -= c;
+            }
+            *s = ((s.0 << 16) | digit, rest);
+        }
+    }
+    Ok(st.into_iter().map(|(k, _)| from_key(k)).collect())
+}
+
+/// p50/p95/p99 of the `n` finite values spilled to `path`.
+pub fn percentiles_from_file(path: &Path, n: u64) -> io::Result<[Option<f64>; 3]> {
+    if n == 0 {
+        return Ok([None; 3]);
+    }
+    let rs: Vec<(u64, u64, f64)> = QUANTILES.iter().map(|&q| ranks(n, q)).collect();
+    let wanted: Vec<u64> = rs.iter().flat_map(|&(lo, hi, _)| [lo, hi]).collect();
+    let got = select_from_file(path, n, &wanted)?;
+    let mut out = [None; 3];
+    for (i, &(_, _, frac)) in rs.iter().enumerate() {
+        let (a, b) = (got[2 * i], got[2 * i + 1]);
+        out[i] = Some(a + frac * (b - a));
+    }
+    Ok(out)
+}
+
+/// Counter state over consecutive samples; two accumulators of adjacent time ranges combine.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct CounterAcc {
+    /// First and last finite sample `(ms, value)`.
+    pub first: Option<(i64, f64)>,
+    pub last: Option<(i64, f64)>,
+    pub increase: f64,
+    pub resets: u64,
+    pub n: u64,
+    pub nonfinite: u64,
+}
+
+fn step_increase(prev: f64, next: f64) -> (f64, bool) {
+    if next >= prev {
+        (next - prev, false)
+    } else {
+        (next, true)
+    }
+}
+
+impl CounterAcc {
+    pub fn push(&mut self, ms: i64, v: f64) {
+        if !v.is_finite() {
+            self.nonfinite += 1;
+            return;
+        }
+        if let Some((_, prev)) = self.last {
+            let (inc, reset) = step_increase(prev, v);
+            self.increase += inc;
+            self.resets += u64::from(reset);
+        } else {
+            self.first = Some((ms, v));
+        }
+        self.last = Some((ms, v));
+        self.n += 1;
+    }
+
+    /// Appends the accumulator of the time range right after this one.
+    pub fn append(&mut self, later: &CounterAcc) {
+        match (self.last, later.first) {
+            (Some((_, a)), Some((_, b))) => {
+                let (inc, reset) = step_increase(a, b);
+                self.increase += inc + later.increase;
+                self.resets += u64::from(reset) + later.resets;
+            }
+            (None, _) => {
+                self.first = later.first;
+                self.increase += later.increase;
+                self.resets += later.resets;
+            }
+            (Some(_), None) => {}
+        }
+        if later.last.is_some() {
+            self.last = later.last;
+        }
+        self.n += later.n;
+        self.nonfinite += later.nonfinite;
+    }
+
+    pub fn span_seconds(&self) -> Option<f64> {
+        match (self.first, self.last) {
+            (Some((a, _)), Some((b, _))) if b > a => Some((b - a) as f64 / 1000.0),
+            _ => None,
+        }
+    }
+
+    pub fn kpi(&self) -> Kpi {
+        let mut k = Kpi::empty(KpiKind::Counter, COUNTER_METHOD.to_owned());
+        k.samples = self.n;
+        k.nonfinite = self.nonfinite;
+        if self.n > 0 {
+            k.increase = Some(self.increase);
+            k.resets = Some(self.resets);
+            k.rate_per_second = self.span_seconds().map(|s| self.increase / s);
+        }
+        k
+    }
+}
+
+/// Sum of counter KPIs: increases and rates added.
+pub fn sum_counters<'a>(kpis: impl Iterator<Item = &'a Kpi>) -> Kpi {
+    let mut k = Kpi::empty(KpiKind::Counter, format!("{COUNTER_METHOD}{SUMMED_NOTE}"));
+    let (mut inc, mut rate, mut resets, mut any, mut any_rate) = (0.0, 0.0, 0, false, false);
+    for s in kpis {
+        k.samples += s.samples;
+        k.nonfinite += s.nonfinite;
+        if let Some(i) = s.increase {
+            inc += i;
+            any = true;
+        }
+        if let Some(r) = s.rate_per_second {
+            rate += r;
+            any_rate = true;
+        }
+        resets += s.resets.unwrap_or(0);
+    }
+    if any {
+        k.increase = Some(inc);
+        k.resets = Some(resets);
+    }
+    k.rate_per_second = any_rate.then_some(rate);
+    k
+}
+
+/// Parses a bucket's `le` (`0.5`, `+Inf`).
+pub fn parse_le(le: &str) -> Option<f64> {
+    match le {
+        "+Inf" | "Inf" | "inf" | "+inf" => Some(f64::INFINITY),
+        s => s.parse().ok(),
+    }
+}
+
+/// Quantile `q` of cumulative buckets `(upper bound, count)`, as Prometheus's
+/// `histogram_quantile` (promql/quantile.go, `bucketQuantile`).
+pub fn bucket_quantile(q: f64, buckets: &[(f64, f64)]) -> Option<f64> {
+    let mut b: Vec<(f64, f64)> = buckets.to_vec();
+    b.sort_by(|x, y| x.0.total_cmp(&y.0));
+    // Coalesce equal bounds, then force the counts to be monotonic.
+    b.dedup_by(|later, earlier| {
+        let same = later.0 == earlier.0;
+        if same {
+            earlier.1 += later.1;
+        }
+        same
+    });
+    let mut max = f64::NEG_INFINITY;
+    for x in &mut b {
+        max = max.max(x.1);
+        x.1 = max;
+    }
+    let last = *b.last()?;
+    if !last.0.is_infinite() || b.len() < 2 || last.1 <= 0.0 {
+        return None;
+    }
+    let mut rank = q * last.1;
+    let i = b[..b.len() - 1]
+        .iter()
+        .position(|x| x.1 >= rank)
+        .unwrap_or(b.len() - 1);
+    if i == b.len() - 1 {
+        return Some(b[b.len() - 2].0);
+    }
+    if i == 0 && b[0].0 <= 0.0 {
+        return Some(b[0].0);
+    }
+    let (mut start, end, mut count) = (0.0, b[i].0, b[i].1);
+    if i > 0 {
+        start = b[i - 1].0;
+        count -= b[i - 1].1;
+        rank -= b[i - 1].1;
+    }
+    Some(start + (end - start) * (rank / count))
+}
+
+/// Histogram KPI from each bucket's `(le, increase)` and the bucket samples seen.
+pub fn histogram_kpi(buckets: &[(f64, f64)], samples: u64, method: String) -> Kpi {
+    let mut k = Kpi::empty(KpiKind::Histogram, method);
+    k.samples = samples;
+    k.observations = buckets.iter().find(|b| b.0.is_infinite()).map(|b| b.1);
+    k.set_quantiles(QUANTILES.map(|q| bucket_quantile(q, buckets)));
+    k
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    fn close(a: Option<f64>, b: f64) -> bool {
+        a.is_some_and(|a| (a - b).abs() < 1e-9)
+    }
+
+    #[test]
+    fn gauge_1_to_100_has_numpy_linear_percentiles() {
+        let mut v: Vec<f64> = (1..=100).rev().map(f64::from).collect();
+        let k = gauge_kpi(&mut v, 2);
+        assert_eq!(
+            (k.min, k.max, k.mean, k.samples, k.nonfinite),
+            (Some(1.0), Some(100.0), Some(50.5), 100, 2)
+        );
+        assert!(
+            close(k.p50, 50.5) && close(k.p95, 95.05) && close(k.p99, 99.01),
+            "{k:?}"
+        );
+        assert!(close(percentile_sorted(&[7.0], 0.99), 7.0));
+    }
+
+    #[test]
+    fn radix_select_from_a_spill_file_matches_sorting() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.f64");
+        let mut vals: Vec<f64> = (0..5000)
+            .map(|i| ((i * 7919) % 1013) as f64 * 0.37 - 100.0)
+            .collect();
+        vals.extend([0.0, -0.0, 1e300, -1e300, 5.0, 5.0, 5.0]);
+        let bytes: Vec<u8> = vals.iter().flat_map(|v| v.to_le_bytes()).collect();
+        std::fs::write(&path, bytes).unwrap();
+        let got = percentiles_from_file(&path, vals.len() as u64).unwrap();
+        vals.sort_by(f64::total_cmp);
+        for (i, q) in QUANTILES.iter().enumerate() {
+            assert_eq!(got[i], percentile_sorted(&vals, *q));
+        }
+        let all: Vec<u64> = (0..vals.len() as u64).step_by(97).collect();
+        let sel = select_from_file(&path, vals.len() as u64, &all).unwrap();
+        for (r, v) in all.iter().zip(sel) {
+            assert_eq!(vals[*r as usize], v);
+        }
+    }
+
+    #[test]
+    fn counter_increase_adds_the_value_after_a_reset() {
+        let mut a = CounterAcc::default();
+        for (i, v) in [0.0, 10.0, 20.0, 30.0, 40.0, 5.0, 15.0, 25.0]
+            .into_iter()
+            .enumerate()
+        {
+            a.push(i as i64 * 15_000, v);
+        }
+        let k = a.kpi();
+        assert_eq!((k.increase, k.resets), (Some(65.0), Some(1)));
+        assert!(close(k.rate_per_second, 65.0 / 105.0));
+        // Split in two adjacent ranges, with the reset at the boundary: same result.
+        let (mut x, mut y) = (CounterAcc::default(), CounterAcc::default());
+        for (i, v) in [0.0, 10.0, 20.0, 30.0, 40.0].into_iter().enumerate() {
+            x.push(i as i64, v);
+        }
+        for (i, v) in [5.0, 15.0, 25.0].into_iter().enumerate() {
+            y.push(5 + i as i64, v);
+        }
+        x.append(&y);
+        assert_eq!((x.increase, x.resets, x.n), (65.0, 1, 8));
+    }
+
+    #[test]
+    fn histogram_quantiles_follow_prometheus() {
+        let inf = f64::INFINITY;
+        let b = [
+            (0.1, 10.0),
+            (0.5, 60.0),
+            (1.0, 90.0),
+            (2.5, 100.0),
+            (inf, 100.0),
+        ];
+        assert!(close(bucket_quantile(0.5, &b), 0.42));
+        assert!(close(bucket_quantile(0.95, &b), 1.75));
+        assert!(close(bucket_quantile(0.99, &b), 2.35));
+        // A rank in the +Inf bucket gives the highest finite bound.
+        assert!(close(
+            bucket_quantile(0.99, &[(1.0, 50.0), (inf, 100.0)]),
+            1.0
+        ));
+        assert_eq!(bucket_quantile(0.5, &[(1.0, 0.0), (inf, 0.0)]), None);
+        assert_eq!(bucket_quantile(0.5, &[(1.0, 5.0)]), None);
+        let k = histogram_kpi(&b, 5, HISTOGRAM_METHOD.into());
+        assert_eq!(k.observations, Some(100.0));
+    }
+}

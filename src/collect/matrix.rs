@@ -1,0 +1,588 @@
+//! Incremental parser for Prometheus's matrix responses (`query_range`, or an instant query of
+//! a range vector).
+//!
+//! The body `{"status":"success","data":{"resultType":"matrix","result":[{"metric":{…},
+//! "values":[[ts,"v"],…]},…]},"warnings":[…]}` is read in blocks and handed over as it goes:
+//! each series' labels, then each sample with its timestamp and Prometheus's value text. No
+//! matrix is built; the buffer holds one block plus at most one unfinished item (a sample, or a
+//! series' label object), whatever the size of the response.
+//!
+//! The parser resumes at item boundaries: when a block ends inside an item, the item is parsed
+//! again once the next block has arrived. Keys are matched by name, so key order does not
+//! matter, except that a series' `metric` must come before its `values` (as Prometheus writes
+//! it). Native histogram samples (`histograms`) are skipped and counted.
+
+use std::io::Read;
+
+/// Label pairs sorted by name (the order Prometheus sorts label sets in).
+pub type Labels = Vec<(String, String)>;
+
+/// Receives a matrix as it is parsed. Errors abort the parse and are passed through.
+pub trait MatrixSink {
+    type Error;
+    fn series(&mut self, labels: Labels) -> Result<(), Self::Error>;
+    /// `ts_text` is the timestamp as Prometheus wrote it (unix seconds), `value` its value text.
+    fn sample(&mut self, ts_ms: i64, ts_text: &[u8], value: &[u8]) -> Result<(), Self::Error>;
+    fn end_series(&mut self) -> Result<(), Self::Error>;
+}
+
+/// Warnings and infos Prometheus attached to the response.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct MatrixMeta {
+    pub warnings: Vec<String>,
+    pub native_histogram_series: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MatrixError<E> {
+    #[error("reading the response failed: {0}")]
+    Read(std::io::Error),
+    #[error("malformed response at byte {offset}: {reason}")]
+    Malformed { offset: u64, reason: String },
+    #[error("{error_type}: {error}")]
+    Api { error_type: String, error: String },
+    #[error(transparent)]
+    Sink(E),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Start,
+    Top,
+    Data,
+    Result,
+    Series,
+    Values,
+    Done,
+}
+
+/// Outcome of trying to parse one item: done up to a position, or the block ended inside it.
+enum Step<T> {
+    Item(T),
+    More,
+    /// Consumed up to here, then the block ended inside an item.
+    Stop(usize),
+}
+
+type Res<T, E> = Result<Step<T>, MatrixError<E>>;
+
+struct Parser {
+    state: State,
+    status: Option<String>,
+    error_type: String,
+    error: String,
+    result_type: Option<String>,
+    saw_result: bool,
+    in_series: bool,
+    meta: MatrixMeta,
+    /// Bytes consumed before the current block, for error offsets.
+    base: u64,
+}
+
+/// Block size for reads.
+const BLOCK: usize = 256 * 1024;
+
+/// Parses a matrix response from `reader` into `sink`.
+pub fn parse_matrix<R: Read, S: MatrixSink>(
+    mut reader: R,
+    sink: &mut S,
+) -> Result<MatrixMeta, MatrixError<S::Error>> {
+    let mut p = Parser {
+        state: State::Start,
+        status: None,
+        error_type: String::new(),
+        error: String::new(),
+        result_type: None,
+        saw_result: false,
+        in_series: false,
+        meta: MatrixMeta::default(),
+        base: 0,
+    };
+    let mut buf = vec![0u8; BLOCK];
+    let (mut lo, mut hi) = (0usize, 0usize);
+    loop {
+        if lo > 0 {
+            buf.copy_within(lo..hi, 0);
+            hi -= lo;
+            lo = 0;
+        }
+        if hi == buf.len() {
+            // One item larger than the buffer (a huge label set): grow.
+            buf.resize(buf.len() * 2, 0);
+        }
+        let n = loop {
+            match reader.read(&mut buf[hi..]) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(MatrixError::Read(e)),
+            }
+        };
+        hi += n;
+        let used = p.feed(&buf[lo..hi], sink)?;
+        p.base += used as u64;
+        lo += used;
+        if n == 0 {
+            if p.state != State::Done {
+                return Err(p.malformed(hi - lo, "response ended early"));
+            }
+            return p.finish();
+        }
+    }
+}
+
+fn skip_ws(b: &[u8], mut i: usize) -> usize {
+    while i < b.len() && matches!(b[i], b' ' | b'\n' | b'\r' | b'\t' | b',') {
+        i += 1;
+    }
+    i
+}
+
+/// End (exclusive) of the JSON string starting at `b[i] == '"'`.
+fn string_end(b: &[u8], i: usize) -> Option<usize> {
+    let mut j = i + 1;
+    while j < b.len() {
+        match b[j] {
+            b'"' => return Some(j + 1),
+            b'\\' => j += 2,
+            _ => j += 1,
+        }
+    }
+    None
+}
+
+/// End (exclusive) of the JSON value starting at `b[i]`, or `None` if the block ends first.
+fn value_end(b: &[u8], i: usize) -> Option<usize> {
+    match b.get(i)? {
+        b'"' => string_end(b, i),
+        b'{' | b'[' => {
+            let mut depth = 0usize;
+            let mut j = i;
+            while j < b.len() {
+                match b[j] {
+                    b'"' => {
+                        j = string_end(b, j)?;
+                        continue;
+                    }
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return Some(j + 1);
+                        }
+                    }
+                    _ => {}
+                }
+                j += 1;
+            }
+            None
+        }
+        _ => {
+            let j = i + b[i..]
+                .iter()
+                .position(|c| matches!(c, b',' | b'}' | b']' | b' ' | b'\n' | b'\r' | b'\t'))?;
+            Some(j)
+        }
+    }
+}
+
+/// Timestamp text (`1762250400`, `1762250400.5`, `1.7622504e9`) to milliseconds.
+pub fn ts_millis(t: &[u8]) -> Option<i64> {
+    let mut secs: i64 = 0;
+    let mut i = 0;
+    while i < t.len() && t[i].is_ascii_digit() {
+        secs = secs.checked_mul(10)?.checked_add(i64::from(t[i] - b'0'))?;
+        i += 1;
+    }
+    if i == t.len() && i > 0 {
+        return secs.checked_mul(1000);
+    }
+    if i > 0
+        && i < t.len()
+        && t[i] == b'.'
+        && t.len() - i - 1 <= 3
+        && t[i + 1..].iter().all(u8::is_ascii_digit)
+    {
+        let mut ms = 0i64;
+        for k in 0..3 {
+            ms = ms * 10 + t.get(i + 1 + k).map_or(0, |d| i64::from(d - b'0'));
+        }
+        return secs.checked_mul(1000)?.checked_add(ms);
+    }
+    let f: f64 = std::str::from_utf8(t).ok()?.parse().ok()?;
+    f.is_finite().then(|| (f * 1000.0).round() as i64)
+}
+
+impl Parser {
+    fn malformed<E>(&self, at: usize, reason: impl Into<String>) -> MatrixError<E> {
+        MatrixError::Malformed {
+            offset: self.base + at as u64,
+            reason: reason.into(),
+        }
+    }
+
+    fn finish<E>(self) -> Result<MatrixMeta, MatrixError<E>> {
+        match self.status.as_deref() {
+            Some("success") => {}
+            Some("error") => {
+                return Err(MatrixError::Api {
+                    error_type: self.error_type,
+                    error: self.error,
+                })
+            }
+            other => return Err(self.malformed(0, format!("status is {other:?}"))),
+        }
+        if self.result_type.as_deref() != Some("matrix") || !self.saw_result {
+            return Err(self.malformed(
+                0,
+                format!(
+                    "expected a matrix result, got resultType {:?}",
+                    self.result_type
+                ),
+            ));
+        }
+        Ok(self.meta)
+    }
+
+    /// Parses as many complete items of `b` as possible; returns the bytes consumed.
+    fn feed<S: MatrixSink>(
+        &mut self,
+        b: &[u8],
+        sink: &mut S,
+    ) -> Result<usize, MatrixError<S::Error>> {
+        let mut i = 0;
+        loop {
+            i = skip_ws(b, i);
+            if i >= b.len() {
+                return Ok(i);
+            }
+            let step = match self.state {
+                State::Start => self.open(b, i, b'{', State::Top),
+                State::Top | State::Data => self.object_key(b, i),
+                State::Result => self.result_item(b, i),
+                State::Series => self.series_key(b, i, sink),
+                State::Values => self.values(b, i, sink),
+                State::Done => Ok(Step::Item(b.len())),
+            }?;
+            match step {
+                Step::Item(next) => i = next,
+                Step::More => return Ok(i),
+                Step::Stop(at) => return Ok(at),
+            }
+        }
+    }
+
+    fn open<E>(&mut self, b: &[u8], i: usize, c: u8, next: State) -> Res<usize, E> {
+        if b[i] != c {
+            return Err(self.malformed(i, format!("expected {:?}", c as char)));
+        }
+        self.state = next;
+        Ok(Step::Item(i + 1))
+    }
+
+    /// Reads `"key":` at `b[i]`; returns the key and the position of its value.
+    fn key<E>(&self, b: &[u8], i: usize) -> Res<(String, usize), E> {
+        if b[i] != b'"' {
+            return Err(self.malformed(i, "expected a key"));
+        }
+        let Some(end) = string_end(b, i) else {
+            return Ok(Step::More);
+        };
+        let key: String =
+            serde_json::from_slice(&b[i..end]).map_err(|e| self.malformed(i, e.to_string()))?;
+        let j = skip_ws(b, end);
+        match b.get(j) {
+            None => Ok(Step::More),
+            Some(b':') => {
+                let v = skip_ws(b, j + 1);
+                if v >= b.len() {
+                    Ok(Step::More)
+                } else {
+                    Ok(Step::Item((key, v)))
+                }
+            }
+            Some(_) => Err(self.malformed(j, "expected ':'")),
+        }
+    }
+
+    /// A complete scalar/array value at `b[v]`, deserialized.
+    fn whole<T: serde::de::DeserializeOwned, E>(&self, b: &[u8], v: usize) -> Res<(T, usize), E> {
+        let Some(end) = value_end(b, v) else {
+            return Ok(Step::More);
+        };
+        let t = serde_json::from_slice(&b[v..end]).map_err(|e| self.malformed(v, e.to_string()))?;
+        Ok(Step::Item((t, end)))
+    }
+
+    /// A key (or the closing brace) of the top-level or `data` object.
+    fn object_key<E>(&mut self, b: &[u8], i: usize) -> Res<usize, E> {
+        let top = self.state == State::Top;
+        if b[i] == b'}' {
+            self.state = if top { State::Done } else { State::Top };
+            return Ok(Step::Item(i + 1));
+        }
+        let Step::Item((key, v)) = self.key(b, i)? else {
+            return Ok(Step::More);
+        };
+        let end = match (top, key.as_str()) {
+            (true, "data") => return self.open(b, v, b'{', State::Data),
+            (false, "result") => {
+                self.saw_result = true;
+                return self.open(b, v, b'[', State::Result);
+            }
+            (true, "status") | (true, "errorType") | (true, "error") | (false, "resultType") => {
+                let Step::Item((s, end)) = self.whole::<String, E>(b, v)? else {
+                    return Ok(Step::More);
+                };
+                match key.as_str() {
+                    "status" => self.status = Some(s),
+                    "errorType" => self.error_type = s,
+                    "error" => self.error = s,
+                    _ => self.result_type = Some(s),
+                }
+                end
+            }
+            (true, "warnings") | (true, "infos") => {
+                let Step::Item((w, end)) = self.whole::<Vec<String>, E>(b, v)? else {
+                    return Ok(Step::More);
+                };
+                self.meta.warnings.extend(w);
+                end
+            }
+            _ => match value_end(b, v) {
+                Some(end) => end,
+                None => return Ok(Step::More),
+            },
+        };
+        Ok(Step::Item(end))
+    }
+
+    /// The start of a series object, or the end of the result array.
+    fn result_item<E>(&mut self, b: &[u8], i: usize) -> Res<usize, E> {
+        match b[i] {
+            b']' => {
+                self.state = State::Data;
+                Ok(Step::Item(i + 1))
+            }
+            b'{' => {
+                self.state = State::Series;
+                self.in_series = false;
+                Ok(Step::Item(i + 1))
+            }
+            _ => Err(self.malformed(i, "expected a series object")),
+        }
+    }
+
+    fn series_key<S: MatrixSink>(
+        &mut self,
+        b: &[u8],
+        i: usize,
+        sink: &mut S,
+    ) -> Res<usize, S::Error> {
+        if b[i] == b'}' {
+            if self.in_series {
+                sink.end_series().map_err(MatrixError::Sink)?;
+            }
+            self.state = State::Result;
+            return Ok(Step::Item(i + 1));
+        }
+        let Step::Item((key, v)) = self.key(b, i)? else {
+            return Ok(Step::More);
+        };
+        match key.as_str() {
+            "metric" => {
+                if self.in_series {
+                    return Err(self.malformed(i, "two label sets in one series"));
+                }
+                let Step::Item((map, end)) =
+                    self.whole::<std::collections::BTreeMap<String, String>, S::Error>(b, v)?
+                else {
+                    return Ok(Step::More);
+                };
+                sink.series(map.into_iter().collect())
+                    .map_err(MatrixError::Sink)?;
+                self.in_series = true;
+                Ok(Step::Item(end))
+            }
+            "values" => {
+                if !self.in_series {
+                    return Err(self.malformed(i, "values before the series' labels"));
+                }
+                self.open(b, v, b'[', State::Values)
+            }
+            other => {
+                if other == "histograms" {
+                    self.meta.native_histogram_series += 1;
+                }
+                match value_end(b, v) {
+                    Some(end) => Ok(Step::Item(end)),
+                    None => Ok(Step::More),
+                }
+            }
+        }
+    }
+
+    /// Samples `[ts,"value"]` until the closing bracket of the values array: the hot loop.
+    fn values<S: MatrixSink>(
+        &mut self,
+        b: &[u8],
+        mut i: usize,
+        sink: &mut S,
+    ) -> Res<usize, S::Error> {
+        loop {
+            i = skip_ws(b, i);
+            let Some(&c) = b.get(i) else {
+                return Ok(Step::Stop(i));
+            };
+            if c == b']' {
+                self.state = State::Series;
+                return Ok(Step::Item(i + 1));
+            }
+            if c != b'[' {
+                return Err(self.malformed(i, "expected a [timestamp, \"value\"] pair"));
+            }
+            // Timestamp: a JSON number.
+            let ts_start = skip_ws(b, i + 1);
+            let mut j = ts_start;
+            while j < b.len() && matches!(b[j], b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-') {
+                j += 1;
+            }
+            let ts_end = j;
+            let j = skip_ws(b, j); // also skips the comma
+            let Some(&q) = b.get(j) else {
+                return Ok(Step::Stop(i));
+            };
+            if q != b'"' {
+                return Err(self.malformed(j, "expected a quoted sample value"));
+            }
+            let v_start = j + 1;
+            let Some(len) = b[v_start..].iter().position(|&c| c == b'"' || c == b'\\') else {
+                return Ok(Step::Stop(i));
+            };
+            let v_end = v_start + len;
+            if b[v_end] == b'\\' {
+                return Err(self.malformed(v_end, "escaped sample value"));
+            }
+            let k = skip_ws_only(b, v_end + 1);
+            let Some(&close) = b.get(k) else {
+                return Ok(Step::Stop(i));
+            };
+            if close != b']' {
+                return Err(self.malformed(k, "expected ']' after a sample"));
+            }
+            let ts_text = &b[ts_start..ts_end];
+            let Some(ms) = ts_millis(ts_text) else {
+                return Err(self.malformed(ts_start, "bad timestamp"));
+            };
+            sink.sample(ms, ts_text, &b[v_start..v_end])
+                .map_err(MatrixError::Sink)?;
+            i = k + 1;
+        }
+    }
+}
+
+fn skip_ws_only(b: &[u8], mut i: usize) -> usize {
+    while i < b.len() && matches!(b[i], b' ' | b'\n' | b'\r' | b'\t') {
+        i += 1;
+    }
+    i
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    type Sample = (i64, String, String);
+
+    #[derive(Default)]
+    struct Collect(Vec<(Labels, Vec<Sample>)>);
+
+    impl MatrixSink for Collect {
+        type Error = String;
+        fn series(&mut self, labels: Labels) -> Result<(), String> {
+            self.0.push((labels, Vec::new()));
+            Ok(())
+        }
+        fn sample(&mut self, ms: i64, t: &[u8], v: &[u8]) -> Result<(), String> {
+            let s = |x: &[u8]| String::from_utf8_lossy(x).into_owned();
+            self.0
+                .last_mut()
+                .ok_or("no series")?
+                .1
+                .push((ms, s(t), s(v)));
+            Ok(())
+        }
+        fn end_series(&mut self) -> Result<(), String> {
+            Ok(())
+        }
+    }
+
+    /// Hands out `data` a few bytes at a time, to hit every resume point.
+    struct Dribble<'a>(&'a [u8], usize);
+    impl Read for Dribble<'_> {
+        fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.1.min(self.0.len()).min(out.len());
+            out[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    const BODY: &str = r#"{"status":"success","data":{"resultType":"matrix","result":[
+        {"metric":{"job":"a \"q\"","__name__":"up"},"values":[[1762250400,"1"],[1762250400.5,"NaN"],[1762250401.125,"+Inf"]]},
+        {"metric":{},"values":[[1,"1e-05"]]},
+        {"metric":{"x":"}]"},"values":[]}]},"warnings":["w1"],"infos":["i1"]}"#;
+
+    #[test]
+    fn parses_the_same_whatever_the_block_boundaries() {
+        for step in [1, 2, 3, 7, 64, 100_000] {
+            let mut sink = Collect::default();
+            let meta = parse_matrix(Dribble(BODY.as_bytes(), step), &mut sink).unwrap();
+            assert_eq!(meta.warnings, vec!["w1", "i1"]);
+            assert_eq!(sink.0.len(), 3, "step {step}");
+            let (labels, samples) = &sink.0[0];
+            assert_eq!(labels[0], ("__name__".into(), "up".into()));
+            assert_eq!(labels[1], ("job".into(), "a \"q\"".into()));
+            assert_eq!(
+                samples[1],
+                (1_762_250_400_500, "1762250400.5".into(), "NaN".into())
+            );
+            assert_eq!(samples[2].0, 1_762_250_401_125);
+            assert_eq!(sink.0[1].1, vec![(1000, "1".into(), "1e-05".into())]);
+            assert_eq!(sink.0[2].0, vec![("x".into(), "}]".into())]);
+        }
+    }
+
+    #[test]
+    fn api_errors_and_truncation_are_reported() {
+        let err = r#"{"status":"error","errorType":"bad_data","error":"parse error"}"#;
+        let r = parse_matrix(err.as_bytes(), &mut Collect::default());
+        assert!(
+            matches!(r, Err(MatrixError::Api { ref error_type, ref error }) if error_type == "bad_data" && error == "parse error")
+        );
+        let cut = &BODY[..BODY.len() - 20];
+        assert!(matches!(
+            parse_matrix(cut.as_bytes(), &mut Collect::default()),
+            Err(MatrixError::Malformed { .. })
+        ));
+        let values_first = r#"{"status":"success","data":{"resultType":"matrix","result":[{"values":[],"metric":{}}]}}"#;
+        assert!(matches!(
+            parse_matrix(values_first.as_bytes(), &mut Collect::default()),
+            Err(MatrixError::Malformed { .. })
+        ));
+        let vector = r#"{"status":"success","data":{"resultType":"vector","result":[]}}"#;
+        assert!(matches!(
+            parse_matrix(vector.as_bytes(), &mut Collect::default()),
+            Err(MatrixError::Malformed { .. })
+        ));
+    }
+
+    #[test]
+    fn timestamps_convert_exactly() {
+        assert_eq!(ts_millis(b"1762250400"), Some(1_762_250_400_000));
+        assert_eq!(ts_millis(b"1762250400.1"), Some(1_762_250_400_100));
+        assert_eq!(ts_millis(b"1762250400.123"), Some(1_762_250_400_123));
+        assert_eq!(ts_millis(b"1.7622504e9"), Some(1_762_250_400_000));
+        assert_eq!(ts_millis(b"x"), None);
+    }
+}

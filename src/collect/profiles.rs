@@ -1,0 +1,202 @@
+//! Default queries, chosen from what a session registered.
+//!
+//! Every series of a session carries `session` and `run_id`; exporters add `exporter="<kind>"`
+//! and `node`; services add `service`. Rates use `$__rate_interval`, which the collection
+//! replaces with `max(4 × scrape interval, step + scrape interval)`. Rate results are gauges;
+//! histogram queries keep their buckets summed by `le` so the KPIs can compute quantiles over
+//! the window, and a `histogram_quantile` query next to them gives the chart over time.
+
+use super::{MetricKind, NamedQuery, QueryOrigin};
+
+const RI: &str = "$__rate_interval";
+
+fn q(profile: &str, name: &str, kind: MetricKind, promql: String) -> NamedQuery {
+    NamedQuery {
+        name: name.to_owned(),
+        promql,
+        kind,
+        origin: QueryOrigin::Profile(profile.to_owned()),
+    }
+}
+
+/// Default queries for a session whose clients registered `exporter_kinds` (`node`, `dcgm`, …)
+/// and which registered `services`. `session_selector` is a list of label matchers
+/// (`session="benchmark-01"`), with or without braces. Unknown exporter kinds get no profile
+/// (their series are still in the raw export); the `services` profile (`up`, scrape duration of
+/// every target) is always included, and the vLLM profile whenever services are registered —
+/// its queries are reported absent when the services are not vLLM.
+pub fn default_queries(
+    exporter_kinds: &[String],
+    services: &[String],
+    session_selector: &str,
+) -> Vec<NamedQuery> {
+    let sel = session_selector
+        .trim()
+        .trim_start_matches('{')
+        .trim_end_matches('}')
+        .trim();
+    let with = |extra: &str| match (sel.is_empty(), extra.is_empty()) {
+        (true, _) => extra.to_owned(),
+        (false, true) => sel.to_owned(),
+        (false, false) => format!("{sel},{extra}"),
+    };
+    let has = |k: &str| exporter_kinds.iter().any(|e| e == k);
+    let mut out = Vec::new();
+    use MetricKind::{Gauge, Histogram};
+    if has("node") {
+        let n = with("exporter=\"node\"");
+        let p = "node";
+        out.push(q(
+            p,
+            "node_cpu_utilisation",
+            Gauge,
+            format!(
+            "1 - avg by (node, instance) (rate(node_cpu_seconds_total{{{n},mode=\"idle\"}}[{RI}]))"
+        ),
+        ));
+        out.push(q(
+            p,
+            "node_memory_used_bytes",
+            Gauge,
+            format!("node_memory_MemTotal_bytes{{{n}}} - node_memory_MemAvailable_bytes{{{n}}}"),
+        ));
+        for (name, metric, filter) in [
+            (
+                "node_network_receive_bytes_per_second",
+                "node_network_receive_bytes_total",
+                ",device!=\"lo\"",
+            ),
+            (
+                "node_network_transmit_bytes_per_second",
+                "node_network_transmit_bytes_total",
+                ",device!=\"lo\"",
+            ),
+            (
+                "node_disk_read_bytes_per_second",
+                "node_disk_read_bytes_total",
+                "",
+            ),
+            (
+                "node_disk_written_bytes_per_second",
+                "node_disk_written_bytes_total",
+                "",
+            ),
+        ] {
+            out.push(q(
+                p,
+                name,
+                Gauge,
+                format!("sum by (node, instance) (rate({metric}{{{n}{filter}}}[{RI}]))"),
+            ));
+        }
+    }
+    if has("dcgm") {
+        let d = with("exporter=\"dcgm\"");
+        for (name, metric) in [
+            ("gpu_utilisation_percent", "DCGM_FI_DEV_GPU_UTIL"),
+            ("gpu_memory_used_mib", "DCGM_FI_DEV_FB_USED"),
+            ("gpu_power_watts", "DCGM_FI_DEV_POWER_USAGE"),
+            ("gpu_temperature_celsius", "DCGM_FI_DEV_GPU_TEMP"),
+        ] {
+            out.push(q("dcgm", name, Gauge, format!("{metric}{{{d}}}")));
+        }
+    }
+    let all = with("");
+    out.push(q("services", "target_up", Gauge, format!("up{{{all}}}")));
+    out.push(q(
+        "services",
+        "scrape_duration_seconds",
+        Gauge,
+        format!("scrape_duration_seconds{{{all}}}"),
+    ));
+    if !services.is_empty() {
+        let by = "service, instance, model_name";
+        let v = |m: &str| format!("{m}{{{all}}}");
+        let p = "vllm";
+        out.push(q(
+            p,
+            "vllm_requests_running",
+            Gauge,
+            format!("sum by ({by}) ({})", v("vllm:num_requests_running")),
+        ));
+        out.push(q(
+            p,
+            "vllm_requests_waiting",
+            Gauge,
+            format!("sum by ({by}) ({})", v("vllm:num_requests_waiting")),
+        ));
+        for (name, metric) in [
+            ("vllm_request_rate", "vllm:request_success_total"),
+            ("vllm_prompt_tokens_per_second", "vllm:prompt_tokens_total"),
+            (
+                "vllm_generation_tokens_per_second",
+                "vllm:generation_tokens_total",
+            ),
+        ] {
+            out.push(q(
+                p,
+                name,
+                Gauge,
+                format!("sum by ({by}) (rate({}[{RI}]))", v(metric)),
+            ));
+        }
+        for (name, metric) in [
+            (
+                "vllm_e2e_latency_seconds",
+                "vllm:e2e_request_latency_seconds_bucket",
+            ),
+            (
+                "vllm_ttft_seconds",
+                "vllm:time_to_first_token_seconds_bucket",
+            ),
+        ] {
+            out.push(q(
+                p,
+                name,
+                Histogram,
+                format!("sum by ({by}, le) ({})", v(metric)),
+            ));
+            out.push(q(
+                p,
+                &format!("{name}_p95"),
+                Gauge,
+                format!(
+                    "histogram_quantile(0.95, sum by ({by}, le) (rate({}[{RI}])))",
+                    v(metric)
+                ),
+            ));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn profiles_follow_registered_exporters_and_services() {
+        let node = default_queries(&["node".into()], &[], "{session=\"s1\"}");
+        let names: Vec<&str> = node.iter().map(|q| q.name.as_str()).collect();
+        assert!(names.contains(&"node_cpu_utilisation") && names.contains(&"target_up"));
+        assert!(!names
+            .iter()
+            .any(|n| n.starts_with("gpu_") || n.starts_with("vllm_")));
+        assert_eq!(
+            node[0].promql,
+            "1 - avg by (node, instance) (rate(node_cpu_seconds_total{session=\"s1\",exporter=\"node\",mode=\"idle\"}[$__rate_interval]))"
+        );
+        let all = default_queries(&["dcgm".into()], &["llm".into()], "session=\"s1\"");
+        assert!(all.iter().any(|q| q.name == "gpu_power_watts"
+            && q.promql == "DCGM_FI_DEV_POWER_USAGE{session=\"s1\",exporter=\"dcgm\"}"));
+        let lat = all
+            .iter()
+            .find(|q| q.name == "vllm_e2e_latency_seconds")
+            .unwrap();
+        assert_eq!(lat.kind, MetricKind::Histogram);
+        assert_eq!(lat.origin, QueryOrigin::Profile("vllm".into()));
+        let names: std::collections::HashSet<_> = all.iter().map(|q| &q.name).collect();
+        assert_eq!(names.len(), all.len(), "names are unique");
+    }
+}

@@ -1,0 +1,363 @@
+//! `report.html`: a self-contained page (no scripts, no external resources) with the KPI table,
+//! coverage, and one chart per query drawn by plotters' SVG backend and embedded inline. The
+//! named windows are shaded and labelled on every chart.
+//!
+//! The template only prints strings prepared here; askama escapes them (`.html`). The SVG is
+//! inserted unescaped: plotters escapes the text it draws.
+
+use super::chart::{ChartData, Line};
+use super::coverage::CoverageReport;
+use super::{CollectError, MarkedWindow, QueryReport, QueryStatus};
+use askama::Template;
+use plotters::prelude::*;
+
+/// Everything the report shows.
+pub struct ReportInput<'a> {
+    pub title: &'a str,
+    pub start_s: f64,
+    pub end_s: f64,
+    pub window: String,
+    pub step: String,
+    pub prometheus: String,
+    pub version: String,
+    pub queries: &'a [QueryReport],
+    pub coverage: Option<&'a CoverageReport>,
+    pub charts: &'a [ChartData],
+    pub windows: &'a [MarkedWindow],
+}
+
+struct KpiRow {
+    query: String,
+    kind: String,
+    status: String,
+    absent: bool,
+    series: u64,
+    samples: u64,
+    cells: [String; 9],
+}
+
+struct CovRow {
+    target: String,
+    scrapes: u64,
+    expected: String,
+    coverage: String,
+    up: String,
+    gaps: usize,
+    max_gap: String,
+    flagged: bool,
+}
+
+struct ChartView {
+    name: String,
+    promql: String,
+    note: String,
+    svg: String,
+}
+
+#[derive(Template)]
+#[template(path = "report.html")]
+struct ReportHtml {
+    title: String,
+    generated: String,
+    window: String,
+    step: String,
+    prometheus: String,
+    version: String,
+    rows: Vec<KpiRow>,
+    methods: Vec<(String, String)>,
+    coverage: Vec<CovRow>,
+    coverage_note: String,
+    windows: Vec<(String, String, String)>,
+    charts: Vec<ChartView>,
+}
+
+/// Compact number for tables and axes: 4 significant digits, exponent when large or tiny.
+pub fn num(x: f64) -> String {
+    if !x.is_finite() {
+        return x.to_string();
+    }
+    let a = x.abs();
+    if a != 0.0 && !(1e-3..1e6).contains(&a) {
+        format!("{x:.3e}")
+    } else {
+        let s = format!("{x:.4}");
+        s.trim_end_matches('0').trim_end_matches('.').to_owned()
+    }
+}
+
+fn opt(x: Option<f64>) -> String {
+    x.map(num).unwrap_or_default()
+}
+
+/// Renders `report.html`.
+pub fn render(input: &ReportInput<'_>) -> Result<String, CollectError> {
+    let mut rows = Vec::new();
+    let mut methods: Vec<(String, String)> = Vec::new();
+    for q in input.queries {
+        let absent = q.status == QueryStatus::Absent;
+        let status = if absent { "absent" } else { "ok" }.to_owned();
+        if q.aggregate.is_empty() {
+            rows.push(KpiRow {
+                query: q.name.clone(),
+                kind: serde_json::to_value(q.kind)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default(),
+                status,
+                absent,
+                series: q.series,
+                samples: q.samples,
+                cells: Default::default(),
+            });
+            continue;
+        }
+        for k in &q.aggregate {
+            if !methods.iter().any(|(_, m)| *m == k.method) {
+                methods.push((k.kind.as_str().to_owned(), k.method.clone()));
+            }
+            rows.push(KpiRow {
+                query: q.name.clone(),
+                kind: k.kind.as_str().to_owned(),
+                status: status.clone(),
+                absent,
+                series: q.series,
+                samples: k.samples,
+                cells: [
+                    opt(k.min),
+                    opt(k.max),
+                    opt(k.mean),
+                    opt(k.p50),
+                    opt(k.p95),
+                    opt(k.p99),
+                    opt(k.increase),
+                    opt(k.rate_per_second),
+                    opt(k.observations),
+                ],
+            });
+        }
+    }
+    let coverage = input
+        .coverage
+        .map(|c| {
+            c.targets
+                .iter()
+                .map(|t| CovRow {
+                    target: t.target.clone(),
+                    scrapes: t.scrapes,
+                    expected: opt(t.expected_scrapes),
+                    coverage: t
+                        .coverage
+                        .map(|c| format!("{:.1}%", c * 100.0))
+                        .unwrap_or_default(),
+                    up: t
+                        .up_fraction
+                        .map(|c| format!("{:.1}%", c * 100.0))
+                        .unwrap_or_default(),
+                    gaps: t.gaps.len(),
+                    max_gap: t
+                        .max_gap_seconds
+                        .map(|s| format!("{s}s"))
+                        .unwrap_or_default(),
+                    flagged: t.flagged,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut charts = Vec::new();
+    for c in input.charts {
+        let q = input.queries.iter().find(|q| q.name == c.query);
+        let note = if c.banded {
+            format!(
+                "{} series: minimum, mean and maximum over all series per time bin",
+                c.series
+            )
+        } else {
+            format!("{} series: mean per time bin", c.series)
+        };
+        charts.push(ChartView {
+            name: c.query.clone(),
+            promql: q.map(|q| q.sent_promql.clone()).unwrap_or_default(),
+            note,
+            svg: draw(c, input.start_s, input.end_s, input.windows)
+                .map_err(CollectError::Report)?,
+        });
+    }
+    ReportHtml {
+        title: input.title.to_owned(),
+        generated: crate::domain::Timestamp::now().to_string(),
+        window: input.window.clone(),
+        step: input.step.clone(),
+        prometheus: input.prometheus.clone(),
+        version: input.version.clone(),
+        rows,
+        methods,
+        coverage,
+        coverage_note: input.coverage.map(|c| c.method.clone()).unwrap_or_default(),
+        windows: input
+            .windows
+            .iter()
+            .map(|w| (w.name.clone(), w.start.to_string(), w.end.to_string()))
+            .collect(),
+        charts,
+    }
+    .render()
+    .map_err(|e| CollectError::Report(e.to_string()))
+}
+
+fn clock(secs: f64, long: bool) -> String {
+    let t = chrono::DateTime::from_timestamp(secs as i64, 0).unwrap_or_default();
+    t.format(if long { "%m-%d %H:%M" } else { "%H:%M:%S" })
+        .to_string()
+}
+
+fn shorten(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_owned()
+    } else {
+        format!("{}…", s.chars().take(max).collect::<String>())
+    }
+}
+
+/// Contiguous runs of present points.
+fn segments(line: &Line) -> Vec<Vec<(f64, f64)>> {
+    let mut out = vec![Vec::new()];
+    for &(x, y) in &line.points {
+        match y {
+            Some(y) if y.is_finite() => out.last_mut().map(|s| s.push((x, y))).unwrap_or(()),
+            _ => {
+                if out.last().is_some_and(|s| !s.is_empty()) {
+                    out.push(Vec::new());
+                }
+            }
+        }
+    }
+    out.retain(|s| !s.is_empty());
+    out
+}
+
+/// Draws one chart as an SVG string.
+fn draw(
+    c: &ChartData,
+    start_s: f64,
+    end_s: f64,
+    windows: &[MarkedWindow],
+) -> Result<String, String> {
+    let err = |e: &dyn std::fmt::Display| e.to_string();
+    let ys = c
+        .lines
+        .iter()
+        .flat_map(|l| l.points.iter().filter_map(|p| p.1))
+        .filter(|y| y.is_finite());
+    let (mut lo, mut hi) = ys.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), y| {
+        (a.min(y), b.max(y))
+    });
+    if !lo.is_finite() {
+        (lo, hi) = (0.0, 1.0);
+    }
+    let pad = if hi > lo {
+        (hi - lo) * 0.05
+    } else {
+        lo.abs().max(1.0) * 0.05
+    };
+    let (lo, hi) = (lo - pad, hi + pad);
+    let long = end_s - start_s > 86_400.0;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (960, 340)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| err(&e))?;
+        let mut ch = ChartBuilder::on(&root)
+            .margin(12)
+            .x_label_area_size(28)
+            .y_label_area_size(70)
+            .build_cartesian_2d(start_s..end_s, lo..hi)
+            .map_err(|e| err(&e))?;
+        ch.configure_mesh()
+            .x_labels(8)
+            .y_labels(6)
+            .x_label_formatter(&|x| clock(*x, long))
+            .y_label_formatter(&|y| num(*y))
+            .light_line_style(WHITE.mix(0.0))
+            .draw()
+            .map_err(|e| err(&e))?;
+        for (i, w) in windows.iter().enumerate() {
+            let (a, b) = (
+                w.start.unix_secs_f64().max(start_s),
+                w.end.unix_secs_f64().min(end_s),
+            );
+            if a > b {
+                continue;
+            }
+            let color = Palette99::pick(i + 3).mix(0.15);
+            ch.draw_series(std::iter::once(Rectangle::new(
+                [(a, lo), (b, hi)],
+                color.filled(),
+            )))
+            .map_err(|e| err(&e))?;
+            ch.draw_series(std::iter::once(Text::new(
+                shorten(&w.name, 30),
+                (a, hi - (hi - lo) * 0.02),
+                ("sans-serif", 13).into_font(),
+            )))
+            .map_err(|e| err(&e))?;
+        }
+        for (i, line) in c.lines.iter().enumerate() {
+            let color = Palette99::pick(i).to_rgba();
+            let mut first = true;
+            for seg in segments(line) {
+                let s = ch
+                    .draw_series(LineSeries::new(seg, color.stroke_width(2)))
+                    .map_err(|e| err(&e))?;
+                if first {
+                    s.label(shorten(&line.label, 70)).legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2))
+                    });
+                    first = false;
+                }
+            }
+        }
+        ch.configure_series_labels()
+            .border_style(BLACK.mix(0.3))
+            .background_style(WHITE.mix(0.85))
+            .label_font(("sans-serif", 12))
+            .draw()
+            .map_err(|e| err(&e))?;
+        root.present().map_err(|e| err(&e))?;
+    }
+    Ok(svg)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_are_compact() {
+        assert_eq!(num(50.5), "50.5");
+        assert_eq!(num(95.049999999), "95.05");
+        assert_eq!(num(1234567.0), "1.235e6");
+        assert_eq!(num(0.0), "0");
+    }
+
+    #[test]
+    fn charts_escape_window_names() {
+        let c = ChartData {
+            query: "q".into(),
+            lines: vec![Line {
+                label: "{a=\"<b>\"}".into(),
+                points: vec![(0.0, Some(1.0)), (10.0, None), (20.0, Some(2.0))],
+            }],
+            banded: false,
+            series: 1,
+        };
+        let w = MarkedWindow {
+            name: "<script>".into(),
+            start: crate::domain::Timestamp::parse("5").unwrap(),
+            end: crate::domain::Timestamp::parse("15").unwrap(),
+        };
+        let svg = draw(&c, 0.0, 20.0, &[w]).unwrap();
+        assert!(
+            svg.starts_with("<svg") && !svg.contains("<script>") && svg.contains("&lt;script&gt;")
+        );
+    }
+}

@@ -1,0 +1,641 @@
+//! Drives one collection: plans the requests, fetches them with bounded concurrency, merges
+//! each query's chunks in order as soon as they are all in, writes the small files and the
+//! manifest, and publishes the bundle.
+//!
+//! A producer task starts fetches (at most `concurrency` at once) in plan order and hands
+//! their join handles, in the same order, to the consumer here, which merges while later
+//! fetches run. On any error everything in flight is cancelled and awaited before the temp
+//! directory is removed.
+
+use super::bundle::{write_file, TempBundle};
+use super::chart::{Binning, ChartData};
+use super::coverage::{self, CoverageSink, TargetAcc};
+use super::fetch::{fetch_matrix, Request};
+use super::matrix::Labels;
+use super::merge::{merge_query, SampleFiles};
+use super::part::{ChunkPart, PartSpec, PartWriter};
+use super::plan::{self, Resolved, RAW};
+use super::summary::{self, QuerySummary};
+use super::{
+    Artifact, CollectError, CollectionOutcome, CollectionPlan, MetricKind, Progress, QueryReport,
+    QueryStatus,
+};
+use crate::domain::Timestamp;
+use crate::telemetry::{OutcomeLabels, METRICS};
+use serde_json::json;
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc::{self, UnboundedSender};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// Knobs with sensible defaults; tests shrink the chunks to exercise merging.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tuning {
+    pub max_points_per_chunk: u64,
+    pub concurrency: usize,
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        Tuning {
+            max_points_per_chunk: plan::MAX_POINTS_PER_CHUNK,
+            concurrency: plan::CONCURRENCY,
+        }
+    }
+}
+
+/// How long a failed collection waits for its in-flight fetches before removing the temp dir.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Runs `plan` and writes its bundle. See the [module docs](super) for the bundle layout.
+pub async fn collect(
+    http: &reqwest::Client,
+    plan: CollectionPlan,
+    progress: Option<UnboundedSender<Progress>>,
+) -> Result<CollectionOutcome, CollectError> {
+    collect_tuned(http, plan, progress, Tuning::default()).await
+}
+
+/// [`collect`] with explicit chunk size and concurrency.
+pub async fn collect_tuned(
+    http: &reqwest::Client,
+    plan: CollectionPlan,
+    progress: Option<UnboundedSender<Progress>>,
+    tuning: Tuning,
+) -> Result<CollectionOutcome, CollectError> {
+    let started = Instant::now();
+    let result = run(http, plan, progress, tuning, started).await;
+    let outcome = if result.is_ok() { "ok" } else { "error" };
+    METRICS
+        .collections
+        .get_or_create(&OutcomeLabels {
+            outcome: outcome.to_owned(),
+        })
+        .observe(started.elapsed().as_secs_f64());
+    if let Ok(o) = &result {
+        METRICS.collected_samples.inc_by(o.samples);
+        METRICS
+            .collected_bytes
+            .inc_by(o.artifacts.iter().map(|a| a.bytes).sum());
+    }
+    result
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Target {
+    Query(usize),
+    Raw,
+    Coverage,
+}
+
+struct Job {
+    target: Target,
+    name: Arc<str>,
+    kind: Option<MetricKind>,
+    chunk: usize,
+    of: usize,
+    request: Request,
+}
+
+enum Fetched {
+    Part(ChunkPart),
+    Coverage(HashMap<Labels, TargetAcc>),
+}
+
+type Handle = (
+    Target,
+    Arc<str>,
+    usize,
+    usize,
+    JoinHandle<Result<Fetched, CollectError>>,
+);
+
+fn emit(progress: &Option<UnboundedSender<Progress>>, p: Progress) {
+    if let Some(tx) = progress {
+        let _ = tx.send(p);
+    }
+}
+
+fn plan_jobs(r: &Resolved, plan: &CollectionPlan, tuning: Tuning, left_open: bool) -> Vec<Job> {
+    let mut jobs = Vec::new();
+    for (qi, q) in r.queries.iter().enumerate() {
+        let chunks =
+            plan::range_chunks(r.start_ms, r.end_ms, r.step_ms, tuning.max_points_per_chunk);
+        let of = chunks.len();
+        for (chunk, c) in chunks.into_iter().enumerate() {
+            jobs.push(Job {
+                target: Target::Query(qi),
+                name: q.query.name.as_str().into(),
+                kind: Some(q.query.kind),
+                chunk,
+                of,
+                request: Request::Range {
+                    promql: q.sent.clone(),
+                    start_ms: c.start_ms,
+                    end_ms: c.end_ms,
+                    step_ms: r.step_ms,
+                },
+            });
+        }
+    }
+    let instant = [
+        (Target::Raw, &plan.raw_selector),
+        (Target::Coverage, &plan.coverage_selector),
+    ];
+    for (target, sel) in instant {
+        let Some(sel) = sel else { continue };
+        let chunks = plan::instant_chunks(r.start_ms, r.end_ms, r.raw_chunk_ms, left_open);
+        let of = chunks.len();
+        for (chunk, c) in chunks.into_iter().enumerate() {
+            jobs.push(Job {
+                target,
+                name: if target == Target::Raw {
+                    RAW
+                } else {
+                    "coverage"
+                }
+                .into(),
+                kind: None,
+                chunk,
+                of,
+                request: Request::Instant {
+                    promql: format!("{}[{}ms]", sel.trim(), c.range_ms),
+                    time_ms: c.time_ms,
+                },
+            });
+        }
+    }
+    jobs
+}
+
+async fn run_job(
+    http: reqwest::Client,
+    base: String,
+    job: Job,
+    parts: PathBuf,
+    binning: Binning,
+    cancel: CancellationToken,
+) -> Result<Fetched, CollectError> {
+    let name = job.name.to_string();
+    if job.target == Target::Coverage {
+        return fetch_matrix(
+            &http,
+            &base,
+            &name,
+            &job.request,
+            &cancel,
+            || Ok(CoverageSink::default()),
+            |s, _| Ok(Fetched::Coverage(s.targets)),
+        )
+        .await;
+    }
+    let stem = match job.target {
+        Target::Query(i) => format!("q{i}-c{}", job.chunk),
+        _ => format!("raw-c{}", job.chunk),
+    };
+    let spec = PartSpec {
+        query: job.name.clone(),
+        kind: job.kind,
+        dir: parts,
+        stem,
+        binning,
+        cancel: cancel.clone(),
+    };
+    let chunk = job.chunk;
+    fetch_matrix(
+        &http,
+        &base,
+        &name,
+        &job.request,
+        &cancel,
+        move || PartWriter::create(spec, chunk),
+        |w, meta| w.finish(meta).map(Fetched::Part),
+    )
+    .await
+}
+
+/// Consumer state: what has been merged so far.
+struct Merging {
+    samples: Option<SampleFiles>,
+    raw: Option<SampleFiles>,
+    pending: Vec<ChunkPart>,
+    summaries: Vec<QuerySummary>,
+    series_rows: Vec<(String, String, Labels)>,
+    charts: Vec<ChartData>,
+    coverage: BTreeMap<Labels, TargetAcc>,
+    raw_series: u64,
+    raw_samples: u64,
+    artifacts: Vec<Artifact>,
+    warnings: HashMap<String, Vec<String>>,
+}
+
+async fn run(
+    http: &reqwest::Client,
+    plan: CollectionPlan,
+    progress: Option<UnboundedSender<Progress>>,
+    tuning: Tuning,
+    started: Instant,
+) -> Result<CollectionOutcome, CollectError> {
+    let r = plan::resolve(&plan)?;
+    let base = plan.prometheus_url.trim_end_matches('/').to_owned();
+    let version = crate::prometheus::PromClient::new(http.clone(), &base)
+        .version()
+        .await
+        .unwrap_or_else(|_| "unknown".to_owned());
+    // Prometheus 3 made range selectors left-open.
+    let left_open = version
+        .split('.')
+        .next()
+        .and_then(|m| m.parse::<u32>().ok())
+        .is_some_and(|m| m >= 3);
+    let bundle = TempBundle::create(&plan.bundle_parent, &plan.bundle_name)?;
+    let parts = bundle.path().join(".parts");
+    std::fs::create_dir(&parts).map_err(|e| CollectError::io(&parts, e))?;
+    let jobs = plan_jobs(&r, &plan, tuning, left_open);
+    emit(
+        &progress,
+        Progress::Started {
+            queries: r.queries.len(),
+            chunks: jobs.len(),
+        },
+    );
+
+    let cancel = CancellationToken::new();
+    let (tx, mut rx) = mpsc::unbounded_channel::<Handle>();
+    let binning = Binning {
+        start_ms: r.start_ms,
+        end_ms: r.end_ms,
+    };
+    let producer = {
+        let (cancel, http, base, parts) =
+            (cancel.clone(), http.clone(), base.clone(), parts.clone());
+        let sem = Arc::new(tokio::sync::Semaphore::new(tuning.concurrency.max(1)));
+        tokio::spawn(async move {
+            for job in jobs {
+                let permit = tokio::select! {
+                    p = sem.clone().acquire_owned() => p,
+                    _ = cancel.cancelled() => break,
+                };
+                let Ok(permit) = permit else { break };
+                let (target, name, chunk, of) = (job.target, job.name.clone(), job.chunk, job.of);
+                let task = run_job(
+                    http.clone(),
+                    base.clone(),
+                    job,
+                    parts.clone(),
+                    binning,
+                    cancel.clone(),
+                );
+                let h = tokio::spawn(async move {
+                    let r = task.await;
+                    drop(permit);
+                    r
+                });
+                if tx.send((target, name, chunk, of, h)).is_err() {
+                    break;
+                }
+            }
+        })
+    };
+
+    let mut m = Merging {
+        samples: if r.queries.is_empty() {
+            None
+        } else {
+            Some(SampleFiles::create(bundle.path(), "samples")?)
+        },
+        raw: match plan.raw_selector {
+            Some(_) => Some(SampleFiles::create(bundle.path(), RAW)?),
+            None => None,
+        },
+        pending: Vec::new(),
+        summaries: Vec::new(),
+        series_rows: Vec::new(),
+        charts: Vec::new(),
+        coverage: BTreeMap::new(),
+        raw_series: 0,
+        raw_samples: 0,
+        artifacts: Vec::new(),
+        warnings: HashMap::new(),
+    };
+    let consumed = consume(&mut rx, &mut m, &r, &parts, &progress).await;
+    if let Err(e) = consumed {
+        cancel.cancel();
+        let _ = tokio::time::timeout(DRAIN_TIMEOUT, async {
+            let _ = producer.await;
+            while let Some((.., h)) = rx.recv().await {
+                let _ = h.await;
+            }
+        })
+        .await;
+        return Err(e);
+    }
+    let _ = producer.await;
+    finish(bundle, m, r, plan, version, progress, started).await
+}
+
+async fn consume(
+    rx: &mut mpsc::UnboundedReceiver<Handle>,
+    m: &mut Merging,
+    r: &Resolved,
+    parts: &std::path::Path,
+    progress: &Option<UnboundedSender<Progress>>,
+) -> Result<(), CollectError> {
+    while let Some((target, name, chunk, of, h)) = rx.recv().await {
+        let fetched = h.await.map_err(|e| CollectError::Task(e.to_string()))??;
+        match fetched {
+            Fetched::Coverage(targets) => {
+                emit(
+                    progress,
+                    Progress::ChunkFetched {
+                        job: name.to_string(),
+                        chunk,
+                        of,
+                        samples: 0,
+                    },
+                );
+                for (labels, acc) in targets {
+                    m.coverage.entry(labels).or_default().append(acc);
+                }
+            }
+            Fetched::Part(part) => {
+                let samples = part.samples;
+                emit(
+                    progress,
+                    Progress::ChunkFetched {
+                        job: name.to_string(),
+                        chunk,
+                        of,
+                        samples,
+                    },
+                );
+                m.pending.push(part);
+                if chunk + 1 == of {
+                    merge_target(m, target, &name, r, parts, progress).await?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn merge_target(
+    m: &mut Merging,
+    target: Target,
+    name: &str,
+    r: &Resolved,
+    parts: &std::path::Path,
+    progress: &Option<UnboundedSender<Progress>>,
+) -> Result<(), CollectError> {
+    let pending = std::mem::take(&mut m.pending);
+    let chunks = pending.len();
+    let slot = if target == Target::Raw {
+        &mut m.raw
+    } else {
+        &mut m.samples
+    };
+    let mut files = slot
+        .take()
+        .ok_or_else(|| CollectError::Task("sample files missing".into()))?;
+    let spill = parts.join(format!("{name}.spill"));
+    let query = name.to_owned();
+    let (mut files, merged) = tokio::task::spawn_blocking(move || {
+        let merged = merge_query(&query, pending, &mut files, &spill);
+        (files, merged)
+    })
+    .await
+    .map_err(|e| CollectError::Task(e.to_string()))?;
+    let merged = merged?;
+    files.csv.sync_in_background()?;
+    files.json.sync_in_background()?;
+    *slot = Some(files);
+    let series = merged.series.len() as u64;
+    emit(
+        progress,
+        Progress::QueryDone {
+            query: name.to_owned(),
+            series,
+            samples: merged.samples,
+            absent: series == 0,
+        },
+    );
+    let Target::Query(qi) = target else {
+        m.raw_series = series;
+        m.raw_samples = merged.samples;
+        m.warnings.insert(RAW.to_owned(), merged.warnings);
+        let rows: Vec<(String, String, Labels)> = merged
+            .series
+            .into_iter()
+            .map(|(k, l)| (RAW.to_owned(), k, l))
+            .collect();
+        let dir = parts.parent().map(|p| p.to_owned()).unwrap_or_default();
+        let art = tokio::task::spawn_blocking(move || {
+            let bytes =
+                summary::series_csv(&rows).map_err(|e| CollectError::Task(e.to_string()))?;
+            write_file(&dir, "raw_series.csv", &bytes)
+        })
+        .await
+        .map_err(|e| CollectError::Task(e.to_string()))??;
+        m.artifacts.push(art);
+        return Ok(());
+    };
+    let q = &r.queries[qi];
+    let report = QueryReport {
+        name: q.query.name.clone(),
+        promql: q.query.promql.clone(),
+        sent_promql: q.sent.clone(),
+        kind: q.query.kind,
+        origin: q.query.origin.clone(),
+        status: if series == 0 {
+            QueryStatus::Absent
+        } else {
+            QueryStatus::Ok
+        },
+        series,
+        samples: merged.samples,
+        chunks,
+        warnings: merged.warnings,
+        aggregate: merged.aggregate,
+    };
+    m.series_rows.extend(
+        merged
+            .series
+            .into_iter()
+            .map(|(k, l)| (q.query.name.clone(), k, l)),
+    );
+    m.charts.extend(merged.chart);
+    m.summaries.push(QuerySummary {
+        report,
+        series: merged.kpis,
+    });
+    Ok(())
+}
+
+/// Writes the small files, the report and the manifest, then publishes the bundle.
+async fn finish(
+    bundle: TempBundle,
+    mut m: Merging,
+    r: Resolved,
+    plan: CollectionPlan,
+    version: String,
+    progress: Option<UnboundedSender<Progress>>,
+    started: Instant,
+) -> Result<CollectionOutcome, CollectError> {
+    let coverage = plan.coverage_selector.as_ref().map(|sel| {
+        coverage::report(
+            sel,
+            r.start_ms,
+            r.end_ms,
+            r.scrape_ms,
+            std::mem::take(&mut m.coverage),
+        )
+    });
+    let gaps: Vec<coverage::Gap> = coverage
+        .iter()
+        .flat_map(|c| c.targets.iter().flat_map(|t| t.gaps.clone()))
+        .collect();
+    let queries: Vec<QueryReport> = m.summaries.iter().map(|s| s.report.clone()).collect();
+    let absent: Vec<String> = queries
+        .iter()
+        .filter(|q| q.status == QueryStatus::Absent)
+        .map(|q| q.name.clone())
+        .collect();
+    let samples = queries.iter().map(|q| q.samples).sum::<u64>() + m.raw_samples;
+    let (start, end) = (plan.start, plan.end);
+    let window = json!({"start": start, "end": end, "seconds": (r.end_ms - r.start_ms) as f64 / 1000.0,
+        "step": r.step, "step_seconds": r.step_ms as f64 / 1000.0});
+    let dir = bundle.path().to_owned();
+    let name = plan.bundle_name.clone();
+    let raw = plan.raw_selector.as_ref().map(|s| {
+        json!({"selector": s, "series": m.raw_series, "samples": m.raw_samples, "warnings": m.warnings.get(RAW)})
+    });
+    let manifest_base = json!({
+        "format": "benchmon.bundle/v1",
+        "benchmon_version": env!("CARGO_PKG_VERSION"),
+        "created_at": Timestamp::now(),
+        "window": window,
+        "step": r.step,
+        "step_source": r.step_source,
+        "scrape_interval": plan.scrape_interval,
+        "rate_interval": r.rate_window,
+        "prometheus": {"url": plan.prometheus_url, "version": version},
+        "queries": queries,
+        "absent_queries": absent,
+        "raw": raw,
+        "coverage": coverage,
+        "gaps": gaps,
+        "windows": plan.windows,
+        "samples": samples,
+        "formats": summary::formats(),
+        "context": plan.manifest_extra,
+    });
+    let title = name.clone();
+    let cov = coverage.clone();
+    let (raw_series, raw_samples) = (m.raw_series, m.raw_samples);
+    let step = r.step.clone();
+    let (mut artifacts, manifest) =
+        tokio::task::spawn_blocking(move || -> Result<_, CollectError> {
+            let mut arts = Vec::new();
+            if let Some(f) = m.samples.take() {
+                arts.extend(f.finish()?);
+                let bytes = summary::series_csv(&m.series_rows)
+                    .map_err(|e| CollectError::Task(e.to_string()))?;
+                arts.push(write_file(&dir, "series.csv", &bytes)?);
+            }
+            if let Some(f) = m.raw.take() {
+                arts.extend(f.finish()?);
+            }
+            arts.append(&mut m.artifacts);
+            let csv_err = |e: csv::Error| CollectError::Task(e.to_string());
+            arts.push(write_file(
+                &dir,
+                "summary.csv",
+                &summary::summary_csv(&m.summaries).map_err(csv_err)?,
+            )?);
+            let sj = summary::summary_json(&m.summaries, window);
+            arts.push(write_file(&dir, "summary.json", &to_json(&sj)?)?);
+            if let Some(c) = &cov {
+                arts.push(write_file(
+                    &dir,
+                    "coverage.csv",
+                    &coverage::to_csv(c).map_err(csv_err)?,
+                )?);
+            }
+            let qs: Vec<QueryReport> = m.summaries.iter().map(|s| s.report.clone()).collect();
+            let html = super::report::render(&super::report::ReportInput {
+                title: &title,
+                start_s: r.start_ms as f64 / 1000.0,
+                end_s: r.end_ms as f64 / 1000.0,
+                window: format!("{start} → {end}"),
+                step: format!(
+                    "{} ({}), rate window {}",
+                    r.step, r.step_source, r.rate_window
+                ),
+                prometheus: plan.prometheus_url.clone(),
+                version: manifest_base["prometheus"]["version"]
+                    .as_str()
+                    .unwrap_or("unknown")
+                    .to_owned(),
+                queries: &qs,
+                coverage: cov.as_ref(),
+                charts: &m.charts,
+                windows: &plan.windows,
+            })?;
+            arts.push(write_file(&dir, "report.html", html.as_bytes())?);
+            let _ = std::fs::remove_dir_all(dir.join(".parts"));
+            let mut manifest = manifest_base;
+            manifest["duration_seconds"] = json!(started.elapsed().as_secs_f64());
+            manifest["files"] = json!(arts
+                .iter()
+                .map(|a| json!({"name": a.name, "bytes": a.bytes, "sha256": a.sha256}))
+                .collect::<Vec<_>>());
+            manifest["complete"] = json!(true);
+            arts.push(write_file(&dir, "MANIFEST.json", &to_json(&manifest)?)?);
+            Ok((arts, manifest))
+        })
+        .await
+        .map_err(|e| CollectError::Task(e.to_string()))??;
+
+    let (bundle_dir, bundle_name) = tokio::task::spawn_blocking(move || bundle.publish())
+        .await
+        .map_err(|e| CollectError::Task(e.to_string()))??;
+    for a in &mut artifacts {
+        a.path = bundle_dir.join(&a.name);
+    }
+    emit(
+        &progress,
+        Progress::Finished {
+            bundle_dir: bundle_dir.display().to_string(),
+        },
+    );
+    Ok(CollectionOutcome {
+        bundle_dir,
+        bundle_name,
+        start,
+        end,
+        step,
+        artifacts,
+        manifest,
+        absent_queries: queries
+            .iter()
+            .filter(|q| q.status == QueryStatus::Absent)
+            .map(|q| q.name.clone())
+            .collect(),
+        queries,
+        coverage,
+        gaps,
+        samples,
+        raw_series,
+        raw_samples,
+        duration_seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+fn to_json(v: &serde_json::Value) -> Result<Vec<u8>, CollectError> {
+    let mut b = serde_json::to_vec_pretty(v).map_err(|e| CollectError::Task(e.to_string()))?;
+    b.push(b'\n');
+    Ok(b)
+}

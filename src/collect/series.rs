@@ -1,0 +1,71 @@
+//! Series identity: the canonical label string and the short key used in `samples.csv`.
+
+use super::matrix::Labels;
+use sha2::{Digest, Sha256};
+
+/// `{__name__="up",job="a\"b"}`: labels in name order, values escaped as in PromQL.
+pub fn label_string(labels: &Labels) -> String {
+    let mut s = String::with_capacity(
+        2 + labels
+            .iter()
+            .map(|(k, v)| k.len() + v.len() + 4)
+            .sum::<usize>(),
+    );
+    s.push('{');
+    for (i, (k, v)) in labels.iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        s.push_str(k);
+        s.push_str("=\"");
+        for c in v.chars() {
+            match c {
+                '\\' => s.push_str("\\\\"),
+                '"' => s.push_str("\\\""),
+                '\n' => s.push_str("\\n"),
+                c => s.push(c),
+            }
+        }
+        s.push('"');
+    }
+    s.push('}');
+    s
+}
+
+/// 16 hex digits of sha256(query name, NUL, label string): the same series of the same query
+/// gets the same key in every collection.
+pub fn series_key(query: &str, labels: &Labels) -> String {
+    let mut h = Sha256::new();
+    h.update(query.as_bytes());
+    h.update([0u8]);
+    h.update(label_string(labels).as_bytes());
+    hex::encode(&h.finalize()[..8])
+}
+
+/// The value of label `name`, if present.
+pub fn label<'a>(labels: &'a Labels, name: &str) -> Option<&'a str> {
+    labels
+        .binary_search_by(|(k, _)| k.as_str().cmp(name))
+        .ok()
+        .map(|i| labels[i].1.as_str())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn label_strings_escape_and_keys_are_stable() {
+        let l: Labels = vec![
+            ("__name__".into(), "up".into()),
+            ("job".into(), "a\"b\\".into()),
+        ];
+        assert_eq!(label_string(&l), r#"{__name__="up",job="a\"b\\"}"#);
+        assert_eq!(series_key("q", &l), series_key("q", &l.clone()));
+        assert_ne!(series_key("q", &l), series_key("r", &l));
+        assert_eq!(series_key("q", &l).len(), 16);
+        assert_eq!(label(&l, "job"), Some("a\"b\\"));
+        assert_eq!(label(&l, "le"), None);
+    }
+}

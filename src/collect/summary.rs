@@ -1,0 +1,159 @@
+//! The small bundle files: `series.csv`, `summary.csv`, `summary.json`, and the manifest's
+//! description of the formats.
+
+use super::kpi::Kpi;
+use super::matrix::Labels;
+use super::merge::SeriesOut;
+use super::series::label_string;
+use super::QueryReport;
+use serde_json::json;
+use std::collections::BTreeSet;
+
+/// KPIs of one query: per series and aggregated.
+pub struct QuerySummary {
+    pub report: QueryReport,
+    pub series: Vec<SeriesOut>,
+}
+
+/// `series.csv`: `query,series,labels` and one column per label name seen.
+pub fn series_csv(rows: &[(String, String, Labels)]) -> Result<Vec<u8>, csv::Error> {
+    let names: BTreeSet<&str> = rows
+        .iter()
+        .flat_map(|(_, _, l)| l.iter().map(|(k, _)| k.as_str()))
+        .collect();
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut header = vec!["query", "series", "labels"];
+    header.extend(names.iter().copied());
+    w.write_record(&header)?;
+    for (query, key, labels) in rows {
+        let mut rec: Vec<String> = vec![query.clone(), key.clone(), label_string(labels)];
+        let mut it = labels.iter().peekable();
+        for name in &names {
+            match it.peek() {
+                Some((k, v)) if k == name => {
+                    rec.push(v.clone());
+                    it.next();
+                }
+                _ => rec.push(String::new()),
+            }
+        }
+        w.write_record(&rec)?;
+    }
+    w.into_inner().map_err(|e| csv::Error::from(e.into_error()))
+}
+
+const SUMMARY_COLUMNS: [&str; 18] = [
+    "query",
+    "scope",
+    "series",
+    "labels",
+    "kind",
+    "samples",
+    "nonfinite",
+    "min",
+    "max",
+    "mean",
+    "p50",
+    "p95",
+    "p99",
+    "increase",
+    "rate_per_second",
+    "resets",
+    "observations",
+    "method",
+];
+
+fn kpi_record(query: &str, scope: &str, series: &str, labels: &str, k: &Kpi) -> Vec<String> {
+    let f = |x: Option<f64>| x.map(|v| v.to_string()).unwrap_or_default();
+    vec![
+        query.to_owned(),
+        scope.to_owned(),
+        series.to_owned(),
+        labels.to_owned(),
+        k.kind.as_str().to_owned(),
+        k.samples.to_string(),
+        k.nonfinite.to_string(),
+        f(k.min),
+        f(k.max),
+        f(k.mean),
+        f(k.p50),
+        f(k.p95),
+        f(k.p99),
+        f(k.increase),
+        f(k.rate_per_second),
+        k.resets.map(|r| r.to_string()).unwrap_or_default(),
+        f(k.observations),
+        k.method.clone(),
+    ]
+}
+
+/// `summary.csv`: one row per query aggregate (`scope=aggregate`) and per series.
+pub fn summary_csv(queries: &[QuerySummary]) -> Result<Vec<u8>, csv::Error> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(SUMMARY_COLUMNS)?;
+    for q in queries {
+        for k in &q.report.aggregate {
+            w.write_record(kpi_record(&q.report.name, "aggregate", "", "", k))?;
+        }
+        for s in &q.series {
+            if let Some(k) = &s.kpi {
+                w.write_record(kpi_record(
+                    &q.report.name,
+                    "series",
+                    &s.key,
+                    &label_string(&s.labels),
+                    k,
+                ))?;
+            }
+        }
+    }
+    w.into_inner().map_err(|e| csv::Error::from(e.into_error()))
+}
+
+/// `summary.json`.
+pub fn summary_json(queries: &[QuerySummary], window: serde_json::Value) -> serde_json::Value {
+    let qs: Vec<serde_json::Value> = queries
+        .iter()
+        .map(|q| {
+            let series: Vec<serde_json::Value> = q
+                .series
+                .iter()
+                .filter_map(|s| {
+                    let labels: serde_json::Map<String, serde_json::Value> = s
+                        .labels
+                        .iter()
+                        .map(|(k, v)| (k.clone(), json!(v)))
+                        .collect();
+                    s.kpi
+                        .as_ref()
+                        .map(|k| json!({"series": s.key, "labels": labels, "kpi": k}))
+                })
+                .collect();
+            json!({
+                "name": q.report.name,
+                "kind": q.report.kind,
+                "status": q.report.status,
+                "series_count": q.report.series,
+                "samples": q.report.samples,
+                "aggregate": q.report.aggregate,
+                "series": series,
+            })
+        })
+        .collect();
+    json!({"format": "benchmon.summary/v1", "window": window, "queries": qs})
+}
+
+/// What each file holds, for the manifest.
+pub fn formats() -> serde_json::Value {
+    json!({
+        "samples.csv": "timestamp,query,series,value — timestamp: unix seconds as Prometheus returned it; series: key into series.csv; value: Prometheus's value text (NaN, +Inf kept). Grouped by query, series (label order), time. pandas: pd.read_csv('samples.csv'); pd.to_datetime(df.timestamp, unit='s', utc=True)",
+        "series.csv": "query,series,labels,<label columns>: join samples.csv on (query, series)",
+        "samples.json": "{format, series:[{query, series, labels, values:[[unix_seconds, \"value\"], …]}]}: the same samples as samples.csv",
+        "raw.csv": "as samples.csv, query 'raw', real scrape timestamps; labels in raw_series.csv",
+        "raw.json": "as samples.json for the raw export",
+        "summary.csv": "query,scope(aggregate|series),series,labels,kind,samples,nonfinite,min,max,mean,p50,p95,p99,increase,rate_per_second,resets,observations,method",
+        "summary.json": "the same KPIs, structured per query",
+        "coverage.csv": "per target: scrapes, expected, coverage, up/down, gaps, flagged",
+        "report.html": "self-contained report with tables and one chart per query",
+    })
+}

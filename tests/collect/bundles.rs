@@ -1,0 +1,220 @@
+//! Bundles: checksums, absent queries, failures that leave nothing, no overwrites, the report.
+
+use crate::helpers::*;
+use benchmon::collect::bundle::hash_file;
+use benchmon::collect::{
+    collect, collect_tuned, default_queries, CollectError, MarkedWindow, NamedQuery, Progress,
+    QueryStatus, Tuning,
+};
+
+#[tokio::test]
+async fn the_manifest_lists_every_file_with_its_size_and_sha256() {
+    let prom = TestProm::start().await;
+    let (_d, out) = out_dir();
+    let mut p = plan(
+        &prom.url,
+        T0,
+        T0 + 99 * 15,
+        "15s",
+        vec![NamedQuery::user("g", "test_gauge")],
+        &out,
+    );
+    p.raw_selector = Some("{case=\"c\"}".into());
+    let o = collect(&reqwest::Client::new(), p, None).await.unwrap();
+    let m = manifest(&o.bundle_dir);
+    assert_eq!(m["complete"], true);
+    assert_eq!(m["context"]["test"], true);
+    assert_eq!(m["step"], "15s");
+    assert!(m["prometheus"]["version"]
+        .as_str()
+        .unwrap()
+        .starts_with('2'));
+    let files = m["files"].as_array().unwrap();
+    let mut listed: Vec<String> = files
+        .iter()
+        .map(|f| f["name"].as_str().unwrap().to_owned())
+        .collect();
+    for f in files {
+        let (bytes, sha) = hash_file(&o.bundle_dir.join(f["name"].as_str().unwrap())).unwrap();
+        assert_eq!(f["bytes"], bytes);
+        assert_eq!(f["sha256"], sha);
+    }
+    listed.push("MANIFEST.json".into());
+    listed.sort();
+    assert_eq!(
+        listed,
+        entries(&o.bundle_dir),
+        "every file is listed, nothing else is left"
+    );
+    for name in [
+        "samples.csv",
+        "samples.json",
+        "series.csv",
+        "summary.csv",
+        "summary.json",
+        "raw.csv",
+        "raw.json",
+        "raw_series.csv",
+        "report.html",
+    ] {
+        assert!(listed.iter().any(|l| l == name), "{name} missing");
+    }
+    // The raw export has the counter's real samples.
+    let raw = read_samples(&o.bundle_dir.join("raw.csv"));
+    let values: Vec<&str> = raw.iter().map(|r| r.3.as_str()).collect();
+    assert_eq!(values, ["0", "10", "20", "30", "40", "5", "15", "25"]);
+    assert_eq!(o.raw_samples, 8);
+}
+
+#[tokio::test]
+async fn a_query_that_matches_nothing_is_reported_absent() {
+    let prom = TestProm::start().await;
+    let (_d, out) = out_dir();
+    let mut queries = default_queries(&["node".into(), "dcgm".into()], &[], "session=\"s1\"");
+    queries.push(NamedQuery::user("nothing", "does_not_exist_metric"));
+    let mut p = plan(&prom.url, T_COV, T_COV + 1800, "15s", queries, &out);
+    p.scrape_interval = Some(dur("15s"));
+    let o = collect(&reqwest::Client::new(), p, None).await.unwrap();
+    for name in [
+        "nothing",
+        "gpu_utilisation_percent",
+        "gpu_power_watts",
+        "node_memory_used_bytes",
+    ] {
+        assert!(
+            o.absent_queries.iter().any(|a| a == name),
+            "{name} not in {:?}",
+            o.absent_queries
+        );
+        let q = o.queries.iter().find(|q| q.name == name).unwrap();
+        assert_eq!((q.status, q.series), (QueryStatus::Absent, 0));
+    }
+    let cpu = o
+        .queries
+        .iter()
+        .find(|q| q.name == "node_cpu_utilisation")
+        .unwrap();
+    assert_eq!(cpu.status, QueryStatus::Ok);
+    let m = manifest(&o.bundle_dir);
+    assert!(m["absent_queries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|a| a == "nothing"));
+    let html = std::fs::read_to_string(o.bundle_dir.join("report.html")).unwrap();
+    assert!(html.contains("absent"));
+}
+
+#[tokio::test]
+async fn a_failing_query_after_a_good_one_leaves_no_bundle() {
+    let prom = TestProm::start().await;
+    let (_d, out) = out_dir();
+    let queries = vec![
+        NamedQuery::user("good", "test_fine"),
+        NamedQuery::user("bad", "rate(test_fine"),
+    ];
+    let p = plan(&prom.url, T_FINE, T_FINE + 3000, "1s", queries, &out);
+    let err = collect(&reqwest::Client::new(), p, None).await.unwrap_err();
+    match err {
+        CollectError::Query {
+            query,
+            error_type,
+            message,
+        } => {
+            assert_eq!(query, "bad");
+            assert_eq!(error_type, "bad_data");
+            assert!(message.contains("parse error"), "{message}");
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    assert!(entries(&out).is_empty(), "left {:?}", entries(&out));
+}
+
+#[tokio::test]
+async fn killing_prometheus_mid_collection_leaves_no_bundle() {
+    let mut prom = TestProm::start().await;
+    let (_d, out) = out_dir();
+    let p = plan(
+        &prom.url,
+        T_FINE,
+        T_FINE + FINE_SAMPLES - 1,
+        "1s",
+        vec![NamedQuery::user("fine", "test_fine")],
+        &out,
+    );
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let tuning = Tuning {
+        max_points_per_chunk: 500,
+        concurrency: 1,
+    };
+    let http = reqwest::Client::new();
+    let run = tokio::spawn(async move { collect_tuned(&http, p, Some(tx), tuning).await });
+    while let Some(ev) = rx.recv().await {
+        if matches!(ev, Progress::ChunkFetched { .. }) {
+            prom.kill();
+            break;
+        }
+    }
+    let err = run.await.unwrap().unwrap_err();
+    assert!(
+        matches!(
+            err,
+            CollectError::Http { .. } | CollectError::Response { .. }
+        ),
+        "{err:?}"
+    );
+    assert!(entries(&out).is_empty(), "left {:?}", entries(&out));
+}
+
+#[tokio::test]
+async fn an_existing_bundle_is_never_overwritten() {
+    let prom = TestProm::start().await;
+    let (_d, out) = out_dir();
+    let http = reqwest::Client::new();
+    let mk = || {
+        plan(
+            &prom.url,
+            T0,
+            T0 + 99 * 15,
+            "15s",
+            vec![NamedQuery::user("g", "test_gauge")],
+            &out,
+        )
+    };
+    std::fs::create_dir(out.join("run")).unwrap();
+    std::fs::write(out.join("run/keep.txt"), "earlier").unwrap();
+    let a = collect(&http, mk(), None).await.unwrap();
+    let b = collect(&http, mk(), None).await.unwrap();
+    assert_eq!(
+        (a.bundle_name.as_str(), b.bundle_name.as_str()),
+        ("run-2", "run-3")
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("run/keep.txt")).unwrap(),
+        "earlier"
+    );
+    assert_eq!(entries(&out), ["run", "run-2", "run-3"]);
+}
+
+#[tokio::test]
+async fn the_report_is_self_contained_with_a_chart_per_query_and_marked_windows() {
+    let prom = TestProm::start().await;
+    let (_d, out) = out_dir();
+    let queries = vec![
+        NamedQuery::user("fine", "test_fine"),
+        NamedQuery::user("doubled", "2 * test_fine"),
+    ];
+    let mut p = plan(&prom.url, T_FINE, T_FINE + 3600, "10s", queries, &out);
+    p.windows = vec![MarkedWindow {
+        name: "warm<up>".into(),
+        start: ts(T_FINE + 600),
+        end: ts(T_FINE + 1200),
+    }];
+    let o = collect(&reqwest::Client::new(), p, None).await.unwrap();
+    let html = std::fs::read_to_string(o.bundle_dir.join("report.html")).unwrap();
+    assert_eq!(html.matches("<svg").count(), 2, "one chart per query");
+    assert!(html.contains("warm&lt;up&gt;") && !html.contains("warm<up>"));
+    for external in ["<script", "<link", "src=", "@import", "url("] {
+        assert!(!html.contains(external), "report references {external}");
+    }
+}
