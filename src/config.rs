@@ -63,6 +63,27 @@ pub struct SiteConfig {
     pub slurm: SlurmDefaults,
     pub prometheus: PrometheusSettings,
     pub server: ServerSettings,
+    pub collect: CollectSettings,
+}
+
+/// Where collections may write.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CollectSettings {
+    /// Absolute directories besides the artifacts root where `out_dir` may point.
+    pub allowed_roots: Vec<PathBuf>,
+    /// An absolute `out_dir` outside every allowed root is re-rooted under the artifacts root
+    /// (true, the default) or refused with 403 (false).
+    pub reroot_absolute: bool,
+}
+
+impl Default for CollectSettings {
+    fn default() -> Self {
+        CollectSettings {
+            allowed_roots: Vec::new(),
+            reroot_absolute: true,
+        }
+    }
 }
 
 /// What a token may do.

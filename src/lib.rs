@@ -6,10 +6,14 @@
 
 /// HTTP routes, OpenAPI, problem+json errors.
 pub mod api;
+/// Where collection bundles may be written (out_dir resolution).
+pub mod artifacts;
 /// Typed client for the API (CLI and tests).
 pub mod client;
 /// Collection: windowed queries streamed into artifact bundles with KPIs and a report.
 pub mod collect;
+/// A session's collections: request → plan → bundle, and their index.
+pub mod collections;
 /// Server configuration: flags, env vars, site TOML.
 pub mod config;
 /// Validated newtypes for everything that crosses the edge.

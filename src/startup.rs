@@ -25,6 +25,11 @@ pub async fn build(mut settings: Settings) -> anyhow::Result<App> {
         std::fs::create_dir_all(&*dir)?;
         *dir = std::fs::canonicalize(&*dir)?;
     }
+    for root in &mut settings.site.collect.allowed_roots {
+        if let Ok(real) = std::fs::canonicalize(&*root) {
+            *root = real;
+        }
+    }
     let launcher: Arc<dyn Launcher> = match settings.launcher {
         LauncherKind::Slurm => Arc::new(SlurmLauncher::new(settings.site.slurm.clone())),
         LauncherKind::Local => Arc::new(LocalLauncher::new()),

@@ -2,6 +2,7 @@
 //! Handlers parse and delegate; the work happens in `session`, `targets` and `collect`.
 
 pub mod auth;
+pub mod collect;
 pub mod extract;
 pub mod problem;
 pub mod sessions;
@@ -56,6 +57,8 @@ pub struct AppState {
         windows::close_window,
         windows::list_windows,
         windows::delete_window,
+        collect::collect,
+        collect::list_collections,
         system::health,
         system::ready,
         system::metrics,
@@ -65,6 +68,7 @@ pub struct AppState {
         (name = "sessions", description = "Monitoring sessions and their Prometheus jobs"),
         (name = "targets", description = "Clients, services and what Prometheus scrapes"),
         (name = "windows", description = "Named benchmark phases"),
+        (name = "collect", description = "Windowed collection into artifact bundles"),
         (name = "system", description = "Health, readiness and self-metrics"),
     )
 )]
@@ -145,7 +149,9 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/sessions/{id}/windows/{name}/close",
             post(windows::close_window),
-        );
+        )
+        .route("/sessions/{id}/collect", post(collect::collect))
+        .route("/sessions/{id}/collections", get(collect::list_collections));
     Router::new()
         .nest("/api/v1", api)
         .route("/health", get(system::health))

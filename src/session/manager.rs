@@ -295,6 +295,16 @@ impl Sessions {
         .map_err(|e| SessionError::io(&paths.dir, e))
     }
 
+    /// Where collection bundles may go.
+    pub fn out_dir_policy(&self) -> crate::artifacts::OutDirPolicy {
+        let c = &self.settings.site.collect;
+        crate::artifacts::OutDirPolicy {
+            artifacts_root: self.settings.artifacts_dir.clone(),
+            allowed_roots: c.allowed_roots.clone(),
+            reroot_absolute: c.reroot_absolute,
+        }
+    }
+
     /// Site facts the Prometheus config needs besides the session.
     pub fn render_context(&self) -> crate::prometheus::RenderContext {
         crate::prometheus::RenderContext {

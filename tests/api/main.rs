@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod auth_metrics;
+mod collect;
 mod golden;
 mod helpers;
 mod openapi;

@@ -1,0 +1,242 @@
+//! Collection through a real session: real SLURM job, real node exporter, real bundle.
+
+use crate::helpers::*;
+use benchmon::config::LauncherKind;
+use benchmon::session::SessionState;
+use reqwest::Method;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use std::time::Duration;
+
+async fn running_session(app: &TestApp, id: &str, exporter: Option<&NodeExporter>) -> String {
+    app.send(
+        Method::POST,
+        "/api/v1/sessions",
+        Some(json!({"run_id": id, "scrape_interval": "1s"})),
+    )
+    .await;
+    if let Some(e) = exporter {
+        let (status, _, body) = app
+            .send(
+                Method::POST,
+                &format!("/api/v1/sessions/{id}/clients"),
+                Some(json!({"client_id": "client-001", "node": "localhost", "exporters": {"node": e.address()}})),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+    }
+    let (status, _, body) = app
+        .send(Method::POST, &format!("/api/v1/sessions/{id}/start"), None)
+        .await;
+    assert_eq!(status, 202, "{body}");
+    let s = app
+        .client
+        .wait_for(id, SessionState::Running, Duration::from_secs(90))
+        .await
+        .unwrap();
+    s.prometheus_url.unwrap()
+}
+
+#[tokio::test]
+async fn a_named_window_of_a_real_session_becomes_a_complete_bundle() {
+    let app = spawn_app(LauncherKind::Slurm).await;
+    let exporter = NodeExporter::start().await;
+    let id = unique_id("collect");
+    let prom = running_session(&app, &id, Some(&exporter)).await;
+    query_until_present(
+        &prom,
+        &format!(r#"node_load1{{session="{id}"}}"#),
+        Duration::from_secs(40),
+    )
+    .await;
+
+    let windows = format!("/api/v1/sessions/{id}/windows");
+    app.send(Method::POST, &windows, Some(json!({"name": "steady"})))
+        .await;
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    app.send(Method::POST, &format!("{windows}/steady/close"), None)
+        .await;
+
+    // The seed's body shape, with a named window instead of timestamps.
+    let body = json!({"window": "steady", "out_dir": "/app/logs/metrics", "run_id": "run-001"});
+    let (status, _, out) = app
+        .send(
+            Method::POST,
+            &format!("/api/v1/sessions/{id}/collect"),
+            Some(body.clone()),
+        )
+        .await;
+    assert_eq!(status, 201, "{out}");
+    let bundle = std::path::PathBuf::from(out["bundle_dir"].as_str().unwrap());
+    assert_eq!(
+        bundle,
+        std::fs::canonicalize(&app.dirs.artifacts)
+            .unwrap()
+            .join("app/logs/metrics/run-001")
+    );
+    let artifacts: Vec<&str> = out["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    for name in [
+        "samples.csv",
+        "series.csv",
+        "samples.json",
+        "summary.csv",
+        "summary.json",
+        "raw.csv",
+        "report.html",
+        "MANIFEST.json",
+    ] {
+        assert!(
+            artifacts.iter().any(|a| a.ends_with(&format!("/{name}"))),
+            "{name} missing from {artifacts:?}"
+        );
+    }
+    assert!(out["report"].as_str().unwrap().ends_with("report.html"));
+
+    // Every file's size and sha256 in the manifest match the file.
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(bundle.join("MANIFEST.json")).unwrap()).unwrap();
+    assert_eq!(manifest["complete"], true);
+    let files = manifest["files"].as_array().unwrap();
+    assert!(files.len() >= 7);
+    for f in files {
+        let bytes = std::fs::read(bundle.join(f["name"].as_str().unwrap())).unwrap();
+        assert_eq!(f["bytes"].as_u64().unwrap(), bytes.len() as u64);
+        assert_eq!(
+            f["sha256"].as_str().unwrap(),
+            hex::encode(Sha256::digest(&bytes))
+        );
+    }
+    assert_eq!(
+        manifest["context"]["session"]["slurm_job_id"],
+        out["manifest"]["context"]["session"]["slurm_job_id"]
+    );
+    assert!(manifest["context"]["session"]["slurm_job_id"].is_string());
+
+    // Node exporter profile queries returned data; coverage of the exporter is near complete.
+    let cpu = out["queries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["name"].as_str().unwrap().contains("cpu"))
+        .unwrap();
+    assert_eq!(cpu["status"], "ok", "{cpu}");
+    let targets = out["coverage"]["targets"].as_array().unwrap();
+    let node = targets
+        .iter()
+        .find(|t| t["labels"]["exporter"] == "node")
+        .unwrap();
+    assert!(node["coverage"].as_f64().unwrap() > 0.6, "{node}");
+    assert!(node["up"].as_u64().unwrap() >= 5, "{node}");
+    let csv = std::fs::read_to_string(bundle.join("samples.csv")).unwrap();
+    assert!(csv.starts_with("timestamp,query,series,value\n"));
+
+    // Collecting again never overwrites: a new directory.
+    let (status, _, again) = app
+        .send(
+            Method::POST,
+            &format!("/api/v1/sessions/{id}/collect"),
+            Some(body),
+        )
+        .await;
+    assert_eq!(status, 201, "{again}");
+    assert!(again["bundle_dir"].as_str().unwrap().ends_with("run-001-2"));
+    let (_, _, list) = app
+        .send(
+            Method::GET,
+            &format!("/api/v1/sessions/{id}/collections"),
+            None,
+        )
+        .await;
+    assert_eq!(list.as_array().unwrap().len(), 2);
+    assert_eq!(list[0]["manifest"]["complete"], true);
+    app.client.stop_session(&id).await.unwrap();
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn collect_requests_that_escape_or_make_no_sense_are_refused_and_write_nothing() {
+    let dirs = Dirs::new();
+    let mut settings = test_settings(&dirs, LauncherKind::Local);
+    settings.site.collect.reroot_absolute = false;
+    let app = spawn_app_with(settings, dirs).await;
+    let id = unique_id("escape");
+    let path = format!("/api/v1/sessions/{id}/collect");
+    app.send(
+        Method::POST,
+        "/api/v1/sessions",
+        Some(json!({"run_id": id, "scrape_interval": "1s"})),
+    )
+    .await;
+    let (status, _, p) = app
+        .send(Method::POST, &path, Some(json!({"last": "1m"})))
+        .await;
+    assert_eq!(status, 409, "collect before start: {p}");
+    running_session_started(&app, &id).await;
+
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(&app.dirs.artifacts).unwrap();
+    std::os::unix::fs::symlink(outside.path(), app.dirs.artifacts.join("link-out")).unwrap();
+    for (body, status, field) in [
+        (json!({"last": "1m", "out_dir": "../x"}), 422, "out_dir"),
+        (
+            json!({"last": "1m", "out_dir": "a/../../x"}),
+            422,
+            "out_dir",
+        ),
+        (
+            json!({"last": "1m", "out_dir": "/etc/benchmon-test"}),
+            403,
+            "out_dir",
+        ),
+        (
+            json!({"last": "1m", "out_dir": "link-out/x"}),
+            403,
+            "out_dir",
+        ),
+        (json!({}), 422, "window"),
+        (json!({"last": "1m", "window": "steady"}), 422, "window"),
+        (json!({"window": "nope"}), 422, "window"),
+        (
+            json!({"window_start": "2025-11-04T11:00:00Z", "window_end": "2025-11-04T10:00:00Z"}),
+            422,
+            "window_end",
+        ),
+        (
+            json!({"window_start": "2025-11-04T10:00:00Z"}),
+            422,
+            "window_end",
+        ),
+        (json!({"last": "soon"}), 422, "last"),
+        (
+            json!({"last": "1m", "queries": {"bad": "rate(up["}}),
+            422,
+            "queries.bad",
+        ),
+    ] {
+        let (got, ctype, p) = app.send(Method::POST, &path, Some(body.clone())).await;
+        assert_eq!(
+            (got, ctype.as_str()),
+            (status, "application/problem+json"),
+            "{body} → {p}"
+        );
+        assert_eq!(p["field"], field, "{body} → {p}");
+    }
+    assert!(!std::path::Path::new("/etc/benchmon-test").exists());
+    assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0);
+    app.client.stop_session(&id).await.unwrap();
+    app.shutdown().await;
+}
+
+async fn running_session_started(app: &TestApp, id: &str) {
+    app.send(Method::POST, &format!("/api/v1/sessions/{id}/start"), None)
+        .await;
+    app.client
+        .wait_for(id, SessionState::Running, Duration::from_secs(60))
+        .await
+        .unwrap();
+}
