@@ -6,6 +6,8 @@
 
 /// HTTP routes, OpenAPI, problem+json errors.
 pub mod api;
+/// Command-line client subcommands: tables, JSON, progress, exit codes.
+pub mod cli;
 /// Typed client for the API (CLI and tests).
 pub mod client;
 /// Server configuration: flags, env vars, site TOML.
