@@ -250,7 +250,11 @@ fn ended(s: &Session) -> CliError {
 
 /// `PENDING (Resources)`, `RUNNING on vm`, or `no job`.
 fn scheduler_text(s: &Session) -> String {
-    let mut text = s.scheduler_state.clone().unwrap_or_else(|| "no job".into());
+    let mut text = match (&s.scheduler_state, &s.job_id) {
+        (Some(st), _) => st.clone(),
+        (None, Some(_)) => "submitted".into(),
+        (None, None) => "no job".into(),
+    };
     if let Some(r) = s
         .scheduler_reason
         .as_deref()
@@ -267,11 +271,11 @@ fn scheduler_text(s: &Session) -> String {
 fn waiting_text(s: &Session) -> String {
     let job = s.job_id.as_deref().unwrap_or("-");
     let what = match s.state {
-        SessionState::Starting => "job running, waiting for Prometheus to be ready".to_owned(),
+        SessionState::Starting => "starting, waiting for Prometheus to be ready".to_owned(),
         _ => s.state.as_str().to_owned(),
     };
     format!(
-        "session {}: job {job} {} — {what}",
+        "session {}: {what} — job {job} {}",
         s.session_id,
         scheduler_text(s)
     )
