@@ -300,6 +300,7 @@ fn table(list: &TargetList) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -2,6 +2,7 @@
 //! from `slurm/dev-cluster.sh up`) and real Prometheus, driven through `benchmon::client`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "../common/mod.rs"]
 mod helpers;
 mod openapi;
 mod rendering;
