@@ -315,7 +315,7 @@ mod tests {
         let v6 = Host::parse("::1").unwrap();
         assert_eq!(
             default_client_id(Some("1"), &v6).unwrap().as_str(),
-            "job-1----1"
+            "job-1---1"
         );
     }
 
