@@ -40,7 +40,9 @@ def checked(response):
     if not response.ok:
         try:
             p = response.json()
-            message = f"{p.get('title')}: {p.get('detail')} (field: {p.get('field')})"
+            message = f"{p.get('title')}: {p.get('detail')}"
+            if p.get("field"):
+                message += f" (field: {p['field']})"
         except ValueError:
             message = response.text
         raise SystemExit(f"{response.request.method} {response.url} -> {response.status_code} {message}")

@@ -376,9 +376,12 @@ impl Client {
         self.call_within(Method::GET, &path, None, limit).await
     }
 
+    /// Cancels the job; the server answers once the scheduler reports it gone, which may
+    /// take longer than an ordinary request (so 5 minutes more than the per-request timeout).
     pub async fn stop_session(&self, id: &str) -> Result<Session, ClientError> {
-        self.call(Method::POST, &format!("/api/v1/sessions/{id}/stop"), None)
-            .await
+        let path = format!("/api/v1/sessions/{id}/stop");
+        let limit = self.timeout.map(|t| t + Duration::from_secs(300));
+        self.call_within(Method::POST, &path, None, limit).await
     }
 
     pub async fn delete_session(&self, id: &str) -> Result<(), ClientError> {

@@ -88,3 +88,34 @@ async fn the_harness_runs_a_benchmark_window_and_prints_the_report() {
     assert_eq!(s.state.as_str(), "stopped");
     app.shutdown().await;
 }
+
+#[test]
+fn the_scripts_parse() {
+    for script in [
+        "slurm/benchmon-wrap.sh",
+        "examples/benchmark-job.sh",
+        "examples/seed-flow.sh",
+        "examples/harness.sh",
+    ] {
+        let out = std::process::Command::new("bash")
+            .arg("-n")
+            .arg(repo_file(script))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{script}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let out = std::process::Command::new("python3")
+        .args(["-c", "import ast, sys; ast.parse(open(sys.argv[1]).read())"])
+        .arg(repo_file("examples/seed_client.py"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
