@@ -9,9 +9,11 @@
 //! Endpoints are grouped like the API: sessions here, [`targets`] (registration, targets view)
 //! and [`windows`] (named windows, collections) in submodules.
 
+mod retry;
 mod targets;
 mod windows;
 
+pub use retry::RetryPolicy;
 pub use windows::{CollectRequest, CollectResult};
 
 use crate::api::problem::Problem;
@@ -66,82 +68,6 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         e.to_string()
     } else {
         parts.join(": ")
-    }
-}
-
-/// How often and how patiently to retry.
-#[derive(Debug, Clone)]
-pub struct RetryPolicy {
-    /// Attempts in all, the first one included (1 means "never retry").
-    pub attempts: u32,
-    /// Delay before the first retry; it doubles with each further retry.
-    pub first_delay: Duration,
-    /// Upper bound of one delay.
-    pub max_delay: Duration,
-    /// Shorten each delay by a random 0–50 %, so clients that failed together (every task of a
-    /// job array hitting a restarting server) do not retry in lockstep.
-    pub jitter: bool,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        RetryPolicy {
-            attempts: 6,
-            first_delay: Duration::from_millis(200),
-            max_delay: Duration::from_secs(5),
-            jitter: true,
-        }
-    }
-}
-
-impl RetryPolicy {
-    /// The default policy with `retries` retries after the first attempt.
-    pub fn with_retries(retries: u32) -> Self {
-        RetryPolicy {
-            attempts: retries.saturating_add(1),
-            ..RetryPolicy::default()
-        }
-    }
-
-    /// The delay before retry number `retry` (1-based): exponential, capped, maybe jittered.
-    pub fn delay(&self, retry: u32) -> Duration {
-        let factor = 2u32.saturating_pow(retry.saturating_sub(1));
-        let nominal = self.first_delay.saturating_mul(factor).min(self.max_delay);
-        if self.jitter {
-            nominal.mul_f64(1.0 - 0.5 * random_fraction())
-        } else {
-            nominal
-        }
-    }
-}
-
-/// A number in `[0, 1)`, random enough for jitter (std's per-process random hash keys).
-fn random_fraction() -> f64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or_default(),
-    );
-    (h.finish() >> 11) as f64 / (1u64 << 53) as f64
-}
-
-/// Whether a failed attempt may be sent again.
-fn retryable(method: &Method, outcome: &Result<reqwest::Response, reqwest::Error>) -> bool {
-    match outcome {
-        Ok(r) => r.status().is_server_error(),
-        // Not connected: the server never saw the request.
-        Err(e) if e.is_connect() => true,
-        // It may have seen it: only requests that are safe to repeat.
-        Err(e) => {
-            let idempotent = matches!(
-                *method,
-                Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS
-            );
-            idempotent && (e.is_timeout() || e.is_request())
-        }
     }
 }
 
@@ -233,7 +159,7 @@ impl Client {
                 req = req.timeout(t);
             }
             let outcome = req.send().await;
-            if attempt < self.retry.attempts && retryable(&method, &outcome) {
+            if attempt < self.retry.attempts && retry::retryable(&method, &outcome) {
                 let delay = self.retry.delay(attempt);
                 let why = match &outcome {
                     Ok(r) => format!("answered {}", r.status()),
