@@ -31,6 +31,10 @@
 #                        waited hours in the queue should not be lost to a monitoring hiccup)
 #   -h, --help
 #
+# Multi-node jobs: run it once per node (`srun --ntasks-per-node=1 benchmon-wrap.sh …`); each
+# node becomes its own client (job-<id>-<node>). Give --window to one task only, or a name per
+# node: a window name is unique in a session.
+#
 # Environment: BENCHMON_BIN (the benchmon binary; default `benchmon` on PATH); BENCHMON_URL,
 # BENCHMON_TOKEN, BENCHMON_RETRIES are read by benchmon itself.
 #
