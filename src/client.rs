@@ -1,8 +1,20 @@
 //! A typed client for benchmon's own API, used by the CLI and by the tests (so the CLI's client
 //! code is tested by every API test).
 //!
-//! Connection errors and 5xx answers are retried with exponential backoff; 4xx never is (the
-//! request itself is wrong, and sending it again cannot help).
+//! Connection errors and 5xx answers are retried with exponential backoff and jitter; 4xx never
+//! is (the request itself is wrong, and sending it again cannot help). A request that may have
+//! reached the server (a timeout or a connection dropped mid-answer) is retried only when its
+//! method is idempotent, so a `POST` is never applied twice because of a slow answer.
+//!
+//! Endpoints are grouped like the API: sessions here, [`targets`] (registration, targets view)
+//! and [`windows`] (named windows, collections) in submodules.
+
+mod retry;
+mod targets;
+mod windows;
+
+pub use retry::RetryPolicy;
+pub use windows::{CollectRequest, CollectResult};
 
 use crate::api::problem::Problem;
 use crate::session::{CreateSession, Session, SessionState, StartSession};
@@ -17,7 +29,7 @@ pub enum ClientError {
     /// The server answered with a problem+json body.
     #[error("{} {}: {}{}", .0.status, .0.title, .0.detail, .0.field.as_deref().map(|f| format!(" (field: {f})")).unwrap_or_default())]
     Problem(Box<Problem>),
-    #[error("cannot reach benchmon at {url}: {source}")]
+    #[error("cannot reach benchmon at {url}: {}", error_chain(.source))]
     Transport { url: String, source: reqwest::Error },
     #[error("unexpected answer from {url} ({status}): {body}")]
     Decode {
@@ -40,21 +52,22 @@ impl ClientError {
     }
 }
 
-/// How often and how patiently to retry.
-#[derive(Debug, Clone)]
-pub struct RetryPolicy {
-    pub attempts: u32,
-    pub first_delay: Duration,
-    pub max_delay: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        RetryPolicy {
-            attempts: 5,
-            first_delay: Duration::from_millis(200),
-            max_delay: Duration::from_secs(5),
+/// An error's causes, which say what happened ("tcp connect error: Connection refused");
+/// reqwest's own message only repeats the URL.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
         }
+        cause = c.source();
+    }
+    if parts.is_empty() {
+        e.to_string()
+    } else {
+        parts.join(": ")
     }
 }
 
@@ -65,6 +78,7 @@ pub struct Client {
     base: String,
     token: Option<String>,
     retry: RetryPolicy,
+    timeout: Option<Duration>,
 }
 
 /// A raw answer: status and JSON body (for callers that want to look at errors themselves).
@@ -93,11 +107,19 @@ impl Client {
             base: base.trim_end_matches('/').to_owned(),
             token,
             retry: RetryPolicy::default(),
+            timeout: None,
         })
     }
 
     pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
         self.retry = retry;
+        self
+    }
+
+    /// Gives up on one attempt of an ordinary request after `timeout` (none by default).
+    /// Long polls get their wait on top; collections are not limited (they may take long).
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
         self
     }
 
@@ -112,8 +134,18 @@ impl Client {
         path: &str,
         body: Option<&serde_json::Value>,
     ) -> Result<RawResponse, ClientError> {
+        self.send_within(method, path, body, self.timeout).await
+    }
+
+    /// [`Self::send_raw`] with an explicit per-attempt timeout.
+    async fn send_within(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+        timeout: Option<Duration>,
+    ) -> Result<RawResponse, ClientError> {
         let url = format!("{}{path}", self.base);
-        let mut delay = self.retry.first_delay;
         let mut attempt = 1;
         loop {
             let mut req = self.http.request(method.clone(), &url);
@@ -123,15 +155,22 @@ impl Client {
             if let Some(b) = body {
                 req = req.json(b);
             }
+            if let Some(t) = timeout {
+                req = req.timeout(t);
+            }
             let outcome = req.send().await;
-            let retryable = match &outcome {
-                Ok(r) => r.status().is_server_error(),
-                Err(e) => e.is_connect() || e.is_timeout(),
-            };
-            if retryable && attempt < self.retry.attempts {
-                tracing::debug!(%url, attempt, "retrying in {delay:?}");
+            if attempt < self.retry.attempts && retry::retryable(&method, &outcome) {
+                let delay = self.retry.delay(attempt);
+                let why = match &outcome {
+                    Ok(r) => format!("answered {}", r.status()),
+                    Err(e) => format!("failed: {}", error_chain(e)),
+                };
+                tracing::warn!(
+                    "{method} {url} {why}; retry {attempt}/{} in {:.1}s",
+                    self.retry.attempts - 1,
+                    delay.as_secs_f64()
+                );
                 tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(self.retry.max_delay);
                 attempt += 1;
                 continue;
             }
@@ -177,7 +216,18 @@ impl Client {
         path: &str,
         body: Option<&serde_json::Value>,
     ) -> Result<T, ClientError> {
-        let raw = self.send_raw(method, path, body).await?;
+        self.call_within(method, path, body, self.timeout).await
+    }
+
+    /// [`Self::call`] with an explicit per-attempt timeout.
+    async fn call_within<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+        timeout: Option<Duration>,
+    ) -> Result<T, ClientError> {
+        let raw = self.send_within(method, path, body, timeout).await?;
         let url = format!("{}{path}", self.base);
         if !raw.status.is_success() {
             return Err(match serde_json::from_value::<Problem>(raw.body.clone()) {
@@ -248,12 +298,16 @@ impl Client {
             state.as_str(),
             timeout.as_secs().max(1)
         );
-        self.call(Method::GET, &path, None).await
+        let limit = self.timeout.map(|t| t + timeout);
+        self.call_within(Method::GET, &path, None, limit).await
     }
 
+    /// Cancels the job; the server answers once the scheduler reports it gone, which may
+    /// take longer than an ordinary request (so 5 minutes more than the per-request timeout).
     pub async fn stop_session(&self, id: &str) -> Result<Session, ClientError> {
-        self.call(Method::POST, &format!("/api/v1/sessions/{id}/stop"), None)
-            .await
+        let path = format!("/api/v1/sessions/{id}/stop");
+        let limit = self.timeout.map(|t| t + Duration::from_secs(300));
+        self.call_within(Method::POST, &path, None, limit).await
     }
 
     pub async fn delete_session(&self, id: &str) -> Result<(), ClientError> {

@@ -8,6 +8,8 @@
 pub mod api;
 /// Where collection bundles may be written (out_dir resolution).
 pub mod artifacts;
+/// Command-line client subcommands: tables, JSON, progress, exit codes.
+pub mod cli;
 /// Typed client for the API (CLI and tests).
 pub mod client;
 /// Collection: windowed queries streamed into artifact bundles with KPIs and a report.

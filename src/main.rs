@@ -2,6 +2,7 @@
 
 use benchmon::config::{ServeArgs, Settings};
 use clap::{Parser, Subcommand};
+use std::process::ExitCode;
 
 /// Monitoring sessions for HPC benchmarks: Prometheus as a SLURM job, windowed collection.
 #[derive(Parser)]
@@ -19,12 +20,22 @@ enum Command {
     Openapi,
     /// Collect a time window from any Prometheus into a bundle directory.
     Export(Box<benchmon::collect::export_cli::ExportArgs>),
+    #[command(flatten)]
+    Client(benchmon::cli::ClientCommand),
 }
 
+/// Exit codes: 0 ok, 1 an error (a server problem, no server, a failed serve), 2 usage.
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
     match cli.command {
+        Command::Client(cmd) => Ok(benchmon::cli::run(cmd).await),
+        command => server(command).await.map(|()| ExitCode::SUCCESS),
+    }
+}
+
+async fn server(command: Command) -> anyhow::Result<()> {
+    match command {
         Command::Serve(args) => {
             benchmon::telemetry::init_logging();
             let mut settings = Settings::from_args(&args)?;
@@ -45,5 +56,6 @@ async fn main() -> anyhow::Result<()> {
             println!("{}", benchmon::api::openapi().to_pretty_json()?);
             Ok(())
         }
+        Command::Client(_) => Ok(()),
     }
 }

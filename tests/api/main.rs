@@ -5,6 +5,7 @@
 mod auth_metrics;
 mod collect;
 mod golden;
+#[path = "../common/mod.rs"]
 mod helpers;
 mod openapi;
 mod rendering;

@@ -1,4 +1,7 @@
-//! `spawn_app()`: a fresh server with its own state and artifact dirs, on port 0.
+//! `spawn_app()`: a fresh server with its own state and artifact dirs, on port 0; and the
+//! other helpers both test binaries share (`tests/api` as `helpers`, `tests/cli` as `common`).
+// Each binary uses a part of this module.
+#![allow(dead_code)]
 
 use benchmon::client::Client;
 use benchmon::config::{LauncherKind, Settings, SiteConfig};

@@ -1,0 +1,233 @@
+#!/usr/bin/env bash
+# benchmon-wrap.sh — run a benchmark command with this node's exporters and services
+# registered in a benchmon session for exactly as long as the command runs.
+#
+# In a job script, `exec` it, so that it is the batch shell and receives SLURM's signals:
+#
+#   #SBATCH --signal=B:USR1@60
+#   exec benchmon-wrap.sh --session bench-01 --exporter node=9100 \
+#       --service vllm=http://localhost:8000/metrics --window steady -- ./bench --args
+#
+# What it does:
+#   1. registers a client (this node and its --exporter's) and each --service,
+#   2. opens window --window (if given),
+#   3. runs the command as a child and waits for it,
+#   4. closes the window and deregisters everything — also when the job is cancelled, hits its
+#      time limit or gets Ctrl-C — and exits with the command's status (128+N if signal N
+#      killed it).
+#
+# Options (values are passed to benchmon as separate arguments, never evaluated):
+#   --session ID         session to register with (default: $BENCHMON_SESSION)
+#   --exporter KIND=ADDR exporter of this node: host:port, or a bare port on this node
+#                        (node=9100); repeatable
+#   --disable KIND       register exporter KIND but do not scrape it; repeatable
+#   --service NAME=URL   a service's metrics URL; repeatable
+#   --label KEY=VALUE    label on the client's and the services' series; repeatable
+#   --window NAME        open window NAME before the command, close it after
+#   --client-id ID       default: job-$SLURM_JOB_ID-<node>, or <node> outside SLURM
+#   --node NAME          default: $SLURMD_NODENAME, else `hostname`
+#   --strict             if registration fails, exit 1 without running the command
+#                        (default: warn and run the command unmonitored — a benchmark that
+#                        waited hours in the queue should not be lost to a monitoring hiccup)
+#   -h, --help
+#
+# Multi-node jobs: run it once per node (`srun --ntasks-per-node=1 benchmon-wrap.sh …`); each
+# node becomes its own client (job-<id>-<node>). Give --window to one task only, or a name per
+# node: a window name is unique in a session.
+#
+# Environment: BENCHMON_BIN (the benchmon binary; default `benchmon` on PATH); BENCHMON_URL,
+# BENCHMON_TOKEN, BENCHMON_RETRIES are read by benchmon itself.
+#
+# Signals: TERM, INT and HUP (scancel, the time limit, Ctrl-C) are forwarded to the command's
+# process group, and the window is closed and the targets deregistered right away: SLURM
+# sends SIGKILL KillWait seconds later (30 by default), whether or not the command is done.
+# USR1 is forwarded too, and closes the window at once (the grace period is wind-down, not
+# benchmark); the targets stay until the command exits. Ask SLURM for USR1 ahead of the time
+# limit with `#SBATCH --signal=B:USR1@60` (B: = the batch shell only, which is this wrapper
+# when the job script `exec`s it). Most programs end on USR1 unless they handle it.
+set -euo pipefail
+
+readonly PROG=benchmon-wrap
+BENCHMON=${BENCHMON_BIN:-benchmon}
+
+log() { printf '%s: %s\n' "$PROG" "$*" >&2; }
+
+usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; }
+
+die_usage() {
+  log "$*"
+  log "usage: $PROG --session ID [--exporter KIND=ADDR]... [--service NAME=URL]... [--window NAME] -- COMMAND [ARGS...]"
+  exit 2
+}
+
+session=${BENCHMON_SESSION:-}
+client_id=""
+node=""
+window=""
+strict=0
+exporters=()
+disabled=()
+services=()
+labels=()
+
+while (($#)); do
+  # --opt=value → --opt value
+  if [[ $1 == --*=* ]]; then
+    set -- "${1%%=*}" "${1#*=}" "${@:2}"
+  fi
+  case $1 in
+    --) shift; break ;;
+    -h | --help) usage; exit 0 ;;
+    --strict) strict=1; shift; continue ;;
+    --session | --exporter | --disable | --service | --label | --window | --client-id | --node)
+      (($# >= 2)) || die_usage "$1 needs a value" ;;
+    *) die_usage "unknown option ${1@Q} (the command goes after --)" ;;
+  esac
+  case $1 in
+    --session) session=$2 ;;
+    --exporter) exporters+=("$2") ;;
+    --disable) disabled+=("$2") ;;
+    --service) services+=("$2") ;;
+    --label) labels+=("$2") ;;
+    --window) window=$2 ;;
+    --client-id) client_id=$2 ;;
+    --node) node=$2 ;;
+  esac
+  shift 2
+done
+
+(($#)) || die_usage "no command given (put it after --)"
+[[ -n $session ]] || die_usage "--session (or BENCHMON_SESSION) is required"
+for s in "${services[@]}"; do
+  [[ $s == ?*=?* ]] || die_usage "--service ${s@Q} is not NAME=URL"
+done
+command -v "$BENCHMON" >/dev/null || die_usage "benchmon not found (${BENCHMON@Q}); set BENCHMON_BIN"
+
+node=${node:-${SLURMD_NODENAME:-$(hostname)}}
+client_id=${client_id:-${SLURM_JOB_ID:+job-$SLURM_JOB_ID-}$node}
+
+label_args=()
+for l in "${labels[@]}"; do label_args+=(--label "$l"); done
+
+# What is registered, so cleanup undoes exactly that.
+client_registered=0
+window_open=0
+registered_services=()
+child=""
+cleaned=0
+got_signal=0
+
+# benchmon's own output goes to stderr: the command's stdout stays the command's.
+bm() { "$BENCHMON" "$@" >&2; }
+
+register() {
+  if ((${#exporters[@]})); then
+    local args=(register client --session "$session" --client-id "$client_id" --node "$node")
+    local e
+    for e in "${exporters[@]}"; do args+=(--exporter "$e"); done
+    for e in "${disabled[@]}"; do args+=(--disable "$e"); done
+    bm "${args[@]}" "${label_args[@]}" || return 1
+    client_registered=1
+  fi
+  local s name
+  for s in "${services[@]}"; do
+    name=${s%%=*}
+    bm register service --session "$session" --name "$name" --endpoint "${s#*=}" \
+      --client-id "$client_id" "${label_args[@]}" || return 1
+    registered_services+=("$name")
+  done
+  if [[ -n $window ]]; then
+    bm window open --session "$session" "$window" || return 1
+    window_open=1
+  fi
+}
+
+# Few, quick retries: after a cancel, SLURM's SIGKILL is only KillWait seconds away.
+close_window() {
+  if ((window_open)); then
+    window_open=0
+    bm window close --session "$session" "$window" --retries 2 --timeout 5s ||
+      log "warning: could not close window $window"
+  fi
+}
+
+cleanup() {
+  ((cleaned)) && return 0
+  cleaned=1
+  close_window
+  local name
+  for name in "${registered_services[@]}"; do
+    bm deregister service --session "$session" --name "$name" --retries 2 --timeout 5s ||
+      log "warning: could not deregister service $name"
+  done
+  if ((client_registered)); then
+    bm deregister client --session "$session" --client-id "$client_id" --node "$node" \
+      --retries 2 --timeout 5s || log "warning: could not deregister client $client_id"
+  fi
+}
+
+forward() {
+  [[ -n $child ]] || return 0
+  # The command runs in its own process group (set -m): signal all of it, not just its leader.
+  kill -s "$1" -- "-$child" 2>/dev/null || kill -s "$1" "$child" 2>/dev/null || true
+}
+
+on_signal() {
+  local sig=$1
+  got_signal=1
+  log "caught SIG$sig${child:+, forwarding it to the command (pid $child)}"
+  if [[ -z $child ]]; then
+    cleanup
+    exit $((128 + $(kill -l "$sig")))
+  fi
+  forward "$sig"
+  if [[ $sig == USR1 ]]; then
+    close_window
+  else
+    cleanup
+  fi
+}
+
+on_exit() {
+  local rc=$?
+  cleanup
+  exit "$rc"
+}
+
+trap on_exit EXIT
+for sig in TERM INT HUP USR1; do
+  # shellcheck disable=SC2064 # expand $sig now
+  trap "on_signal $sig" "$sig"
+done
+
+log "session $session, client $client_id on node $node${window:+, window $window}"
+if ! register; then
+  if ((strict)); then
+    log "registration failed; not running the command (--strict)"
+    exit 1
+  fi
+  log "warning: registration failed; running the command without (full) monitoring"
+fi
+
+log "running:$(printf ' %q' "$@")"
+set -m # the command gets its own process group, and does not ignore SIGINT
+"$@" &
+child=$!
+set +m
+
+# `wait` returns early (status > 128) when a trapped signal arrives: wait again until the
+# command itself has ended. A second wait for an already reported child answers 127.
+status=""
+while :; do
+  got_signal=0
+  rc=0
+  wait "$child" 2>/dev/null || rc=$?
+  if ((rc == 127)) && [[ -n $status ]]; then
+    break
+  fi
+  status=$rc
+  ((got_signal)) || break
+done
+
+log "command exited with status $status"
+exit "$status"

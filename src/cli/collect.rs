@@ -1,0 +1,121 @@
+//! `benchmon collect`: a window of metrics into an artifact bundle, with progress while the
+//! server works.
+
+use super::output::{fields, human_duration, Output};
+use super::targets::SessionOpt;
+use super::{split_kv, CliError, Globals};
+use crate::client::{Client, CollectRequest, CollectResult};
+use crate::domain::{PromDuration, RunId, Timestamp, WindowName};
+use clap::ArgGroup;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+#[derive(Debug, clap::Args)]
+#[command(group(ArgGroup::new("range").required(true).args(["start", "last", "window"])))]
+pub struct CollectArgs {
+    #[command(flatten)]
+    pub globals: Globals,
+    #[command(flatten)]
+    pub session: SessionOpt,
+    /// Window start: RFC 3339 (2025-11-04T10:00:00Z) or unix seconds.
+    #[arg(long)]
+    pub start: Option<Timestamp>,
+    /// Window end (default: now); only with --start.
+    #[arg(long, requires = "start")]
+    pub end: Option<Timestamp>,
+    /// The last stretch of time up to now, e.g. 10m or 1h.
+    #[arg(long)]
+    pub last: Option<PromDuration>,
+    /// A named window of the session (see `benchmon window`).
+    #[arg(long)]
+    pub window: Option<WindowName>,
+    /// Bundle directory, relative to the server's artifacts root.
+    #[arg(long)]
+    pub out_dir: Option<String>,
+    /// Run id recorded in the bundle (default: the session's).
+    #[arg(long)]
+    pub run_id: Option<RunId>,
+    /// An extra PromQL query, NAME=PROMQL; repeatable.
+    #[arg(long = "query", value_name = "NAME=PROMQL", value_parser = parse_query)]
+    pub queries: Vec<(String, String)>,
+    /// Query resolution, e.g. 15s (server default when omitted).
+    #[arg(long)]
+    pub step: Option<PromDuration>,
+}
+
+fn parse_query(s: &str) -> Result<(String, String), String> {
+    let (k, v) = split_kv(s)?;
+    if v.trim().is_empty() {
+        return Err(format!("query {k:?} has no PromQL"));
+    }
+    Ok((k.to_owned(), v.to_owned()))
+}
+
+pub async fn run(client: &Client, out: &Output, a: CollectArgs) -> Result<(), CliError> {
+    let window_end = match (a.start, a.end) {
+        (Some(_), None) => Some(Timestamp::now()),
+        (_, end) => end,
+    };
+    let what = match (&a.window, &a.last, &a.start) {
+        (Some(w), _, _) => format!("window {w}"),
+        (_, Some(l), _) => format!("the last {l}"),
+        (_, _, Some(s)) => format!(
+            "{s} to {}",
+            window_end.map(|e| e.to_string()).unwrap_or_default()
+        ),
+        _ => String::new(),
+    };
+    let req = CollectRequest {
+        window_start: a.start,
+        window_end,
+        window: a.window,
+        last: a.last,
+        step: a.step,
+        out_dir: a.out_dir,
+        run_id: a.run_id,
+        queries: a.queries.into_iter().collect::<BTreeMap<_, _>>(),
+        ..CollectRequest::default()
+    };
+    let session = a.session.session;
+    let progress = out.progress(format!("collecting {what} of session {session}"));
+    let result = client.collect(&session, &req).await;
+    let took = progress.elapsed();
+    drop(progress);
+    let done = result?;
+    out.show(&done, |r| summary(r, took));
+    Ok(())
+}
+
+fn summary(r: &CollectResult, took: Duration) -> String {
+    let list = |v: &[serde_json::Value]| {
+        v.iter()
+            .map(|x| match x {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    fields(&[
+        ("bundle", r.bundle_dir.clone()),
+        ("report", r.report.clone().unwrap_or_default()),
+        (
+            "collected",
+            format!(
+                "{} samples into {} files in {}",
+                r.samples,
+                r.artifacts.len(),
+                human_duration(took)
+            ),
+        ),
+        ("absent queries", list(&r.absent_queries)),
+        (
+            "gaps",
+            if r.gaps.is_empty() {
+                String::new()
+            } else {
+                format!("{} ({})", r.gaps.len(), list(&r.gaps))
+            },
+        ),
+    ])
+}

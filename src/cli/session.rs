@@ -1,0 +1,349 @@
+//! `benchmon session create|start|status|list|stop|delete`, and `start --wait`'s progress.
+
+use super::output::{fields, human_duration, Output, Table};
+use super::{labels, parse_label, CliError, Globals};
+use crate::client::{Client, ClientError};
+use crate::domain::{
+    Host, Invalid, LabelName, Port, PromDuration, RunId, SlurmConstraint, SlurmName, SlurmNodeList,
+    TimeLimit,
+};
+use crate::session::{CreateSession, Session, SessionState, StartSession};
+use clap::builder::{PossibleValuesParser, TypedValueParser};
+use clap::Subcommand;
+use std::time::Duration;
+
+#[derive(Debug, clap::Args)]
+pub struct SessionArgs {
+    #[command(flatten)]
+    pub globals: Globals,
+    #[command(subcommand)]
+    pub cmd: SessionCmd,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SessionCmd {
+    /// Create a session (Prometheus is not started yet; targets may be registered already).
+    Create(CreateArgs),
+    /// Submit the session's Prometheus job; `--wait` blocks until Prometheus is ready.
+    Start(StartArgs),
+    /// Show one session: state, SLURM job, node, Prometheus URL.
+    Status(SessionRef),
+    /// List sessions.
+    List(ListArgs),
+    /// Cancel the session's job and wait until the scheduler reports it gone.
+    Stop(SessionRef),
+    /// Delete a session that has no job (stop it first) and its state.
+    Delete(SessionRef),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SessionRef {
+    /// Session id (its run id).
+    #[arg(env = "BENCHMON_SESSION")]
+    pub session: RunId,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CreateArgs {
+    /// Run id, also the session id: 1–64 of letters, digits, '.', '_' and '-'.
+    pub run_id: RunId,
+    /// Fixed Prometheus port (default: the job picks a free port on its node).
+    #[arg(long, value_parser = parse_port)]
+    pub prometheus_port: Option<Port>,
+    /// Host name to reach Prometheus by, instead of the node SLURM picks.
+    #[arg(long)]
+    pub prom_host: Option<Host>,
+    /// Scrape interval, e.g. 5s (server default 15s).
+    #[arg(long)]
+    pub scrape_interval: Option<PromDuration>,
+    /// TSDB retention, e.g. 30d (Prometheus's default when omitted).
+    #[arg(long)]
+    pub retention: Option<PromDuration>,
+    /// A label on every series of the session, key=value; repeatable.
+    #[arg(long = "label", value_name = "KEY=VALUE", value_parser = parse_label)]
+    pub labels: Vec<(LabelName, String)>,
+    /// Also scrape benchmon's own /metrics in this session's Prometheus.
+    #[arg(long)]
+    pub scrape_benchmon: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct StartArgs {
+    /// Session id (its run id).
+    #[arg(env = "BENCHMON_SESSION")]
+    pub session: RunId,
+    /// SLURM partition (site default when omitted).
+    #[arg(long, env = "BENCHMON_PARTITION")]
+    pub partition: Option<SlurmName>,
+    /// Time limit of the Prometheus job, e.g. 02:00:00 (site default when omitted).
+    #[arg(long)]
+    pub time_limit: Option<TimeLimit>,
+    /// SLURM account.
+    #[arg(long, env = "BENCHMON_ACCOUNT")]
+    pub account: Option<SlurmName>,
+    /// SLURM QOS.
+    #[arg(long)]
+    pub qos: Option<SlurmName>,
+    /// SLURM node feature constraint.
+    #[arg(long)]
+    pub constraint: Option<SlurmConstraint>,
+    /// Nodes to run Prometheus on (SLURM node list).
+    #[arg(long)]
+    pub nodelist: Option<SlurmNodeList>,
+    /// Block until Prometheus is running and ready, showing the scheduler's state meanwhile.
+    #[arg(long)]
+    pub wait: bool,
+    /// How long --wait waits before failing (the job stays submitted), e.g. 5m.
+    #[arg(long, default_value = "10m", requires = "wait")]
+    pub wait_timeout: PromDuration,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ListArgs {
+    /// Only sessions in this state.
+    #[arg(long, value_parser = PossibleValuesParser::new(SessionState::ALL.map(SessionState::as_str))
+        .try_map(|s: String| s.parse::<SessionState>()))]
+    pub state: Option<SessionState>,
+}
+
+fn parse_port(s: &str) -> Result<Port, String> {
+    let n: u64 = s
+        .parse()
+        .map_err(|_| format!("{s:?} is not a port number"))?;
+    Port::new(n).map_err(|e: Invalid| e.0)
+}
+
+pub async fn run(client: &Client, out: &Output, cmd: SessionCmd) -> Result<(), CliError> {
+    match cmd {
+        SessionCmd::Create(a) => {
+            let req = CreateSession {
+                run_id: a.run_id,
+                prometheus_port: a.prometheus_port,
+                prom_host: a.prom_host,
+                scrape_interval: a.scrape_interval,
+                retention: a.retention,
+                labels: labels(a.labels),
+                scrape_benchmon: a.scrape_benchmon,
+            };
+            let s = client.create_session(&req).await?;
+            out.show(&s, |s| {
+                format!(
+                    "created session {} (scrape interval {}); next: benchmon session start {} --wait",
+                    s.session_id, s.scrape_interval, s.session_id
+                )
+            });
+        }
+        SessionCmd::Start(a) => start(client, out, a).await?,
+        SessionCmd::Status(a) => {
+            let s = client.session(a.session.as_str()).await?;
+            out.show(&s, describe);
+        }
+        SessionCmd::List(a) => {
+            let list = client.list_sessions(a.state).await?;
+            out.show(&list, |list| table(list));
+        }
+        SessionCmd::Stop(a) => {
+            let p = out.progress(format!("stopping session {}", a.session));
+            let s = client.stop_session(a.session.as_str()).await?;
+            drop(p);
+            out.show(&s, describe);
+        }
+        SessionCmd::Delete(a) => {
+            client.delete_session(a.session.as_str()).await?;
+            out.show(&serde_json::json!({"deleted": a.session.as_str()}), |_| {
+                format!("deleted session {}", a.session)
+            });
+        }
+    }
+    Ok(())
+}
+
+async fn start(client: &Client, out: &Output, a: StartArgs) -> Result<(), CliError> {
+    let req = StartSession {
+        partition: a.partition,
+        time_limit: a.time_limit,
+        account: a.account,
+        qos: a.qos,
+        constraint: a.constraint,
+        nodelist: a.nodelist,
+    };
+    let id = a.session.as_str();
+    let submitted = client.start_session(id, &req).await?;
+    let s = if a.wait {
+        wait_running(client, out, submitted, a.wait_timeout.as_duration()).await?
+    } else {
+        submitted
+    };
+    out.show(&s, |s| {
+        if s.state == SessionState::Running {
+            describe(s)
+        } else {
+            format!(
+                "submitted session {}: job {} ({}); benchmon session status {} to follow it",
+                s.session_id,
+                s.job_id.as_deref().unwrap_or("-"),
+                scheduler_text(s),
+                s.session_id
+            )
+        }
+    });
+    Ok(())
+}
+
+/// Follows a started session until it runs: short long-polls, with the scheduler's state and
+/// reason (`PENDING (Resources)`) shown between them. Fails when the session ends or time runs
+/// out; the job is left as it is either way (the message says how to cancel it).
+async fn wait_running(
+    client: &Client,
+    out: &Output,
+    mut s: Session,
+    limit: Duration,
+) -> Result<Session, CliError> {
+    let id = s.session_id.to_string();
+    let progress = out.progress(waiting_text(&s));
+    loop {
+        progress.set(waiting_text(&s));
+        match s.state {
+            SessionState::Running => return Ok(s),
+            st if st.is_terminal() || st == SessionState::Stopping => return Err(ended(&s)),
+            _ => {}
+        }
+        let left = limit.saturating_sub(progress.elapsed());
+        if left.is_zero() {
+            return Err(timed_out(&s, limit));
+        }
+        let poll = left.min(Duration::from_secs(2)).max(Duration::from_secs(1));
+        match client.wait_for(&id, SessionState::Running, poll).await {
+            Ok(running) => s = running,
+            // 408: not yet; 409: it can no longer get there. Either way, look at it again.
+            Err(ClientError::Problem(p)) if p.status == 408 || p.status == 409 => {
+                s = client.session(&id).await?;
+            }
+            Err(e) => return Err(e.into()),
+        }
+        if s.state != SessionState::Running && progress.elapsed() >= limit {
+            return Err(timed_out(&s, limit));
+        }
+    }
+}
+
+fn timed_out(s: &Session, limit: Duration) -> CliError {
+    CliError::WaitTimeout {
+        session: s.session_id.to_string(),
+        waited: human_duration(limit),
+        now: format!(
+            "it is {} ({}); it stays submitted — `benchmon session stop {}` cancels it",
+            s.state.as_str(),
+            scheduler_text(s),
+            s.session_id
+        ),
+    }
+}
+
+fn ended(s: &Session) -> CliError {
+    CliError::SessionEnded {
+        session: s.session_id.to_string(),
+        state: s.state.as_str().to_owned(),
+        reason: s
+            .failure_reason
+            .clone()
+            .unwrap_or_else(|| "stopped while waiting for it to run".into()),
+        output_tail: s.output_tail.clone(),
+    }
+}
+
+/// `PENDING (Resources)`, `RUNNING on vm`, or `no job`.
+fn scheduler_text(s: &Session) -> String {
+    let mut text = match (&s.scheduler_state, &s.job_id) {
+        (Some(st), _) => st.clone(),
+        (None, Some(_)) => "submitted".into(),
+        (None, None) => "no job".into(),
+    };
+    if let Some(r) = s
+        .scheduler_reason
+        .as_deref()
+        .filter(|r| !r.is_empty() && *r != "None")
+    {
+        text.push_str(&format!(" ({r})"));
+    }
+    if let Some(n) = &s.node {
+        text.push_str(&format!(" on {n}"));
+    }
+    text
+}
+
+fn waiting_text(s: &Session) -> String {
+    let job = s.job_id.as_deref().unwrap_or("-");
+    let what = match s.state {
+        SessionState::Starting => "starting, waiting for Prometheus to be ready".to_owned(),
+        _ => s.state.as_str().to_owned(),
+    };
+    format!(
+        "session {}: {what} — job {job} {}",
+        s.session_id,
+        scheduler_text(s)
+    )
+}
+
+/// One session as `key: value` lines.
+pub fn describe(s: &Session) -> String {
+    let opt = |v: &Option<String>| v.clone().unwrap_or_default();
+    let ts = |v: &Option<crate::domain::Timestamp>| v.map(|t| t.to_string()).unwrap_or_default();
+    let job = match &s.job_id {
+        Some(j) => format!("{j} ({})", scheduler_text(s)),
+        None => String::new(),
+    };
+    let prometheus = match &s.prometheus_url {
+        Some(u) if s.ready => format!("{u} (ready)"),
+        Some(u) => format!("{u} (not ready)"),
+        None => String::new(),
+    };
+    let labels = s
+        .labels
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    fields(&[
+        ("session", s.session_id.to_string()),
+        ("state", s.state.as_str().to_owned()),
+        ("launcher", format!("{:?}", s.launcher).to_lowercase()),
+        ("job", job),
+        ("prometheus", prometheus),
+        ("scrape interval", s.scrape_interval.to_string()),
+        ("labels", labels),
+        ("created", s.created_at.to_string()),
+        ("started", ts(&s.started_at)),
+        ("running since", ts(&s.running_at)),
+        ("stopped", ts(&s.stopped_at)),
+        ("failure", opt(&s.failure_reason)),
+    ])
+}
+
+fn table(list: &[Session]) -> String {
+    if list.is_empty() {
+        return "no sessions".into();
+    }
+    let mut t = Table::new(&[
+        "SESSION",
+        "STATE",
+        "JOB",
+        "SCHEDULER",
+        "PROMETHEUS",
+        "CREATED",
+    ]);
+    for s in list {
+        t.row(vec![
+            s.session_id.to_string(),
+            s.state.as_str().to_owned(),
+            s.job_id.clone().unwrap_or_default(),
+            s.job_id
+                .as_ref()
+                .map(|_| scheduler_text(s))
+                .unwrap_or_default(),
+            s.prometheus_url.clone().unwrap_or_default(),
+            s.created_at.to_string(),
+        ]);
+    }
+    t.render()
+}

@@ -1,0 +1,137 @@
+//! `benchmon window open|close|add|list|delete`: named benchmark phases.
+
+use super::output::{Output, Table};
+use super::targets::SessionOpt;
+use super::{CliError, Globals};
+use crate::client::Client;
+use crate::domain::{Timestamp, WindowName};
+use crate::session::{NewWindow, Window};
+use clap::Subcommand;
+
+#[derive(Debug, clap::Args)]
+pub struct WindowArgs {
+    #[command(flatten)]
+    pub globals: Globals,
+    #[command(subcommand)]
+    pub cmd: WindowCmd,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WindowCmd {
+    /// Open a window now (or at --start); close it with `window close`.
+    Open {
+        #[command(flatten)]
+        session: SessionOpt,
+        /// Window name, e.g. steady (unique in the session).
+        name: WindowName,
+        /// Start instead of now: RFC 3339 or unix seconds.
+        #[arg(long)]
+        start: Option<Timestamp>,
+    },
+    /// Close an open window now (or at --end).
+    Close {
+        #[command(flatten)]
+        session: SessionOpt,
+        /// Window name.
+        name: WindowName,
+        /// End instead of now: RFC 3339 or unix seconds.
+        #[arg(long)]
+        end: Option<Timestamp>,
+    },
+    /// Add a finished window with both ends given.
+    Add {
+        #[command(flatten)]
+        session: SessionOpt,
+        /// Window name.
+        name: WindowName,
+        /// Start: RFC 3339 (2025-11-04T10:00:00Z) or unix seconds.
+        #[arg(long)]
+        start: Timestamp,
+        /// End: RFC 3339 or unix seconds.
+        #[arg(long)]
+        end: Timestamp,
+    },
+    /// List the session's windows.
+    List {
+        #[command(flatten)]
+        session: SessionOpt,
+    },
+    /// Delete a window (collected bundles stay).
+    Delete {
+        #[command(flatten)]
+        session: SessionOpt,
+        /// Window name.
+        name: WindowName,
+    },
+}
+
+pub async fn run(client: &Client, out: &Output, cmd: WindowCmd) -> Result<(), CliError> {
+    match cmd {
+        WindowCmd::Open {
+            session,
+            name,
+            start,
+        } => {
+            let req = NewWindow {
+                name,
+                start,
+                end: None,
+            };
+            let w = client.add_window(&session.session, &req).await?;
+            out.show(&w, |w| format!("opened window {} at {}", w.name, w.start));
+        }
+        WindowCmd::Close { session, name, end } => {
+            let w = client.close_window(&session.session, &name, end).await?;
+            out.show(&w, |w| {
+                format!(
+                    "closed window {}: {} to {}",
+                    w.name,
+                    w.start,
+                    w.end.map(|e| e.to_string()).unwrap_or_default()
+                )
+            });
+        }
+        WindowCmd::Add {
+            session,
+            name,
+            start,
+            end,
+        } => {
+            let req = NewWindow {
+                name,
+                start: Some(start),
+                end: Some(end),
+            };
+            let w = client.add_window(&session.session, &req).await?;
+            out.show(&w, |w| {
+                format!("added window {}: {} to {end}", w.name, w.start)
+            });
+        }
+        WindowCmd::List { session } => {
+            let list = client.windows(&session.session).await?;
+            out.show(&list, |l| table(l));
+        }
+        WindowCmd::Delete { session, name } => {
+            client.delete_window(&session.session, &name).await?;
+            let v = serde_json::json!({"deleted": name.as_str()});
+            out.show(&v, |_| format!("deleted window {name}"));
+        }
+    }
+    Ok(())
+}
+
+fn table(list: &[Window]) -> String {
+    if list.is_empty() {
+        return "no windows".into();
+    }
+    let mut t = Table::new(&["WINDOW", "START", "END", "STATE"]);
+    for w in list {
+        t.row(vec![
+            w.name.to_string(),
+            w.start.to_string(),
+            w.end.map(|e| e.to_string()).unwrap_or_default(),
+            if w.open { "open" } else { "closed" }.into(),
+        ]);
+    }
+    t.render()
+}

@@ -1,0 +1,129 @@
+//! `benchmon collect` by `--last` and by `--window`, against real Prometheus.
+
+use crate::common::{spawn_app, unique_id, NodeExporter};
+use crate::support::*;
+use benchmon::config::LauncherKind;
+use std::path::Path;
+use std::time::Duration;
+
+#[tokio::test]
+async fn collect_by_last_and_by_window_writes_bundles_with_a_report() {
+    let app = spawn_app(LauncherKind::Slurm).await;
+    let url = app.url("");
+    let exporter = NodeExporter::start().await;
+    let id = unique_id("cli-collect");
+    cli(&url, &["session", "create", &id, "--scrape-interval", "1s"])
+        .await
+        .success();
+    cli(
+        &url,
+        &[
+            "register",
+            "client",
+            "-s",
+            &id,
+            "--client-id",
+            "c1",
+            "--node",
+            "localhost",
+            "--exporter",
+            &format!("node={}", exporter.address()),
+        ],
+    )
+    .await
+    .success();
+    cli(
+        &url,
+        &[
+            "session",
+            "start",
+            &id,
+            "--time-limit",
+            "00:20:00",
+            "--wait",
+        ],
+    )
+    .await
+    .success();
+    eventually(
+        "the node exporter is up",
+        Duration::from_secs(40),
+        || async {
+            let list = cli(&url, &["targets", "-s", &id, "--json"])
+                .await
+                .success()
+                .json();
+            let up = list["targets"][0]["health"]["health"] == "up";
+            up.then_some(())
+        },
+    )
+    .await;
+    cli(&url, &["window", "open", "-s", &id, "steady"])
+        .await
+        .success();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    cli(&url, &["window", "close", "-s", &id, "steady"])
+        .await
+        .success();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    let run = cli(
+        &url,
+        &[
+            "collect",
+            "-s",
+            &id,
+            "--last",
+            "1m",
+            "--out-dir",
+            "by-last",
+            "--json",
+        ],
+    )
+    .await
+    .success();
+    let result = run.json();
+    let bundle = result["bundle_dir"].as_str().unwrap();
+    assert!(Path::new(bundle).is_dir(), "{run}");
+    assert!(!result["artifacts"].as_array().unwrap().is_empty(), "{run}");
+    assert!(result["samples"].as_u64().unwrap() > 0, "{run}");
+
+    let run = cli(
+        &url,
+        &[
+            "collect",
+            "-s",
+            &id,
+            "--window",
+            "steady",
+            "--run-id",
+            "run-001",
+            "--query",
+            "load=node_load1",
+            "--step",
+            "1s",
+        ],
+    )
+    .await
+    .success();
+    let report = run
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("report:"))
+        .map(str::trim)
+        .unwrap_or_else(|| panic!("no report line:\n{run}"));
+    assert!(
+        report.ends_with("report.html") && Path::new(report).is_file(),
+        "{run}"
+    );
+    assert!(
+        run.stdout.contains("bundle:") && run.stdout.contains("samples into"),
+        "{run}"
+    );
+
+    // A window that does not exist is the server's 404, exit code 1.
+    let run = cli(&url, &["collect", "-s", &id, "--window", "nosuch"]).await;
+    assert_eq!(run.code, 1, "{run}");
+    cli(&url, &["session", "stop", &id]).await.success();
+    app.shutdown().await;
+}

@@ -1,0 +1,121 @@
+//! The example scripts, run as users would run them, against a spawned server on the dev
+//! cluster.
+
+use crate::common::{free_port, spawn_app, unique_id};
+use crate::support::*;
+use benchmon::config::LauncherKind;
+
+#[tokio::test]
+async fn the_seed_curl_flow_runs_against_a_spawned_server() {
+    let app = spawn_app(LauncherKind::Slurm).await;
+    let id = unique_id("seed-curl");
+    let mut cmd = command(repo_file("examples/seed-flow.sh"), &app.url(""));
+    cmd.env("RUN_ID", &id)
+        .env("PROM_PORT", free_port().to_string())
+        .env("NODE", "127.0.0.1")
+        .env("VLLM_ENDPOINT", app.url("/metrics"))
+        .env("OUT_DIR", "seed-metrics")
+        .env("SETTLE", "3");
+    let run = output(cmd).await.success();
+    for step in [
+        "== 1.",
+        "== 2.",
+        "== 3. Register a client",
+        "== 4.",
+        "== 5.",
+    ] {
+        assert!(run.stdout.contains(step), "{step}:\n{run}");
+    }
+    assert!(run.stdout.contains(r#""state":"stopped""#), "{run}");
+    assert!(run.stdout.contains(r#""artifacts":"#), "{run}");
+    let s = app.client.session(&id).await.unwrap();
+    assert_eq!(s.state.as_str(), "stopped");
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_seed_python_client_runs_against_a_spawned_server() {
+    let has_requests = std::process::Command::new("python3")
+        .args(["-c", "import requests"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !has_requests {
+        let pip = std::process::Command::new("python3")
+            .args(["-m", "pip", "install", "--quiet", "requests"])
+            .status()
+            .unwrap();
+        assert!(pip.success(), "pip install requests failed");
+    }
+    let app = spawn_app(LauncherKind::Slurm).await;
+    let id = unique_id("seed-py");
+    let mut cmd = command("python3", &app.url(""));
+    cmd.arg(repo_file("examples/seed_client.py"))
+        .env("RUN_ID", &id)
+        .env("PROM_PORT", free_port().to_string())
+        .env("VLLM_ENDPOINT", app.url("/metrics"))
+        .env("OUT_DIR", "seed-py");
+    let run = output(cmd).await.success();
+    assert!(
+        run.stdout.contains("Prometheus at http://localhost:"),
+        "{run}"
+    );
+    assert!(run.stdout.contains("Metrics saved to: ["), "{run}");
+    let s = app.client.session(&id).await.unwrap();
+    assert_eq!(s.state.as_str(), "stopped");
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_harness_runs_a_benchmark_window_and_prints_the_report() {
+    let app = spawn_app(LauncherKind::Slurm).await;
+    let id = unique_id("harness");
+    let mut cmd = command(repo_file("examples/harness.sh"), &app.url(""));
+    cmd.env("BENCHMON_BIN", BIN)
+        .env("RUN_ID", &id)
+        .env("LOAD_SECONDS", "5");
+    let run = output(cmd).await.success();
+    let report = run
+        .stdout
+        .lines()
+        .rev()
+        .find_map(|l| l.strip_prefix("report: "))
+        .unwrap_or_else(|| panic!("no report line:\n{run}"));
+    assert!(std::path::Path::new(report).is_file(), "{report}:\n{run}");
+    let windows = app.client.windows(&id.parse().unwrap()).await.unwrap();
+    assert_eq!(windows.len(), 1);
+    assert!(!windows[0].open);
+    let s = app.client.session(&id).await.unwrap();
+    assert_eq!(s.state.as_str(), "stopped");
+    app.shutdown().await;
+}
+
+#[test]
+fn the_scripts_parse() {
+    for script in [
+        "slurm/benchmon-wrap.sh",
+        "examples/benchmark-job.sh",
+        "examples/seed-flow.sh",
+        "examples/harness.sh",
+    ] {
+        let out = std::process::Command::new("bash")
+            .arg("-n")
+            .arg(repo_file(script))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{script}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let out = std::process::Command::new("python3")
+        .args(["-c", "import ast, sys; ast.parse(open(sys.argv[1]).read())"])
+        .arg(repo_file("examples/seed_client.py"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -1,0 +1,16 @@
+//! CLI tests: the real `benchmon` binary (`CARGO_BIN_EXE_benchmon`) against a server spawned
+//! in-process on a real socket, the real dev cluster (`slurm/dev-cluster.sh up`) for sessions
+//! and wrapped jobs, and the example scripts.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+#[path = "../common/mod.rs"]
+mod common;
+mod support;
+
+mod collect;
+mod errors;
+mod examples;
+mod retries;
+mod sessions;
+mod windows;
+mod wrapper;

@@ -1,0 +1,107 @@
+//! Retries: connection errors and 5xx are retried with backoff, a 4xx never is.
+
+use crate::common::free_port;
+use crate::support::*;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use benchmon::config::LauncherKind;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[tokio::test]
+async fn a_command_succeeds_when_the_server_comes_up_during_its_retries() {
+    let addr = format!("127.0.0.1:{}", free_port());
+    let url = format!("http://{addr}");
+    let mut cmd = command(BIN, &url);
+    cmd.args(["session", "list", "--json", "--retries", "10"]);
+    let started = Instant::now();
+    let pending = tokio::spawn(output(cmd));
+
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let server = Server::at(&addr, LauncherKind::Local).await;
+    let run = pending.await.unwrap().success();
+    assert_eq!(run.json(), serde_json::json!([]));
+    assert!(
+        run.stderr.contains("Connection refused") && run.stderr.contains("retry 1/10"),
+        "{run}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "took {:?}",
+        started.elapsed()
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn without_a_server_the_command_gives_up_after_its_retries_with_exit_code_1() {
+    let url = format!("http://127.0.0.1:{}", free_port());
+    let run = cli(&url, &["session", "list", "--retries", "2"]).await;
+    assert_eq!(run.code, 1, "{run}");
+    assert!(run.stderr.contains("retry 2/2"), "{run}");
+    assert!(
+        run.stderr.contains("error: cannot reach benchmon at"),
+        "{run}"
+    );
+}
+
+/// Counts requests per answer: `/api/v1/sessions/{status}` answers with that status.
+async fn fixed_status(
+    State(count): State<Arc<[AtomicU32; 2]>>,
+    Path(id): Path<String>,
+) -> impl IntoResponse {
+    let status = if id == "bad" {
+        count[0].fetch_add(1, Ordering::SeqCst);
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        count[1].fetch_add(1, Ordering::SeqCst);
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let problem = serde_json::json!({
+        "type": "/problems/test", "title": "Test answer", "status": status.as_u16(),
+        "detail": format!("always {status}"),
+    });
+    (
+        status,
+        [("content-type", "application/problem+json")],
+        problem.to_string(),
+    )
+}
+
+#[tokio::test]
+async fn a_4xx_is_never_retried_and_a_5xx_is_retried_until_the_attempts_run_out() {
+    let count: Arc<[AtomicU32; 2]> = Arc::new([AtomicU32::new(0), AtomicU32::new(0)]);
+    let app = axum::Router::new()
+        .route("/api/v1/sessions/{id}", get(fixed_status))
+        .with_state(count.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let run = cli(&url, &["session", "status", "bad", "--retries", "3"]).await;
+    assert_eq!(run.code, 1, "{run}");
+    assert!(run.stderr.contains("Test answer (422)"), "{run}");
+    assert_eq!(
+        count[0].load(Ordering::SeqCst),
+        1,
+        "a 422 was retried:\n{run}"
+    );
+
+    let run = cli(&url, &["session", "status", "busy", "--retries", "3"]).await;
+    assert_eq!(run.code, 1, "{run}");
+    assert!(run.stderr.contains("Test answer (503)"), "{run}");
+    assert!(
+        run.stderr
+            .contains("answered 503 Service Unavailable; retry 3/3"),
+        "{run}"
+    );
+    assert_eq!(
+        count[1].load(Ordering::SeqCst),
+        4,
+        "1 attempt + 3 retries:\n{run}"
+    );
+    server.abort();
+}

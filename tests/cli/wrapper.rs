@@ -1,0 +1,236 @@
+//! `slurm/benchmon-wrap.sh` in real `sbatch` jobs (via `examples/benchmark-job.sh`), and its
+//! signal handling run directly.
+
+use crate::common::{sh, spawn_app, squeue_state, unique_id, TestApp};
+use crate::support::*;
+use benchmon::config::LauncherKind;
+use benchmon::domain::RunId;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// A session to register with (it needs no Prometheus for that).
+async fn session(app: &TestApp) -> RunId {
+    let id = unique_id("wrap");
+    cli(&app.url(""), &["session", "create", &id])
+        .await
+        .success();
+    id.parse().unwrap()
+}
+
+/// Cancels the job when the test ends, passed or not (a no-op once the job is gone).
+struct Cancel(String);
+
+impl Drop for Cancel {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("scancel").arg(&self.0).status();
+    }
+}
+
+/// Submits `examples/benchmark-job.sh` and returns its job id and output file.
+async fn submit(app: &TestApp, session: &RunId, load_seconds: u32) -> (String, PathBuf) {
+    let out_dir = app.dirs.artifacts.parent().unwrap().to_path_buf();
+    let mut cmd = command("sbatch", &app.url(""));
+    cmd.args(["--parsable", "--time=00:10:00"])
+        .arg(format!("--output={}/job-%j.out", out_dir.display()))
+        .arg(repo_file("examples/benchmark-job.sh"))
+        .env("BENCHMON_SESSION", session.as_str())
+        .env("BENCHMON_BIN", BIN)
+        .env("BENCHMON_WRAP", repo_file("slurm/benchmon-wrap.sh"))
+        .env("LOAD_SECONDS", load_seconds.to_string());
+    let run = output(cmd).await.success();
+    let job = run.stdout.trim().split(';').next().unwrap().to_owned();
+    let out = out_dir.join(format!("job-{job}.out"));
+    (job, out)
+}
+
+fn job_output(path: &PathBuf) -> String {
+    std::fs::read_to_string(path).unwrap_or_default()
+}
+
+async fn client_ids(app: &TestApp, session: &RunId) -> Vec<String> {
+    let list = app.client.targets(session).await.unwrap();
+    list.clients
+        .iter()
+        .map(|c| c.client_id.to_string())
+        .collect()
+}
+
+/// Waits until the job's client (`job-<id>-<node>`) is registered; returns its id.
+async fn registered(app: &TestApp, session: &RunId, job: &str, out: &PathBuf) -> String {
+    let prefix = format!("job-{job}-");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let ids = client_ids(app, session).await;
+        if let Some(id) = ids.iter().find(|c| c.starts_with(&prefix)) {
+            let node = sh("squeue", &["-h", "-j", job, "-o", "%N"]);
+            assert_eq!(id, &format!("{prefix}{}", node.trim()));
+            return id.clone();
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "job {job} did not register within 60s (squeue: {:?}); its output:\n{}",
+            squeue_state(job),
+            job_output(out)
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_wrapped_job_is_registered_while_it_runs_and_deregistered_after() {
+    let app = spawn_app(LauncherKind::Local).await;
+    let id = session(&app).await;
+    let (job, out) = submit(&app, &id, 8).await;
+    let _cancel = Cancel(job.clone());
+
+    let client = registered(&app, &id, &job, &out).await;
+    assert_eq!(squeue_state(&job), "RUNNING");
+    let list = app.client.targets(&id).await.unwrap();
+    let c = &list.clients[0];
+    assert_eq!(
+        c.exporters.values().next().unwrap().as_str(),
+        format!("{}:9100", c.node)
+    );
+    assert_eq!(
+        c.labels.values().next().map(String::as_str),
+        Some("cpu-load")
+    );
+    let windows = app.client.windows(&id).await.unwrap();
+    assert!(windows
+        .iter()
+        .any(|w| w.name.as_str() == format!("benchmark-{job}") && w.open));
+
+    eventually("the job ends", Duration::from_secs(60), || async {
+        squeue_state(&job).is_empty().then_some(())
+    })
+    .await;
+    eventually(
+        "the client is deregistered",
+        Duration::from_secs(10),
+        || async { (!client_ids(&app, &id).await.contains(&client)).then_some(()) },
+    )
+    .await;
+    let windows = app.client.windows(&id).await.unwrap();
+    let w = windows
+        .iter()
+        .find(|w| w.name.as_str() == format!("benchmark-{job}"))
+        .unwrap();
+    assert!(!w.open && w.end.is_some(), "{w:?}");
+    let log = job_output(&out);
+    assert!(log.contains("command exited with status 0"), "{log}");
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_cancelled_job_closes_its_window_and_deregisters_its_client() {
+    let app = spawn_app(LauncherKind::Local).await;
+    let id = session(&app).await;
+    let (job, out) = submit(&app, &id, 600).await;
+    let _cancel = Cancel(job.clone());
+    let client = registered(&app, &id, &job, &out).await;
+
+    sh("scancel", &[&job]);
+    eventually(
+        "the client is deregistered after scancel",
+        Duration::from_secs(15),
+        || async { (!client_ids(&app, &id).await.contains(&client)).then_some(()) },
+    )
+    .await;
+    let windows = app.client.windows(&id).await.unwrap();
+    assert!(windows.iter().all(|w| !w.open), "{windows:?}");
+    eventually("the job is gone", Duration::from_secs(30), || async {
+        squeue_state(&job).is_empty().then_some(())
+    })
+    .await;
+    let log = job_output(&out);
+    assert!(log.contains("caught SIGTERM"), "{log}");
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_wrapper_forwards_usr1_closes_the_window_and_exits_with_the_command_status() {
+    let app = spawn_app(LauncherKind::Local).await;
+    let id = session(&app).await;
+    let mut cmd = command(repo_file("slurm/benchmon-wrap.sh"), &app.url(""));
+    cmd.env("BENCHMON_BIN", BIN)
+        .args([
+            "--session",
+            id.as_str(),
+            "--node",
+            "n1",
+            "--exporter",
+            "node=9100",
+        ])
+        .args([
+            "--service",
+            &format!("self={}", app.url("/metrics")),
+            "--window",
+            "w1",
+            "--",
+        ])
+        .args([
+            "bash",
+            "-c",
+            "trap 'echo got-usr1; exit 7' USR1; echo started; sleep 60 & wait",
+        ]);
+    cmd.stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    let pid = child.id().unwrap().to_string();
+    eventually("the command runs", Duration::from_secs(20), || async {
+        let windows = app.client.windows(&id).await.unwrap();
+        let services = app.client.targets(&id).await.unwrap().services;
+        (!windows.is_empty() && !services.is_empty()).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    sh("kill", &["-USR1", &pid]);
+    let out = child.wait_with_output().await.unwrap();
+    let run = Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    assert_eq!(run.code, 7, "{run}");
+    // The command's stdout is its own; benchmon's messages go to stderr.
+    assert_eq!(run.stdout, "started\ngot-usr1\n", "{run}");
+    assert!(run.stderr.contains("caught SIGUSR1"), "{run}");
+    let list = app.client.targets(&id).await.unwrap();
+    assert!(list.clients.is_empty() && list.services.is_empty(), "{run}");
+    assert!(!app.client.windows(&id).await.unwrap()[0].open, "{run}");
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_wrapper_runs_the_command_unmonitored_unless_strict_when_registration_fails() {
+    let app = spawn_app(LauncherKind::Local).await;
+    let wrap = repo_file("slurm/benchmon-wrap.sh");
+    let args = [
+        "--session",
+        "nosuch",
+        "--node",
+        "n1",
+        "--exporter",
+        "node=9100",
+    ];
+    let mut cmd = command(&wrap, &app.url(""));
+    cmd.env("BENCHMON_BIN", BIN)
+        .args(args)
+        .args(["--", "echo", "ran"]);
+    let run = output(cmd).await.success();
+    assert_eq!(run.stdout, "ran\n", "{run}");
+    assert!(run.stderr.contains("registration failed"), "{run}");
+
+    let mut cmd = command(&wrap, &app.url(""));
+    cmd.env("BENCHMON_BIN", BIN)
+        .args(args)
+        .args(["--strict", "--", "echo", "ran"]);
+    let run = output(cmd).await;
+    assert_eq!((run.code, run.stdout.as_str()), (1, ""), "{run}");
+
+    let mut cmd = command(&wrap, &app.url(""));
+    cmd.env("BENCHMON_BIN", BIN)
+        .args(["--session", "s", "--bogus", "--", "true"]);
+    assert_eq!(output(cmd).await.code, 2);
+    app.shutdown().await;
+}
