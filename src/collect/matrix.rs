@@ -187,29 +187,29 @@ fn value_end(b: &[u8], i: usize) -> Option<usize> {
 
 /// Timestamp text (`1762250400`, `1762250400.5`, `1.7622504e9`) to milliseconds.
 pub fn ts_millis(t: &[u8]) -> Option<i64> {
-    let mut secs: i64 = 0;
-    let mut i = 0;
-    while i < t.len() && t[i].is_ascii_digit() {
-        secs = secs.checked_mul(10)?.checked_add(i64::from(t[i] - b'0'))?;
-        i += 1;
-    }
-    if i == t.len() && i > 0 {
-        return secs.checked_mul(1000);
-    }
-    if i > 0
-        && i < t.len()
-        && t[i] == b'.'
-        && t.len() - i - 1 <= 3
-        && t[i + 1..].iter().all(u8::is_ascii_digit)
-    {
-        let mut ms = 0i64;
-        for k in 0..3 {
-            ms = ms * 10 + t.get(i + 1 + k).map_or(0, |d| i64::from(d - b'0'));
+    // Fast path, what Prometheus writes: up to 15 integer digits and up to 3 decimals.
+    let int_len = t.iter().take(15).take_while(|c| c.is_ascii_digit()).count();
+    if int_len > 0 {
+        let secs = t[..int_len]
+            .iter()
+            .fold(0i64, |a, &d| a * 10 + i64::from(d - b'0'));
+        let rest = &t[int_len..];
+        if rest.is_empty() {
+            return Some(secs * 1000);
         }
-        return secs.checked_mul(1000)?.checked_add(ms);
+        if rest[0] == b'.'
+            && (2..=4).contains(&rest.len())
+            && rest[1..].iter().all(u8::is_ascii_digit)
+        {
+            let mut ms = 0i64;
+            for k in 0..3 {
+                ms = ms * 10 + rest.get(1 + k).map_or(0, |d| i64::from(d - b'0'));
+            }
+            return Some(secs * 1000 + ms);
+        }
     }
     let f: f64 = std::str::from_utf8(t).ok()?.parse().ok()?;
-    f.is_finite().then(|| (f * 1000.0).round() as i64)
+    (f.is_finite() && f.abs() < 1e15).then(|| (f * 1000.0).round() as i64)
 }
 
 impl Parser {
