@@ -315,6 +315,13 @@ impl MatrixSink for PartWriter {
     }
 }
 
+/// Removes a part's files; best effort (they live in the bundle's temp dir anyway).
+pub fn remove_part(paths: &[PathBuf; 3]) {
+    for p in paths {
+        let _ = std::fs::remove_file(p);
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
@@ -353,12 +360,5 @@ mod tests {
         }
         assert!(parse_value(b"NaN").unwrap().is_nan());
         assert_eq!(parse_value(b"x"), None);
-    }
-}
-
-/// Removes a part's files; best effort (they live in the bundle's temp dir anyway).
-pub fn remove_part(paths: &[PathBuf; 3]) {
-    for p in paths {
-        let _ = std::fs::remove_file(p);
     }
 }
