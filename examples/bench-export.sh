@@ -107,17 +107,21 @@ run_case() { # label hours
     samples=$(grep -o '"samples": [0-9]*' "$work/out/bench/MANIFEST.json" | tail -1 | grep -o '[0-9]*')
     bundle_mb=$(du -sm "$work/out/bench" | cut -f1)
   done
-  local cwm bwm crm brm
+  local cwm bwm crm brm cwb bwb
   cwm=$(printf '%s\n' "${cw[@]}" | median); bwm=$(printf '%s\n' "${bw[@]}" | median)
+  cwb=$(printf '%s\n' "${cw[@]}" | sort -n | head -1); bwb=$(printf '%s\n' "${bw[@]}" | sort -n | head -1)
   crm=$(printf '%s\n' "${cr[@]}" | sort -n | tail -1); brm=$(printf '%s\n' "${br[@]}" | sort -n | tail -1)
-  awk -v l="$label" -v s="$samples" -v cw="$cwm" -v cr="$crm" -v bw="$bwm" -v br="$brm" -v mb="$bundle_mb" 'BEGIN {
-    printf "%-8s %10d %9.2f %9.1f %11.2f %11.1f %7.2fx %9d\n", l, s, cw, cr / 1024, bw, br / 1024, bw / cw, mb
+  awk -v l="$label" -v s="$samples" -v cw="$cwm" -v cr="$crm" -v bw="$bwm" -v br="$brm" -v mb="$bundle_mb" \
+      -v cb="$cwb" -v bb="$bwb" 'BEGIN {
+    printf "%-6s %9d  %5.2f (%4.2f) %6.1f   %5.2f (%4.2f) %9.1f  %5.2fx (%4.2fx) %7d\n",
+      l, s, cw, cb, cr / 1024, bw, bb, br / 1024, bw / cw, bb / cb, mb
   }'
 }
 
 echo
-echo "5 query_range requests, step ${STEP}s, ${NODES} nodes × ${PER_NODE} series per metric; median of $RUNS runs, max RSS"
-printf "%-8s %10s %9s %9s %11s %11s %8s %9s\n" window samples "curl s" "curl MB" "benchmon s" "benchmon MB" ratio "bundle MB"
+echo "5 query_range requests, step ${STEP}s, ${NODES} nodes × ${PER_NODE} series per metric"
+echo "wall seconds: median (best) of $RUNS runs; peak RSS: largest of the runs"
+printf "%-6s %9s  %-13s %6s   %-13s %9s  %-14s %7s\n" window samples "curl s" "MB" "benchmon s" "MB" "ratio" "bundle"
 run_case 6h 6
 run_case 12h 12
 echo

@@ -267,13 +267,14 @@ fn draw(
         root.fill(&WHITE).map_err(|e| err(&e))?;
         let mut ch = ChartBuilder::on(&root)
             .margin(12)
-            .x_label_area_size(28)
+            .x_label_area_size(40)
             .y_label_area_size(70)
             .build_cartesian_2d(start_s..end_s, lo..hi)
             .map_err(|e| err(&e))?;
         ch.configure_mesh()
             .x_labels(8)
             .y_labels(6)
+            .x_desc("UTC")
             .x_label_formatter(&|x| clock(*x, long))
             .y_label_formatter(&|y| num(*y))
             .light_line_style(WHITE.mix(0.0))

@@ -36,6 +36,8 @@ use tokio_util::sync::CancellationToken;
 pub struct Tuning {
     pub max_points_per_chunk: u64,
     pub concurrency: usize,
+    /// Length of a raw-export / coverage chunk; `None`: 1000 scrape intervals, 10 min to 4 h.
+    pub raw_chunk_ms: Option<i64>,
 }
 
 impl Default for Tuning {
@@ -43,6 +45,7 @@ impl Default for Tuning {
         Tuning {
             max_points_per_chunk: plan::MAX_POINTS_PER_CHUNK,
             concurrency: plan::CONCURRENCY,
+            raw_chunk_ms: None,
         }
     }
 }
@@ -147,7 +150,12 @@ fn plan_jobs(r: &Resolved, plan: &CollectionPlan, tuning: Tuning, left_open: boo
     ];
     for (target, sel) in instant {
         let Some(sel) = sel else { continue };
-        let chunks = plan::instant_chunks(r.start_ms, r.end_ms, r.raw_chunk_ms, left_open);
+        let chunks = plan::instant_chunks(
+            r.start_ms,
+            r.end_ms,
+            tuning.raw_chunk_ms.unwrap_or(r.raw_chunk_ms).max(1000),
+            left_open,
+        );
         let of = chunks.len();
         for (chunk, c) in chunks.into_iter().enumerate() {
             jobs.push(Job {
@@ -264,6 +272,8 @@ async fn run(
     );
 
     let cancel = CancellationToken::new();
+    // If the caller drops this future, in-flight fetches stop at their next series.
+    let _stop_on_drop = cancel.clone().drop_guard();
     let (tx, mut rx) = mpsc::unbounded_channel::<Handle>();
     let binning = Binning {
         start_ms: r.start_ms,

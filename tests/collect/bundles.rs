@@ -146,6 +146,7 @@ async fn killing_prometheus_mid_collection_leaves_no_bundle() {
     let tuning = Tuning {
         max_points_per_chunk: 500,
         concurrency: 1,
+        raw_chunk_ms: None,
     };
     let http = reqwest::Client::new();
     let run = tokio::spawn(async move { collect_tuned(&http, p, Some(tx), tuning).await });
