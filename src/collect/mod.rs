@@ -38,6 +38,7 @@ pub mod chart;
 pub mod coverage;
 pub mod export_cli;
 pub mod fetch;
+mod finish;
 pub mod kpi;
 pub mod matrix;
 pub mod merge;
@@ -46,6 +47,7 @@ pub mod plan;
 pub mod profiles;
 pub mod report;
 pub mod run;
+pub mod select;
 pub mod series;
 pub mod summary;
 
