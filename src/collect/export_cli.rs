@@ -51,7 +51,7 @@ pub struct ExportArgs {
     /// Directory in which the bundle directory is created (created if missing).
     #[arg(long)]
     pub out: PathBuf,
-    /// Bundle directory name; default export-<start>. Never overwritten: -2, -3 … are appended.
+    /// Bundle directory name; default export-START (the window start, e.g. export-20251104T100000Z). Never overwritten: -2, -3 … are appended.
     #[arg(long)]
     pub name: Option<String>,
     /// Print the outcome as JSON instead of a summary.

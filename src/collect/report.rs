@@ -64,7 +64,7 @@ struct ReportHtml {
     prometheus: String,
     version: String,
     rows: Vec<KpiRow>,
-    methods: Vec<(String, String)>,
+    methods: Vec<String>,
     coverage: Vec<CovRow>,
     coverage_note: String,
     windows: Vec<(String, String, String)>,
@@ -92,7 +92,7 @@ fn opt(x: Option<f64>) -> String {
 /// Renders `report.html`.
 pub fn render(input: &ReportInput<'_>) -> Result<String, CollectError> {
     let mut rows = Vec::new();
-    let mut methods: Vec<(String, String)> = Vec::new();
+    let mut methods: Vec<String> = Vec::new();
     for q in input.queries {
         let absent = q.status == QueryStatus::Absent;
         let status = if absent { "absent" } else { "ok" }.to_owned();
@@ -112,8 +112,8 @@ pub fn render(input: &ReportInput<'_>) -> Result<String, CollectError> {
             continue;
         }
         for k in &q.aggregate {
-            if !methods.iter().any(|(_, m)| *m == k.method) {
-                methods.push((k.kind.as_str().to_owned(), k.method.clone()));
+            if !methods.contains(&k.method) {
+                methods.push(k.method.clone());
             }
             rows.push(KpiRow {
                 query: q.name.clone(),

@@ -34,7 +34,7 @@ use tokio_util::sync::CancellationToken;
 pub struct Tuning {
     pub max_points_per_chunk: u64,
     pub concurrency: usize,
-    /// Length of a raw-export / coverage chunk; `None`: 1000 scrape intervals, 10 min to 4 h.
+    /// Length of a raw-export / coverage chunk; `None`: 240 scrape intervals, 5 min to 1 h.
     pub raw_chunk_ms: Option<i64>,
 }
 
