@@ -7,17 +7,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 /// Which launcher runs Prometheus.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    clap::ValueEnum,
-    serde::Serialize,
-    Deserialize,
-    utoipa::ToSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum LauncherKind {
     /// Submit Prometheus as a SLURM batch job (`sbatch`).
@@ -37,11 +27,7 @@ pub struct ServeArgs {
     #[arg(long, env = "BENCHMON_STATE_DIR", default_value = "benchmon-state")]
     pub state_dir: PathBuf,
     /// Root directory for collected artifact bundles; `out_dir` of a collection resolves under it.
-    #[arg(
-        long,
-        env = "BENCHMON_ARTIFACTS_DIR",
-        default_value = "benchmon-artifacts"
-    )]
+    #[arg(long, env = "BENCHMON_ARTIFACTS_DIR", default_value = "benchmon-artifacts")]
     pub artifacts_dir: PathBuf,
     /// How Prometheus is run.
     #[arg(long, env = "BENCHMON_LAUNCHER", value_enum, default_value = "slurm")]
@@ -142,11 +128,7 @@ impl SiteConfig {
 
     pub fn from_toml(text: &str) -> Result<Self, String> {
         let cfg: SiteConfig = toml::from_str(text).map_err(|e| e.to_string())?;
-        let args = cfg
-            .slurm
-            .sbatch_extra
-            .iter()
-            .chain(&cfg.prometheus.extra_args);
+        let args = cfg.slurm.sbatch_extra.iter().chain(&cfg.prometheus.extra_args);
         if let Some(bad) = args.clone().find(|a| a.contains(['\n', '\r', '\0'])) {
             return Err(format!("argument {bad:?} contains a line break or NUL"));
         }
@@ -188,9 +170,7 @@ mod tests {
     fn site_config_validates_defaults_with_the_same_rules_as_requests() {
         assert!(SiteConfig::from_toml("[slurm]\npartition = \"cpu\"\n").is_ok());
         assert!(SiteConfig::from_toml("[slurm]\npartition = \"cpu; rm -rf /\"\n").is_err());
-        assert!(
-            SiteConfig::from_toml("[slurm]\nsbatch_extra = [\"--mem=1G\\n#SBATCH\"]\n").is_err()
-        );
+        assert!(SiteConfig::from_toml("[slurm]\nsbatch_extra = [\"--mem=1G\\n#SBATCH\"]\n").is_err());
         assert!(SiteConfig::from_toml("[nope]\n").is_err());
     }
 }

@@ -120,10 +120,7 @@ pub fn record_command(program: &str, took: Duration, ok: bool) {
         command: program.to_owned(),
         outcome: if ok { "ok" } else { "error" }.to_owned(),
     };
-    METRICS
-        .commands
-        .get_or_create(&labels)
-        .observe(took.as_secs_f64());
+    METRICS.commands.get_or_create(&labels).observe(took.as_secs_f64());
 }
 
 /// The registry in text exposition format.

@@ -113,8 +113,7 @@ async fn problem_and_metrics(req: Request, next: Next) -> Response {
                 axum::http::header::CONTENT_TYPE,
                 axum::http::HeaderValue::from_static("application/problem+json"),
             );
-            resp.headers_mut()
-                .remove(axum::http::header::CONTENT_LENGTH);
+            resp.headers_mut().remove(axum::http::header::CONTENT_LENGTH);
         }
     }
     record_http(&method, &route, status, started.elapsed());

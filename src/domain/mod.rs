@@ -71,8 +71,7 @@ pub(crate) use string_newtype;
 
 /// True when every char of `s` is ASCII alphanumeric or in `extra`.
 fn only_chars(s: &str, extra: &str) -> bool {
-    s.chars()
-        .all(|c| c.is_ascii_alphanumeric() || extra.contains(c))
+    s.chars().all(|c| c.is_ascii_alphanumeric() || extra.contains(c))
 }
 
 /// Quotes `s` as a YAML scalar. A JSON string literal is valid YAML (flow double-quoted

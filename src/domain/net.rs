@@ -98,8 +98,7 @@ pub struct MetricsEndpoint(String);
 
 impl MetricsEndpoint {
     pub fn parse(s: &str) -> Result<Self, Invalid> {
-        let url =
-            url::Url::parse(s).map_err(|e| Invalid::new(format!("{s:?} is not a URL: {e}")))?;
+        let url = url::Url::parse(s).map_err(|e| Invalid::new(format!("{s:?} is not a URL: {e}")))?;
         if !matches!(url.scheme(), "http" | "https") {
             return Err(Invalid::new(format!(
                 "scheme must be http or https, got {:?}",
@@ -131,23 +130,9 @@ mod tests {
 
     #[test]
     fn host_port_parses_names_ipv4_and_ipv6() {
-        assert_eq!(
-            HostPort::parse("mel2153:9100").map(|h| h.to_string()),
-            Ok("mel2153:9100".into())
-        );
-        assert_eq!(
-            HostPort::parse("[::1]:9100").map(|h| h.to_string()),
-            Ok("[::1]:9100".into())
-        );
-        for bad in [
-            "mel2153",
-            "mel2153:0",
-            "mel2153:70000",
-            "a b:1",
-            ":9100",
-            "x:y",
-            "h:1\n",
-        ] {
+        assert_eq!(HostPort::parse("mel2153:9100").map(|h| h.to_string()), Ok("mel2153:9100".into()));
+        assert_eq!(HostPort::parse("[::1]:9100").map(|h| h.to_string()), Ok("[::1]:9100".into()));
+        for bad in ["mel2153", "mel2153:0", "mel2153:70000", "a b:1", ":9100", "x:y", "h:1\n"] {
             assert!(HostPort::parse(bad).is_err(), "{bad:?}");
         }
     }
@@ -155,12 +140,7 @@ mod tests {
     #[test]
     fn endpoints_must_be_http_with_a_host() {
         assert!(MetricsEndpoint::parse("http://mel2153:8000/metrics?x=1").is_ok());
-        for bad in [
-            "ftp://h/metrics",
-            "mel2153:8000",
-            "http://u:p@h/m",
-            "http://h/m#f",
-        ] {
+        for bad in ["ftp://h/metrics", "mel2153:8000", "http://u:p@h/m", "http://h/m#f"] {
             assert!(MetricsEndpoint::parse(bad).is_err(), "{bad:?}");
         }
     }

@@ -42,10 +42,7 @@ pub struct ScriptInputs<'a> {
     pub extra_args: &'a [String],
 }
 
-pub fn render_job_script(
-    paths: &SessionPaths,
-    inputs: &ScriptInputs<'_>,
-) -> askama::Result<String> {
+pub fn render_job_script(paths: &SessionPaths, inputs: &ScriptInputs<'_>) -> askama::Result<String> {
     let path = |p: std::path::PathBuf| p.to_string_lossy().into_owned();
     JobScript {
         run_id: inputs.run_id,

@@ -133,10 +133,7 @@ impl Launcher for SlurmLauncher {
 
     async fn cancel(&self, job_id: &str) -> Result<(), LaunchError> {
         let out = run_command("scancel", &[job_id.to_owned()]).await?;
-        if out.success
-            || out.stderr.contains("Invalid job id")
-            || out.stderr.contains("already completing or completed")
-        {
+        if out.success || out.stderr.contains("Invalid job id") || out.stderr.contains("already completing or completed") {
             return Ok(());
         }
         Err(LaunchError::CommandFailed {
@@ -196,9 +193,6 @@ mod tests {
         assert_eq!(refused_field(msg), Some("partition"));
         let msg = "sbatch: error: Batch job submission failed: Requested time limit is invalid (missing or exceeds some limit)";
         assert_eq!(refused_field(msg), Some("time_limit"));
-        assert_eq!(
-            refused_field("sbatch: error: Slurm controller not responding"),
-            None
-        );
+        assert_eq!(refused_field("sbatch: error: Slurm controller not responding"), None);
     }
 }

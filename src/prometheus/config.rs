@@ -43,10 +43,7 @@ pub fn render_prometheus_config(
         labels: &session.labels,
         self_sd: paths.self_sd().to_string_lossy().into_owned(),
         clients_glob: file_sd.join("client-*.json").to_string_lossy().into_owned(),
-        services_glob: file_sd
-            .join("service-*.json")
-            .to_string_lossy()
-            .into_owned(),
+        services_glob: file_sd.join("service-*.json").to_string_lossy().into_owned(),
     }
     .render()
 }

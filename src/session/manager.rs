@@ -6,9 +6,9 @@ use super::requests::{CreateSession, StartSession};
 use super::store::{SessionCell, SessionStore, StoreError};
 use crate::config::{LauncherKind, Settings};
 use crate::domain::{PromDuration, RunId, Timestamp};
-use crate::fsutil;
 use crate::launcher::{render_job_script, LaunchError, Launcher, ScriptInputs};
 use crate::prometheus::render_prometheus_config;
+use crate::fsutil;
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -199,14 +199,10 @@ impl Sessions {
         }
         let resources = self.resolve_resources(req);
         self.write_job_files(&cell, &current, &resources).await?;
-        let job_id = self
-            .launcher
-            .submit(&cell.paths, &resources)
-            .await
-            .map_err(|e| match e {
-                LaunchError::Refused { field, message } => SessionError::Refused { field, message },
-                other => SessionError::Launch(other),
-            })?;
+        let job_id = self.launcher.submit(&cell.paths, &resources).await.map_err(|e| match e {
+            LaunchError::Refused { field, message } => SessionError::Refused { field, message },
+            other => SessionError::Launch(other),
+        })?;
         let mut next = current;
         next.reset_job();
         next.state = SessionState::Pending;
@@ -234,13 +230,12 @@ impl Sessions {
     ) -> Result<(), SessionError> {
         let paths = &cell.paths;
         let prom = &self.settings.site.prometheus;
-        let yml =
-            render_prometheus_config(session, paths, &prom.sd_refresh_interval).map_err(|e| {
-                SessionError::Render {
-                    what: "prometheus.yml",
-                    message: e.to_string(),
-                }
-            })?;
+        let yml = render_prometheus_config(session, paths, &prom.sd_refresh_interval).map_err(
+            |e| SessionError::Render {
+                what: "prometheus.yml",
+                message: e.to_string(),
+            },
+        )?;
         let script = render_job_script(
             paths,
             &ScriptInputs {

@@ -32,10 +32,7 @@ pub enum SessionState {
 impl SessionState {
     /// States in which a job exists and the poller follows it.
     pub fn has_job(self) -> bool {
-        matches!(
-            self,
-            Self::Pending | Self::Starting | Self::Running | Self::Stopping
-        )
+        matches!(self, Self::Pending | Self::Starting | Self::Running | Self::Stopping)
     }
 
     /// States from which `start` may submit a (new) job.

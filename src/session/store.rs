@@ -207,12 +207,7 @@ impl SessionStore {
             return Err(StoreError::Exists(session.session_id));
         }
         let paths = SessionPaths::new(&self.root, &session.session_id);
-        for dir in [
-            &paths.dir,
-            &paths.file_sd(),
-            &paths.registrations(),
-            &paths.runtime(),
-        ] {
+        for dir in [&paths.dir, &paths.file_sd(), &paths.registrations(), &paths.runtime()] {
             tokio::fs::create_dir_all(dir).await.map_err(io_err(dir))?;
         }
         let record = paths.record();
@@ -237,16 +232,11 @@ impl SessionStore {
     pub async fn remove(&self, cell: &SessionCell) -> Result<(), StoreError> {
         self.cells.write().await.remove(&cell.id);
         // Rename first so a crash mid-removal never leaves a half-deleted session that loads.
-        let trash = self
-            .root
-            .join("sessions")
-            .join(format!(".deleted-{}", cell.id));
+        let trash = self.root.join("sessions").join(format!(".deleted-{}", cell.id));
         let _ = tokio::fs::remove_dir_all(&trash).await;
         tokio::fs::rename(&cell.paths.dir, &trash)
             .await
             .map_err(io_err(&cell.paths.dir))?;
-        tokio::fs::remove_dir_all(&trash)
-            .await
-            .map_err(io_err(&trash))
+        tokio::fs::remove_dir_all(&trash).await.map_err(io_err(&trash))
     }
 }
