@@ -8,7 +8,7 @@ use super::coverage::{self, TargetAcc};
 use super::matrix::Labels;
 use super::merge::SampleFiles;
 use super::part::ChunkPart;
-use super::plan::{Resolved, RAW};
+use super::plan::Resolved;
 use super::run::emit;
 use super::summary::{self, QuerySummary};
 use super::{
@@ -16,7 +16,7 @@ use super::{
 };
 use crate::domain::Timestamp;
 use serde_json::json;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::time::Instant;
 use tokio::sync::mpsc::UnboundedSender;
 
@@ -32,7 +32,8 @@ pub(super) struct Merging {
     pub(super) raw_series: u64,
     pub(super) raw_samples: u64,
     pub(super) artifacts: Vec<Artifact>,
-    pub(super) warnings: HashMap<String, Vec<String>>,
+    /// Warnings Prometheus attached to the raw export.
+    pub(super) raw_warnings: Vec<String>,
 }
 
 /// Writes the small files, the report and the manifest, then publishes the bundle.
@@ -71,7 +72,7 @@ pub(super) async fn finish(
     let dir = bundle.path().to_owned();
     let name = plan.bundle_name.clone();
     let raw = plan.raw_selector.as_ref().map(|s| {
-        json!({"selector": s, "series": m.raw_series, "samples": m.raw_samples, "warnings": m.warnings.get(RAW)})
+        json!({"selector": s, "series": m.raw_series, "samples": m.raw_samples, "warnings": m.raw_warnings})
     });
     let manifest_base = json!({
         "format": "benchmon.bundle/v1",
@@ -82,7 +83,7 @@ pub(super) async fn finish(
         "step_source": r.step_source,
         "scrape_interval": plan.scrape_interval,
         "rate_interval": r.rate_window,
-        "prometheus": {"url": plan.prometheus_url, "version": version},
+        "prometheus": {"url": plan.prometheus_url, "version": &version},
         "queries": queries,
         "absent_queries": absent,
         "raw": raw,
@@ -95,6 +96,7 @@ pub(super) async fn finish(
     });
     let title = name.clone();
     let cov = coverage.clone();
+    let qs = queries.clone();
     let (raw_series, raw_samples) = (m.raw_series, m.raw_samples);
     let step = r.step.clone();
     let (mut artifacts, manifest) =
@@ -125,7 +127,6 @@ pub(super) async fn finish(
                     &coverage::to_csv(c).map_err(csv_err)?,
                 )?);
             }
-            let qs: Vec<QueryReport> = m.summaries.iter().map(|s| s.report.clone()).collect();
             let html = super::report::render(&super::report::ReportInput {
                 title: &title,
                 start_s: r.start_ms as f64 / 1000.0,
@@ -136,10 +137,7 @@ pub(super) async fn finish(
                     r.step, r.step_source, r.rate_window
                 ),
                 prometheus: plan.prometheus_url.clone(),
-                version: manifest_base["prometheus"]["version"]
-                    .as_str()
-                    .unwrap_or("unknown")
-                    .to_owned(),
+                version,
                 queries: &qs,
                 coverage: cov.as_ref(),
                 charts: &m.charts,
@@ -180,11 +178,7 @@ pub(super) async fn finish(
         step,
         artifacts,
         manifest,
-        absent_queries: queries
-            .iter()
-            .filter(|q| q.status == QueryStatus::Absent)
-            .map(|q| q.name.clone())
-            .collect(),
+        absent_queries: absent,
         queries,
         coverage,
         gaps,

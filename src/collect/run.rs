@@ -312,7 +312,7 @@ async fn run(
         raw_series: 0,
         raw_samples: 0,
         artifacts: Vec::new(),
-        warnings: HashMap::new(),
+        raw_warnings: Vec::new(),
     };
     let consumed = consume(&mut rx, &mut m, &r, &parts, &progress).await;
     if let Err(e) = consumed {
@@ -339,32 +339,27 @@ async fn consume(
 ) -> Result<(), CollectError> {
     while let Some((target, name, chunk, of, h)) = rx.recv().await {
         let fetched = h.await.map_err(|e| CollectError::Task(e.to_string()))??;
+        let samples = match &fetched {
+            Fetched::Part(p) => p.samples,
+            Fetched::Coverage(_) => 0,
+        };
+        let job = name.to_string();
+        emit(
+            progress,
+            Progress::ChunkFetched {
+                job,
+                chunk,
+                of,
+                samples,
+            },
+        );
         match fetched {
             Fetched::Coverage(targets) => {
-                emit(
-                    progress,
-                    Progress::ChunkFetched {
-                        job: name.to_string(),
-                        chunk,
-                        of,
-                        samples: 0,
-                    },
-                );
                 for (labels, acc) in targets {
                     m.coverage.entry(labels).or_default().append(acc);
                 }
             }
             Fetched::Part(part) => {
-                let samples = part.samples;
-                emit(
-                    progress,
-                    Progress::ChunkFetched {
-                        job: name.to_string(),
-                        chunk,
-                        of,
-                        samples,
-                    },
-                );
                 m.pending.push(part);
                 if chunk + 1 == of {
                     merge_target(m, target, &name, r, parts, progress).await?;
@@ -418,7 +413,7 @@ async fn merge_target(
     let Target::Query(qi) = target else {
         m.raw_series = series;
         m.raw_samples = merged.samples;
-        m.warnings.insert(RAW.to_owned(), merged.warnings);
+        m.raw_warnings = merged.warnings;
         let rows: Vec<(String, String, Labels)> = merged
             .series
             .into_iter()
