@@ -13,6 +13,8 @@ use std::path::{Path, PathBuf};
 
 /// Buffered bytes before hashing and writing.
 const BUF: usize = 1 << 20;
+/// Bytes written between two background syncs.
+const SYNC_EVERY: u64 = 32 << 20;
 /// Bundle name suffixes tried after the plain name (`run-001-2` … `run-001-999`).
 const MAX_SUFFIX: u32 = 999;
 
@@ -107,6 +109,7 @@ pub struct HashedFile {
     file: File,
     hasher: Sha256,
     bytes: u64,
+    synced: u64,
     buf: Vec<u8>,
 }
 
@@ -120,6 +123,7 @@ impl HashedFile {
             file,
             hasher: Sha256::new(),
             bytes: 0,
+            synced: 0,
             buf: Vec::with_capacity(BUF),
         })
     }
@@ -150,9 +154,14 @@ impl HashedFile {
         Ok(())
     }
 
-    /// Starts writing the data so far to disk in the background, so the final fsync is short.
+    /// Starts writing the data so far to disk in the background (when there is enough of it),
+    /// so the final fsync is short.
     pub fn sync_in_background(&mut self) -> Result<(), CollectError> {
         self.flush()?;
+        if self.bytes - self.synced < SYNC_EVERY {
+            return Ok(());
+        }
+        self.synced = self.bytes;
         if let Ok(f) = self.file.try_clone() {
             std::thread::spawn(move || f.sync_data());
         }

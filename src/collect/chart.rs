@@ -60,8 +60,9 @@ impl Binning {
         if ms < self.start_ms || ms > self.end_ms {
             return None;
         }
-        let span = (self.end_ms - self.start_ms + 1) as i128;
-        Some(((ms - self.start_ms) as i128 * BINS as i128 / span) as usize)
+        // Windows are below 10^13 ms, so the product fits in an i64.
+        let span = self.end_ms - self.start_ms + 1;
+        Some(((ms - self.start_ms) * BINS as i64 / span) as usize)
     }
 
     /// Unix seconds at the middle of bin `i`.

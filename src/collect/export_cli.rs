@@ -51,12 +51,15 @@ pub struct ExportArgs {
     /// Directory in which the bundle directory is created (created if missing).
     #[arg(long)]
     pub out: PathBuf,
-    /// Bundle directory name; default export-<start>. Never overwritten: -2, -3 … are appended.
+    /// Bundle directory name; default export-START (the window start, e.g. export-20251104T100000Z). Never overwritten: -2, -3 … are appended.
     #[arg(long)]
     pub name: Option<String>,
     /// Print the outcome as JSON instead of a summary.
     #[arg(long)]
     pub json: bool,
+    /// Requests to Prometheus in flight at once (lower it to spare a busy Prometheus).
+    #[arg(long, default_value_t = super::plan::CONCURRENCY as u16, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub concurrency: u16,
 }
 
 fn split_pair<'a>(s: &'a str, what: &str) -> anyhow::Result<(&'a str, &'a str)> {
@@ -131,7 +134,11 @@ pub async fn run_export(args: ExportArgs) -> anyhow::Result<()> {
     let http = reqwest::Client::builder()
         .connect_timeout(std::time::Duration::from_secs(10))
         .build()?;
-    let outcome = super::collect(&http, plan, None).await?;
+    let tuning = super::Tuning {
+        concurrency: usize::from(args.concurrency),
+        ..super::Tuning::default()
+    };
+    let outcome = super::collect_tuned(&http, plan, None, tuning).await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&outcome)?);
         return Ok(());

@@ -95,15 +95,12 @@ struct Opened {
     paths: [PathBuf; 3],
 }
 
-/// Merges `parts` (all chunks of one query, in chunk order) into `out`.
-pub fn merge_query(
-    query: &str,
-    parts: Vec<ChunkPart>,
-    out: &mut SampleFiles,
-    spill: &Path,
-) -> Result<Merged, CollectError> {
+/// A series' pieces `(part index, series in that part)`, in chunk order.
+type Pieces<'a> = Vec<(usize, &'a PartSeries)>;
+
+fn open_parts(parts: &[ChunkPart]) -> Result<Vec<Opened>, CollectError> {
     let mut opened = Vec::with_capacity(parts.len());
-    for p in &parts {
+    for p in parts {
         let mut files = Vec::with_capacity(3);
         for path in &p.paths {
             files.push(File::open(path).map_err(|e| CollectError::io(path, e))?);
@@ -116,9 +113,13 @@ pub fn merge_query(
             paths: p.paths.clone(),
         });
     }
-    // Every series with its pieces, in label order.
+    Ok(opened)
+}
+
+/// Every series with its pieces, in label order.
+fn series_order(parts: &[ChunkPart]) -> Vec<Pieces<'_>> {
     let mut index: HashMap<&Labels, usize> = HashMap::new();
-    let mut order: Vec<Vec<(usize, &PartSeries)>> = Vec::new();
+    let mut order: Vec<Pieces<'_>> = Vec::new();
     for (pi, p) in parts.iter().enumerate() {
         for s in &p.series {
             let slot = *index.entry(&s.labels).or_insert_with(|| {
@@ -129,129 +130,210 @@ pub fn merge_query(
         }
     }
     order.sort_by(|a, b| a[0].1.labels.cmp(&b[0].1.labels));
+    order
+}
 
+fn join<T>(r: std::thread::Result<Result<T, CollectError>>) -> Result<T, CollectError> {
+    r.map_err(|_| CollectError::Task("merge thread panicked".into()))?
+}
+
+/// Merges `parts` (all chunks of one query, in chunk order) into `out`. The CSV and the JSON
+/// are copied (and hashed) on two threads while this one computes the KPIs.
+pub fn merge_query(
+    query: &str,
+    parts: Vec<ChunkPart>,
+    out: &mut SampleFiles,
+    spill: &Path,
+) -> Result<Merged, CollectError> {
+    let opened = open_parts(&parts)?;
+    let order = series_order(&parts);
+    let mut warnings: Vec<String> = parts.iter().flat_map(|p| p.meta.warnings.clone()).collect();
+    let native: u64 = parts.iter().map(|p| p.meta.native_histogram_series).sum();
+    if native > 0 {
+        warnings.push(format!(
+            "{native} native histogram series skipped (not supported)"
+        ));
+    }
+    warnings.sort();
+    warnings.dedup();
+    let SampleFiles {
+        csv,
+        json,
+        json_started,
+    } = out;
+    let (c, j, k) = std::thread::scope(|sc| {
+        let c = sc.spawn(|| copy_csv(&order, &opened, csv));
+        let j = sc.spawn(|| copy_json(query, &order, &opened, json, json_started));
+        let k = kpis(query, &order, &opened, spill);
+        (c.join(), j.join(), k)
+    });
+    let _ = std::fs::remove_file(spill);
+    join(c)?;
+    join(j)?;
+    let k = k?;
     let mut m = Merged {
+        series: order
+            .iter()
+            .map(|p| (p[0].1.key.clone(), p[0].1.labels.clone()))
+            .collect(),
+        kpis: k.kpis,
+        aggregate: k.aggregate,
         samples: parts.iter().map(|p| p.samples).sum(),
-        ..Merged::default()
+        chart: None,
+        warnings,
     };
-    for p in &parts {
-        m.warnings.extend(p.meta.warnings.iter().cloned());
-        if p.meta.native_histogram_series > 0 {
-            m.warnings.push(format!(
-                "{} native histogram series skipped (not supported)",
-                p.meta.native_histogram_series
-            ));
+    // Chart: not for histogram buckets (their `_p95` companion query is charted instead).
+    let histogram = order
+        .iter()
+        .any(|p| p[0].1.kind == Some(KpiKind::Histogram));
+    let mut acc: Option<ChartAcc> = None;
+    for c in parts.iter().filter_map(|p| p.chart.as_ref()) {
+        match acc.as_mut() {
+            Some(a) => a.merge(c),
+            None => acc = Some(c.clone()),
         }
     }
-    m.warnings.sort();
-    m.warnings.dedup();
+    if let Some(acc) = acc.filter(|_| !order.is_empty() && !histogram) {
+        let per_series = (order.len() <= MAX_LINES).then_some(k.lines);
+        let (lines, banded) = chart_lines(&acc, per_series);
+        m.chart = Some(ChartData {
+            query: query.to_owned(),
+            lines,
+            banded,
+            series: order.len() as u64,
+        });
+    }
+    drop(opened);
+    for p in &parts {
+        remove_part(&p.paths);
+    }
+    Ok(m)
+}
 
+/// samples.csv: the rows of every piece, adjacent ranges coalesced into one copy.
+fn copy_csv(
+    order: &[Pieces<'_>],
+    opened: &[Opened],
+    out: &mut HashedFile,
+) -> Result<(), CollectError> {
     let mut buf = vec![0u8; 1 << 20];
-    let mut spill_file =
-        std::io::BufWriter::new(File::create(spill).map_err(|e| CollectError::io(spill, e))?);
-    let mut pooled = GaugeStats::default();
-    let mut gauge_values: Vec<f64> = Vec::new();
-    let mut buckets: BTreeMap<Labels, Vec<(f64, CounterAcc)>> = BTreeMap::new();
-    let mut counters = Vec::new();
-    let mut lines: Vec<(String, Vec<Bin>)> = Vec::new();
-
-    for pieces in &order {
-        let first = pieces[0].1;
-        m.series.push((first.key.clone(), first.labels.clone()));
-        // samples.csv: the rows of every piece, coalescing adjacent ranges.
-        let mut run: Option<(usize, u64, u64)> = None;
-        for &(pi, s) in pieces {
-            match run {
-                Some((rp, off, len)) if rp == pi && off + len == s.csv.0 => {
-                    run = Some((rp, off, len + s.csv.1))
+    let mut run: Option<(usize, u64, u64)> = None;
+    for &(pi, s) in order.iter().flatten() {
+        match run {
+            Some((rp, off, len)) if rp == pi && off + len == s.csv.0 => {
+                run = Some((rp, off, len + s.csv.1))
+            }
+            _ => {
+                if let Some((rp, off, len)) = run {
+                    let o = &opened[rp];
+                    copy_range(&o.files[0], &o.paths[0], off, len, out, &mut buf)?;
                 }
-                _ => {
-                    if let Some((rp, off, len)) = run {
-                        copy_range(
-                            &opened[rp].files[0],
-                            &opened[rp].paths[0],
-                            off,
-                            len,
-                            &mut out.csv,
-                            &mut buf,
-                        )?;
-                    }
-                    run = Some((pi, s.csv.0, s.csv.1));
-                }
+                run = Some((pi, s.csv.0, s.csv.1));
             }
         }
-        if let Some((rp, off, len)) = run {
-            copy_range(
-                &opened[rp].files[0],
-                &opened[rp].paths[0],
-                off,
-                len,
-                &mut out.csv,
-                &mut buf,
-            )?;
-        }
-        // samples.json: one object per series.
-        let labels_json: BTreeMap<&str, &str> = first
+    }
+    if let Some((rp, off, len)) = run {
+        let o = &opened[rp];
+        copy_range(&o.files[0], &o.paths[0], off, len, out, &mut buf)?;
+    }
+    Ok(())
+}
+
+/// samples.json: one object per series, its pieces' pairs joined.
+fn copy_json(
+    query: &str,
+    order: &[Pieces<'_>],
+    opened: &[Opened],
+    out: &mut HashedFile,
+    started: &mut bool,
+) -> Result<(), CollectError> {
+    let mut buf = vec![0u8; 1 << 20];
+    let q = serde_json::to_string(query).map_err(|e| CollectError::Task(e.to_string()))?;
+    for pieces in order {
+        let first = pieces[0].1;
+        let labels: BTreeMap<&str, &str> = first
             .labels
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();
-        let head = serde_json::json!({"query": query, "series": first.key, "labels": labels_json});
-        let head = serde_json::to_string(&head).map_err(|e| CollectError::Task(e.to_string()))?;
-        out.json
-            .write(if out.json_started { b",\n" } else { b"" })?;
-        out.json_started = true;
-        out.json.write(&head.as_bytes()[..head.len() - 1])?;
-        out.json.write(b",\"values\":[")?;
+        let labels =
+            serde_json::to_string(&labels).map_err(|e| CollectError::Task(e.to_string()))?;
+        if *started {
+            out.write(b",\n")?;
+        }
+        *started = true;
+        let head = format!(
+            "{{\"query\":{q},\"series\":\"{}\",\"labels\":{labels},\"values\":[",
+            first.key
+        );
+        out.write(head.as_bytes())?;
         let mut wrote = false;
         for &(pi, s) in pieces {
             if s.json.1 == 0 {
                 continue;
             }
             if wrote {
-                out.json.write(b",")?;
+                out.write(b",")?;
             }
-            copy_range(
-                &opened[pi].files[1],
-                &opened[pi].paths[1],
-                s.json.0,
-                s.json.1,
-                &mut out.json,
-                &mut buf,
-            )?;
+            let o = &opened[pi];
+            copy_range(&o.files[1], &o.paths[1], s.json.0, s.json.1, out, &mut buf)?;
             wrote = true;
         }
-        out.json.write(b"]}")?;
+        out.write(b"]}")?;
+    }
+    Ok(())
+}
 
-        // KPIs.
+struct KpiOut {
+    kpis: Vec<SeriesOut>,
+    aggregate: Vec<Kpi>,
+    lines: Vec<(String, Vec<Bin>)>,
+}
+
+/// KPIs per series and per query; chart lines for small queries.
+fn kpis(
+    query: &str,
+    order: &[Pieces<'_>],
+    opened: &[Opened],
+    spill: &Path,
+) -> Result<KpiOut, CollectError> {
+    let mut buf = vec![0u8; 1 << 20];
+    let mut spill_file =
+        std::io::BufWriter::new(File::create(spill).map_err(|e| CollectError::io(spill, e))?);
+    let mut pooled = GaugeStats::default();
+    let mut values: Vec<f64> = Vec::new();
+    let mut buckets: BTreeMap<Labels, Vec<(f64, CounterAcc)>> = BTreeMap::new();
+    let mut counters = Vec::new();
+    let mut out = KpiOut {
+        kpis: Vec::new(),
+        aggregate: Vec::new(),
+        lines: Vec::new(),
+    };
+    for pieces in order {
+        let first = pieces[0].1;
+        let series_out = |kpi| SeriesOut {
+            key: first.key.clone(),
+            labels: first.labels.clone(),
+            kpi: Some(kpi),
+        };
         match first.kind {
             None => {}
             Some(KpiKind::Gauge) => {
-                gauge_values.clear();
+                values.clear();
                 let mut nonfinite = 0;
                 for &(pi, s) in pieces {
                     nonfinite += s.nonfinite;
-                    read_f64s(
-                        &opened[pi].files[2],
-                        &opened[pi].paths[2],
-                        s.vals,
-                        &mut gauge_values,
-                        &mut buf,
-                    )?;
+                    let o = &opened[pi];
+                    read_f64s(&o.files[2], &o.paths[2], s.vals, &mut values, &mut buf)?;
                 }
-                for &v in &gauge_values {
+                for &v in &values {
                     spill_file
                         .write_all(&v.to_le_bytes())
                         .map_err(|e| CollectError::io(spill, e))?;
                     pooled.push(v);
                 }
                 pooled.nonfinite += nonfinite;
-                let k = gauge_kpi(&mut gauge_values, nonfinite);
-                m.kpis.push(SeriesOut {
-                    key: first.key.clone(),
-                    labels: first.labels.clone(),
-                    kpi: Some(k),
-                });
+                out.kpis.push(series_out(gauge_kpi(&mut values, nonfinite)));
             }
             Some(kind) => {
                 let mut acc = CounterAcc::default();
@@ -270,11 +352,7 @@ pub fn merge_query(
                 } else {
                     let k = acc.kpi();
                     counters.push(k.clone());
-                    m.kpis.push(SeriesOut {
-                        key: first.key.clone(),
-                        labels: first.labels.clone(),
-                        kpi: Some(k),
-                    });
+                    out.kpis.push(series_out(k));
                 }
             }
         }
@@ -283,7 +361,7 @@ pub fn merge_query(
             for &(_, s) in pieces {
                 merge_bins(&mut bins, &s.bins);
             }
-            lines.push((label_string(&first.labels), bins));
+            out.lines.push((label_string(&first.labels), bins));
         }
     }
     spill_file.flush().map_err(|e| CollectError::io(spill, e))?;
@@ -292,11 +370,11 @@ pub fn merge_query(
     // Aggregates, one per kind present.
     if pooled.n > 0 || pooled.nonfinite > 0 {
         let q = percentiles_from_file(spill, pooled.n).map_err(|e| CollectError::io(spill, e))?;
-        m.aggregate
+        out.aggregate
             .push(pooled.kpi(q, format!("{GAUGE_METHOD}{POOLED_NOTE}")));
     }
     if !counters.is_empty() {
-        m.aggregate.push(sum_counters(counters.iter()));
+        out.aggregate.push(sum_counters(counters.iter()));
     }
     if !buckets.is_empty() {
         let mut total: BTreeMap<u64, (f64, f64)> = BTreeMap::new();
@@ -308,46 +386,20 @@ pub fn merge_query(
             for &(le, c) in &counts {
                 total.entry(le.to_bits()).or_insert((le, 0.0)).1 += c;
             }
-            m.kpis.push(SeriesOut {
+            out.kpis.push(SeriesOut {
                 key: series_key(query, group),
                 labels: group.clone(),
                 kpi: Some(histogram_kpi(&counts, samples, HISTOGRAM_METHOD.to_owned())),
             });
         }
         let counts: Vec<(f64, f64)> = total.into_values().collect();
-        m.aggregate.push(histogram_kpi(
+        out.aggregate.push(histogram_kpi(
             &counts,
             samples_all,
             format!("{HISTOGRAM_METHOD}{BUCKETS_NOTE}"),
         ));
     }
-    let _ = std::fs::remove_file(spill);
-
-    // Chart.
-    let mut acc: Option<ChartAcc> = None;
-    for p in &parts {
-        if let Some(c) = &p.chart {
-            match acc.as_mut() {
-                Some(a) => a.merge(c),
-                None => acc = Some(c.clone()),
-            }
-        }
-    }
-    if let Some(acc) = acc.filter(|_| !order.is_empty()) {
-        let per_series = (order.len() <= MAX_LINES).then_some(lines);
-        let (lines, banded) = chart_lines(&acc, per_series);
-        m.chart = Some(ChartData {
-            query: query.to_owned(),
-            lines,
-            banded,
-            series: order.len() as u64,
-        });
-    }
-    drop(opened);
-    for p in &parts {
-        remove_part(&p.paths);
-    }
-    Ok(m)
+    Ok(out)
 }
 
 /// Appends the `(offset, count)` f64s of a part's values file to `out`.

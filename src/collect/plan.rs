@@ -19,6 +19,8 @@ pub const DEFAULT_STEP_MS: i64 = 15_000;
 const MAX_POINTS_TOTAL: i64 = 5_000_000;
 /// Placeholder replaced by the rate window in every query.
 pub const RATE_INTERVAL: &str = "$__rate_interval";
+/// Scrape intervals per raw-export / coverage request (clamped to 5 min … 1 h).
+pub const RAW_CHUNK_SCRAPES: i64 = 240;
 /// Name of the raw export's pseudo-query.
 pub const RAW: &str = "raw";
 
@@ -116,7 +118,10 @@ pub fn resolve(plan: &CollectionPlan) -> Result<Resolved, CollectError> {
             ));
         }
     }
-    let raw_chunk_ms = (1000 * scrape_ms.unwrap_or(DEFAULT_STEP_MS)).clamp(600_000, 4 * 3_600_000);
+    // About 240 samples per series per request: a session of 50,000 series stays far below
+    // Prometheus's default `--query.max-samples` (50 million).
+    let raw_chunk_ms =
+        (RAW_CHUNK_SCRAPES * scrape_ms.unwrap_or(DEFAULT_STEP_MS)).clamp(300_000, 3_600_000);
     Ok(Resolved {
         start_ms,
         end_ms,

@@ -64,7 +64,7 @@ struct ReportHtml {
     prometheus: String,
     version: String,
     rows: Vec<KpiRow>,
-    methods: Vec<(String, String)>,
+    methods: Vec<String>,
     coverage: Vec<CovRow>,
     coverage_note: String,
     windows: Vec<(String, String, String)>,
@@ -92,7 +92,7 @@ fn opt(x: Option<f64>) -> String {
 /// Renders `report.html`.
 pub fn render(input: &ReportInput<'_>) -> Result<String, CollectError> {
     let mut rows = Vec::new();
-    let mut methods: Vec<(String, String)> = Vec::new();
+    let mut methods: Vec<String> = Vec::new();
     for q in input.queries {
         let absent = q.status == QueryStatus::Absent;
         let status = if absent { "absent" } else { "ok" }.to_owned();
@@ -112,8 +112,8 @@ pub fn render(input: &ReportInput<'_>) -> Result<String, CollectError> {
             continue;
         }
         for k in &q.aggregate {
-            if !methods.iter().any(|(_, m)| *m == k.method) {
-                methods.push((k.kind.as_str().to_owned(), k.method.clone()));
+            if !methods.contains(&k.method) {
+                methods.push(k.method.clone());
             }
             rows.push(KpiRow {
                 query: q.name.clone(),
@@ -267,13 +267,14 @@ fn draw(
         root.fill(&WHITE).map_err(|e| err(&e))?;
         let mut ch = ChartBuilder::on(&root)
             .margin(12)
-            .x_label_area_size(28)
+            .x_label_area_size(40)
             .y_label_area_size(70)
             .build_cartesian_2d(start_s..end_s, lo..hi)
             .map_err(|e| err(&e))?;
         ch.configure_mesh()
             .x_labels(8)
             .y_labels(6)
+            .x_desc("UTC")
             .x_label_formatter(&|x| clock(*x, long))
             .y_label_formatter(&|y| num(*y))
             .light_line_style(WHITE.mix(0.0))

@@ -8,21 +8,19 @@
 //! directory is removed.
 
 use super::bundle::{write_file, TempBundle};
-use super::chart::{Binning, ChartData};
-use super::coverage::{self, CoverageSink, TargetAcc};
+use super::chart::Binning;
+use super::coverage::{CoverageSink, TargetAcc};
 use super::fetch::{fetch_matrix, Request};
+use super::finish::{finish, Merging};
 use super::matrix::Labels;
 use super::merge::{merge_query, SampleFiles};
 use super::part::{ChunkPart, PartSpec, PartWriter};
 use super::plan::{self, Resolved, RAW};
 use super::summary::{self, QuerySummary};
 use super::{
-    Artifact, CollectError, CollectionOutcome, CollectionPlan, MetricKind, Progress, QueryReport,
-    QueryStatus,
+    CollectError, CollectionOutcome, CollectionPlan, MetricKind, Progress, QueryReport, QueryStatus,
 };
-use crate::domain::Timestamp;
 use crate::telemetry::{OutcomeLabels, METRICS};
-use serde_json::json;
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -36,6 +34,8 @@ use tokio_util::sync::CancellationToken;
 pub struct Tuning {
     pub max_points_per_chunk: u64,
     pub concurrency: usize,
+    /// Length of a raw-export / coverage chunk; `None`: 240 scrape intervals, 5 min to 1 h.
+    pub raw_chunk_ms: Option<i64>,
 }
 
 impl Default for Tuning {
@@ -43,6 +43,7 @@ impl Default for Tuning {
         Tuning {
             max_points_per_chunk: plan::MAX_POINTS_PER_CHUNK,
             concurrency: plan::CONCURRENCY,
+            raw_chunk_ms: None,
         }
     }
 }
@@ -113,7 +114,7 @@ type Handle = (
     JoinHandle<Result<Fetched, CollectError>>,
 );
 
-fn emit(progress: &Option<UnboundedSender<Progress>>, p: Progress) {
+pub(super) fn emit(progress: &Option<UnboundedSender<Progress>>, p: Progress) {
     if let Some(tx) = progress {
         let _ = tx.send(p);
     }
@@ -147,7 +148,12 @@ fn plan_jobs(r: &Resolved, plan: &CollectionPlan, tuning: Tuning, left_open: boo
     ];
     for (target, sel) in instant {
         let Some(sel) = sel else { continue };
-        let chunks = plan::instant_chunks(r.start_ms, r.end_ms, r.raw_chunk_ms, left_open);
+        let chunks = plan::instant_chunks(
+            r.start_ms,
+            r.end_ms,
+            tuning.raw_chunk_ms.unwrap_or(r.raw_chunk_ms).max(1000),
+            left_open,
+        );
         let of = chunks.len();
         for (chunk, c) in chunks.into_iter().enumerate() {
             jobs.push(Job {
@@ -217,21 +223,6 @@ async fn run_job(
     .await
 }
 
-/// Consumer state: what has been merged so far.
-struct Merging {
-    samples: Option<SampleFiles>,
-    raw: Option<SampleFiles>,
-    pending: Vec<ChunkPart>,
-    summaries: Vec<QuerySummary>,
-    series_rows: Vec<(String, String, Labels)>,
-    charts: Vec<ChartData>,
-    coverage: BTreeMap<Labels, TargetAcc>,
-    raw_series: u64,
-    raw_samples: u64,
-    artifacts: Vec<Artifact>,
-    warnings: HashMap<String, Vec<String>>,
-}
-
 async fn run(
     http: &reqwest::Client,
     plan: CollectionPlan,
@@ -264,6 +255,8 @@ async fn run(
     );
 
     let cancel = CancellationToken::new();
+    // If the caller drops this future, in-flight fetches stop at their next series.
+    let _stop_on_drop = cancel.clone().drop_guard();
     let (tx, mut rx) = mpsc::unbounded_channel::<Handle>();
     let binning = Binning {
         start_ms: r.start_ms,
@@ -319,7 +312,7 @@ async fn run(
         raw_series: 0,
         raw_samples: 0,
         artifacts: Vec::new(),
-        warnings: HashMap::new(),
+        raw_warnings: Vec::new(),
     };
     let consumed = consume(&mut rx, &mut m, &r, &parts, &progress).await;
     if let Err(e) = consumed {
@@ -346,32 +339,27 @@ async fn consume(
 ) -> Result<(), CollectError> {
     while let Some((target, name, chunk, of, h)) = rx.recv().await {
         let fetched = h.await.map_err(|e| CollectError::Task(e.to_string()))??;
+        let samples = match &fetched {
+            Fetched::Part(p) => p.samples,
+            Fetched::Coverage(_) => 0,
+        };
+        let job = name.to_string();
+        emit(
+            progress,
+            Progress::ChunkFetched {
+                job,
+                chunk,
+                of,
+                samples,
+            },
+        );
         match fetched {
             Fetched::Coverage(targets) => {
-                emit(
-                    progress,
-                    Progress::ChunkFetched {
-                        job: name.to_string(),
-                        chunk,
-                        of,
-                        samples: 0,
-                    },
-                );
                 for (labels, acc) in targets {
                     m.coverage.entry(labels).or_default().append(acc);
                 }
             }
             Fetched::Part(part) => {
-                let samples = part.samples;
-                emit(
-                    progress,
-                    Progress::ChunkFetched {
-                        job: name.to_string(),
-                        chunk,
-                        of,
-                        samples,
-                    },
-                );
                 m.pending.push(part);
                 if chunk + 1 == of {
                     merge_target(m, target, &name, r, parts, progress).await?;
@@ -425,7 +413,7 @@ async fn merge_target(
     let Target::Query(qi) = target else {
         m.raw_series = series;
         m.raw_samples = merged.samples;
-        m.warnings.insert(RAW.to_owned(), merged.warnings);
+        m.raw_warnings = merged.warnings;
         let rows: Vec<(String, String, Labels)> = merged
             .series
             .into_iter()
@@ -472,170 +460,4 @@ async fn merge_target(
         series: merged.kpis,
     });
     Ok(())
-}
-
-/// Writes the small files, the report and the manifest, then publishes the bundle.
-async fn finish(
-    bundle: TempBundle,
-    mut m: Merging,
-    r: Resolved,
-    plan: CollectionPlan,
-    version: String,
-    progress: Option<UnboundedSender<Progress>>,
-    started: Instant,
-) -> Result<CollectionOutcome, CollectError> {
-    let coverage = plan.coverage_selector.as_ref().map(|sel| {
-        coverage::report(
-            sel,
-            r.start_ms,
-            r.end_ms,
-            r.scrape_ms,
-            std::mem::take(&mut m.coverage),
-        )
-    });
-    let gaps: Vec<coverage::Gap> = coverage
-        .iter()
-        .flat_map(|c| c.targets.iter().flat_map(|t| t.gaps.clone()))
-        .collect();
-    let queries: Vec<QueryReport> = m.summaries.iter().map(|s| s.report.clone()).collect();
-    let absent: Vec<String> = queries
-        .iter()
-        .filter(|q| q.status == QueryStatus::Absent)
-        .map(|q| q.name.clone())
-        .collect();
-    let samples = queries.iter().map(|q| q.samples).sum::<u64>() + m.raw_samples;
-    let (start, end) = (plan.start, plan.end);
-    let window = json!({"start": start, "end": end, "seconds": (r.end_ms - r.start_ms) as f64 / 1000.0,
-        "step": r.step, "step_seconds": r.step_ms as f64 / 1000.0});
-    let dir = bundle.path().to_owned();
-    let name = plan.bundle_name.clone();
-    let raw = plan.raw_selector.as_ref().map(|s| {
-        json!({"selector": s, "series": m.raw_series, "samples": m.raw_samples, "warnings": m.warnings.get(RAW)})
-    });
-    let manifest_base = json!({
-        "format": "benchmon.bundle/v1",
-        "benchmon_version": env!("CARGO_PKG_VERSION"),
-        "created_at": Timestamp::now(),
-        "window": window,
-        "step": r.step,
-        "step_source": r.step_source,
-        "scrape_interval": plan.scrape_interval,
-        "rate_interval": r.rate_window,
-        "prometheus": {"url": plan.prometheus_url, "version": version},
-        "queries": queries,
-        "absent_queries": absent,
-        "raw": raw,
-        "coverage": coverage,
-        "gaps": gaps,
-        "windows": plan.windows,
-        "samples": samples,
-        "formats": summary::formats(),
-        "context": plan.manifest_extra,
-    });
-    let title = name.clone();
-    let cov = coverage.clone();
-    let (raw_series, raw_samples) = (m.raw_series, m.raw_samples);
-    let step = r.step.clone();
-    let (mut artifacts, manifest) =
-        tokio::task::spawn_blocking(move || -> Result<_, CollectError> {
-            let mut arts = Vec::new();
-            if let Some(f) = m.samples.take() {
-                arts.extend(f.finish()?);
-                let bytes = summary::series_csv(&m.series_rows)
-                    .map_err(|e| CollectError::Task(e.to_string()))?;
-                arts.push(write_file(&dir, "series.csv", &bytes)?);
-            }
-            if let Some(f) = m.raw.take() {
-                arts.extend(f.finish()?);
-            }
-            arts.append(&mut m.artifacts);
-            let csv_err = |e: csv::Error| CollectError::Task(e.to_string());
-            arts.push(write_file(
-                &dir,
-                "summary.csv",
-                &summary::summary_csv(&m.summaries).map_err(csv_err)?,
-            )?);
-            let sj = summary::summary_json(&m.summaries, window);
-            arts.push(write_file(&dir, "summary.json", &to_json(&sj)?)?);
-            if let Some(c) = &cov {
-                arts.push(write_file(
-                    &dir,
-                    "coverage.csv",
-                    &coverage::to_csv(c).map_err(csv_err)?,
-                )?);
-            }
-            let qs: Vec<QueryReport> = m.summaries.iter().map(|s| s.report.clone()).collect();
-            let html = super::report::render(&super::report::ReportInput {
-                title: &title,
-                start_s: r.start_ms as f64 / 1000.0,
-                end_s: r.end_ms as f64 / 1000.0,
-                window: format!("{start} → {end}"),
-                step: format!(
-                    "{} ({}), rate window {}",
-                    r.step, r.step_source, r.rate_window
-                ),
-                prometheus: plan.prometheus_url.clone(),
-                version: manifest_base["prometheus"]["version"]
-                    .as_str()
-                    .unwrap_or("unknown")
-                    .to_owned(),
-                queries: &qs,
-                coverage: cov.as_ref(),
-                charts: &m.charts,
-                windows: &plan.windows,
-            })?;
-            arts.push(write_file(&dir, "report.html", html.as_bytes())?);
-            let _ = std::fs::remove_dir_all(dir.join(".parts"));
-            let mut manifest = manifest_base;
-            manifest["duration_seconds"] = json!(started.elapsed().as_secs_f64());
-            manifest["files"] = json!(arts
-                .iter()
-                .map(|a| json!({"name": a.name, "bytes": a.bytes, "sha256": a.sha256}))
-                .collect::<Vec<_>>());
-            manifest["complete"] = json!(true);
-            arts.push(write_file(&dir, "MANIFEST.json", &to_json(&manifest)?)?);
-            Ok((arts, manifest))
-        })
-        .await
-        .map_err(|e| CollectError::Task(e.to_string()))??;
-
-    let (bundle_dir, bundle_name) = tokio::task::spawn_blocking(move || bundle.publish())
-        .await
-        .map_err(|e| CollectError::Task(e.to_string()))??;
-    for a in &mut artifacts {
-        a.path = bundle_dir.join(&a.name);
-    }
-    emit(
-        &progress,
-        Progress::Finished {
-            bundle_dir: bundle_dir.display().to_string(),
-        },
-    );
-    Ok(CollectionOutcome {
-        bundle_dir,
-        bundle_name,
-        start,
-        end,
-        step,
-        artifacts,
-        manifest,
-        absent_queries: queries
-            .iter()
-            .filter(|q| q.status == QueryStatus::Absent)
-            .map(|q| q.name.clone())
-            .collect(),
-        queries,
-        coverage,
-        gaps,
-        samples,
-        raw_series,
-        raw_samples,
-        duration_seconds: started.elapsed().as_secs_f64(),
-    })
-}
-
-fn to_json(v: &serde_json::Value) -> Result<Vec<u8>, CollectError> {
-    let mut b = serde_json::to_vec_pretty(v).map_err(|e| CollectError::Task(e.to_string()))?;
-    b.push(b'\n');
-    Ok(b)
 }

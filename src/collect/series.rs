@@ -32,14 +32,15 @@ pub fn label_string(labels: &Labels) -> String {
     s
 }
 
-/// 16 hex digits of sha256(query name, NUL, label string): the same series of the same query
-/// gets the same key in every collection.
+/// `s` and 16 hex digits of sha256(query name, NUL, label string): the same series of the same
+/// query gets the same key in every collection. The letter keeps CSV readers (pandas) from
+/// taking an all-digit key for a number.
 pub fn series_key(query: &str, labels: &Labels) -> String {
     let mut h = Sha256::new();
     h.update(query.as_bytes());
     h.update([0u8]);
     h.update(label_string(labels).as_bytes());
-    hex::encode(&h.finalize()[..8])
+    format!("s{}", hex::encode(&h.finalize()[..8]))
 }
 
 /// The value of label `name`, if present.
@@ -64,7 +65,7 @@ mod tests {
         assert_eq!(label_string(&l), r#"{__name__="up",job="a\"b\\"}"#);
         assert_eq!(series_key("q", &l), series_key("q", &l.clone()));
         assert_ne!(series_key("q", &l), series_key("r", &l));
-        assert_eq!(series_key("q", &l).len(), 16);
+        assert_eq!(series_key("q", &l).len(), 17);
         assert_eq!(label(&l, "job"), Some("a\"b\\"));
         assert_eq!(label(&l, "le"), None);
     }

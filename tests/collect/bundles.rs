@@ -144,8 +144,9 @@ async fn killing_prometheus_mid_collection_leaves_no_bundle() {
     );
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let tuning = Tuning {
-        max_points_per_chunk: 500,
+        max_points_per_chunk: 100,
         concurrency: 1,
+        raw_chunk_ms: None,
     };
     let http = reqwest::Client::new();
     let run = tokio::spawn(async move { collect_tuned(&http, p, Some(tx), tuning).await });

@@ -47,6 +47,7 @@ async fn the_chunk_size_does_not_change_a_byte_of_the_samples_or_kpis() {
     let tuning = Tuning {
         max_points_per_chunk: 777,
         concurrency: 3,
+        raw_chunk_ms: None,
     };
     let many = collect_tuned(&http, fine_plan(&prom.url, &out_b), None, tuning)
         .await

@@ -1,7 +1,7 @@
 //! Coverage per target, and the node profile on node-exporter-shaped data.
 
 use crate::helpers::*;
-use benchmon::collect::{collect, default_queries};
+use benchmon::collect::{collect, collect_tuned, default_queries, Tuning};
 
 #[tokio::test]
 async fn coverage_flags_the_target_with_missing_scrapes_and_reports_its_gap() {
@@ -10,7 +10,14 @@ async fn coverage_flags_the_target_with_missing_scrapes_and_reports_its_gap() {
     let mut p = plan(&prom.url, T_COV, T_COV + 1800, "15s", vec![], &out);
     p.scrape_interval = Some(dur("15s"));
     p.coverage_selector = Some("up{session=\"s1\"}".into());
-    let o = collect(&reqwest::Client::new(), p, None).await.unwrap();
+    // 7-minute chunks: the gap and several scrapes sit on chunk boundaries.
+    let tuning = Tuning {
+        raw_chunk_ms: Some(420_000),
+        ..Tuning::default()
+    };
+    let o = collect_tuned(&reqwest::Client::new(), p, None, tuning)
+        .await
+        .unwrap();
     let c = o.coverage.as_ref().unwrap();
     assert_eq!(c.targets.len(), 2);
     let a = c
