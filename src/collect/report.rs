@@ -220,18 +220,25 @@ fn shorten(s: &str, max: usize) -> String {
 
 /// Contiguous runs of present points.
 fn segments(line: &Line) -> Vec<Vec<(f64, f64)>> {
-    let mut out = vec![Vec::new()];
-    for &(x, y) in &line.points {
-        match y {
-            Some(y) if y.is_finite() => out.last_mut().map(|s| s.push((x, y))).unwrap_or(()),
-            _ => {
-                if out.last().is_some_and(|s| !s.is_empty()) {
-                    out.push(Vec::new());
-                }
-            }
+    // Bins are finer than the samples when a window holds few of them, so empty bins between
+    // present ones are normal; only a spacing well above the typical one is a real gap.
+    let points: Vec<(f64, f64)> = line
+        .points
+        .iter()
+        .filter_map(|&(x, y)| y.filter(|v| v.is_finite()).map(|y| (x, y)))
+        .collect();
+    let mut spacings: Vec<f64> = points.windows(2).map(|w| w[1].0 - w[0].0).collect();
+    spacings.sort_by(f64::total_cmp);
+    let limit = spacings
+        .get(spacings.len() / 2)
+        .map_or(f64::INFINITY, |typical| typical * 3.0);
+    let mut out: Vec<Vec<(f64, f64)>> = Vec::new();
+    for p in points {
+        match out.last_mut() {
+            Some(seg) if seg.last().is_some_and(|last| p.0 - last.0 <= limit) => seg.push(p),
+            _ => out.push(vec![p]),
         }
     }
-    out.retain(|s| !s.is_empty());
     out
 }
 
@@ -305,6 +312,11 @@ fn draw(
             let color = Palette99::pick(i).to_rgba();
             let mut first = true;
             for seg in segments(line) {
+                // A lone point (isolated by gaps) is a dot; a line of one point draws nothing.
+                if let [p] = seg.as_slice() {
+                    ch.draw_series(std::iter::once(Circle::new(*p, 3, color.filled())))
+                        .map_err(|e| err(&e))?;
+                }
                 let s = ch
                     .draw_series(LineSeries::new(seg, color.stroke_width(2)))
                     .map_err(|e| err(&e))?;
@@ -331,6 +343,24 @@ fn draw(
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sparse_samples_in_fine_bins_draw_one_line_and_real_gaps_split_it() {
+        let mut points: Vec<(f64, Option<f64>)> = Vec::new();
+        for i in 0..40 {
+            // A sample every 4th bin, then a hole of 20 bins, then samples again.
+            let present = i % 4 == 0 && !(12..32).contains(&i);
+            points.push((i as f64, present.then_some(i as f64)));
+        }
+        let line = Line {
+            label: "x".into(),
+            points,
+        };
+        let segs = segments(&line);
+        assert_eq!(segs.len(), 2, "{segs:?}");
+        assert_eq!(segs[0].len(), 3);
+        assert_eq!(segs[1].len(), 2);
+    }
 
     #[test]
     fn numbers_are_compact() {
