@@ -175,7 +175,23 @@ pub async fn collect_session(
     req: CollectRequest,
 ) -> Result<CollectResponse, CollectionError> {
     let cell = sessions.cell(id).await?;
-    let session = cell.snapshot();
+    let mut session = cell.snapshot();
+    if matches!(
+        session.state,
+        SessionState::Pending | SessionState::Starting
+    ) {
+        // A harness that collects right after `start` (the seed's own example does) gets its
+        // collection once Prometheus runs, instead of a 409 it would have to retry.
+        let limit = sessions
+            .settings
+            .site
+            .prometheus
+            .startup_timeout
+            .as_duration();
+        session = sessions
+            .wait_for(&cell, SessionState::Running, limit)
+            .await?;
+    }
     let prometheus_url = match (&session.prometheus_url, session.state) {
         (Some(url), SessionState::Running) => url.clone(),
         _ => {

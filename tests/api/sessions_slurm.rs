@@ -96,7 +96,48 @@ async fn the_seed_flow_runs_prometheus_as_a_slurm_job_until_stopped() {
         "",
         "job {job} still in squeue after stop"
     );
+
+    // The seed's Python example, unchanged (port 9090 is free again now).
+    ensure_python_requests();
+    // tokio's Command: the server runs on this test's runtime and must keep answering.
+    let out = tokio::process::Command::new("python3")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/examples/seed_verbatim.py"
+        ))
+        .env("BENCHMON_API", app.url("/api/v1"))
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("Metrics saved to: ['"), "{stdout}");
+    let bundle = std::fs::canonicalize(&app.dirs.artifacts)
+        .unwrap()
+        .join("app/logs/metrics/benchmark-run");
+    assert!(bundle.join("MANIFEST.json").is_file(), "{stdout}");
+    let s = app.client.session("my-benchmark").await.unwrap();
+    assert_eq!(s.state, SessionState::Stopped);
     app.shutdown().await;
+}
+
+/// The seed's example needs `requests`; install it if this machine lacks it.
+fn ensure_python_requests() {
+    let has = std::process::Command::new("python3")
+        .args(["-c", "import requests"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !has {
+        let pip = std::process::Command::new("python3")
+            .args(["-m", "pip", "install", "--quiet", "requests"])
+            .status()
+            .unwrap();
+        assert!(pip.success(), "pip install requests failed");
+    }
 }
 
 #[tokio::test]
