@@ -201,10 +201,7 @@ impl Sessions {
     ) -> Result<Session, SessionError> {
         let cell = self.cell(id).await?;
         let mut guard = cell.lock().await;
-        let current = guard
-            .get()
-            .cloned()
-            .ok_or_else(|| SessionError::NotFound(id.clone()))?;
+        let current = guard.require(id)?.clone();
         if !current.state.can_start() {
             return Err(SessionError::Conflict {
                 id: id.clone(),
@@ -318,10 +315,7 @@ impl Sessions {
         let cell = self.cell(id).await?;
         {
             let mut guard = cell.lock().await;
-            let current = guard
-                .get()
-                .cloned()
-                .ok_or_else(|| SessionError::NotFound(id.clone()))?;
+            let current = guard.require(id)?.clone();
             match current.state {
                 SessionState::Created | SessionState::Stopped | SessionState::Failed => {
                     return Ok(current)
@@ -423,6 +417,13 @@ impl Sessions {
                 set.remove(&id);
             }
         });
+    }
+}
+
+impl super::store::SessionGuard<'_> {
+    /// The record, or `NotFound` once the session was deleted while the caller waited.
+    pub fn require(&self, id: &RunId) -> Result<&Session, SessionError> {
+        self.get().ok_or_else(|| SessionError::NotFound(id.clone()))
     }
 }
 

@@ -93,9 +93,7 @@ impl Sessions {
     ) -> Result<T, WindowError> {
         let cell = self.cell_to_change(id).await?;
         let guard = cell.lock().await;
-        guard
-            .get()
-            .ok_or_else(|| SessionError::NotFound(id.clone()))?;
+        guard.require(id)?;
         let mut windows = read(&cell).await;
         let out = edit(&mut windows)?;
         write(&cell, windows).await?;

@@ -76,9 +76,7 @@ async fn register<R: serde::Serialize>(
 ) -> Result<(), SessionError> {
     let cell = sessions.cell_to_change(id).await?;
     let guard = cell.lock().await;
-    let session = guard
-        .get()
-        .ok_or_else(|| SessionError::NotFound(id.clone()))?;
+    let session = guard.require(id)?;
     let action = match kind {
         Kind::Client => "register a client with",
         Kind::Service => "register a service with",
@@ -150,9 +148,7 @@ async fn deregister(
 ) -> Result<(), DeregisterError> {
     let cell = sessions.cell(id).await?;
     let guard = cell.lock().await;
-    guard
-        .get()
-        .ok_or_else(|| SessionError::NotFound(id.clone()))?;
+    guard.require(id)?;
     // The registration (the source of truth) goes first; a crash before the file_sd file
     // follows is repaired at start-up by `rebuild_file_sd`, which drops orphaned files.
     let sd = cell.paths.file_sd().join(kind.file_name(name));

@@ -2,19 +2,13 @@
 
 use crate::helpers::*;
 use benchmon::config::LauncherKind;
-use benchmon::session::SessionState;
 use reqwest::Method;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::time::Duration;
 
 async fn running_session(app: &TestApp, id: &str, exporter: Option<&NodeExporter>) -> String {
-    app.send(
-        Method::POST,
-        "/api/v1/sessions",
-        Some(json!({"run_id": id, "scrape_interval": "1s"})),
-    )
-    .await;
+    create_session(app, id).await;
     if let Some(e) = exporter {
         let (status, _, body) = app
             .send(
@@ -25,16 +19,7 @@ async fn running_session(app: &TestApp, id: &str, exporter: Option<&NodeExporter
             .await;
         assert_eq!(status, 201, "{body}");
     }
-    let (status, _, body) = app
-        .send(Method::POST, &format!("/api/v1/sessions/{id}/start"), None)
-        .await;
-    assert_eq!(status, 202, "{body}");
-    let s = app
-        .client
-        .wait_for(id, SessionState::Running, Duration::from_secs(90))
-        .await
-        .unwrap();
-    s.prometheus_url.unwrap()
+    start_and_wait(app, id).await
 }
 
 #[tokio::test]
@@ -176,7 +161,7 @@ async fn collect_requests_that_escape_or_make_no_sense_are_refused_and_write_not
         .send(Method::POST, &path, Some(json!({"last": "1m"})))
         .await;
     assert_eq!(status, 409, "collect before start: {p}");
-    running_session_started(&app, &id).await;
+    start_and_wait(&app, &id).await;
 
     let outside = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(&app.dirs.artifacts).unwrap();
@@ -230,13 +215,4 @@ async fn collect_requests_that_escape_or_make_no_sense_are_refused_and_write_not
     assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0);
     app.client.stop_session(&id).await.unwrap();
     app.shutdown().await;
-}
-
-async fn running_session_started(app: &TestApp, id: &str) {
-    app.send(Method::POST, &format!("/api/v1/sessions/{id}/start"), None)
-        .await;
-    app.client
-        .wait_for(id, SessionState::Running, Duration::from_secs(60))
-        .await
-        .unwrap();
 }

@@ -2,45 +2,16 @@
 
 use crate::helpers::*;
 use benchmon::config::LauncherKind;
-use benchmon::session::SessionState;
 use reqwest::Method;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
-
-async fn create(app: &TestApp, id: &str) {
-    let (status, _, body) = app
-        .send(
-            Method::POST,
-            "/api/v1/sessions",
-            Some(json!({"run_id": id, "scrape_interval": "1s"})),
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
-}
-
-async fn start(app: &TestApp, id: &str) -> String {
-    let (status, _, body) = app
-        .send(
-            Method::POST,
-            &format!("/api/v1/sessions/{id}/start"),
-            Some(json!({"time_limit": "00:20:00"})),
-        )
-        .await;
-    assert_eq!(status, 202, "{body}");
-    let s = app
-        .client
-        .wait_for(id, SessionState::Running, Duration::from_secs(90))
-        .await
-        .unwrap();
-    s.prometheus_url.unwrap()
-}
 
 #[tokio::test]
 async fn targets_registered_before_start_are_scraped_with_identity_labels() {
     let app = spawn_app(LauncherKind::Slurm).await;
     let exporter = NodeExporter::start().await;
     let id = unique_id("targets");
-    create(&app, &id).await;
+    create_session(&app, &id).await;
     // The seed's request shapes: top-level routes with session_id in the body.
     let (status, _, body) = app
         .send(
@@ -67,7 +38,7 @@ async fn targets_registered_before_start_are_scraped_with_identity_labels() {
         .await;
     assert_eq!(status, 201, "{body}");
 
-    let prom = start(&app, &id).await;
+    let prom = start_and_wait(&app, &id).await;
     let up = query_until_present(
         &prom,
         &format!(r#"up{{session="{id}",run_id="{id}",client_id="client-001",node="localhost",exporter="node",job="node"}} == 1"#),
@@ -142,8 +113,8 @@ async fn targets_registered_while_running_are_scraped_quickly_and_deregistered_o
     let app = spawn_app(LauncherKind::Slurm).await;
     let exporter = NodeExporter::start().await;
     let id = unique_id("live");
-    create(&app, &id).await;
-    let prom = start(&app, &id).await;
+    create_session(&app, &id).await;
+    let prom = start_and_wait(&app, &id).await;
 
     let registered = Instant::now();
     let (status, _, body) = app
@@ -209,7 +180,7 @@ async fn hostile_label_values_round_trip_exactly_and_promtool_still_passes() {
     let app = spawn_app(LauncherKind::Slurm).await;
     let exporter = NodeExporter::start().await;
     let id = unique_id("hostile");
-    create(&app, &id).await;
+    create_session(&app, &id).await;
     let hostile = "a\"b'c\n{{ .x }} #: - [x] & *ref !tag % @ \\ \u{1F600} ünï";
     let (status, _, body) = app
         .send(
@@ -219,7 +190,7 @@ async fn hostile_label_values_round_trip_exactly_and_promtool_still_passes() {
         )
         .await;
     assert_eq!(status, 201, "{body}");
-    let prom = start(&app, &id).await;
+    let prom = start_and_wait(&app, &id).await;
     let (ok, out) =
         promtool_check_config(&app.dirs.state.join(format!("sessions/{id}/prometheus.yml")));
     assert!(ok, "{out}");
@@ -237,7 +208,7 @@ async fn hostile_label_values_round_trip_exactly_and_promtool_still_passes() {
 #[tokio::test]
 async fn invalid_registrations_get_422_naming_the_field() {
     let app = spawn_app(LauncherKind::Slurm).await;
-    create(&app, "reg").await;
+    create_session(&app, "reg").await;
     let client = |patch: Value| {
         let mut base = json!({"session_id": "reg", "client_id": "c1", "node": "n1", "exporters": {"node": "n1:9100"}});
         for (k, v) in patch.as_object().unwrap() {
@@ -327,7 +298,7 @@ async fn invalid_registrations_get_422_naming_the_field() {
         )
         .await;
     assert_eq!(status, 404);
-    create(&app, "gone").await;
+    create_session(&app, "gone").await;
     app.client.delete_session("gone").await.unwrap();
     let (status, _, p) = app
         .send(
@@ -344,8 +315,8 @@ async fn invalid_registrations_get_422_naming_the_field() {
 async fn a_stopped_session_refuses_registration() {
     let app = spawn_app(LauncherKind::Local).await;
     let id = unique_id("stopped");
-    create(&app, &id).await;
-    start(&app, &id).await;
+    create_session(&app, &id).await;
+    start_and_wait(&app, &id).await;
     app.client.stop_session(&id).await.unwrap();
     let (status, _, p) = app
         .send(
@@ -362,7 +333,7 @@ async fn a_stopped_session_refuses_registration() {
 #[tokio::test]
 async fn two_hundred_concurrent_registrations_are_all_kept() {
     let app = spawn_app(LauncherKind::Slurm).await;
-    create(&app, "crowd").await;
+    create_session(&app, "crowd").await;
     let started = Instant::now();
     let sends = (0..200).map(|i| {
         let client = app.client.clone();

@@ -281,3 +281,30 @@ pub fn promtool_check_config(path: &std::path::Path) -> (bool, String) {
     );
     (out.status.success(), text)
 }
+
+/// Creates a session with a 1 s scrape interval (so tests see samples quickly).
+pub async fn create_session(app: &TestApp, id: &str) {
+    let body = serde_json::json!({"run_id": id, "scrape_interval": "1s"});
+    let (status, _, body) = app
+        .send(reqwest::Method::POST, "/api/v1/sessions", Some(body))
+        .await;
+    assert_eq!(status, 201, "{body}");
+}
+
+/// Starts a session and waits until Prometheus runs; returns its URL.
+pub async fn start_and_wait(app: &TestApp, id: &str) -> String {
+    let body = serde_json::json!({"time_limit": "00:20:00"});
+    let path = format!("/api/v1/sessions/{id}/start");
+    let (status, _, body) = app.send(reqwest::Method::POST, &path, Some(body)).await;
+    assert_eq!(status, 202, "{body}");
+    let s = app
+        .client
+        .wait_for(
+            id,
+            benchmon::session::SessionState::Running,
+            Duration::from_secs(90),
+        )
+        .await
+        .unwrap();
+    s.prometheus_url.unwrap()
+}
