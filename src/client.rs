@@ -4,7 +4,8 @@
 //! Connection errors and 5xx answers are retried with exponential backoff and jitter; 4xx never
 //! is (the request itself is wrong, and sending it again cannot help). A request that may have
 //! reached the server (a timeout or a connection dropped mid-answer) is retried only when its
-//! method is idempotent, so a `POST` is never applied twice because of a slow answer.
+//! method is idempotent, and a `POST` answered with a 5xx only on 503 (not processed), so a
+//! `POST` is never applied twice because of a slow or failed answer.
 //!
 //! Endpoints are grouped like the API: sessions here, [`targets`] (registration, targets view)
 //! and [`windows`] (named windows, collections) in submodules.

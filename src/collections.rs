@@ -190,7 +190,15 @@ pub async fn collect_session(
             .as_duration();
         session = sessions
             .wait_for(&cell, SessionState::Running, limit)
-            .await?;
+            .await
+            .map_err(|e| match e {
+                SessionError::WaitTimeout { state, .. }
+                | SessionError::Unreachable { state, .. } => CollectionError::NotRunning {
+                    id: id.clone(),
+                    state,
+                },
+                other => other.into(),
+            })?;
     }
     let prometheus_url = match (&session.prometheus_url, session.state) {
         (Some(url), SessionState::Running) => url.clone(),
@@ -325,15 +333,34 @@ fn index_path(cell: &crate::session::SessionCell) -> PathBuf {
     cell.paths.dir.join("collections.json")
 }
 
-/// Appends the bundle to the session's index (under the session lock, atomically).
+/// Reads the session's collections index; missing is empty, unreadable is an error.
+async fn read_index(
+    cell: &crate::session::SessionCell,
+) -> Result<Vec<CollectionEntry>, SessionError> {
+    let path = index_path(cell);
+    match tokio::fs::read(&path).await {
+        Ok(b) => serde_json::from_slice(&b).map_err(|e| {
+            SessionError::io(
+                &path,
+                std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+            )
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(SessionError::io(&path, e)),
+    }
+}
+
+/// Appends the bundle to the session's index (under the session lock, atomically). An
+/// unreadable index is left alone rather than replaced by one entry.
 async fn record_in_index(cell: &crate::session::SessionCell, outcome: &CollectionOutcome) {
     let _guard = cell.lock().await;
-    let path = index_path(cell);
-    let mut entries: Vec<CollectionEntry> = tokio::fs::read(&path)
-        .await
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or_default();
+    let mut entries = match read_index(cell).await {
+        Ok(e) => e,
+        Err(e) => {
+            tracing::error!(session = %cell.id, "not recording the bundle in the index: {e}");
+            return;
+        }
+    };
     entries.push(CollectionEntry {
         bundle_dir: outcome.bundle_dir.to_string_lossy().into_owned(),
         created_at: Timestamp::now(),
@@ -342,7 +369,7 @@ async fn record_in_index(cell: &crate::session::SessionCell, outcome: &Collectio
         samples: outcome.samples,
         manifest: None,
     });
-    if let Err(e) = crate::fsutil::write_json_atomic_async(path, entries).await {
+    if let Err(e) = crate::fsutil::write_json_atomic_async(index_path(cell), entries).await {
         tracing::warn!(session = %cell.id, "cannot update the collections index: {e}");
     }
 }
@@ -353,11 +380,7 @@ pub async fn list_collections(
     id: &RunId,
 ) -> Result<Vec<CollectionEntry>, SessionError> {
     let cell = sessions.cell(id).await?;
-    let mut entries: Vec<CollectionEntry> = tokio::fs::read(index_path(&cell))
-        .await
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or_default();
+    let mut entries = read_index(&cell).await?;
     for e in &mut entries {
         let manifest = PathBuf::from(&e.bundle_dir).join("MANIFEST.json");
         e.manifest = tokio::fs::read(&manifest)

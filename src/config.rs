@@ -205,23 +205,40 @@ impl SiteConfig {
             path: path.to_owned(),
             source,
         })?;
-        Self::from_toml(&text).map_err(|message| ConfigError::Parse {
+        let base = path.parent().unwrap_or(Path::new("."));
+        Self::from_toml_in(&text, base).map_err(|message| ConfigError::Parse {
             path: path.to_owned(),
             message,
         })
     }
 
     pub fn from_toml(text: &str) -> Result<Self, String> {
+        Self::from_toml_in(text, Path::new("."))
+    }
+
+    /// Parses a config whose relative paths (`auth.tokens_file`) are relative to `base`, the
+    /// config file's directory.
+    pub fn from_toml_in(text: &str, base: &Path) -> Result<Self, String> {
         let mut cfg: SiteConfig = toml::from_str(text).map_err(|e| e.to_string())?;
-        if let Some(path) = &cfg.auth.tokens_file {
-            let text = std::fs::read_to_string(path)
+        if let Some(file) = &cfg.auth.tokens_file {
+            let path = base.join(file);
+            let text = std::fs::read_to_string(&path)
                 .map_err(|e| format!("cannot read tokens_file {}: {e}", path.display()))?;
             let more: TokensFile = toml::from_str(&text)
                 .map_err(|e| format!("invalid tokens_file {}: {e}", path.display()))?;
             cfg.auth.tokens.extend(more.tokens);
         }
-        if let Some(t) = cfg.auth.tokens.iter().find(|t| t.token.trim().len() < 16) {
+        if let Some(t) = cfg.auth.tokens.iter().find(|t| t.token.len() < 16) {
             return Err(format!("token {:?} is shorter than 16 characters", t.name));
+        }
+        // A header value cannot carry them, so such a token could never match.
+        if let Some(t) = cfg
+            .auth
+            .tokens
+            .iter()
+            .find(|t| t.token.chars().any(|c| c.is_whitespace() || c.is_control()))
+        {
+            return Err(format!("token {:?} contains whitespace", t.name));
         }
         let args = cfg
             .slurm
@@ -297,5 +314,7 @@ mod tests {
         assert!(
             SiteConfig::from_toml("[[auth.tokens]]\nrole = \"read\"\ntoken = \"short\"\n").is_err()
         );
+        let spaced = "[[auth.tokens]]\nrole = \"read\"\ntoken = \" 0123456789abcdefgh \"\n";
+        assert!(SiteConfig::from_toml(spaced).is_err());
     }
 }

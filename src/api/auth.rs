@@ -66,10 +66,12 @@ pub async fn require_token(State(auth): State<Arc<Auth>>, req: Request, next: Ne
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(str::trim);
+            // The scheme is case-insensitive (RFC 9110 §11.1).
+            let (scheme, token) = v.split_once(' ')?;
+            scheme
+                .eq_ignore_ascii_case("bearer")
+                .then_some(token.trim())
+        });
     let Some(role) = presented.and_then(|t| auth.role_of(t)) else {
         let detail = if presented.is_some() {
             "the bearer token is not valid"

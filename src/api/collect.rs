@@ -38,6 +38,13 @@ fn collect_error(e: CollectError) -> ApiError {
             let field = field.clone();
             ApiError::validation(field, e.to_string())
         }
+        // Prometheus's own trouble (a query timeout, an internal error) is not the request's.
+        CollectError::Query { ref error_type, .. } if error_type != "bad_data" => ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "prometheus-error",
+            "Prometheus could not answer a query",
+            e.to_string(),
+        ),
         CollectError::Query { ref query, .. } => {
             let field = format!("queries.{query}");
             ApiError::new(

@@ -6,8 +6,9 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
-/// A JSON body. An empty body reads as `{}` (so `POST …/start` without a body works), the
-/// content type is not required (scripts forget it), and a bad field is reported by its path.
+/// A JSON body. An empty body reads as `{}` (so `POST …/start` without a body works), a
+/// missing content type is fine (scripts forget it) but a non-JSON one is a 415, and a bad
+/// field is reported by its path.
 pub struct AppJson<T>(pub T);
 
 impl<S, T> FromRequest<S> for AppJson<T>
@@ -18,6 +19,25 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        // A content type other than JSON is refused: browsers send cross-site "simple"
+        // requests only as text/plain or form data, so this also stops a web page from
+        // driving a server that runs without tokens. No content type at all is fine (scripts).
+        let content_type = req
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .map(|v| v.to_str().unwrap_or("?").to_ascii_lowercase());
+        if let Some(ct) = content_type {
+            let essence = ct.split(';').next().unwrap_or("").trim().to_owned();
+            if essence != "application/json" && !essence.ends_with("+json") {
+                return Err(ApiError::new(
+                    axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "unsupported-media-type",
+                    "The body must be JSON",
+                    format!("Content-Type {essence:?} is not accepted; send application/json"),
+                )
+                .with_field("Content-Type"));
+            }
+        }
         let bytes = axum::body::Bytes::from_request(req, state)
             .await
             .map_err(|e| {

@@ -158,6 +158,12 @@ impl From<SessionError> for ApiError {
                 e.to_string(),
             )
             .with_field("wait"),
+            E::ShuttingDown => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "shutting-down",
+                "benchmon is shutting down",
+                e.to_string(),
+            ),
             E::Store(StoreError::Exists(_)) => ApiError::conflict(e.to_string()),
             E::Store(_) | E::Render { .. } => ApiError::internal(e),
         }

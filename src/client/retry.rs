@@ -67,18 +67,22 @@ pub(super) fn retryable(
     method: &Method,
     outcome: &Result<reqwest::Response, reqwest::Error>,
 ) -> bool {
+    let idempotent = matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS
+    );
     match outcome {
-        Ok(r) => r.status().is_server_error(),
+        // A POST that got a 5xx may have had its effect (a 502 after sbatch queued the job):
+        // repeat it only on 503, which says the request was not processed.
+        Ok(r) => {
+            let status = r.status();
+            status.is_server_error()
+                && (idempotent || status == reqwest::StatusCode::SERVICE_UNAVAILABLE)
+        }
         // Not connected: the server never saw the request.
         Err(e) if e.is_connect() => true,
         // It may have seen it: only requests that are safe to repeat.
-        Err(e) => {
-            let idempotent = matches!(
-                *method,
-                Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS
-            );
-            idempotent && (e.is_timeout() || e.is_request())
-        }
+        Err(e) => idempotent && (e.is_timeout() || e.is_request()),
     }
 }
 

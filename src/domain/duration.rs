@@ -40,7 +40,18 @@ impl PromDuration {
         if ms == 0 {
             return Err(Invalid::new("must be greater than zero"));
         }
+        Self::check_max(ms)?;
         Ok(PromDuration(s.to_owned()))
+    }
+
+    /// Longer than any benchmark or retention anyone means: 100 years.
+    const MAX_MS: u64 = 100 * 365 * 24 * 3600 * 1000;
+
+    fn check_max(ms: u64) -> Result<(), Invalid> {
+        if ms > Self::MAX_MS {
+            return Err(Invalid::new("may be at most 100 years"));
+        }
+        Ok(())
     }
 
     /// Canonical form of a whole number of milliseconds (`1500` → `1s500ms`).
@@ -48,6 +59,7 @@ impl PromDuration {
         if ms == 0 {
             return Err(Invalid::new("must be at least 1ms"));
         }
+        Self::check_max(ms)?;
         let mut rest = ms;
         let mut out = String::new();
         for (unit, size) in [("h", 3_600_000), ("m", 60_000), ("s", 1000), ("ms", 1)] {
@@ -128,7 +140,9 @@ mod tests {
             PromDuration::parse("1.5").map(|d| d.to_string()),
             Ok("1s500ms".into())
         );
-        for bad in ["", "0s", "s", "m5", "5m1h", "1x", "-3", "1e400", "1h h"] {
+        for bad in [
+            "", "0s", "s", "m5", "5m1h", "1x", "-3", "1e400", "1e300", "1h h", "200y",
+        ] {
             assert!(PromDuration::parse(bad).is_err(), "{bad:?} accepted");
         }
         assert!(PromDuration::parse("5m1h").is_err());

@@ -18,8 +18,10 @@ pub fn check_ident(s: &str) -> Result<(), Invalid> {
             "may contain only letters, digits, '.', '_' and '-'",
         ));
     }
-    if s == "." || s == ".." {
-        return Err(Invalid::new("may not be '.' or '..'"));
+    // A leading '.' would hide a directory (and collide with benchmon's own `.deleted-*` and
+    // `.tmp-*` names); a leading '-' reads as an option to command-line tools.
+    if s.starts_with('.') || s.starts_with('-') {
+        return Err(Invalid::new("may not start with '.' or '-'"));
     }
     Ok(())
 }
@@ -106,7 +108,14 @@ mod tests {
         ] {
             assert!(RunId::parse(bad).is_err(), "{bad:?} accepted");
         }
-        for good in ["benchmark-01", "a", "run.1_x", &"x".repeat(64), "..."] {
+        for good in [
+            "benchmark-01",
+            "a",
+            "run.1_x",
+            &"x".repeat(64),
+            "a..b",
+            "_x",
+        ] {
             assert!(RunId::parse(good).is_ok(), "{good:?} refused");
         }
     }

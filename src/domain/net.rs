@@ -112,6 +112,15 @@ impl MetricsEndpoint {
         if url.fragment().is_some() {
             return Err(Invalid::new("a metrics URL may not have a #fragment"));
         }
+        // Each query parameter becomes a `__param_<key>` label, so the key must be a valid
+        // label-name tail, or Prometheus would reject the whole file_sd file.
+        if let Some((bad, _)) = url.query_pairs().find(|(k, _)| {
+            k.is_empty() || !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        }) {
+            return Err(Invalid::new(format!(
+                "query parameter name {bad:?} may contain only letters, digits and '_'"
+            )));
+        }
         let mut keys = std::collections::BTreeSet::new();
         if let Some(dup) = url
             .query_pairs()

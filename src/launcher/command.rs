@@ -28,15 +28,23 @@ pub async fn run_command(program: &str, args: &[String]) -> Result<CommandOutput
         .stderr(Stdio::piped())
         .kill_on_drop(true)
         .output();
+    let failed = |e: LaunchError| {
+        crate::telemetry::record_command(program, started.elapsed(), false);
+        e
+    };
     let out = tokio::time::timeout(COMMAND_TIMEOUT, child)
         .await
-        .map_err(|_| LaunchError::Timeout {
-            cmd: cmd_line(),
-            secs: COMMAND_TIMEOUT.as_secs(),
+        .map_err(|_| {
+            failed(LaunchError::Timeout {
+                cmd: cmd_line(),
+                secs: COMMAND_TIMEOUT.as_secs(),
+            })
         })?
-        .map_err(|source| LaunchError::Spawn {
-            cmd: cmd_line(),
-            source,
+        .map_err(|source| {
+            failed(LaunchError::Spawn {
+                cmd: cmd_line(),
+                source,
+            })
         })?;
     crate::telemetry::record_command(program, started.elapsed(), out.status.success());
     Ok(CommandOutput {

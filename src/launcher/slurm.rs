@@ -22,19 +22,16 @@ impl SlurmLauncher {
 /// Maps an sbatch refusal to the request field it is about, from SLURM's own message.
 fn refused_field(stderr: &str) -> Option<&'static str> {
     let s = stderr.to_ascii_lowercase();
+    // SLURM's own phrases for refusals caused by a request field; anything else is a 502.
     [
-        ("invalid partition", "partition"),
-        ("partition", "partition"),
-        ("time limit", "time_limit"),
-        ("--time", "time_limit"),
+        ("invalid partition name", "partition"),
+        ("invalid partition specified", "partition"),
+        ("invalid --time specification", "time_limit"),
+        ("requested time limit is invalid", "time_limit"),
         ("invalid account", "account"),
-        ("account", "account"),
-        ("qos", "qos"),
-        ("invalid feature", "constraint"),
-        ("constraint", "constraint"),
-        ("invalid node name", "nodelist"),
-        ("nodelist", "nodelist"),
-        ("node configuration is not available", "nodelist"),
+        ("invalid qos specification", "qos"),
+        ("invalid feature specification", "constraint"),
+        ("invalid node name specified", "nodelist"),
     ]
     .into_iter()
     .find(|(needle, _)| s.contains(needle))
@@ -61,6 +58,33 @@ pub fn parse_squeue_line(line: &str) -> Option<JobStatus> {
     })
 }
 
+impl SlurmLauncher {
+    /// The id of the one live job named after this session, if there is exactly one.
+    async fn adopt(&self, paths: &SessionPaths) -> Option<String> {
+        let session = paths.dir.file_name()?.to_str()?;
+        let args = [
+            "-h".to_owned(),
+            format!("--name=benchmon-{session}"),
+            "-t".to_owned(),
+            "PENDING,RUNNING".to_owned(),
+            "-o".to_owned(),
+            "%i".to_owned(),
+        ];
+        let out = run_command("squeue", &args).await.ok()?;
+        let ids: Vec<&str> = out.stdout.split_whitespace().collect();
+        match ids.as_slice() {
+            [one] => {
+                tracing::warn!(
+                    job = one,
+                    "sbatch timed out, but the job was queued: adopting it"
+                );
+                Some((*one).to_owned())
+            }
+            _ => None,
+        }
+    }
+}
+
 #[async_trait]
 impl Launcher for SlurmLauncher {
     fn kind(&self) -> LauncherKind {
@@ -82,7 +106,17 @@ impl Launcher for SlurmLauncher {
         ];
         args.extend(self.defaults.sbatch_extra.iter().cloned());
         args.push(paths.job_script().to_string_lossy().into_owned());
-        let out = run_command("sbatch", &args).await?;
+        let out = match run_command("sbatch", &args).await {
+            Err(LaunchError::Timeout { cmd, secs }) => {
+                // slurmctld may have queued the job and only the answer got lost: adopt it,
+                // rather than leave a job nobody follows (and a retry would queue another).
+                return self
+                    .adopt(paths)
+                    .await
+                    .ok_or(LaunchError::Timeout { cmd, secs });
+            }
+            other => other?,
+        };
         if !out.success {
             let message = out.stderr.replace("sbatch: error: ", "");
             return Err(match refused_field(&out.stderr) {

@@ -47,6 +47,8 @@ pub enum SessionError {
         state: &'static str,
         waited_secs: u64,
     },
+    #[error("benchmon is shutting down; try again once it is back")]
+    ShuttingDown,
     #[error("session {id} can no longer reach {wanted}: it is {state}{}", reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default())]
     Unreachable {
         id: RunId,
@@ -73,7 +75,8 @@ pub struct Sessions {
     pub http: reqwest::Client,
     pub tracker: TaskTracker,
     pub shutdown: CancellationToken,
-    monitored: Mutex<HashSet<RunId>>,
+    /// Cells with a poller, by identity: a deleted and re-created session is a new cell.
+    monitored: Mutex<HashSet<usize>>,
 }
 
 impl Sessions {
@@ -132,6 +135,7 @@ impl Sessions {
             ready: false,
             created_at: Timestamp::now(),
             started_at: None,
+            job_running_at: None,
             running_at: None,
             stopped_at: None,
             failure_reason: None,
@@ -360,8 +364,10 @@ impl Sessions {
                 action: "delete",
             });
         }
-        guard.mark_deleted();
+        // Only once the directory is gone is the record dropped: a failed removal leaves the
+        // session exactly as it was.
         self.store.remove(&cell).await?;
+        guard.mark_deleted();
         Ok(())
     }
 
@@ -387,7 +393,12 @@ impl Sessions {
                     reason: current.failure_reason,
                 });
             }
-            match tokio::time::timeout_at(deadline, rx.changed()).await {
+            let changed = tokio::select! {
+                // Pollers stop on shutdown, so nothing would change any more.
+                _ = self.shutdown.cancelled() => return Err(SessionError::ShuttingDown),
+                r = tokio::time::timeout_at(deadline, rx.changed()) => r,
+            };
+            match changed {
                 Ok(Ok(())) => continue,
                 Ok(Err(_)) | Err(_) => {
                     return Err(SessionError::WaitTimeout {
@@ -406,18 +417,30 @@ impl Sessions {
         let Ok(mut set) = self.monitored.lock() else {
             return;
         };
-        if !set.insert(cell.id.clone()) {
+        if !set.insert(cell_key(&cell)) {
             return;
         }
         let this = self.clone();
-        self.tracker.spawn(async move {
-            let id = cell.id.clone();
-            this.follow_job(cell).await;
-            if let Ok(mut set) = this.monitored.lock() {
-                set.remove(&id);
-            }
-        });
+        // The poller releases its entry itself (see `release_monitor`), or returns on shutdown.
+        self.tracker
+            .spawn(async move { this.follow_job(cell).await });
     }
+
+    /// Gives up following `cell` unless it has a job again; true when released.
+    pub(super) fn release_monitor(&self, cell: &Arc<SessionCell>) -> bool {
+        let Ok(mut set) = self.monitored.lock() else {
+            return true;
+        };
+        if cell.snapshot().state.has_job() {
+            return false;
+        }
+        set.remove(&cell_key(cell));
+        true
+    }
+}
+
+fn cell_key(cell: &Arc<SessionCell>) -> usize {
+    Arc::as_ptr(cell) as usize
 }
 
 impl super::store::SessionGuard<'_> {

@@ -129,7 +129,12 @@ pub struct Session {
     /// Prometheus answered `/-/ready`.
     pub ready: bool,
     pub created_at: Timestamp,
+    /// When `start` submitted the job.
     pub started_at: Option<Timestamp>,
+    /// When the scheduler first reported the job running (the startup timeout counts from here).
+    #[serde(default)]
+    pub job_running_at: Option<Timestamp>,
+    /// When Prometheus answered ready.
     pub running_at: Option<Timestamp>,
     pub stopped_at: Option<Timestamp>,
     pub failure_reason: Option<String>,
@@ -149,6 +154,7 @@ impl Session {
         self.prometheus_url = None;
         self.ready = false;
         self.started_at = None;
+        self.job_running_at = None;
         self.running_at = None;
         self.stopped_at = None;
         self.failure_reason = None;

@@ -51,7 +51,12 @@ impl Sessions {
             }
             let snap = cell.snapshot();
             let (true, Some(job_id)) = (snap.state.has_job(), snap.job_id.clone()) else {
-                return;
+                // Leave only if no `start` slipped in since the snapshot: `spawn_monitor`
+                // checks the same set under the same lock, so a new job is never unfollowed.
+                if self.release_monitor(&cell) {
+                    return;
+                }
+                continue;
             };
             let status = match self.launcher.status(&job_id).await {
                 Ok(s) => {
@@ -67,6 +72,7 @@ impl Sessions {
                     continue;
                 }
             };
+            let running = matches!(status, JobStatus::Running { .. });
             let next = self.next_record(&cell, &snap, status).await;
             let Some(next) = next else { continue };
             let mut guard = cell.lock().await;
@@ -76,9 +82,13 @@ impl Sessions {
             if !still_same_job {
                 continue; // stop/start raced with this poll: look again next tick
             }
-            if next.state == SessionState::Failed && snap.state != SessionState::Stopping {
-                // Starting timed out while the job still runs: do not leave it behind.
-                let _ = self.launcher.cancel(&job_id).await;
+            if next.state == SessionState::Failed && running {
+                // Starting timed out while the job still runs: do not leave it behind. If the
+                // cancel fails, keep the session as it is and try again next tick.
+                if let Err(e) = self.launcher.cancel(&job_id).await {
+                    tracing::warn!(session = %cell.id, job = %job_id, "cannot cancel a job that did not start: {e}");
+                    continue;
+                }
             }
             if next.state != snap.state {
                 tracing::info!(session = %cell.id, from = snap.state.as_str(), to = next.state.as_str(), "state change");
@@ -112,6 +122,9 @@ impl Sessions {
                 next.scheduler_reason = None;
                 if snap.state == SessionState::Pending {
                     next.state = SessionState::Starting;
+                }
+                if next.job_running_at.is_none() {
+                    next.job_running_at = Some(Timestamp::now());
                 }
                 if !node.is_empty() {
                     next.node = Some(node);
@@ -176,7 +189,12 @@ impl Sessions {
         }
         if next.state == SessionState::Starting {
             let limit = self.settings.site.prometheus.startup_timeout.as_duration();
-            let since = next.started_at.unwrap_or(next.created_at).datetime();
+            // Counted from when the job started running: time queued is not startup time.
+            let since = next
+                .job_running_at
+                .or(next.started_at)
+                .unwrap_or(next.created_at)
+                .datetime();
             let waited = (chrono::Utc::now() - since).to_std().unwrap_or_default();
             if waited > limit {
                 let tail = fsutil::tail(&cell.paths.job_output(), OUTPUT_TAIL_BYTES);

@@ -247,11 +247,8 @@ impl SessionStore {
     /// Forgets a session and removes its directory. The caller holds its lock and has
     /// marked it deleted, so nothing writes into the directory while it goes.
     pub async fn remove(&self, cell: &SessionCell) -> Result<(), StoreError> {
-        self.cells.write().await.remove(&cell.id);
-        if let Ok(mut deleted) = self.deleted.lock() {
-            deleted.insert(cell.id.clone());
-        }
-        // Rename first so a crash mid-removal never leaves a half-deleted session that loads.
+        // Rename first, so a crash mid-removal never leaves a half-deleted session that loads;
+        // only a successful rename makes the session gone.
         let trash = self
             .root
             .join("sessions")
@@ -260,8 +257,15 @@ impl SessionStore {
         tokio::fs::rename(&cell.paths.dir, &trash)
             .await
             .map_err(io_err(&cell.paths.dir))?;
-        tokio::fs::remove_dir_all(&trash)
-            .await
-            .map_err(io_err(&trash))
+        self.cells.write().await.remove(&cell.id);
+        if let Ok(mut deleted) = self.deleted.lock() {
+            deleted.insert(cell.id.clone());
+        }
+        // Best effort: on NFS, files of the Prometheus that just stopped may still be open;
+        // what is left is removed at the next start-up.
+        if let Err(e) = tokio::fs::remove_dir_all(&trash).await {
+            tracing::warn!("cannot remove {} yet: {e}", trash.display());
+        }
+        Ok(())
     }
 }

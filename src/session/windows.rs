@@ -54,13 +54,19 @@ pub enum WindowError {
     EndWithoutStart,
 }
 
-async fn read(cell: &SessionCell) -> Vec<Window> {
-    match tokio::fs::read(cell.paths.windows()).await {
-        Ok(b) => serde_json::from_slice(&b).unwrap_or_else(|e| {
-            tracing::warn!(session = %cell.id, "unreadable windows.json: {e}");
-            Vec::new()
+/// The session's windows; an unreadable file is an error, never "no windows" (the next edit
+/// would overwrite it and lose them all).
+async fn read(cell: &SessionCell) -> Result<Vec<Window>, SessionError> {
+    let path = cell.paths.windows();
+    match tokio::fs::read(&path).await {
+        Ok(b) => serde_json::from_slice(&b).map_err(|e| {
+            SessionError::io(
+                &path,
+                std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+            )
         }),
-        Err(_) => Vec::new(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(SessionError::io(&path, e)),
     }
 }
 
@@ -74,7 +80,7 @@ async fn write(cell: &SessionCell, windows: Vec<Window>) -> Result<(), SessionEr
 impl Sessions {
     pub async fn windows(&self, id: &RunId) -> Result<Vec<Window>, SessionError> {
         let cell = self.cell(id).await?;
-        Ok(read(&cell).await)
+        read(&cell).await
     }
 
     pub async fn window(&self, id: &RunId, name: &WindowName) -> Result<Window, WindowError> {
@@ -94,7 +100,7 @@ impl Sessions {
         let cell = self.cell_to_change(id).await?;
         let guard = cell.lock().await;
         guard.require(id)?;
-        let mut windows = read(&cell).await;
+        let mut windows = read(&cell).await?;
         let out = edit(&mut windows)?;
         write(&cell, windows).await?;
         Ok(out)

@@ -61,6 +61,16 @@ async fn tokens_gate_reads_and_writes_while_health_stays_open() {
     let (status, p) = status_with(&app, Some(READ), Method::POST, list).await;
     assert_eq!(status, 403, "{p}");
     assert_eq!(p["type"], "/problems/forbidden");
+    // The scheme is case-insensitive.
+    for scheme in ["bearer", "BEARER"] {
+        let r = reqwest::Client::new()
+            .get(app.url(list))
+            .header("authorization", format!("{scheme} {READ}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{scheme}");
+    }
     // Write token: both.
     assert_eq!(
         status_with(&app, Some(WRITE), Method::POST, list).await.0,

@@ -77,3 +77,25 @@ async fn a_local_prometheus_killed_behind_benchmons_back_fails_the_session() {
         .contains("not stopped through benchmon"));
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_session_deleted_and_created_again_at_once_is_followed_again() {
+    let app = spawn_app(LauncherKind::Local).await;
+    let id = unique_id("again");
+    let req: CreateSession = serde_json::from_value(serde_json::json!({"run_id": id})).unwrap();
+    for round in 0..2 {
+        app.client.create_session(&req).await.unwrap();
+        app.client
+            .start_session(&id, &StartSession::default())
+            .await
+            .unwrap();
+        let s = app
+            .client
+            .wait_for(&id, SessionState::Running, Duration::from_secs(60))
+            .await
+            .unwrap_or_else(|e| panic!("round {round}: {e}"));
+        assert!(s.ready);
+        app.client.delete_session(&id).await.unwrap();
+    }
+    app.shutdown().await;
+}

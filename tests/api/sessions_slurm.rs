@@ -309,3 +309,38 @@ async fn ready_reports_the_slurm_launcher_usable() {
     assert_eq!((status, body["status"].as_str()), (200, Some("ok")));
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn time_spent_queued_does_not_count_against_the_startup_timeout() {
+    let dirs = Dirs::new();
+    let mut settings = test_settings(&dirs, LauncherKind::Slurm);
+    settings.site.prometheus.startup_timeout = benchmon::domain::PromDuration::parse("5s").unwrap();
+    // Submitted held: it stays PENDING until released.
+    settings.site.slurm.sbatch_extra = vec!["--hold".into()];
+    let app = spawn_app_with(settings, dirs).await;
+    let id = unique_id("held");
+    app.send(
+        Method::POST,
+        "/api/v1/sessions",
+        Some(json!({"run_id": id})),
+    )
+    .await;
+    let (status, _, started) = app
+        .send(Method::POST, &format!("/api/v1/sessions/{id}/start"), None)
+        .await;
+    assert_eq!(status, 202, "{started}");
+    let job = started["slurm_job_id"].as_str().unwrap().to_owned();
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    let s = app.client.session(&id).await.unwrap();
+    assert_eq!(s.state, SessionState::Pending);
+    assert_eq!(s.scheduler_reason.as_deref(), Some("JobHeldUser"));
+    sh("scontrol", &["release", &job]);
+    let s = app
+        .client
+        .wait_for(&id, SessionState::Running, RUNNING_WITHIN)
+        .await
+        .unwrap();
+    assert!(s.job_running_at.is_some());
+    app.client.stop_session(&id).await.unwrap();
+    app.shutdown().await;
+}

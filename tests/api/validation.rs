@@ -113,6 +113,21 @@ async fn malformed_requests_and_unknown_things_are_problems_too() {
     let p: Value = r.json().await.unwrap();
     assert_eq!(p["field"], "body");
 
+    // A cross-site "simple" request (text/plain, form data) is refused before parsing.
+    for ctype in ["text/plain", "application/x-www-form-urlencoded"] {
+        let r = reqwest::Client::new()
+            .post(app.url("/api/v1/sessions"))
+            .header("content-type", ctype)
+            .body(r#"{"run_id":"csrf"}"#)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 415, "{ctype}");
+        let p: Value = r.json().await.unwrap();
+        assert_eq!(p["field"], "Content-Type");
+    }
+    assert!(app.client.session("csrf").await.is_err());
+
     expect_problem(
         &app,
         Method::GET,

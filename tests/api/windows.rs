@@ -35,7 +35,9 @@ async fn windows_open_close_and_add_with_clear_errors() {
         .await;
     assert_eq!(status, 200, "{closed}");
     assert_eq!(closed["open"], false);
-    assert!(closed["end"].as_str().unwrap() > closed["start"].as_str().unwrap());
+    let time =
+        |v: &serde_json::Value| benchmon::domain::Timestamp::parse(v.as_str().unwrap()).unwrap();
+    assert!(time(&closed["end"]) > time(&closed["start"]));
     let (status, _, _) = app
         .send(Method::POST, &format!("{base}/steady/close"), None)
         .await;

@@ -119,7 +119,8 @@ impl TestApp {
         if let Some(tx) = self.stop.take() {
             let _ = tx.send(());
         }
-        let _ = (&mut self.task).await;
+        // A server that failed or panicked fails the test here.
+        (&mut self.task).await.expect("the server task failed");
         self.dirs.clone()
     }
 
