@@ -338,16 +338,9 @@ async fn read_index(
     cell: &crate::session::SessionCell,
 ) -> Result<Vec<CollectionEntry>, SessionError> {
     let path = index_path(cell);
-    match tokio::fs::read(&path).await {
-        Ok(b) => serde_json::from_slice(&b).map_err(|e| {
-            SessionError::io(
-                &path,
-                std::io::Error::new(std::io::ErrorKind::InvalidData, e),
-            )
-        }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-        Err(e) => Err(SessionError::io(&path, e)),
-    }
+    crate::fsutil::read_json_or_default(&path)
+        .await
+        .map_err(|e| SessionError::io(&path, e))
 }
 
 /// Appends the bundle to the session's index (under the session lock, atomically). An

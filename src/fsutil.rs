@@ -34,6 +34,21 @@ where
         .map_err(io::Error::other)?
 }
 
+/// Reads a JSON file; a missing file is `T::default()`, an unparseable one an `InvalidData`
+/// error (never "empty": the next write would overwrite what could not be read).
+pub async fn read_json_or_default<T>(path: &Path) -> io::Result<T>
+where
+    T: serde::de::DeserializeOwned + Default,
+{
+    match tokio::fs::read(path).await {
+        Ok(b) => {
+            serde_json::from_slice(&b).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(T::default()),
+        Err(e) => Err(e),
+    }
+}
+
 /// Makes a rename durable; best effort (some filesystems refuse fsync on directories).
 pub fn sync_dir(dir: &Path) {
     if let Ok(d) = std::fs::File::open(dir) {

@@ -58,16 +58,9 @@ pub enum WindowError {
 /// would overwrite it and lose them all).
 async fn read(cell: &SessionCell) -> Result<Vec<Window>, SessionError> {
     let path = cell.paths.windows();
-    match tokio::fs::read(&path).await {
-        Ok(b) => serde_json::from_slice(&b).map_err(|e| {
-            SessionError::io(
-                &path,
-                std::io::Error::new(std::io::ErrorKind::InvalidData, e),
-            )
-        }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-        Err(e) => Err(SessionError::io(&path, e)),
-    }
+    crate::fsutil::read_json_or_default(&path)
+        .await
+        .map_err(|e| SessionError::io(&path, e))
 }
 
 async fn write(cell: &SessionCell, windows: Vec<Window>) -> Result<(), SessionError> {
