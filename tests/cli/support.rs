@@ -102,16 +102,7 @@ pub struct Server {
 
 impl Server {
     pub async fn start(listener: TcpListener, settings: Settings, dirs: Arc<Dirs>) -> Server {
-        let app = benchmon::startup::build(settings).await.unwrap();
-        let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let signal = async move {
-                let _ = rx.await;
-            };
-            benchmon::startup::serve(app, listener, signal)
-                .await
-                .unwrap();
-        });
+        let (tx, task) = crate::common::serve_in_background(listener, settings).await;
         Server {
             _dirs: dirs,
             stop: Some(tx),

@@ -93,16 +93,7 @@ pub async fn spawn_app_with(settings: Settings, dirs: Arc<Dirs>) -> TestApp {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     settings.listen = addr;
-    let app = benchmon::startup::build(settings).await.unwrap();
-    let (tx, rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        let signal = async move {
-            let _ = rx.await;
-        };
-        benchmon::startup::serve(app, listener, signal)
-            .await
-            .unwrap();
-    });
+    let (tx, task) = serve_in_background(listener, settings).await;
     let client = Client::new(&format!("http://{addr}"), None).unwrap();
     TestApp {
         addr,
@@ -308,4 +299,22 @@ pub async fn start_and_wait(app: &TestApp, id: &str) -> String {
         .await
         .unwrap();
     s.prometheus_url.unwrap()
+}
+
+/// Builds the app and serves it on `listener` in a task until the sender fires.
+pub async fn serve_in_background(
+    listener: tokio::net::TcpListener,
+    settings: Settings,
+) -> (oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
+    let app = benchmon::startup::build(settings).await.unwrap();
+    let (tx, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let signal = async move {
+            let _ = rx.await;
+        };
+        benchmon::startup::serve(app, listener, signal)
+            .await
+            .unwrap();
+    });
+    (tx, task)
 }
