@@ -16,6 +16,8 @@ pub struct JobScript<'a> {
     pub resources: &'a JobResources,
     pub session_dir: String,
     pub runtime_dir: String,
+    /// Where the job's stdout and stderr go: the script reads Prometheus's last words there.
+    pub job_output: String,
     pub config_file: String,
     pub tsdb_dir: String,
     /// Fixed port, or 0 for "pick one on the node".
@@ -53,6 +55,7 @@ pub fn render_job_script(
         resources: inputs.resources,
         session_dir: path(paths.dir.clone()),
         runtime_dir: path(paths.runtime()),
+        job_output: path(paths.job_output()),
         config_file: path(paths.prometheus_yml()),
         tsdb_dir: path(paths.tsdb()),
         port: inputs.port.unwrap_or(0),

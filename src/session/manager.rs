@@ -49,12 +49,19 @@ pub enum SessionError {
     },
     #[error("benchmon is shutting down; try again once it is back")]
     ShuttingDown,
-    #[error("session {id} can no longer reach {wanted}: it is {state}{}", reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default())]
+    #[error(
+        "session {id} can no longer reach {wanted}: it is {state}{}{}",
+        reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default(),
+        last_output.as_deref().map(|l| format!("; the job's last output line: {l}")).unwrap_or_default()
+    )]
     Unreachable {
         id: RunId,
         wanted: &'static str,
         state: &'static str,
         reason: Option<String>,
+        /// The last line the job printed, usually Prometheus's own error: a script waiting for
+        /// `running` sees why without a second request for the full `output_tail`.
+        last_output: Option<String>,
     },
 }
 
@@ -390,6 +397,7 @@ impl Sessions {
                     id: cell.id.clone(),
                     wanted: wanted.as_str(),
                     state: current.state.as_str(),
+                    last_output: current.output_tail.as_deref().and_then(last_line),
                     reason: current.failure_reason,
                 });
             }
@@ -467,6 +475,16 @@ fn may_still_reach(current: SessionState, wanted: SessionState) -> bool {
         Created => false,
         _ => rank(current) < rank(wanted),
     }
+}
+
+/// The last non-blank line of a job's output, trimmed.
+fn last_line(output: &str) -> Option<String> {
+    output
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .map(str::to_owned)
 }
 
 #[cfg(test)]

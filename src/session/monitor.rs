@@ -178,7 +178,7 @@ impl Sessions {
                 (None, LauncherKind::Slurm) => node,
             };
             let url = format!("http://{host}:{port}");
-            // The endpoint file is written right before Prometheus starts; until it exists a
+            // The job publishes the endpoint file once its own Prometheus listens; until then a
             // fixed port may still belong to someone else.
             if endpoint.is_some() && PromClient::new(self.http.clone(), &url).ready().await {
                 next.state = SessionState::Running;

@@ -99,3 +99,96 @@ async fn a_session_deleted_and_created_again_at_once_is_followed_again() {
     }
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_fixed_port_already_in_use_fails_the_start_with_a_clear_reason() {
+    let app = spawn_app(LauncherKind::Local).await;
+    let taken = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let id = unique_id("busyport");
+    let req: CreateSession =
+        serde_json::from_value(serde_json::json!({"run_id": id, "prometheus_port": port})).unwrap();
+    app.client.create_session(&req).await.unwrap();
+    app.client
+        .start_session(&id, &StartSession::default())
+        .await
+        .unwrap();
+    let err = app
+        .client
+        .wait_for(&id, SessionState::Running, Duration::from_secs(60))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(&format!("last output line: benchmon: port {port} on"))
+            && err.contains("is already in use"),
+        "{err}"
+    );
+    let failed = app.client.session(&id).await.unwrap();
+    assert_eq!(failed.state, SessionState::Failed);
+    assert!(!failed.ready);
+    assert!(failed
+        .output_tail
+        .unwrap_or_default()
+        .contains("choose another prometheus_port or let benchmon pick one"));
+    app.shutdown().await;
+}
+
+/// Losing the race for a picked port (another process binds it between the job's probe and
+/// Prometheus's bind) lasts microseconds and cannot be provoked on demand, so the configured
+/// "Prometheus" is a wrapper that makes it happen once: it starts a competitor listening on the
+/// port it was given, then execs the real Prometheus, which really fails to bind.
+#[tokio::test]
+async fn a_picked_port_lost_to_another_process_is_replaced_by_a_new_one() {
+    let dirs = Dirs::new();
+    let wrapper_dir = tempfile::tempdir().unwrap();
+    let wrapper = wrapper_dir.path().join("prometheus-losing-once");
+    std::fs::write(
+        &wrapper,
+        r#"#!/bin/bash
+set -eu
+port=${*: -1}
+port=${port##*:}
+if mkdir "$(dirname "$0")/raced" 2>/dev/null; then
+    python3 -c 'import socket, sys, time
+s = socket.socket()
+s.bind(("0.0.0.0", int(sys.argv[1])))
+s.listen()
+open(sys.argv[2], "w").write(sys.argv[1])
+time.sleep(120)' "$port" "$(dirname "$0")/lost-port" &
+    until [ -s "$(dirname "$0")/lost-port" ]; do sleep 0.05; done
+fi
+exec prometheus "$@"
+"#,
+    )
+    .unwrap();
+    sh("chmod", &["+x", wrapper.to_str().unwrap()]);
+    let mut settings = test_settings(&dirs, LauncherKind::Local);
+    settings.site.prometheus.binary = wrapper.to_string_lossy().into_owned();
+    let app = spawn_app_with(settings, dirs).await;
+
+    let id = unique_id("raced");
+    create_session(&app, &id).await;
+    let url = start_and_wait(&app, &id).await;
+    let lost: u16 = std::fs::read_to_string(wrapper_dir.path().join("lost-port"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        !url.ends_with(&format!(":{lost}")),
+        "{url} is the lost port"
+    );
+    query_until_present(
+        &url,
+        &format!(r#"up{{job="prometheus",session="{id}"}} == 1"#),
+        Duration::from_secs(30),
+    )
+    .await;
+    let out =
+        std::fs::read_to_string(app.dirs.state.join(format!("sessions/{id}/job.out"))).unwrap();
+    assert!(out.contains("bind: address already in use"), "{out}");
+    assert!(out.contains("(attempt 2 of 5)"), "{out}");
+    app.client.stop_session(&id).await.unwrap();
+    sh("pkill", &["-f", &format!("{lost} .*lost-port")]);
+    app.shutdown().await;
+}

@@ -17,40 +17,118 @@ set -euo pipefail
 
 session_dir='/shared/benchmon state/sessions/benchmark-01'
 runtime_dir='/shared/benchmon state/sessions/benchmark-01/runtime'
+job_output='/shared/benchmon state/sessions/benchmark-01/job.out'
 fixed_port=0
+node=$(hostname -s)
 
-# A port nobody listens on. Probing and binding are not atomic; if another process wins the
-# race, Prometheus exits with "address already in use" and the session fails with that output.
+# Whether something accepts connections on local TCP port $1.
+listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# Whether process $1 itself holds a socket listening on TCP port $2 (from /proc: no ss or lsof).
+owns_listener() {
+    local hex inode fd
+    hex=$(printf '%04X' "$2")
+    for inode in $(awk -v p=":$hex" '$2 ~ p"$" && $4 == "0A" { print $10 }' /proc/net/tcp /proc/net/tcp6 2>/dev/null); do
+        for fd in /proc/"$1"/fd/*; do
+            if [ "$(readlink "$fd" 2>/dev/null)" = "socket:[$inode]" ]; then return 0; fi
+        done
+    done
+    return 1
+}
+
+# Waits until Prometheus listens on $port (status 0) or has exited (status 1). Someone else
+# listening there does not count: that is a lost race, and our Prometheus is about to exit.
+await_listener() {
+    local seen=0
+    while kill -0 "$prom_pid" 2>/dev/null; do
+        if owns_listener "$prom_pid" "$port"; then return 0; fi
+        # Through a wrapper that does not exec (a container runtime, say) the socket belongs to
+        # a child: a port that stays open for 2 s while the job lives is taken as Prometheus's.
+        if listening "$port"; then seen=$((seen + 1)); else seen=0; fi
+        if [ "$seen" -ge 20 ]; then return 0; fi
+        sleep 0.1
+    done
+    return 1
+}
+
+# A picked port comes from below the kernel's ephemeral range: a port that is the local end of
+# some outgoing connection refuses the probe above yet still fails Prometheus's bind.
+read -r ephemeral_low _ < /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || ephemeral_low=32768
+if [ "$ephemeral_low" -gt 11000 ]; then
+    port_low=10000 port_span=$(( ephemeral_low - 10000 ))
+else
+    port_low=20000 port_span=40000
+fi
 pick_port() {
     local p
     for _ in $(seq 1 100); do
-        p=$(( 20000 + (RANDOM * 32768 + RANDOM) % 40000 ))
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+        p=$(( port_low + (RANDOM * 32768 + RANDOM) % port_span ))
+        if ! listening "$p"; then
             echo "$p"
             return 0
         fi
     done
-    echo "benchmon: no free port found" >&2
+    echo "benchmon: no free port found on $node" >&2
     return 1
 }
 
-if [ "$fixed_port" -gt 0 ]; then port=$fixed_port; else port=$(pick_port); fi
-node=$(hostname -s)
+# Writes a file atomically (temp name, then rename): benchmon may read it at any moment.
+publish() {
+    printf "$2" "${@:3}" > "$runtime_dir/.$1.tmp"
+    mv -f "$runtime_dir/.$1.tmp" "$runtime_dir/$1"
+}
 
-# Report back atomically (write, then rename): benchmon reads these once the job runs.
+# Stop requests (scancel, a time limit, benchmon's stop) go to Prometheus, which then flushes its
+# head block and exits; this script follows with Prometheus's exit status.
+stopping=0
+prom_pid=
+stop_prometheus() {
+    stopping=1
+    if [ -n "$prom_pid" ]; then kill -TERM "$prom_pid" 2>/dev/null || true; fi
+}
+trap stop_prometheus TERM INT
+
 mkdir -p "$runtime_dir"
-printf '[{"targets":["localhost:%s"]}]\n' "$port" > "$runtime_dir/.self.json.tmp"
-mv -f "$runtime_dir/.self.json.tmp" "$runtime_dir/self.json"
-printf 'port=%s\nnode=%s\njob=%s\n' "$port" "$node" "${SLURM_JOB_ID:-local-$$}" > "$runtime_dir/.endpoint.tmp"
-mv -f "$runtime_dir/.endpoint.tmp" "$runtime_dir/endpoint"
-echo "benchmon: starting Prometheus on $node:$port"
-
 cd "$session_dir"
-exec '/opt/prometheus/bin/prometheus' \
-    --config.file='/shared/benchmon state/sessions/benchmark-01/prometheus.yml' \
-    --storage.tsdb.path='/shared/benchmon state/sessions/benchmark-01/tsdb' \
-    --storage.tsdb.retention.time=30d \
-    '--query.max-samples=1000000' \
-    '--log.level=it'\''s' \
-    --web.listen-address="0.0.0.0:$port" \
-    --web.enable-lifecycle
+if [ "$fixed_port" -gt 0 ]; then
+    if listening "$fixed_port"; then
+        echo "benchmon: port $fixed_port on $node is already in use; choose another prometheus_port or let benchmon pick one" >&2
+        exit 1
+    fi
+    attempts=1
+else
+    attempts=5
+fi
+
+# Probing a port and binding it are not atomic: when another process wins the race for a picked
+# port, a new one is picked. The endpoint is published only once Prometheus itself listens.
+for attempt in $(seq 1 "$attempts"); do
+    if [ "$stopping" = 1 ]; then exit 143; fi
+    if [ "$fixed_port" -gt 0 ]; then port=$fixed_port; else port=$(pick_port); fi
+    publish self.json '[{"targets":["localhost:%s"]}]\n' "$port"
+    echo "benchmon: starting Prometheus on $node:$port (attempt $attempt of $attempts)"
+    '/opt/prometheus/bin/prometheus' \
+        --config.file='/shared/benchmon state/sessions/benchmark-01/prometheus.yml' \
+        --storage.tsdb.path='/shared/benchmon state/sessions/benchmark-01/tsdb' \
+        --storage.tsdb.retention.time=30d \
+        '--query.max-samples=1000000' \
+        '--log.level=it'\''s' \
+        --web.listen-address="0.0.0.0:$port" &
+    prom_pid=$!
+    if await_listener; then
+        publish endpoint 'port=%s\nnode=%s\njob=%s\n' "$port" "$node" "${SLURM_JOB_ID:-local-$$}"
+        break
+    fi
+    wait "$prom_pid" && status=0 || status=$?
+    if [ "$stopping" = 1 ] || [ "$attempt" = "$attempts" ] ||
+        ! grep -q "bind: address already in use" < <(tail -n 20 "$job_output" 2>/dev/null); then
+        exit "$status"
+    fi
+done
+
+# `wait` returns early when a trapped signal arrives; keep waiting until Prometheus has exited.
+status=0
+while kill -0 "$prom_pid" 2>/dev/null; do
+    wait "$prom_pid" && status=0 || status=$?
+done
+exit "$status"
