@@ -4,6 +4,8 @@
 mod bundles;
 mod chunking;
 mod cli;
+#[path = "../common/mod.rs"]
+mod common;
 mod coverage;
 mod helpers;
 mod kpis;

@@ -1,5 +1,6 @@
 //! `spawn_app()`: a fresh server with its own state and artifact dirs, on port 0; and the
-//! other helpers both test binaries share (`tests/api` as `helpers`, `tests/cli` as `common`).
+//! other helpers the test binaries share (`tests/api` as `helpers`, `tests/cli` and `tests/collect`
+//! as `common`).
 // Each binary uses a part of this module.
 #![allow(dead_code)]
 
@@ -236,13 +237,24 @@ impl Drop for NodeExporter {
     }
 }
 
-/// A port nobody listens on right now.
+/// A port nobody listens on right now, from below the kernel's ephemeral range: one inside it
+/// can become the local end of some outgoing connection before the server meant for it binds.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::hash::{BuildHasher, RandomState};
+    let ephemeral_low: u16 = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next()?.parse().ok())
+        .filter(|low| *low > 11_000)
+        .unwrap_or(32_768);
+    let span = u64::from(ephemeral_low - 10_000);
+    for attempt in 0u64..1000 {
+        let offset = RandomState::new().hash_one(attempt) % span;
+        let port = 10_000 + u16::try_from(offset).unwrap();
+        if std::net::TcpListener::bind(("0.0.0.0", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port below {ephemeral_low}");
 }
 
 /// Prometheus's active targets (`/api/v1/targets`) at `prom`.
