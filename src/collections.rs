@@ -7,7 +7,8 @@ use crate::collect::{
     self, CollectError, CollectionOutcome, CollectionPlan, MarkedWindow, NamedQuery,
 };
 use crate::domain::{PromDuration, RunId, Timestamp, WindowName};
-use crate::session::{SessionError, SessionState, Sessions};
+use crate::prometheus::offline::{OfflineError, OfflinePaths, OfflinePrometheus};
+use crate::session::{Session, SessionCell, SessionError, SessionState, Sessions};
 use crate::targets;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -107,8 +108,14 @@ pub enum CollectionError {
     OutDir(#[from] OutDirError),
     #[error(transparent)]
     Collect(#[from] CollectError),
-    #[error("cannot collect from session {id}: it is {state}; Prometheus runs only while the session is running")]
+    #[error("cannot collect from session {id}: it is {state}; collect while it runs or once its job has ended")]
     NotRunning { id: RunId, state: &'static str },
+    #[error(
+        "cannot collect from session {id}: it is {state} and its Prometheus never stored any data"
+    )]
+    NoData { id: RunId, state: &'static str },
+    #[error(transparent)]
+    Offline(#[from] OfflineError),
 }
 
 fn invalid(field: &str, detail: impl Into<String>) -> CollectionError {
@@ -168,7 +175,26 @@ async fn resolve_window(
     Ok((start, end, name))
 }
 
-/// Runs a collection for session `id`.
+/// Which Prometheus answers a collection.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Source {
+    /// The session's job, still scraping.
+    Job,
+    /// benchmon's own Prometheus over the TSDB the ended job left behind.
+    Offline,
+}
+
+impl Source {
+    fn as_str(self) -> &'static str {
+        match self {
+            Source::Job => "job",
+            Source::Offline => "offline",
+        }
+    }
+}
+
+/// Runs a collection for session `id`: from its running Prometheus, or — once the job has
+/// ended — from a Prometheus benchmon starts over the data the job stored.
 pub async fn collect_session(
     sessions: &Sessions,
     id: &RunId,
@@ -200,15 +226,60 @@ pub async fn collect_session(
                 other => other.into(),
             })?;
     }
-    let prometheus_url = match (&session.prometheus_url, session.state) {
-        (Some(url), SessionState::Running) => url.clone(),
-        _ => {
-            return Err(CollectionError::NotRunning {
-                id: id.clone(),
-                state: session.state.as_str(),
-            })
-        }
+    let not_running = |state: SessionState| CollectionError::NotRunning {
+        id: id.clone(),
+        state: state.as_str(),
     };
+    match (&session.prometheus_url, session.state) {
+        (Some(url), SessionState::Running) => {
+            let url = url.clone();
+            collect_from(sessions, &cell, req, session, url, Source::Job).await
+        }
+        (_, SessionState::Stopped | SessionState::Failed) => {
+            // Held until the offline Prometheus is gone: no second one, no new job, no delete.
+            let _tsdb = cell.tsdb.lock().await;
+            let session = cell.snapshot();
+            if !matches!(session.state, SessionState::Stopped | SessionState::Failed) {
+                return Err(not_running(session.state));
+            }
+            let tsdb = cell.paths.tsdb();
+            let stored_anything = std::fs::read_dir(&tsdb).is_ok_and(|mut d| d.next().is_some());
+            if !stored_anything {
+                return Err(CollectionError::NoData {
+                    id: id.clone(),
+                    state: session.state.as_str(),
+                });
+            }
+            let prom_settings = &sessions.settings.site.prometheus;
+            let prom = OfflinePrometheus::start(
+                &prom_settings.binary,
+                &OfflinePaths {
+                    tsdb,
+                    work_dir: cell.paths.offline(),
+                },
+                &sessions.http,
+                prom_settings.startup_timeout.as_duration(),
+            )
+            .await?;
+            let url = prom.url().to_owned();
+            let result = collect_from(sessions, &cell, req, session, url, Source::Offline).await;
+            prom.stop().await;
+            result
+        }
+        _ => Err(not_running(session.state)),
+    }
+}
+
+/// The collection itself, against the Prometheus at `prometheus_url`.
+async fn collect_from(
+    sessions: &Sessions,
+    cell: &SessionCell,
+    req: CollectRequest,
+    session: Session,
+    prometheus_url: String,
+    source: Source,
+) -> Result<CollectResponse, CollectionError> {
+    let id = &cell.id;
     let (start, end, window_name) = resolve_window(sessions, id, &req).await?;
     let scrape = session.scrape_interval.as_duration();
     let now_ms = Timestamp::now().unix_millis();
@@ -227,15 +298,16 @@ pub async fn collect_session(
             .await
             .map_err(|e| invalid("out_dir", e.to_string()))??;
 
-    // A window that just ended may still be missing its last scrape: wait for it.
+    // A window that just ended may still be missing its last scrape: wait for it (a job that
+    // has ended scrapes no more).
     let ready_at = end.unix_millis().saturating_add(scrape_ms);
-    if ready_at > now_ms {
+    if source == Source::Job && ready_at > now_ms {
         let wait = Duration::from_millis((ready_at - now_ms) as u64).min(MAX_SCRAPE_WAIT);
         tokio::time::sleep(wait).await;
     }
 
-    let clients = targets::clients(&cell).await;
-    let services = targets::services(&cell).await;
+    let clients = targets::clients(cell).await;
+    let services = targets::services(cell).await;
     let selector = format!("{{session={}}}", crate::domain::yaml_quote(id.as_str()));
     let mut queries = Vec::new();
     if req.profiles.unwrap_or(true) {
@@ -294,10 +366,11 @@ pub async fn collect_session(
             "targets": {"clients": clients, "services": services},
             "request": req,
             "window": window_name,
+            "prometheus_source": source.as_str(),
         }),
     };
     let outcome = collect::collect(&sessions.http, plan, None).await?;
-    record_in_index(&cell, &outcome).await;
+    record_in_index(cell, &outcome).await;
     let artifacts = outcome
         .artifacts
         .iter()

@@ -24,6 +24,8 @@ pub mod domain;
 pub mod fsutil;
 /// SLURM and local launchers for the Prometheus job.
 pub mod launcher;
+/// Free local ports for servers benchmon starts itself.
+pub mod net;
 /// Prometheus config rendering and HTTP API client.
 pub mod prometheus;
 /// Session record, store, state machine and job poller.

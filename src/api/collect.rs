@@ -17,7 +17,16 @@ impl From<CollectionError> for ApiError {
         match e {
             CollectionError::Session(s) => s.into(),
             CollectionError::Invalid { field, detail } => ApiError::validation(field, detail),
-            CollectionError::NotRunning { .. } => ApiError::conflict(e.to_string()),
+            CollectionError::NotRunning { .. } | CollectionError::NoData { .. } => {
+                ApiError::conflict(e.to_string())
+            }
+            // Its own log says why (a broken binary, a TSDB it cannot open): show it.
+            CollectionError::Offline(o) => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "offline-prometheus",
+                "benchmon could not serve the ended session's data",
+                o.to_string(),
+            ),
             CollectionError::OutDir(OutDirError::Invalid(d)) => ApiError::validation("out_dir", d),
             CollectionError::OutDir(OutDirError::Outside(d)) => ApiError::new(
                 StatusCode::FORBIDDEN,
@@ -68,11 +77,15 @@ fn collect_error(e: CollectError) -> ApiError {
 }
 
 /// Queries Prometheus over the window and writes an artifact bundle; answers with the files.
+///
+/// While the session runs, its own Prometheus answers; once the job has ended, a Prometheus
+/// benchmon starts over the TSDB the job left behind (manifest: `prometheus_source`).
 #[utoipa::path(post, path = "/api/v1/sessions/{id}/collect", tag = "collect",
     request_body = CollectRequest,
     params(("id" = String, Path, description = "Session id")),
     responses((status = 201, body = CollectResponse), (status = 403, body = Problem), (status = 404, body = Problem),
-        (status = 409, body = Problem), (status = 422, body = Problem), (status = 502, body = Problem)))]
+        (status = 409, body = Problem), (status = 422, body = Problem), (status = 502, body = Problem),
+        (status = 503, body = Problem)))]
 pub async fn collect(
     State(app): State<AppState>,
     AppPath(id): AppPath<String>,

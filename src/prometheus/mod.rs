@@ -2,6 +2,7 @@
 
 pub mod client;
 pub mod config;
+pub mod offline;
 
 pub use client::PromClient;
 pub use config::{render_prometheus_config, RenderContext};

@@ -211,6 +211,8 @@ impl Sessions {
         req: StartSession,
     ) -> Result<Session, SessionError> {
         let cell = self.cell(id).await?;
+        // A collection may have the TSDB open right now; the new job's Prometheus needs it.
+        let tsdb = cell.tsdb.lock().await;
         let mut guard = cell.lock().await;
         let current = guard.require(id)?.clone();
         if !current.state.can_start() {
@@ -244,6 +246,7 @@ impl Sessions {
             return Err(SessionError::io(&cell.paths.record(), e));
         }
         drop(guard);
+        drop(tsdb);
         tracing::info!(session = %id, job = %job_id, "job submitted");
         self.spawn_monitor(cell);
         Ok(next)
@@ -360,6 +363,8 @@ impl Sessions {
                 Err(e) => return Err(e),
             }
         }
+        // A collection reading the TSDB finishes before the directory goes.
+        let _tsdb = cell.tsdb.lock().await;
         let mut guard = cell.lock().await;
         if guard.get().is_none() {
             return Err(SessionError::NotFound(id.clone()));

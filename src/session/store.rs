@@ -38,6 +38,10 @@ impl SessionPaths {
     pub fn tsdb(&self) -> PathBuf {
         self.dir.join("tsdb")
     }
+    /// Config and log of the offline Prometheus that serves collections after the job ended.
+    pub fn offline(&self) -> PathBuf {
+        self.dir.join("offline")
+    }
     /// Files the running job writes back (chosen port, self-scrape target).
     pub fn runtime(&self) -> PathBuf {
         self.dir.join("runtime")
@@ -72,6 +76,10 @@ pub struct SessionCell {
     pub paths: SessionPaths,
     record: Mutex<Option<Session>>,
     watch: watch::Sender<Session>,
+    /// Held while benchmon's own Prometheus has the session's TSDB open (a collection after
+    /// the job ended): one at a time, and no new job or deletion meanwhile. Taken before the
+    /// record lock, never after it.
+    pub tsdb: Mutex<()>,
 }
 
 /// Exclusive access to a session's record; changes are saved with [`SessionGuard::save`].
@@ -108,6 +116,7 @@ impl SessionCell {
             paths,
             record: Mutex::new(Some(session)),
             watch: tx,
+            tsdb: Mutex::new(()),
         }
     }
 

@@ -216,3 +216,65 @@ async fn collect_requests_that_escape_or_make_no_sense_are_refused_and_write_not
     app.client.stop_session(&id).await.unwrap();
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_window_collected_after_stop_is_the_same_as_while_running() {
+    let app = spawn_app(LauncherKind::Slurm).await;
+    let exporter = NodeExporter::start().await;
+    let id = unique_id("afterstop");
+    let prom = running_session(&app, &id, Some(&exporter)).await;
+    query_until_present(
+        &prom,
+        &format!(r#"node_load1{{session="{id}"}}"#),
+        Duration::from_secs(40),
+    )
+    .await;
+    let windows = format!("/api/v1/sessions/{id}/windows");
+    app.send(Method::POST, &windows, Some(json!({"name": "steady"})))
+        .await;
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    app.send(Method::POST, &format!("{windows}/steady/close"), None)
+        .await;
+    let collect = format!("/api/v1/sessions/{id}/collect");
+    let body = |run: &str| json!({"window": "steady", "run_id": run});
+    let (status, _, live) = app.send(Method::POST, &collect, Some(body("live"))).await;
+    assert_eq!(status, 201, "{live}");
+    assert_eq!(live["manifest"]["context"]["prometheus_source"], "job");
+
+    let stopped = app.client.stop_session(&id).await.unwrap();
+    assert_eq!(stopped.state, benchmon::session::SessionState::Stopped);
+    // Two at once: they take turns on the TSDB, both succeed.
+    let (a, b) = tokio::join!(
+        app.send(Method::POST, &collect, Some(body("after-a"))),
+        app.send(Method::POST, &collect, Some(body("after-b"))),
+    );
+    for (status, _, after) in [a, b] {
+        assert_eq!(status, 201, "{after}");
+        assert_eq!(after["manifest"]["context"]["prometheus_source"], "offline");
+        assert!(after["samples"].as_u64().unwrap() > 0, "{after}");
+        assert_eq!(after["samples"], live["samples"]);
+        assert_eq!(after["raw_samples"], live["raw_samples"]);
+        for file in ["samples.csv", "raw.csv"] {
+            let read = |out: &Value| {
+                std::fs::read_to_string(
+                    std::path::Path::new(out["bundle_dir"].as_str().unwrap()).join(file),
+                )
+                .unwrap()
+            };
+            assert!(read(&after) == read(&live), "{file} differs after stop");
+        }
+    }
+    // The offline Prometheus is gone once the collection answered: nothing holds the TSDB.
+    let tsdb = app.dirs.state.join(format!("sessions/{id}/tsdb"));
+    let tsdb = tsdb.to_string_lossy();
+    let holders: Vec<_> = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|p| std::fs::read(p.path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .filter(|c| c.contains(tsdb.as_ref()))
+        .collect();
+    assert!(holders.is_empty(), "{holders:?}");
+    app.client.delete_session(&id).await.unwrap();
+    app.shutdown().await;
+}

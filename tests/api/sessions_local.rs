@@ -131,6 +131,18 @@ async fn a_fixed_port_already_in_use_fails_the_start_with_a_clear_reason() {
         .output_tail
         .unwrap_or_default()
         .contains("choose another prometheus_port or let benchmon pick one"));
+    let (status, _, problem) = app
+        .send(
+            reqwest::Method::POST,
+            &format!("/api/v1/sessions/{id}/collect"),
+            Some(serde_json::json!({"last": "1m"})),
+        )
+        .await;
+    assert_eq!(status, 409, "{problem}");
+    assert!(problem["detail"]
+        .as_str()
+        .unwrap()
+        .contains("never stored any data"));
     app.shutdown().await;
 }
 

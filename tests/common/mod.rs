@@ -237,24 +237,9 @@ impl Drop for NodeExporter {
     }
 }
 
-/// A port nobody listens on right now, from below the kernel's ephemeral range: one inside it
-/// can become the local end of some outgoing connection before the server meant for it binds.
+/// A port nobody listens on right now (below the ephemeral range; see `benchmon::net`).
 pub fn free_port() -> u16 {
-    use std::hash::{BuildHasher, RandomState};
-    let ephemeral_low: u16 = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
-        .ok()
-        .and_then(|r| r.split_whitespace().next()?.parse().ok())
-        .filter(|low| *low > 11_000)
-        .unwrap_or(32_768);
-    let span = u64::from(ephemeral_low - 10_000);
-    for attempt in 0u64..1000 {
-        let offset = RandomState::new().hash_one(attempt) % span;
-        let port = 10_000 + u16::try_from(offset).unwrap();
-        if std::net::TcpListener::bind(("0.0.0.0", port)).is_ok() {
-            return port;
-        }
-    }
-    panic!("no free port below {ephemeral_low}");
+    benchmon::net::free_local_port().unwrap()
 }
 
 /// Prometheus's active targets (`/api/v1/targets`) at `prom`.
