@@ -5,7 +5,7 @@
 //! restart of benchmon a job is re-attached by checking `/proc/<pid>` (alive, not a zombie,
 //! running Prometheus or the job script).
 
-use super::{JobStatus, LaunchError, Launcher};
+use super::{JobStatus, LaunchError, Launcher, LiveJob};
 use crate::config::LauncherKind;
 use crate::session::{JobResources, SessionPaths};
 use async_trait::async_trait;
@@ -150,5 +150,28 @@ impl Launcher for LocalLauncher {
 
     async fn check(&self) -> Result<(), LaunchError> {
         Ok(())
+    }
+
+    async fn live_jobs(&self) -> Result<Vec<LiveJob>, LaunchError> {
+        // Job scripts run as `bash <session dir>/prometheus-job.sh`.
+        let procs = std::fs::read_dir("/proc")
+            .map_err(|e| LaunchError::Other(format!("cannot list /proc: {e}")))?;
+        Ok(procs
+            .flatten()
+            .filter_map(|entry| {
+                let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+                let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
+                let mut args = cmdline.split(|b| *b == 0);
+                let (program, script) = (args.next()?, args.next()?);
+                let script = std::path::Path::new(std::str::from_utf8(script).ok()?);
+                let is_job = program.ends_with(b"bash")
+                    && script.file_name()? == "prometheus-job.sh"
+                    && proc_alive(pid);
+                is_job.then(|| LiveJob {
+                    job_id: pid.to_string(),
+                    session_dir: script.parent().map(Into::into).unwrap_or_default(),
+                })
+            })
+            .collect())
     }
 }

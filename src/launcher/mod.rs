@@ -14,6 +14,7 @@ pub use slurm::SlurmLauncher;
 use crate::config::LauncherKind;
 use crate::session::{JobResources, SessionPaths};
 use async_trait::async_trait;
+use std::path::{Path, PathBuf};
 
 /// What the scheduler says about a job.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,6 +33,25 @@ pub enum JobStatus {
         state: Option<String>,
         reason: Option<String>,
     },
+}
+
+/// A queued or running job of some session, known by the session directory it runs in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveJob {
+    pub job_id: String,
+    pub session_dir: PathBuf,
+}
+
+impl LiveJob {
+    /// Whether this job runs in `dir` (compared as given and resolved: the scheduler may
+    /// report the path the way it was submitted or with symlinks resolved).
+    pub fn runs_in(&self, dir: &Path) -> bool {
+        self.session_dir == dir
+            || matches!(
+                (self.session_dir.canonicalize(), dir.canonicalize()),
+                (Ok(a), Ok(b)) if a == b
+            )
+    }
 }
 
 /// Errors of a launcher, with the command and its own words.
@@ -78,4 +98,8 @@ pub trait Launcher: Send + Sync {
 
     /// Whether the launcher can be used at all (for `/ready`).
     async fn check(&self) -> Result<(), LaunchError>;
+
+    /// Every live job of a benchmon session script, wherever its record is: how a job
+    /// submitted just before benchmon crashed (its id never saved) is found again.
+    async fn live_jobs(&self) -> Result<Vec<LiveJob>, LaunchError>;
 }

@@ -4,10 +4,11 @@
 //! for `MinJobAge` seconds after it ends, with its final state; after that the job is unknown
 //! and reported as gone without a state.
 
-use super::{run_command, JobStatus, LaunchError, Launcher};
+use super::{run_command, JobStatus, LaunchError, Launcher, LiveJob};
 use crate::config::{LauncherKind, SlurmDefaults};
 use crate::session::{JobResources, SessionPaths};
 use async_trait::async_trait;
+use std::path::PathBuf;
 
 pub struct SlurmLauncher {
     defaults: SlurmDefaults,
@@ -58,31 +59,20 @@ pub fn parse_squeue_line(line: &str) -> Option<JobStatus> {
     })
 }
 
-impl SlurmLauncher {
-    /// The id of the one live job named after this session, if there is exactly one.
-    async fn adopt(&self, paths: &SessionPaths) -> Option<String> {
-        let session = paths.dir.file_name()?.to_str()?;
-        let args = [
-            "-h".to_owned(),
-            format!("--name=benchmon-{session}"),
-            "-t".to_owned(),
-            "PENDING,RUNNING".to_owned(),
-            "-o".to_owned(),
-            "%i".to_owned(),
-        ];
-        let out = run_command("squeue", &args).await.ok()?;
-        let ids: Vec<&str> = out.stdout.split_whitespace().collect();
-        match ids.as_slice() {
-            [one] => {
-                tracing::warn!(
-                    job = one,
-                    "sbatch timed out, but the job was queued: adopting it"
-                );
-                Some((*one).to_owned())
-            }
-            _ => None,
-        }
-    }
+/// Parses `squeue -o %i|%Z|%j` lines into the jobs benchmon submitted (named `benchmon-…`).
+pub fn parse_live_jobs(stdout: &str) -> Vec<LiveJob> {
+    stdout
+        .lines()
+        .filter_map(|line| {
+            // The directory is the middle field and the only one that may contain a '|'.
+            let (id, rest) = line.trim().split_once('|')?;
+            let (dir, name) = rest.rsplit_once('|')?;
+            name.starts_with("benchmon-").then(|| LiveJob {
+                job_id: id.to_owned(),
+                session_dir: PathBuf::from(dir),
+            })
+        })
+        .collect()
 }
 
 #[async_trait]
@@ -110,10 +100,18 @@ impl Launcher for SlurmLauncher {
             Err(LaunchError::Timeout { cmd, secs }) => {
                 // slurmctld may have queued the job and only the answer got lost: adopt it,
                 // rather than leave a job nobody follows (and a retry would queue another).
-                return self
-                    .adopt(paths)
-                    .await
-                    .ok_or(LaunchError::Timeout { cmd, secs });
+                let jobs = self.live_jobs().await.unwrap_or_default();
+                return match jobs
+                    .iter()
+                    .filter(|j| j.runs_in(&paths.dir))
+                    .collect::<Vec<_>>()[..]
+                {
+                    [one] => {
+                        tracing::warn!(job = %one.job_id, "sbatch timed out, but the job was queued: adopting it");
+                        Ok(one.job_id.clone())
+                    }
+                    _ => Err(LaunchError::Timeout { cmd, secs }),
+                };
             }
             other => other?,
         };
@@ -193,6 +191,28 @@ impl Launcher for SlurmLauncher {
             })
         }
     }
+
+    async fn live_jobs(&self) -> Result<Vec<LiveJob>, LaunchError> {
+        // Our own jobs only; %Z is the working directory, which sbatch set to the session's.
+        let args = [
+            "--me",
+            "-h",
+            "-t",
+            "PENDING,RUNNING,CONFIGURING,SUSPENDED",
+            "-o",
+            "%i|%Z|%j",
+        ]
+        .map(String::from);
+        let out = run_command("squeue", &args).await?;
+        if !out.success {
+            return Err(LaunchError::CommandFailed {
+                cmd: "squeue --me".into(),
+                status: out.status,
+                stderr: out.stderr,
+            });
+        }
+        Ok(parse_live_jobs(&out.stdout))
+    }
 }
 
 #[cfg(test)]
@@ -223,6 +243,26 @@ mod tests {
             })
         );
         assert_eq!(parse_squeue_line(""), None);
+    }
+
+    #[test]
+    fn live_jobs_are_benchmons_own_with_their_session_directory() {
+        let out = "461|/var/lib/benchmon/sessions/bench-01|benchmon-bench-01\n\
+                   462|/home/u/run|train-llm\n\
+                   463|/srv/odd|dir|benchmon-odd\n";
+        assert_eq!(
+            parse_live_jobs(out),
+            vec![
+                LiveJob {
+                    job_id: "461".into(),
+                    session_dir: "/var/lib/benchmon/sessions/bench-01".into(),
+                },
+                LiveJob {
+                    job_id: "463".into(),
+                    session_dir: "/srv/odd|dir".into(),
+                }
+            ]
+        );
     }
 
     #[test]

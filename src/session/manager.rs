@@ -114,7 +114,72 @@ impl Sessions {
                 sessions.spawn_monitor(cell);
             }
         }
+        sessions.adopt_lost_jobs().await;
         Ok(sessions)
+    }
+
+    /// Finds jobs submitted just before benchmon stopped (crashed between `sbatch` and saving
+    /// the record, so the record never learned the job id) by the session directory they run
+    /// in, and follows them like any started job: nothing runs that benchmon cannot stop.
+    async fn adopt_lost_jobs(self: &Arc<Self>) {
+        let idle: Vec<_> = self
+            .store
+            .all()
+            .await
+            .into_iter()
+            .filter(|c| c.snapshot().state.can_start())
+            .collect();
+        if idle.is_empty() {
+            return;
+        }
+        let live = match self.launcher.live_jobs().await {
+            Ok(live) => live,
+            Err(e) => {
+                tracing::warn!("cannot look for jobs benchmon lost track of: {e}");
+                return;
+            }
+        };
+        for cell in idle {
+            let jobs: Vec<_> = live.iter().filter(|j| j.runs_in(&cell.paths.dir)).collect();
+            let [job] = jobs[..] else {
+                if jobs.len() > 1 {
+                    tracing::warn!(session = %cell.id, "several live jobs run in the session directory; adopting none");
+                }
+                continue;
+            };
+            let mut guard = cell.lock().await;
+            let Some(current) = guard.get().filter(|s| s.state.can_start()).cloned() else {
+                continue;
+            };
+            // What was asked of the scheduler was lost with the request: left unknown.
+            let next = self.submitted(current, &job.job_id, None);
+            if let Err(e) = guard.save(next).await {
+                tracing::error!(session = %cell.id, job = %job.job_id, "cannot save the adopted job: {e}");
+                continue;
+            }
+            drop(guard);
+            tracing::warn!(session = %cell.id, job = %job.job_id, "adopting a job submitted before benchmon lost track of it");
+            self.spawn_monitor(cell);
+        }
+    }
+
+    /// The record of a session whose job `job_id` was just submitted.
+    fn submitted(
+        &self,
+        current: Session,
+        job_id: &str,
+        resources: Option<JobResources>,
+    ) -> Session {
+        let mut next = current;
+        next.reset_job();
+        next.state = SessionState::Pending;
+        next.resources = resources;
+        next.slurm_job_id =
+            (self.launcher.kind() == LauncherKind::Slurm).then(|| job_id.to_owned());
+        next.job_id = Some(job_id.to_owned());
+        next.port = next.prometheus_port.map(|p| p.get());
+        next.started_at = Some(Timestamp::now());
+        next
     }
 
     pub async fn create(&self, req: CreateSession) -> Result<Session, SessionError> {
@@ -232,14 +297,7 @@ impl Sessions {
                 LaunchError::Refused { field, message } => SessionError::Refused { field, message },
                 other => SessionError::Launch(other),
             })?;
-        let mut next = current;
-        next.reset_job();
-        next.state = SessionState::Pending;
-        next.resources = Some(resources);
-        next.slurm_job_id = (self.launcher.kind() == LauncherKind::Slurm).then(|| job_id.clone());
-        next.job_id = Some(job_id.clone());
-        next.port = next.prometheus_port.map(|p| p.get());
-        next.started_at = Some(Timestamp::now());
+        let next = self.submitted(current, &job_id, Some(resources));
         if let Err(e) = guard.save(next.clone()).await {
             // Without a record the job would be an orphan nobody follows: take it back.
             let _ = self.launcher.cancel(&job_id).await;

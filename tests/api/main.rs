@@ -2,6 +2,7 @@
 //! from `slurm/dev-cluster.sh up`) and real Prometheus, driven through `benchmon::client`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod adoption;
 mod auth_metrics;
 mod collect;
 mod golden;
