@@ -230,10 +230,17 @@ pub async fn collect_session(
         id: id.clone(),
         state: state.as_str(),
     };
+    let request = match session.state {
+        SessionState::Running | SessionState::Stopped | SessionState::Failed => {
+            let checked = check_request(sessions, &session, &req).await?;
+            (req, checked)
+        }
+        other => return Err(not_running(other)),
+    };
     match (&session.prometheus_url, session.state) {
         (Some(url), SessionState::Running) => {
             let url = url.clone();
-            collect_from(sessions, &cell, req, session, url, Source::Job).await
+            collect_from(sessions, &cell, request, session, url, Source::Job).await
         }
         (_, SessionState::Stopped | SessionState::Failed) => {
             // Held until the offline Prometheus is gone: no second one, no new job, no delete.
@@ -262,7 +269,8 @@ pub async fn collect_session(
             )
             .await?;
             let url = prom.url().to_owned();
-            let result = collect_from(sessions, &cell, req, session, url, Source::Offline).await;
+            let result =
+                collect_from(sessions, &cell, request, session, url, Source::Offline).await;
             prom.stop().await;
             result
         }
@@ -270,21 +278,26 @@ pub async fn collect_session(
     }
 }
 
-/// The collection itself, against the Prometheus at `prometheus_url`.
-async fn collect_from(
+/// A request's window and out_dir, checked before any Prometheus is asked (or started).
+struct Checked {
+    start: Timestamp,
+    end: Timestamp,
+    window_name: Option<String>,
+    bundle_parent: PathBuf,
+}
+
+fn scrape_millis(session: &Session) -> i64 {
+    i64::try_from(session.scrape_interval.as_duration().as_millis()).unwrap_or(i64::MAX)
+}
+
+async fn check_request(
     sessions: &Sessions,
-    cell: &SessionCell,
-    req: CollectRequest,
-    session: Session,
-    prometheus_url: String,
-    source: Source,
-) -> Result<CollectResponse, CollectionError> {
-    let id = &cell.id;
-    let (start, end, window_name) = resolve_window(sessions, id, &req).await?;
-    let scrape = session.scrape_interval.as_duration();
-    let now_ms = Timestamp::now().unix_millis();
-    let scrape_ms = i64::try_from(scrape.as_millis()).unwrap_or(i64::MAX);
-    if end.unix_millis() > now_ms + scrape_ms {
+    session: &Session,
+    req: &CollectRequest,
+) -> Result<Checked, CollectionError> {
+    let id = &session.session_id;
+    let (start, end, window_name) = resolve_window(sessions, id, req).await?;
+    if end.unix_millis() > Timestamp::now().unix_millis() + scrape_millis(session) {
         return Err(invalid(
             "window_end",
             format!("window_end {end} is in the future"),
@@ -297,6 +310,32 @@ async fn collect_from(
         tokio::task::spawn_blocking(move || policy.resolve(&session_name, out_dir.as_deref()))
             .await
             .map_err(|e| invalid("out_dir", e.to_string()))??;
+    Ok(Checked {
+        start,
+        end,
+        window_name,
+        bundle_parent,
+    })
+}
+
+/// The collection itself, against the Prometheus at `prometheus_url`.
+async fn collect_from(
+    sessions: &Sessions,
+    cell: &SessionCell,
+    (req, checked): (CollectRequest, Checked),
+    session: Session,
+    prometheus_url: String,
+    source: Source,
+) -> Result<CollectResponse, CollectionError> {
+    let id = &cell.id;
+    let Checked {
+        start,
+        end,
+        window_name,
+        bundle_parent,
+    } = checked;
+    let now_ms = Timestamp::now().unix_millis();
+    let scrape_ms = scrape_millis(&session);
 
     // A window that just ended may still be missing its last scrape: wait for it (a job that
     // has ended scrapes no more).

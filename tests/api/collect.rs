@@ -243,6 +243,13 @@ async fn a_window_collected_after_stop_is_the_same_as_while_running() {
 
     let stopped = app.client.stop_session(&id).await.unwrap();
     assert_eq!(stopped.state, benchmon::session::SessionState::Stopped);
+    // A bad request is refused before any Prometheus is started for it.
+    let (status, _, problem) = app
+        .send(Method::POST, &collect, Some(json!({"window": "nope"})))
+        .await;
+    assert_eq!((status, problem["field"].as_str()), (422, Some("window")));
+    let offline_dir = app.dirs.state.join(format!("sessions/{id}/offline"));
+    assert!(!offline_dir.exists());
     // Two at once: they take turns on the TSDB, both succeed.
     let (a, b) = tokio::join!(
         app.send(Method::POST, &collect, Some(body("after-a"))),
