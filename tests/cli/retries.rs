@@ -105,3 +105,54 @@ async fn a_4xx_is_never_retried_and_a_5xx_is_retried_until_the_attempts_run_out(
     );
     server.abort();
 }
+
+/// `POST /api/v1/sessions` answers with the status named by the run_id (`s500`, `s503`) and
+/// counts the attempts per status.
+async fn post_status(
+    State(count): State<Arc<[AtomicU32; 2]>>,
+    axum::Json(body): axum::Json<serde_json::Value>,
+) -> impl IntoResponse {
+    let (status, slot) = match body["run_id"].as_str() {
+        Some("s500") => (StatusCode::INTERNAL_SERVER_ERROR, 0),
+        _ => (StatusCode::SERVICE_UNAVAILABLE, 1),
+    };
+    count[slot].fetch_add(1, Ordering::SeqCst);
+    let problem = serde_json::json!({
+        "type": "/problems/test", "title": "Test answer", "status": status.as_u16(),
+        "detail": format!("always {status}"),
+    });
+    (
+        status,
+        [("content-type", "application/problem+json")],
+        problem.to_string(),
+    )
+}
+
+#[tokio::test]
+async fn a_post_is_repeated_on_503_only_since_a_500_may_have_had_its_effect() {
+    let count: Arc<[AtomicU32; 2]> = Arc::new([AtomicU32::new(0), AtomicU32::new(0)]);
+    let app = axum::Router::new()
+        .route("/api/v1/sessions", axum::routing::post(post_status))
+        .with_state(count.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let run = cli(&url, &["session", "create", "s500", "--retries", "3"]).await;
+    assert_eq!(run.code, 1, "{run}");
+    assert!(run.stderr.contains("Test answer (500)"), "{run}");
+    assert_eq!(
+        count[0].load(Ordering::SeqCst),
+        1,
+        "a POST 500 was retried:\n{run}"
+    );
+
+    let run = cli(&url, &["session", "create", "s503", "--retries", "3"]).await;
+    assert_eq!(run.code, 1, "{run}");
+    assert_eq!(
+        count[1].load(Ordering::SeqCst),
+        4,
+        "1 attempt + 3 retries:\n{run}"
+    );
+    server.abort();
+}
