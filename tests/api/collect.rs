@@ -7,19 +7,32 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::time::Duration;
 
-async fn running_session(app: &TestApp, id: &str, exporter: Option<&NodeExporter>) -> String {
+/// A running session scraping `exporter`, and a window `steady` of `secs` seconds once the
+/// exporter's samples are arriving.
+async fn steady_window_of_a_scraped_exporter(
+    app: &TestApp,
+    id: &str,
+    exporter: &NodeExporter,
+    secs: u64,
+) {
     create_session(app, id).await;
-    if let Some(e) = exporter {
-        let (status, _, body) = app
-            .send(
-                Method::POST,
-                &format!("/api/v1/sessions/{id}/clients"),
-                Some(json!({"client_id": "client-001", "node": "localhost", "exporters": {"node": e.address()}})),
-            )
-            .await;
-        assert_eq!(status, 201, "{body}");
-    }
-    start_and_wait(app, id).await
+    let client = json!({"client_id": "client-001", "node": "localhost", "exporters": {"node": exporter.address()}});
+    let clients = format!("/api/v1/sessions/{id}/clients");
+    let (status, _, body) = app.send(Method::POST, &clients, Some(client)).await;
+    assert_eq!(status, 201, "{body}");
+    let prom = start_and_wait(app, id).await;
+    query_until_present(
+        &prom,
+        &format!(r#"node_load1{{session="{id}"}}"#),
+        Duration::from_secs(40),
+    )
+    .await;
+    let windows = format!("/api/v1/sessions/{id}/windows");
+    app.send(Method::POST, &windows, Some(json!({"name": "steady"})))
+        .await;
+    tokio::time::sleep(Duration::from_secs(secs)).await;
+    app.send(Method::POST, &format!("{windows}/steady/close"), None)
+        .await;
 }
 
 #[tokio::test]
@@ -27,20 +40,7 @@ async fn a_named_window_of_a_real_session_becomes_a_complete_bundle() {
     let app = spawn_app(LauncherKind::Slurm).await;
     let exporter = NodeExporter::start().await;
     let id = unique_id("collect");
-    let prom = running_session(&app, &id, Some(&exporter)).await;
-    query_until_present(
-        &prom,
-        &format!(r#"node_load1{{session="{id}"}}"#),
-        Duration::from_secs(40),
-    )
-    .await;
-
-    let windows = format!("/api/v1/sessions/{id}/windows");
-    app.send(Method::POST, &windows, Some(json!({"name": "steady"})))
-        .await;
-    tokio::time::sleep(Duration::from_secs(8)).await;
-    app.send(Method::POST, &format!("{windows}/steady/close"), None)
-        .await;
+    steady_window_of_a_scraped_exporter(&app, &id, &exporter, 8).await;
 
     // The seed's body shape, with a named window instead of timestamps.
     let body = json!({"window": "steady", "out_dir": "/app/logs/metrics", "run_id": "run-001"});
@@ -222,19 +222,7 @@ async fn a_window_collected_after_stop_is_the_same_as_while_running() {
     let app = spawn_app(LauncherKind::Slurm).await;
     let exporter = NodeExporter::start().await;
     let id = unique_id("afterstop");
-    let prom = running_session(&app, &id, Some(&exporter)).await;
-    query_until_present(
-        &prom,
-        &format!(r#"node_load1{{session="{id}"}}"#),
-        Duration::from_secs(40),
-    )
-    .await;
-    let windows = format!("/api/v1/sessions/{id}/windows");
-    app.send(Method::POST, &windows, Some(json!({"name": "steady"})))
-        .await;
-    tokio::time::sleep(Duration::from_secs(6)).await;
-    app.send(Method::POST, &format!("{windows}/steady/close"), None)
-        .await;
+    steady_window_of_a_scraped_exporter(&app, &id, &exporter, 6).await;
     let collect = format!("/api/v1/sessions/{id}/collect");
     let body = |run: &str| json!({"window": "steady", "run_id": run});
     let (status, _, live) = app.send(Method::POST, &collect, Some(body("live"))).await;

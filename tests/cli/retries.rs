@@ -48,6 +48,29 @@ async fn without_a_server_the_command_gives_up_after_its_retries_with_exit_code_
     );
 }
 
+/// A problem+json answer with `status`.
+fn problem_answer(status: StatusCode) -> impl IntoResponse {
+    let problem = serde_json::json!({
+        "type": "/problems/test", "title": "Test answer", "status": status.as_u16(),
+        "detail": format!("always {status}"),
+    });
+    (
+        status,
+        [("content-type", "application/problem+json")],
+        problem.to_string(),
+    )
+}
+
+/// Serves `app` on a free port; returns its URL and the task to abort.
+async fn serve(app: axum::Router) -> (String, tokio::task::JoinHandle<std::io::Result<()>>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    (
+        url,
+        tokio::spawn(async move { axum::serve(listener, app).await }),
+    )
+}
+
 /// Counts requests per answer: `/api/v1/sessions/{status}` answers with that status.
 async fn fixed_status(
     State(count): State<Arc<[AtomicU32; 2]>>,
@@ -60,15 +83,7 @@ async fn fixed_status(
         count[1].fetch_add(1, Ordering::SeqCst);
         StatusCode::SERVICE_UNAVAILABLE
     };
-    let problem = serde_json::json!({
-        "type": "/problems/test", "title": "Test answer", "status": status.as_u16(),
-        "detail": format!("always {status}"),
-    });
-    (
-        status,
-        [("content-type", "application/problem+json")],
-        problem.to_string(),
-    )
+    problem_answer(status)
 }
 
 #[tokio::test]
@@ -77,9 +92,7 @@ async fn a_4xx_is_never_retried_and_a_5xx_is_retried_until_the_attempts_run_out(
     let app = axum::Router::new()
         .route("/api/v1/sessions/{id}", get(fixed_status))
         .with_state(count.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let (url, server) = serve(app).await;
 
     let run = cli(&url, &["session", "status", "bad", "--retries", "3"]).await;
     assert_eq!(run.code, 1, "{run}");
@@ -117,15 +130,7 @@ async fn post_status(
         _ => (StatusCode::SERVICE_UNAVAILABLE, 1),
     };
     count[slot].fetch_add(1, Ordering::SeqCst);
-    let problem = serde_json::json!({
-        "type": "/problems/test", "title": "Test answer", "status": status.as_u16(),
-        "detail": format!("always {status}"),
-    });
-    (
-        status,
-        [("content-type", "application/problem+json")],
-        problem.to_string(),
-    )
+    problem_answer(status)
 }
 
 #[tokio::test]
@@ -134,9 +139,7 @@ async fn a_post_is_repeated_on_503_only_since_a_500_may_have_had_its_effect() {
     let app = axum::Router::new()
         .route("/api/v1/sessions", axum::routing::post(post_status))
         .with_state(count.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let (url, server) = serve(app).await;
 
     let run = cli(&url, &["session", "create", "s500", "--retries", "3"]).await;
     assert_eq!(run.code, 1, "{run}");
