@@ -14,7 +14,8 @@
 #   DEV_CLUSTER_APT_WAIT  seconds to wait for a busy dpkg/apt lock (900)
 set -euo pipefail
 
-readonly PACKAGES=(munge slurmctld slurmd slurm-client prometheus prometheus-node-exporter curl)
+# curl, python3 and procps: the examples, the tests (the seed's Python client) and pgrep here.
+readonly PACKAGES=(munge slurmctld slurmd slurm-client prometheus prometheus-node-exporter curl python3 procps)
 readonly SLURM_CONF=/etc/slurm/slurm.conf
 readonly CGROUP_CONF=/etc/slurm/cgroup.conf
 readonly MUNGE_KEY=/etc/munge/munge.key
