@@ -26,11 +26,16 @@ impl Drop for Cancel {
     }
 }
 
-/// Submits `examples/benchmark-job.sh` and returns its job id and output file.
-async fn submit(app: &TestApp, session: &RunId, load_seconds: u32) -> (String, PathBuf) {
+/// Submits `examples/benchmark-job.sh` with a time limit and returns its job id and output file.
+async fn submit(
+    app: &TestApp,
+    session: &RunId,
+    load_seconds: u32,
+    time_limit: &str,
+) -> (String, PathBuf) {
     let out_dir = app.dirs.artifacts.parent().unwrap().to_path_buf();
     let mut cmd = command("sbatch", &app.url(""));
-    cmd.args(["--parsable", "--time=00:10:00"])
+    cmd.args(["--parsable", &format!("--time={time_limit}")])
         .arg(format!("--output={}/job-%j.out", out_dir.display()))
         .arg(repo_file("examples/benchmark-job.sh"))
         .env("BENCHMON_SESSION", session.as_str())
@@ -80,7 +85,7 @@ async fn registered(app: &TestApp, session: &RunId, job: &str, out: &PathBuf) ->
 async fn a_wrapped_job_is_registered_while_it_runs_and_deregistered_after() {
     let app = spawn_app(LauncherKind::Local).await;
     let id = session(&app).await;
-    let (job, out) = submit(&app, &id, 8).await;
+    let (job, out) = submit(&app, &id, 8, "00:10:00").await;
     let _cancel = Cancel(job.clone());
 
     let client = registered(&app, &id, &job, &out).await;
@@ -125,7 +130,7 @@ async fn a_wrapped_job_is_registered_while_it_runs_and_deregistered_after() {
 async fn a_cancelled_job_closes_its_window_and_deregisters_its_client() {
     let app = spawn_app(LauncherKind::Local).await;
     let id = session(&app).await;
-    let (job, out) = submit(&app, &id, 600).await;
+    let (job, out) = submit(&app, &id, 600, "00:10:00").await;
     let _cancel = Cancel(job.clone());
     let client = registered(&app, &id, &job, &out).await;
 
@@ -144,6 +149,34 @@ async fn a_cancelled_job_closes_its_window_and_deregisters_its_client() {
     .await;
     let log = job_output(&out);
     assert!(log.contains("caught SIGTERM"), "{log}");
+    app.shutdown().await;
+}
+
+/// The job script asks for `--signal=B:USR1@60`; with a one-minute limit SLURM sends it within
+/// seconds of the start, to the wrapper (the batch shell, as the script `exec`s it).
+#[tokio::test]
+async fn slurms_usr1_ahead_of_the_time_limit_ends_the_benchmark_window_in_the_grace_period() {
+    let app = spawn_app(LauncherKind::Local).await;
+    let id = session(&app).await;
+    let (job, out) = submit(&app, &id, 600, "00:01:00").await;
+    let _cancel = Cancel(job.clone());
+    let client = registered(&app, &id, &job, &out).await;
+    eventually(
+        "the load ends on USR1 and the client is deregistered",
+        Duration::from_secs(90),
+        || async { (!client_ids(&app, &id).await.contains(&client)).then_some(()) },
+    )
+    .await;
+    let windows = app.client.windows(&id).await.unwrap();
+    assert!(windows.iter().all(|w| !w.open), "{windows:?}");
+    eventually("the job is gone", Duration::from_secs(30), || async {
+        squeue_state(&job).is_empty().then_some(())
+    })
+    .await;
+    let log = job_output(&out);
+    assert!(log.contains("caught SIGUSR1"), "{log}");
+    // It ended in its grace period, not killed at the limit.
+    assert!(!log.contains("DUE TO TIME LIMIT"), "{log}");
     app.shutdown().await;
 }
 
