@@ -156,6 +156,11 @@ pub struct PrometheusSettings {
     /// How often Prometheus re-reads file_sd target files (inotify usually beats it; this bounds
     /// the delay on shared filesystems where inotify does not fire).
     pub sd_refresh_interval: PromDuration,
+    /// Start Prometheus with `--web.enable-lifecycle` (`/-/reload`, `/-/quit`). On by default, as
+    /// the session spec asks; anyone who reaches the node's port can then stop the session's
+    /// Prometheus, so a site on a shared network may turn it off (benchmon itself never calls it:
+    /// targets change through file_sd).
+    pub enable_lifecycle: bool,
 }
 
 impl Default for PrometheusSettings {
@@ -165,6 +170,7 @@ impl Default for PrometheusSettings {
             extra_args: Vec::new(),
             startup_timeout: PromDuration::from_secs(180),
             sd_refresh_interval: PromDuration::from_secs(5),
+            enable_lifecycle: true,
         }
     }
 }

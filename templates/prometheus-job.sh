@@ -128,6 +128,9 @@ for attempt in $(seq 1 "$attempts"); do
 {%- for a in extra_args %}
         {{ a|shell }} \
 {%- endfor %}
+{%- if enable_lifecycle %}
+        --web.enable-lifecycle \
+{%- endif %}
         --web.listen-address="0.0.0.0:$port" &
     prom_pid=$!
     if await_listener; then

@@ -25,6 +25,7 @@ pub struct JobScript<'a> {
     pub prometheus_binary: &'a str,
     pub retention: Option<&'a PromDuration>,
     pub extra_args: &'a [String],
+    pub enable_lifecycle: bool,
 }
 
 mod filters {
@@ -42,6 +43,7 @@ pub struct ScriptInputs<'a> {
     pub prometheus_binary: &'a str,
     pub retention: Option<&'a PromDuration>,
     pub extra_args: &'a [String],
+    pub enable_lifecycle: bool,
 }
 
 pub fn render_job_script(
@@ -62,6 +64,7 @@ pub fn render_job_script(
         prometheus_binary: inputs.prometheus_binary,
         retention: inputs.retention,
         extra_args: inputs.extra_args,
+        enable_lifecycle: inputs.enable_lifecycle,
     }
     .render()
     .map(|mut text| {

@@ -334,6 +334,7 @@ impl Sessions {
                 prometheus_binary: &prom.binary,
                 retention: session.retention.as_ref(),
                 extra_args: &prom.extra_args,
+                enable_lifecycle: prom.enable_lifecycle,
             },
         )
         .map_err(|e| SessionError::Render {

@@ -70,6 +70,7 @@ fn the_job_script_matches_its_golden_file() {
                 "--query.max-samples=1000000".to_owned(),
                 "--log.level=it's".to_owned(),
             ],
+            enable_lifecycle: true,
         },
     )
     .unwrap();

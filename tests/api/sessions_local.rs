@@ -36,6 +36,13 @@ async fn the_local_launcher_runs_a_session_through_the_same_states() {
     )
     .await;
     assert_eq!(up[0]["metric"]["run_id"], id.as_str());
+    // The lifecycle API is on by default (the session spec asks for it).
+    let reload = reqwest::Client::new()
+        .post(format!("{url}/-/reload"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reload.status(), 200);
 
     let stopped = app.client.stop_session(&id).await.unwrap();
     assert_eq!(stopped.state, SessionState::Stopped);
@@ -202,5 +209,27 @@ exec prometheus "$@"
     assert!(out.contains("(attempt 2 of 5)"), "{out}");
     app.client.stop_session(&id).await.unwrap();
     sh("pkill", &["-f", &format!("{lost} .*lost-port")]);
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_site_can_turn_the_lifecycle_api_off() {
+    let dirs = Dirs::new();
+    let mut settings = test_settings(&dirs, LauncherKind::Local);
+    settings.site.prometheus.enable_lifecycle = false;
+    let app = spawn_app_with(settings, dirs).await;
+    let id = unique_id("nolifecycle");
+    create_session(&app, &id).await;
+    let url = start_and_wait(&app, &id).await;
+    let quit = reqwest::Client::new()
+        .post(format!("{url}/-/quit"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(quit.status(), 403);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let s = app.client.session(&id).await.unwrap();
+    assert_eq!(s.state, SessionState::Running);
+    app.client.stop_session(&id).await.unwrap();
     app.shutdown().await;
 }

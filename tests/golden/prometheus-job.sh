@@ -113,6 +113,7 @@ for attempt in $(seq 1 "$attempts"); do
         --storage.tsdb.retention.time=30d \
         '--query.max-samples=1000000' \
         '--log.level=it'\''s' \
+        --web.enable-lifecycle \
         --web.listen-address="0.0.0.0:$port" &
     prom_pid=$!
     if await_listener; then
