@@ -55,6 +55,15 @@ fn proc_alive(pid: u32) -> bool {
         && (cmdline.contains("prometheus") || cmdline.contains("prometheus-job.sh"))
 }
 
+/// Once the job script has exited, nothing of its job may outlive it — as under SLURM, which
+/// kills what is left of a job when its batch script ends (a Prometheus whose script was
+/// killed, say): SIGTERM to the job's process group, whose id is the script's pid.
+fn end_leftovers(pid: u32) {
+    if let Ok(pgid) = i32::try_from(pid) {
+        let _ = killpg(Pid::from_raw(pgid), Signal::SIGTERM);
+    }
+}
+
 #[async_trait]
 impl Launcher for LocalLauncher {
     fn kind(&self) -> LauncherKind {
@@ -116,6 +125,7 @@ impl Launcher for LocalLauncher {
                 Ok(None) => Ok(running),
                 Ok(Some(exit)) => {
                     children.remove(&pid);
+                    end_leftovers(pid);
                     let state = match exit.code() {
                         Some(0) => "COMPLETED".to_owned(),
                         Some(c) => format!("FAILED (exit code {c})"),
@@ -132,6 +142,7 @@ impl Launcher for LocalLauncher {
         if proc_alive(pid) {
             Ok(running)
         } else {
+            end_leftovers(pid);
             Ok(JobStatus::Gone {
                 state: None,
                 reason: None,

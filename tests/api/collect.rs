@@ -261,14 +261,7 @@ async fn a_window_collected_after_stop_is_the_same_as_while_running() {
     }
     // The offline Prometheus is gone once the collection answered: nothing holds the TSDB.
     let tsdb = app.dirs.state.join(format!("sessions/{id}/tsdb"));
-    let tsdb = tsdb.to_string_lossy();
-    let holders: Vec<_> = std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter_map(|p| std::fs::read(p.path().join("cmdline")).ok())
-        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
-        .filter(|c| c.contains(tsdb.as_ref()))
-        .collect();
+    let holders = processes_mentioning(&tsdb.to_string_lossy());
     assert!(holders.is_empty(), "{holders:?}");
     app.client.delete_session(&id).await.unwrap();
     app.shutdown().await;

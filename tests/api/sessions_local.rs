@@ -72,16 +72,18 @@ async fn a_local_prometheus_killed_behind_benchmons_back_fails_the_session() {
         .wait_for(&id, SessionState::Running, Duration::from_secs(60))
         .await
         .unwrap();
-    sh("kill", &["-KILL", &running.job_id.unwrap()]);
+    // Prometheus dies (the job id is its job script's pid, Prometheus that script's child).
+    let script = running.job_id.unwrap();
+    sh("pkill", &["-KILL", "-P", &script, "-x", "prometheus"]);
     let failed = app
         .client
         .wait_for(&id, SessionState::Failed, Duration::from_secs(30))
         .await
         .unwrap();
-    assert!(failed
-        .failure_reason
-        .unwrap()
-        .contains("not stopped through benchmon"));
+    let reason = failed.failure_reason.unwrap();
+    assert!(reason.contains("not stopped through benchmon"), "{reason}");
+    // The script exits with Prometheus's status: killed by signal 9.
+    assert!(reason.contains("exit code 137"), "{reason}");
     app.shutdown().await;
 }
 
@@ -169,12 +171,13 @@ set -eu
 port=${*: -1}
 port=${port##*:}
 if mkdir "$(dirname "$0")/raced" 2>/dev/null; then
-    python3 -c 'import socket, sys, time
+    # Detached (double fork): the competitor is nobody's child in the job.
+    (python3 -c 'import socket, sys, time
 s = socket.socket()
 s.bind(("0.0.0.0", int(sys.argv[1])))
 s.listen()
 open(sys.argv[2], "w").write(sys.argv[1])
-time.sleep(120)' "$port" "$(dirname "$0")/lost-port" &
+time.sleep(120)' "$port" "$(dirname "$0")/lost-port" &)
     until [ -s "$(dirname "$0")/lost-port" ]; do sleep 0.05; done
 fi
 exec prometheus "$@"
@@ -231,5 +234,33 @@ async fn a_site_can_turn_the_lifecycle_api_off() {
     let s = app.client.session(&id).await.unwrap();
     assert_eq!(s.state, SessionState::Running);
     app.client.stop_session(&id).await.unwrap();
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_killed_job_script_leaves_no_prometheus_behind() {
+    let app = spawn_app(LauncherKind::Local).await;
+    let id = unique_id("scriptkill");
+    create_session(&app, &id).await;
+    start_and_wait(&app, &id).await;
+    let script = app.client.session(&id).await.unwrap().job_id.unwrap();
+    sh("kill", &["-KILL", &script]);
+    app.client
+        .wait_for(&id, SessionState::Failed, Duration::from_secs(30))
+        .await
+        .unwrap();
+    let tsdb = app.dirs.state.join(format!("sessions/{id}/tsdb"));
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let left = processes_mentioning(&tsdb.to_string_lossy());
+        if left.is_empty() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still running: {left:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     app.shutdown().await;
 }

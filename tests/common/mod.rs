@@ -147,6 +147,17 @@ pub fn unique_id(prefix: &str) -> String {
     )
 }
 
+/// Command lines of the processes whose arguments contain `needle`.
+pub fn processes_mentioning(needle: &str) -> Vec<String> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|p| std::fs::read(p.path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .filter(|c| c.contains(needle))
+        .collect()
+}
+
 /// Runs a command and returns stdout.
 pub fn sh(program: &str, args: &[&str]) -> String {
     let out = std::process::Command::new(program)
