@@ -41,18 +41,23 @@ fn parse_pid(job_id: &str) -> Result<u32, LaunchError> {
         .map_err(|_| LaunchError::Other(format!("{job_id:?} is not a local job id")))
 }
 
-/// Whether `/proc/<pid>` is a live (not zombie) job of ours, for jobs started before a restart.
+/// Whether `/proc/<pid>` is a live job of ours (for jobs started before a restart): not a
+/// zombie, leader of its own process group (as the launcher starts job scripts; the script's
+/// subshells share its command line but not that), and running the job script or Prometheus.
 fn proc_alive(pid: u32) -> bool {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Field 3 (after the parenthesised command name) is the state; Z is a zombie.
-    let state = stat
+    // After the parenthesised command name: state, ppid, pgrp, …; Z is a zombie.
+    let mut fields = stat
         .rsplit(')')
         .next()
-        .and_then(|r| r.split_whitespace().next());
+        .unwrap_or_default()
+        .split_whitespace();
+    let (state, pgrp) = (fields.next(), fields.nth(1));
     let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
     let cmdline = String::from_utf8_lossy(&cmdline);
     matches!(state, Some(s) if s != "Z" && s != "X")
-        && (cmdline.contains("prometheus") || cmdline.contains("prometheus-job.sh"))
+        && pgrp == Some(pid.to_string().as_str())
+        && cmdline.contains("prometheus")
 }
 
 /// Once the job script has exited, nothing of its job may outlive it — as under SLURM, which

@@ -55,3 +55,33 @@ async fn a_slurm_job_submitted_just_before_a_crash_is_adopted_on_restart() {
 async fn a_local_job_started_just_before_a_crash_is_adopted_on_restart() {
     a_lost_job_is_adopted_on_restart(LauncherKind::Local).await;
 }
+
+/// A job script's subshells carry its command line too; only the script itself is a job.
+#[tokio::test]
+async fn a_local_job_script_is_found_once_even_while_it_runs_subshells() {
+    use benchmon::launcher::{Launcher, LocalLauncher};
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("prometheus-job.sh");
+    // `; true` keeps bash from exec-ing sleep in place of the subshell.
+    std::fs::write(&script, "(sleep 30; true) & (sleep 30; true) & wait\n").unwrap();
+    let mut job = tokio::process::Command::new("bash")
+        .arg(&script)
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let pid = job.id().unwrap().to_string();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while processes_mentioning(&script.to_string_lossy()).len() < 3 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "subshells did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let jobs = LocalLauncher::new().live_jobs().await.unwrap();
+    let ours: Vec<_> = jobs.iter().filter(|j| j.runs_in(dir.path())).collect();
+    assert_eq!(ours.len(), 1, "{jobs:?}");
+    assert_eq!(ours[0].job_id, pid);
+    sh("kill", &["-KILL", "--", &format!("-{pid}")]);
+    job.wait().await.unwrap();
+}

@@ -52,7 +52,7 @@ impl Drop for Dirs {
                 let _ = std::process::Command::new("scancel").arg(job).status();
             } else if let (Some(pid), true) = (s.job_id, s.state.has_job()) {
                 let _ = std::process::Command::new("kill")
-                    .arg(format!("-{pid}"))
+                    .args(["-TERM", "--", &format!("-{pid}")])
                     .status();
             }
         }
