@@ -7,6 +7,7 @@ use crate::collect::{
     self, CollectError, CollectionOutcome, CollectionPlan, MarkedWindow, NamedQuery,
 };
 use crate::domain::{PromDuration, RunId, Timestamp, WindowName};
+use crate::launcher::JobStatus;
 use crate::prometheus::offline::{OfflineError, OfflinePaths, OfflinePrometheus};
 use crate::session::{Session, SessionCell, SessionError, SessionState, Sessions};
 use crate::targets;
@@ -114,6 +115,8 @@ pub enum CollectionError {
         "cannot collect from session {id}: it is {state} and its Prometheus never stored any data"
     )]
     NoData { id: RunId, state: &'static str },
+    #[error("cannot collect from session {id} yet: its job {job} is still ending; try again in a few seconds")]
+    JobEnding { id: RunId, job: String },
     #[error(transparent)]
     Offline(#[from] OfflineError),
 }
@@ -248,6 +251,22 @@ pub async fn collect_session(
             let session = cell.snapshot();
             if !matches!(session.state, SessionState::Stopped | SessionState::Failed) {
                 return Err(not_running(session.state));
+            }
+            // A session fails at once when its start timed out, while SLURM may still be ending
+            // the job: two Prometheus on one TSDB would corrupt it, and nothing else stops that
+            // (Prometheus 2.42 as Debian ships it takes no lock on its data directory).
+            if let Some(job) = &session.job_id {
+                let status = sessions
+                    .launcher
+                    .status(job)
+                    .await
+                    .map_err(SessionError::from)?;
+                if !matches!(status, JobStatus::Gone { .. }) {
+                    return Err(CollectionError::JobEnding {
+                        id: id.clone(),
+                        job: job.clone(),
+                    });
+                }
             }
             let tsdb = cell.paths.tsdb();
             let stored_anything = std::fs::read_dir(&tsdb).is_ok_and(|mut d| d.next().is_some());

@@ -20,9 +20,18 @@ impl From<CollectionError> for ApiError {
             CollectionError::NotRunning { .. } | CollectionError::NoData { .. } => {
                 ApiError::conflict(e.to_string())
             }
-            // Its own log says why (a broken binary, a TSDB it cannot open): show it.
-            CollectionError::Offline(o) => ApiError::new(
+            // Transient by nature: a 503 is what clients (ours included) retry.
+            CollectionError::JobEnding { .. } => ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
+                "job-ending",
+                "The session's job is still ending",
+                e.to_string(),
+            ),
+            CollectionError::Offline(o) if o.tsdb_in_use() => ApiError::conflict(o.to_string()),
+            // Its own log says why (a missing binary, a TSDB it cannot open): show it. Not a
+            // 503, which clients would retry into the same failure.
+            CollectionError::Offline(o) => ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
                 "offline-prometheus",
                 "benchmon could not serve the ended session's data",
                 o.to_string(),
@@ -84,8 +93,8 @@ fn collect_error(e: CollectError) -> ApiError {
     request_body = CollectRequest,
     params(("id" = String, Path, description = "Session id")),
     responses((status = 201, body = CollectResponse), (status = 403, body = Problem), (status = 404, body = Problem),
-        (status = 409, body = Problem), (status = 422, body = Problem), (status = 502, body = Problem),
-        (status = 503, body = Problem)))]
+        (status = 409, body = Problem), (status = 422, body = Problem), (status = 500, body = Problem),
+        (status = 502, body = Problem), (status = 503, body = Problem)))]
 pub async fn collect(
     State(app): State<AppState>,
     AppPath(id): AppPath<String>,

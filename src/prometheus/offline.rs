@@ -44,6 +44,14 @@ pub enum OfflineError {
     },
 }
 
+impl OfflineError {
+    /// Whether another Prometheus holds the TSDB's lock (a conflict, not a fault), for builds
+    /// that lock their data directory.
+    pub fn tsdb_in_use(&self) -> bool {
+        matches!(self, OfflineError::Failed { log, .. } if log.contains("lock DB directory"))
+    }
+}
+
 /// A running offline Prometheus; [`OfflinePrometheus::stop`] ends it (dropping kills it).
 pub struct OfflinePrometheus {
     child: Child,

@@ -266,3 +266,87 @@ async fn a_window_collected_after_stop_is_the_same_as_while_running() {
     app.client.delete_session(&id).await.unwrap();
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn an_ended_session_without_a_prometheus_binary_gets_a_clear_problem() {
+    let app = spawn_app(LauncherKind::Local).await;
+    let id = unique_id("offline-errors");
+    create_session(&app, &id).await;
+    let url = start_and_wait(&app, &id).await;
+    query_until_present(
+        &url,
+        &format!(r#"up{{session="{id}"}}"#),
+        Duration::from_secs(30),
+    )
+    .await;
+    app.client.stop_session(&id).await.unwrap();
+    let collect = format!("/api/v1/sessions/{id}/collect");
+    let body = json!({"last": "1m"});
+
+    // benchmon restarted with a Prometheus binary that does not exist on its host.
+    let dirs = app.shutdown().await;
+    let mut settings = test_settings(&dirs, LauncherKind::Local);
+    settings.site.prometheus.binary = "/nonexistent/prometheus".into();
+    let app = spawn_app_with(settings, dirs).await;
+    let (status, _, problem) = app.send(Method::POST, &collect, Some(body.clone())).await;
+    assert_eq!(status, 500, "{problem}");
+    assert_eq!(problem["type"], "/problems/offline-prometheus");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("cannot start /nonexistent/prometheus"),
+        "{problem}"
+    );
+
+    // And with the binary back, the data is all there.
+    let dirs = app.shutdown().await;
+    let app = spawn_app_with(test_settings(&dirs, LauncherKind::Local), dirs).await;
+    let (status, _, out) = app.send(Method::POST, &collect, Some(body)).await;
+    assert_eq!(status, 201, "{out}");
+    assert!(out["raw_samples"].as_u64().unwrap() > 0, "{out}");
+    app.shutdown().await;
+}
+
+/// A job that takes its time to end (SLURM gives it KillWait seconds): its Prometheus may still
+/// have the TSDB open, so a collection must not open it too. The "Prometheus" here ignores
+/// SIGTERM and never listens, so the session fails at its startup timeout while the job lingers.
+#[tokio::test]
+async fn a_failed_session_whose_job_is_still_ending_is_asked_to_retry() {
+    let dirs = Dirs::new();
+    let slow = dirs.state.parent().unwrap().join("slow-to-end");
+    std::fs::write(&slow, "#!/bin/bash\ntrap '' TERM\nsleep 20\n").unwrap();
+    sh("chmod", &["+x", slow.to_str().unwrap()]);
+    let mut settings = test_settings(&dirs, LauncherKind::Local);
+    settings.site.prometheus.binary = slow.to_string_lossy().into_owned();
+    settings.site.prometheus.startup_timeout = benchmon::domain::PromDuration::parse("2s").unwrap();
+    let app = spawn_app_with(settings, dirs).await;
+    let id = unique_id("ending");
+    create_session(&app, &id).await;
+    app.send(
+        Method::POST,
+        &format!("/api/v1/sessions/{id}/start"),
+        Some(json!({})),
+    )
+    .await;
+    let failed = app
+        .client
+        .wait_for(
+            &id,
+            benchmon::session::SessionState::Failed,
+            Duration::from_secs(30),
+        )
+        .await
+        .unwrap();
+    let collect = format!("/api/v1/sessions/{id}/collect");
+    let (status, _, problem) = app
+        .send(Method::POST, &collect, Some(json!({"last": "1m"})))
+        .await;
+    assert_eq!(status, 503, "{problem}");
+    assert_eq!(problem["type"], "/problems/job-ending");
+    sh(
+        "kill",
+        &["-KILL", "--", &format!("-{}", failed.job_id.unwrap())],
+    );
+    app.shutdown().await;
+}
