@@ -14,7 +14,9 @@ fn ephemeral_low() -> u16 {
 ///
 /// It comes from below the kernel's ephemeral range: a port inside it can become the local end
 /// of some outgoing connection between this check and the server's bind, and then the bind
-/// fails although nobody listens. The same reasoning is in the job script's `pick_port`.
+/// fails although nobody listens. The same reasoning is in the job script's `pick_port`. (If the
+/// ephemeral range starts at 11000 or lower there is no room below it; ports then come from
+/// 20000–59999 and collisions are left to the caller's retry.)
 /// The check and the bind are still not atomic, so callers retry on "address already in use".
 pub fn free_local_port() -> Option<u16> {
     let low = ephemeral_low();
