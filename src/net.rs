@@ -3,7 +3,7 @@
 use std::hash::{BuildHasher, RandomState};
 
 /// The lowest port the kernel hands out as the local end of outgoing connections.
-fn ephemeral_low() -> u16 {
+pub fn ephemeral_low() -> u16 {
     std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
         .ok()
         .and_then(|r| r.split_whitespace().next()?.parse().ok())

@@ -147,14 +147,10 @@ async fn a_picked_port_is_reported_back_by_the_job() {
     let s = create_and_start(&app, &id).await;
     let port = s.port.unwrap();
     // Picked below the kernel's ephemeral range (see the job script's pick_port).
-    let ephemeral_low: u16 = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
-        .unwrap()
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
-    assert!((10_000..ephemeral_low).contains(&port), "{port}");
+    assert!(
+        (10_000..benchmon::net::ephemeral_low()).contains(&port),
+        "{port}"
+    );
     let url = s.prometheus_url.unwrap();
     assert!(url.ends_with(&format!(":{port}")));
     query_until_present(

@@ -126,6 +126,31 @@ async fn a_wrapped_job_is_registered_while_it_runs_and_deregistered_after() {
     app.shutdown().await;
 }
 
+/// Waits (up to `secs`) until the job's client is deregistered, then checks its windows are
+/// closed and waits for the job to leave the queue; returns the job's output.
+async fn undone_when_the_job_ends(
+    app: &TestApp,
+    session: &RunId,
+    job: &str,
+    client: &str,
+    out: &PathBuf,
+    secs: u64,
+) -> String {
+    eventually(
+        "the client is deregistered",
+        Duration::from_secs(secs),
+        || async { (!client_ids(app, session).await.iter().any(|c| c == client)).then_some(()) },
+    )
+    .await;
+    let windows = app.client.windows(session).await.unwrap();
+    assert!(windows.iter().all(|w| !w.open), "{windows:?}");
+    eventually("the job is gone", Duration::from_secs(30), || async {
+        squeue_state(job).is_empty().then_some(())
+    })
+    .await;
+    job_output(out)
+}
+
 #[tokio::test]
 async fn a_cancelled_job_closes_its_window_and_deregisters_its_client() {
     let app = spawn_app(LauncherKind::Local).await;
@@ -135,19 +160,7 @@ async fn a_cancelled_job_closes_its_window_and_deregisters_its_client() {
     let client = registered(&app, &id, &job, &out).await;
 
     sh("scancel", &[&job]);
-    eventually(
-        "the client is deregistered after scancel",
-        Duration::from_secs(15),
-        || async { (!client_ids(&app, &id).await.contains(&client)).then_some(()) },
-    )
-    .await;
-    let windows = app.client.windows(&id).await.unwrap();
-    assert!(windows.iter().all(|w| !w.open), "{windows:?}");
-    eventually("the job is gone", Duration::from_secs(30), || async {
-        squeue_state(&job).is_empty().then_some(())
-    })
-    .await;
-    let log = job_output(&out);
+    let log = undone_when_the_job_ends(&app, &id, &job, &client, &out, 15).await;
     assert!(log.contains("caught SIGTERM"), "{log}");
     app.shutdown().await;
 }
@@ -161,19 +174,8 @@ async fn slurms_usr1_ahead_of_the_time_limit_ends_the_benchmark_window_in_the_gr
     let (job, out) = submit(&app, &id, 600, "00:01:00").await;
     let _cancel = Cancel(job.clone());
     let client = registered(&app, &id, &job, &out).await;
-    eventually(
-        "the load ends on USR1 and the client is deregistered",
-        Duration::from_secs(90),
-        || async { (!client_ids(&app, &id).await.contains(&client)).then_some(()) },
-    )
-    .await;
-    let windows = app.client.windows(&id).await.unwrap();
-    assert!(windows.iter().all(|w| !w.open), "{windows:?}");
-    eventually("the job is gone", Duration::from_secs(30), || async {
-        squeue_state(&job).is_empty().then_some(())
-    })
-    .await;
-    let log = job_output(&out);
+    // The load ends on USR1.
+    let log = undone_when_the_job_ends(&app, &id, &job, &client, &out, 90).await;
     assert!(log.contains("caught SIGUSR1"), "{log}");
     // It ended in its grace period, not killed at the limit.
     assert!(!log.contains("DUE TO TIME LIMIT"), "{log}");
