@@ -273,12 +273,7 @@ async fn an_ended_session_without_a_prometheus_binary_gets_a_clear_problem() {
     let id = unique_id("offline-errors");
     create_session(&app, &id).await;
     let url = start_and_wait(&app, &id).await;
-    query_until_present(
-        &url,
-        &format!(r#"up{{session="{id}"}}"#),
-        Duration::from_secs(30),
-    )
-    .await;
+    until_self_scraped(&url, &id).await;
     app.client.stop_session(&id).await.unwrap();
     let collect = format!("/api/v1/sessions/{id}/collect");
     let body = json!({"last": "1m"});

@@ -153,12 +153,7 @@ async fn a_picked_port_is_reported_back_by_the_job() {
     );
     let url = s.prometheus_url.unwrap();
     assert!(url.ends_with(&format!(":{port}")));
-    query_until_present(
-        &url,
-        &format!(r#"up{{session="{id}"}}"#),
-        Duration::from_secs(30),
-    )
-    .await;
+    until_self_scraped(&url, &id).await;
     app.client.stop_session(&id).await.unwrap();
     app.shutdown().await;
 }

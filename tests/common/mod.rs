@@ -147,6 +147,12 @@ pub fn unique_id(prefix: &str) -> String {
     )
 }
 
+/// Waits until session `id`'s Prometheus at `prom` has scraped itself (its `up` is present).
+pub async fn until_self_scraped(prom: &str, id: &str) {
+    let promql = format!(r#"up{{session="{id}"}}"#);
+    query_until_present(prom, &promql, Duration::from_secs(30)).await;
+}
+
 /// Command lines of the processes whose arguments contain `needle`.
 pub fn processes_mentioning(needle: &str) -> Vec<String> {
     std::fs::read_dir("/proc")
