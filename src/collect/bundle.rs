@@ -2,8 +2,9 @@
 //! `MANIFEST.json` written last, then renamed into place without ever replacing anything.
 //!
 //! A failed collection drops the [`TempBundle`], which deletes the temp directory. A killed one
-//! leaves `.tmp-<name>-<random>/` behind: hidden, and never named like a bundle. A directory
-//! without a hidden name always has a `MANIFEST.json` with `"complete": true`.
+//! leaves `.tmp-<name>-<random>/` behind: hidden, and never named like a bundle; the next
+//! bundle created next to it removes it once nothing in it has changed for [`STALE_AFTER`]. A
+//! directory without a hidden name always has a `MANIFEST.json` with `"complete": true`.
 
 use super::{Artifact, CollectError};
 use sha2::{Digest, Sha256};
@@ -18,6 +19,12 @@ const SYNC_EVERY: u64 = 32 << 20;
 /// Bundle name suffixes tried after the plain name (`run-001-2` … `run-001-999`).
 const MAX_SUFFIX: u32 = 999;
 
+/// How long a temp bundle directory may sit untouched before it is taken for the leftover of a
+/// killed collection: far longer than any collection writes without touching it.
+pub const STALE_AFTER: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+/// Prefix of temp bundle directories.
+const TEMP_PREFIX: &str = ".tmp-";
+
 /// A bundle under construction.
 pub struct TempBundle {
     dir: tempfile::TempDir,
@@ -27,8 +34,9 @@ pub struct TempBundle {
 
 impl TempBundle {
     pub fn create(parent: &Path, name: &str) -> Result<Self, CollectError> {
+        remove_stale_temp_dirs(parent);
         let dir = tempfile::Builder::new()
-            .prefix(&format!(".tmp-{name}-"))
+            .prefix(&format!("{TEMP_PREFIX}{name}-"))
             .tempdir_in(parent)
             .map_err(|e| CollectError::io(parent, e))?;
         Ok(TempBundle {
@@ -53,6 +61,38 @@ impl TempBundle {
         }
         crate::fsutil::sync_dir(&self.parent);
         result
+    }
+}
+
+/// Best effort: removes the temp directories of killed collections in `parent` (see
+/// [`STALE_AFTER`]). A directory is stale when neither it nor anything directly in it changed
+/// for that long.
+fn remove_stale_temp_dirs(parent: &Path) {
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return;
+    };
+    let untouched_for = |path: &Path| -> Option<std::time::Duration> {
+        let mut newest = std::fs::symlink_metadata(path).ok()?.modified().ok()?;
+        for entry in std::fs::read_dir(path).ok()?.flatten() {
+            if let Ok(modified) = entry.metadata().and_then(|m| m.modified()) {
+                newest = newest.max(modified);
+            }
+        }
+        newest.elapsed().ok()
+    };
+    for entry in entries.flatten() {
+        let is_temp = entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX)
+            && entry.file_type().is_ok_and(|t| t.is_dir());
+        if is_temp && untouched_for(&entry.path()).is_some_and(|age| age > STALE_AFTER) {
+            match std::fs::remove_dir_all(entry.path()) {
+                Ok(()) => {
+                    tracing::info!(dir = %entry.path().display(), "removed the temp directory of a killed collection")
+                }
+                Err(e) => {
+                    tracing::warn!(dir = %entry.path().display(), "cannot remove a stale temp directory: {e}")
+                }
+            }
+        }
     }
 }
 
@@ -233,6 +273,29 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(left.len(), 3, "{left:?}");
+    }
+
+    #[test]
+    fn a_killed_collections_temp_dir_is_removed_once_stale_and_only_then() {
+        let parent = tempfile::tempdir().unwrap();
+        let make = |name: &str, age: std::time::Duration| {
+            let dir = parent.path().join(name);
+            std::fs::create_dir(&dir).unwrap();
+            let when = std::time::SystemTime::now() - age;
+            let file = dir.join("part-000.json");
+            std::fs::write(&file, b"[").unwrap();
+            for path in [&file, &dir] {
+                File::open(path).unwrap().set_modified(when).unwrap();
+            }
+            dir
+        };
+        let day = std::time::Duration::from_secs(24 * 3600);
+        let stale = make(".tmp-run-abc123", day * 2);
+        let recent = make(".tmp-run-def456", day / 2);
+        let not_ours = make("run-old", day * 2);
+        let b = TempBundle::create(parent.path(), "run").unwrap();
+        assert!(!stale.exists());
+        assert!(recent.exists() && not_ours.exists() && b.path().exists());
     }
 
     #[test]
