@@ -12,14 +12,14 @@ pub mod artifacts;
 pub mod cli;
 /// Typed client for the API (CLI and tests).
 pub mod client;
-/// Collection: windowed queries streamed into artifact bundles with KPIs and a report.
+/// A session's collections: request → source Prometheus → export engine → index.
 pub mod collect;
-/// A session's collections: request → plan → bundle, and their index.
-pub mod collections;
 /// Server configuration: flags, env vars, site TOML.
 pub mod config;
 /// Validated newtypes for everything that crosses the edge.
 pub mod domain;
+/// The export engine: windowed queries streamed into artifact bundles with KPIs and a report.
+pub mod export;
 /// Atomic file writes.
 pub mod fsutil;
 /// SLURM and local launchers for the Prometheus job.

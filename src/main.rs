@@ -19,7 +19,7 @@ enum Command {
     /// Print the OpenAPI document.
     Openapi,
     /// Collect a time window from any Prometheus into a bundle directory.
-    Export(Box<benchmon::collect::export_cli::ExportArgs>),
+    Export(Box<benchmon::cli::export::ExportArgs>),
     #[command(flatten)]
     Client(benchmon::cli::ClientCommand),
 }
@@ -51,7 +51,7 @@ async fn server(command: Command) -> anyhow::Result<()> {
             let app = benchmon::startup::build(settings).await?;
             benchmon::startup::serve(app, listener, benchmon::startup::shutdown_signal()).await
         }
-        Command::Export(args) => benchmon::collect::export_cli::run_export(*args).await,
+        Command::Export(args) => benchmon::cli::export::run_export(*args).await,
         Command::Openapi => {
             println!("{}", benchmon::api::openapi().to_pretty_json()?);
             Ok(())

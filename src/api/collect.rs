@@ -5,9 +5,11 @@ use super::problem::{ApiError, Problem};
 use super::sessions::path_id;
 use super::AppState;
 use crate::artifacts::OutDirError;
-use crate::collect::CollectError;
-use crate::collections::{self, CollectRequest, CollectResponse, CollectionEntry, CollectionError};
+use crate::collect::{
+    self as collections, CollectRequest, CollectResponse, CollectionEntry, CollectionError,
+};
 use crate::domain::RunId;
+use crate::export::CollectError;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;

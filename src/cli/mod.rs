@@ -1,4 +1,5 @@
-//! The command-line client: `benchmon session|register|deregister|window|collect|targets`.
+//! The command-line client: `benchmon session|register|deregister|window|collect|targets`,
+//! and `benchmon export`, which runs the export engine itself.
 //!
 //! Every command goes through [`crate::client::Client`] (the same client the tests use), so
 //! retries, timeouts and problem decoding behave the same everywhere. Values with a grammar
@@ -9,6 +10,8 @@
 //! reached, 2 usage (clap's own code for parse errors).
 
 pub mod collect;
+/// `benchmon export`: the engine against any Prometheus, without a server.
+pub mod export;
 pub mod output;
 pub mod session;
 pub mod targets;

@@ -9,7 +9,7 @@ use crate::session::{CloseWindow, NewWindow, Window};
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
 
-pub use crate::collections::CollectRequest;
+pub use crate::collect::CollectRequest;
 
 /// What a collection wrote. Every field defaults, so a server that omits one still decodes.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

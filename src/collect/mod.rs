@@ -1,297 +1,245 @@
-//! Collection: query a time window from Prometheus and write it into an artifact bundle.
-//!
-//! Data flows through the files of this module in order:
-//! [`plan`](crate::collect::plan) checks the plan and cuts the window into chunks of at most
-//! [`plan::MAX_POINTS_PER_CHUNK`](crate::collect::plan::MAX_POINTS_PER_CHUNK) steps → [`fetch`](crate::collect::fetch) POSTs each chunk to `query_range` (or an
-//! instant query of a range vector, for raw samples) and streams the body through the
-//! incremental [`matrix`](crate::collect::matrix) parser into a per-chunk [`part`](crate::collect::part) on disk → [`merge`](crate::collect::merge) appends the parts
-//! of a query in order to the bundle files and finishes the [`kpi`](crate::collect::kpi)s (exact percentiles by
-//! [`select`](crate::collect::select)ion) → [`coverage`](crate::collect::coverage) turns raw `up` samples into per-target coverage and gaps →
-//! `finish` writes the [`summary`](crate::collect::summary) files and the [`report`](crate::collect::report) (charts from [`chart`](crate::collect::chart) bins), then
-//! [`bundle`](crate::collect::bundle) writes `MANIFEST.json` last, with the sha256 of every file computed as it was
-//! written, and renames the temp directory into place. [`run`](crate::collect::run) drives it all; [`profiles`](crate::collect::profiles) holds
-//! the default queries; [`export_cli`](crate::collect::export_cli) is `benchmon export`.
-//!
-//! Up to [`plan::CONCURRENCY`](crate::collect::plan::CONCURRENCY) requests are in flight; a query is merged as soon as all its
-//! chunks are in, while later requests are still being fetched, and its CSV, its JSON and its
-//! KPIs are produced on three threads.
-//!
-//! # Bundle layout
-//!
-//! | file | content |
-//! |---|---|
-//! | `samples.csv` | `timestamp,query,series,value`: one row per sample. `timestamp` is unix seconds as Prometheus gave it (`1762250400`, `1762250400.5`); `series` is a key (`s` + 16 hex digits), stable across collections, for (query name, label set); `value` is Prometheus's own text (`0.25`, `1e-05`, `NaN`, `+Inf`), so nothing is lost to float formatting. Rows are grouped by query (plan order), then series (label order), then time. `pd.read_csv("samples.csv")`, then `pd.to_datetime(df.timestamp, unit="s", utc=True)`. |
-//! | `series.csv` | `query,series,labels,<one column per label name>`: join on `query,series` for labels as columns. |
-//! | `samples.json` | `{"format":"benchmon.samples/v1","series":[{"query","series","labels":{…},"values":[[ts,"value"],…]},…]}`, same order and values as the CSV, one series per line. |
-//! | `raw.csv`, `raw.json`, `raw_series.csv` | the same formats for the raw export of every series the raw selector matches (query name `raw`), with the real scrape timestamps. |
-//! | `summary.csv`, `summary.json` | KPIs per series and aggregated per query, each with its method (see [`kpi`](crate::collect::kpi)). |
-//! | `coverage.csv` | per target: samples, expected scrapes, coverage, `up` breakdown, gaps. |
-//! | `report.html` | self-contained report: tables and one chart per query. |
-//! | `MANIFEST.json` | window, step, queries, Prometheus URL and version, coverage, gaps, the caller's context (session snapshot), every other file with size and sha256, `"complete": true`. Written last. |
-//!
-//! # Memory
-//!
-//! Response bodies are parsed as they arrive and written to disk at once, so memory is bounded
-//! by the buffers (about 1 MiB per request in flight, a few MiB for a merge), the per-series
-//! index (labels, KPI state and [`chart::BINS`](crate::collect::chart::BINS) chart bins — independent of the window) and,
-//! while a query's KPIs are finished, the values of one gauge series (8 bytes per sample of that
-//! one series). Percentiles over all series of a query are selected exactly from a spill file
-//! (radix select), not from memory. Peak RSS on the benchmark (`examples/bench-export.sh`: 4 M
-//! and 8 M samples) is about 40 MB either way.
+//! A session's collections — the use case behind `POST /api/v1/sessions/{id}/collect`: the
+//! [`request`] is checked, a [`source`] Prometheus is chosen (the live job, or an offline one
+//! over the ended job's TSDB), the default profiles are built from what the session registered,
+//! the [`crate::export`] engine writes the bundle, and the [`index`] records it.
 
-pub mod bundle;
-pub mod chart;
-pub mod coverage;
-pub mod export_cli;
-pub mod fetch;
-mod finish;
-pub mod kpi;
-pub mod matrix;
-pub mod merge;
-pub mod part;
-pub mod plan;
-pub mod profiles;
-pub mod report;
-pub mod run;
-pub mod select;
-pub mod series;
-pub mod summary;
+pub mod index;
+pub mod request;
+mod source;
 
-use crate::domain::{PromDuration, Timestamp};
-use serde::{Deserialize, Serialize};
-use std::path::PathBuf;
-use utoipa::ToSchema;
+pub use index::{list_collections, CollectionEntry};
+pub use request::{CollectRequest, CollectResponse};
 
-pub use coverage::{CoverageReport, Gap, TargetCoverage};
-pub use kpi::{Kpi, KpiKind};
-pub use profiles::default_queries;
-pub use run::{collect, collect_tuned, Tuning};
+use crate::artifacts::OutDirError;
+use crate::domain::{RunId, Timestamp};
+use crate::export::{self, CollectError, CollectionPlan, MarkedWindow, NamedQuery};
+use crate::prometheus::offline::OfflineError;
+use crate::session::{Session, SessionCell, SessionError, SessionState, Sessions};
+use crate::targets;
+use index::record_in_index;
+use request::{check_request, scrape_millis, CheckedRequest};
+use source::{start_offline, Source};
+use std::time::Duration;
 
-/// Everything one collection needs. The caller has validated the parent directory.
-#[derive(Debug, Clone)]
-pub struct CollectionPlan {
-    /// Base URL of the Prometheus to query (`http://host:9090`).
-    pub prometheus_url: String,
-    pub start: Timestamp,
-    pub end: Timestamp,
-    /// Query resolution; `None` → the scrape interval, or 15s when that is unknown too.
-    pub step: Option<PromDuration>,
-    /// Used to choose the step, the rate window and the expected number of scrapes.
-    pub scrape_interval: Option<PromDuration>,
-    /// Default and user queries, in the order they appear in the bundle.
-    pub queries: Vec<NamedQuery>,
-    /// Selector for the raw export of every series (`{session="benchmark-01"}`), or `None`.
-    pub raw_selector: Option<String>,
-    /// Selector of the `up` series for per-target coverage (`up{session="benchmark-01"}`).
-    pub coverage_selector: Option<String>,
-    /// Named windows marked in the report's charts.
-    pub windows: Vec<MarkedWindow>,
-    /// Existing directory in which the bundle directory is created.
-    pub bundle_parent: PathBuf,
-    /// Name of the bundle directory; `run-001` becomes `run-001-2` if it exists.
-    pub bundle_name: String,
-    /// Copied into `MANIFEST.json` as `context` (session snapshot, targets, SLURM job id …).
-    pub manifest_extra: serde_json::Value,
-}
-
-/// One PromQL query and the name it is stored under.
-///
-/// `$__rate_interval` in the PromQL is replaced by the rate window chosen for the collection
-/// (`max(4 × scrape interval, step + scrape interval)`, as Grafana does).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
-pub struct NamedQuery {
-    /// `[A-Za-z0-9_.:-]{1,100}`, unique in a plan; `raw` is reserved.
-    pub name: String,
-    pub promql: String,
-    pub kind: MetricKind,
-    pub origin: QueryOrigin,
-}
-
-impl NamedQuery {
-    /// A user query whose metric kind is detected from the series names.
-    pub fn user(name: impl Into<String>, promql: impl Into<String>) -> Self {
-        NamedQuery {
-            name: name.into(),
-            promql: promql.into(),
-            kind: MetricKind::Auto,
-            origin: QueryOrigin::User,
-        }
-    }
-}
-
-/// How a query's samples are summarised.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum MetricKind {
-    Gauge,
-    Counter,
-    /// Classic histogram buckets (`_bucket` series with an `le` label).
-    Histogram,
-    /// Per series, by name: `_bucket` with `le` → histogram; `_total`, `_count`, `_sum` →
-    /// counter; anything else (including expressions without `__name__`) → gauge.
-    Auto,
-}
-
-/// Where a query came from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum QueryOrigin {
-    /// A default profile (`node`, `dcgm`, `services`, `vllm`).
-    Profile(String),
-    User,
-}
-
-/// A named span of time marked in the report.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
-pub struct MarkedWindow {
-    pub name: String,
-    pub start: Timestamp,
-    pub end: Timestamp,
-}
-
-/// Progress events, sent as the collection goes.
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
-#[serde(tag = "event", rename_all = "snake_case")]
-pub enum Progress {
-    Started {
-        queries: usize,
-        chunks: usize,
-    },
-    ChunkFetched {
-        job: String,
-        chunk: usize,
-        of: usize,
-        samples: u64,
-    },
-    QueryDone {
-        query: String,
-        series: u64,
-        samples: u64,
-        absent: bool,
-    },
-    Finished {
-        bundle_dir: String,
-    },
-}
-
-/// One file of a bundle.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
-pub struct Artifact {
-    /// File name inside the bundle directory.
-    pub name: String,
-    #[schema(value_type = String)]
-    pub path: PathBuf,
-    pub bytes: u64,
-    /// Lower-case hex.
-    pub sha256: String,
-}
-
-/// Whether a query returned data.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum QueryStatus {
-    Ok,
-    /// The query matched no series in the window.
-    Absent,
-}
-
-/// What one query produced.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
-pub struct QueryReport {
-    pub name: String,
-    /// As given.
-    pub promql: String,
-    /// As sent, after `$__rate_interval` substitution.
-    pub sent_promql: String,
-    pub kind: MetricKind,
-    pub origin: QueryOrigin,
-    pub status: QueryStatus,
-    pub series: u64,
-    pub samples: u64,
-    pub chunks: usize,
-    /// Warnings and infos Prometheus attached to the responses.
-    pub warnings: Vec<String>,
-    /// KPIs over all series of the query, one entry per kind present.
-    pub aggregate: Vec<Kpi>,
-}
-
-/// The result of a successful collection.
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
-pub struct CollectionOutcome {
-    #[schema(value_type = String)]
-    pub bundle_dir: PathBuf,
-    pub bundle_name: String,
-    pub start: Timestamp,
-    pub end: Timestamp,
-    pub step: PromDuration,
-    pub artifacts: Vec<Artifact>,
-    /// The bundle's `MANIFEST.json`.
-    #[schema(value_type = Object)]
-    pub manifest: serde_json::Value,
-    pub queries: Vec<QueryReport>,
-    /// Names of the queries that matched nothing.
-    pub absent_queries: Vec<String>,
-    pub coverage: Option<CoverageReport>,
-    /// Coverage gaps of all targets (also in `coverage`).
-    pub gaps: Vec<Gap>,
-    /// Samples written, raw export included.
-    pub samples: u64,
-    pub raw_series: u64,
-    pub raw_samples: u64,
-    pub duration_seconds: f64,
-}
-
-/// Why a collection failed. Nothing that looks like a bundle is left behind.
+/// Errors of a session collection.
 #[derive(Debug, thiserror::Error)]
-pub enum CollectError {
-    #[error("invalid collection plan: {field}: {reason}")]
-    InvalidPlan { field: String, reason: String },
-    #[error("query {query:?} failed: Prometheus returned {error_type}: {message}")]
-    Query {
-        query: String,
-        error_type: String,
-        message: String,
-    },
-    #[error("query {query:?}: request to {url} failed: {source}")]
-    Http {
-        query: String,
-        url: String,
-        source: reqwest::Error,
-    },
-    #[error("query {query:?}: Prometheus at {url} answered HTTP {status}: {body}")]
-    Status {
-        query: String,
-        url: String,
-        status: u16,
-        body: String,
-    },
-    #[error("query {query:?}: unreadable response: {reason}")]
-    Response { query: String, reason: String },
-    #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("rendering the report failed: {0}")]
-    Report(String),
-    #[error("collection cancelled")]
-    Cancelled,
-    #[error("internal task failed: {0}")]
-    Task(String),
+pub enum CollectionError {
+    #[error(transparent)]
+    Session(#[from] SessionError),
+    #[error("{detail}")]
+    Invalid { field: String, detail: String },
+    #[error(transparent)]
+    OutDir(#[from] OutDirError),
+    #[error(transparent)]
+    Collect(#[from] CollectError),
+    #[error("cannot collect from session {id}: it is {state}; collect while it runs or once its job has ended")]
+    NotRunning { id: RunId, state: &'static str },
+    #[error(
+        "cannot collect from session {id}: it is {state} and its Prometheus never stored any data"
+    )]
+    NoData { id: RunId, state: &'static str },
+    #[error("cannot collect from session {id} yet: its job {job} is still ending; try again in a few seconds")]
+    JobEnding { id: RunId, job: String },
+    #[error(transparent)]
+    Offline(#[from] OfflineError),
 }
 
-impl CollectError {
-    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        CollectError::Io {
-            path: path.into(),
-            source,
+pub(crate) fn invalid(field: &str, detail: impl Into<String>) -> CollectionError {
+    CollectionError::Invalid {
+        field: field.to_owned(),
+        detail: detail.into(),
+    }
+}
+
+/// The longest a collection waits for the last scrape of a window that just ended.
+const MAX_SCRAPE_WAIT: Duration = Duration::from_secs(300);
+
+/// Runs a collection for session `id`: from its running Prometheus, or — once the job has
+/// ended — from a Prometheus benchmon starts over the data the job stored.
+pub async fn collect_session(
+    sessions: &Sessions,
+    id: &RunId,
+    req: CollectRequest,
+) -> Result<CollectResponse, CollectionError> {
+    let cell = sessions.cell(id).await?;
+    let mut session = cell.snapshot();
+    if matches!(
+        session.state,
+        SessionState::Pending | SessionState::Starting
+    ) {
+        // A harness that collects right after `start` (the seed's own example does) gets its
+        // collection once Prometheus runs, instead of a 409 it would have to retry.
+        let limit = sessions
+            .settings
+            .site
+            .prometheus
+            .startup_timeout
+            .as_duration();
+        session = sessions
+            .wait_for(&cell, SessionState::Running, limit)
+            .await
+            .map_err(|e| match e {
+                SessionError::WaitTimeout { state, .. }
+                | SessionError::Unreachable { state, .. } => CollectionError::NotRunning {
+                    id: id.clone(),
+                    state,
+                },
+                other => other.into(),
+            })?;
+    }
+    let not_running = |state: SessionState| CollectionError::NotRunning {
+        id: id.clone(),
+        state: state.as_str(),
+    };
+    let request = match session.state {
+        SessionState::Running | SessionState::Stopped | SessionState::Failed => {
+            check_request(sessions, &session, req).await?
         }
+        other => return Err(not_running(other)),
+    };
+    match (&session.prometheus_url, session.state) {
+        (Some(url), SessionState::Running) => {
+            let url = url.clone();
+            collect_from(sessions, &cell, request, session, url, Source::Job).await
+        }
+        (_, SessionState::Stopped | SessionState::Failed) => {
+            // Held until the offline Prometheus is gone: no second one, no new job, no delete.
+            let _tsdb = cell.tsdb.lock().await;
+            let session = cell.snapshot();
+            if !matches!(session.state, SessionState::Stopped | SessionState::Failed) {
+                return Err(not_running(session.state));
+            }
+            let prom = start_offline(sessions, &cell, &session).await?;
+            let url = prom.url().to_owned();
+            let result =
+                collect_from(sessions, &cell, request, session, url, Source::Offline).await;
+            prom.stop().await;
+            result
+        }
+        _ => Err(not_running(session.state)),
+    }
+}
+
+/// The collection itself, against the Prometheus at `prometheus_url`.
+async fn collect_from(
+    sessions: &Sessions,
+    cell: &SessionCell,
+    checked: CheckedRequest,
+    session: Session,
+    prometheus_url: String,
+    source: Source,
+) -> Result<CollectResponse, CollectionError> {
+    let id = &cell.id;
+    let CheckedRequest {
+        req,
+        start,
+        end,
+        window_name,
+        bundle_parent,
+    } = checked;
+    let now_ms = Timestamp::now().unix_millis();
+    let scrape_ms = scrape_millis(&session);
+
+    // A window that just ended may still be missing its last scrape: wait for it (a job that
+    // has ended scrapes no more).
+    let ready_at = end.unix_millis().saturating_add(scrape_ms);
+    if source == Source::Job && ready_at > now_ms {
+        let wait = Duration::from_millis((ready_at - now_ms) as u64).min(MAX_SCRAPE_WAIT);
+        tokio::time::sleep(wait).await;
     }
 
-    pub(crate) fn plan(field: &str, reason: impl Into<String>) -> Self {
-        CollectError::InvalidPlan {
-            field: field.to_owned(),
-            reason: reason.into(),
-        }
+    let clients = targets::clients(cell).await;
+    let services = targets::services(cell).await;
+    let selector = format!("{{session={}}}", crate::domain::yaml_quote(id.as_str()));
+    let mut queries = Vec::new();
+    if req.profiles.unwrap_or(true) {
+        let mut kinds: Vec<String> = clients
+            .iter()
+            .flat_map(|c| {
+                c.exporters
+                    .keys()
+                    .filter(|k| c.enabled(k))
+                    .map(|k| k.to_string())
+            })
+            .collect();
+        kinds.sort();
+        kinds.dedup();
+        let names: Vec<String> = services.iter().map(|s| s.name.to_string()).collect();
+        queries.extend(export::default_queries(&kinds, &names, &selector));
     }
+    for (name, promql) in &req.queries {
+        if queries.iter().any(|q: &NamedQuery| &q.name == name) {
+            return Err(invalid(
+                &format!("queries.{name}"),
+                "a query of that name already exists (default profile)",
+            ));
+        }
+        queries.push(NamedQuery::user(name.clone(), promql.clone()));
+    }
+    let windows = sessions
+        .windows(id)
+        .await?
+        .into_iter()
+        .map(|w| MarkedWindow {
+            name: w.name.to_string(),
+            start: w.start,
+            end: w.end.unwrap_or(end),
+        })
+        .collect();
+    let bundle_name = req
+        .run_id
+        .as_ref()
+        .map(ToString::to_string)
+        .unwrap_or_else(|| format!("collect-{}", chrono::Utc::now().format("%Y%m%dT%H%M%SZ")));
+    let plan = CollectionPlan {
+        prometheus_url,
+        start,
+        end,
+        step: req.step.clone(),
+        scrape_interval: Some(session.scrape_interval.clone()),
+        queries,
+        raw_selector: req.raw.unwrap_or(true).then(|| selector.clone()),
+        coverage_selector: Some(format!("up{selector}")),
+        windows,
+        bundle_parent,
+        bundle_name,
+        manifest_extra: serde_json::json!({
+            "session": session,
+            "targets": {"clients": clients, "services": services},
+            "request": req,
+            "window": window_name,
+            "prometheus_source": source.as_str(),
+        }),
+    };
+    let outcome = export::collect(&sessions.http, plan, None).await?;
+    record_in_index(cell, &outcome).await;
+    let artifacts = outcome
+        .artifacts
+        .iter()
+        .map(|a| a.path.to_string_lossy().into_owned())
+        .collect();
+    let report = outcome
+        .artifacts
+        .iter()
+        .find(|a| a.name == "report.html")
+        .map(|a| a.path.to_string_lossy().into_owned());
+    Ok(CollectResponse {
+        artifacts,
+        bundle_dir: outcome.bundle_dir,
+        report,
+        window: window_name,
+        window_start: outcome.start,
+        window_end: outcome.end,
+        step: outcome.step,
+        files: outcome.artifacts,
+        queries: outcome.queries,
+        absent_queries: outcome.absent_queries,
+        coverage: outcome.coverage,
+        gaps: outcome.gaps,
+        samples: outcome.samples,
+        raw_series: outcome.raw_series,
+        raw_samples: outcome.raw_samples,
+        duration_seconds: outcome.duration_seconds,
+        manifest: outcome.manifest,
+    })
 }

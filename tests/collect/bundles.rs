@@ -1,8 +1,8 @@
 //! Bundles: checksums, absent queries, failures that leave nothing, no overwrites, the report.
 
 use crate::helpers::*;
-use benchmon::collect::bundle::hash_file;
-use benchmon::collect::{
+use benchmon::export::bundle::hash_file;
+use benchmon::export::{
     collect, collect_tuned, default_queries, CollectError, MarkedWindow, NamedQuery, Progress,
     QueryStatus, Tuning,
 };

@@ -1,9 +1,9 @@
 //! Windows over Prometheus's 11,000-point limit are fetched in chunks and merged in order.
 
 use crate::helpers::*;
-use benchmon::collect::{collect, collect_tuned, NamedQuery, Tuning};
+use benchmon::export::{collect, collect_tuned, NamedQuery, Tuning};
 
-fn fine_plan(url: &str, parent: &std::path::Path) -> benchmon::collect::CollectionPlan {
+fn fine_plan(url: &str, parent: &std::path::Path) -> benchmon::export::CollectionPlan {
     let q = vec![
         NamedQuery::user("fine", "test_fine"),
         NamedQuery::user("doubled", "2 * test_fine"),

@@ -1,7 +1,7 @@
 //! Coverage per target, and the node profile on node-exporter-shaped data.
 
 use crate::helpers::*;
-use benchmon::collect::{collect, collect_tuned, default_queries, Tuning};
+use benchmon::export::{collect, collect_tuned, default_queries, Tuning};
 
 #[tokio::test]
 async fn coverage_flags_the_target_with_missing_scrapes_and_reports_its_gap() {

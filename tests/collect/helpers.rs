@@ -1,7 +1,7 @@
 //! A real Prometheus over backfilled data with known values, and bundle readers.
 
-use benchmon::collect::{CollectionPlan, NamedQuery};
 use benchmon::domain::{PromDuration, Timestamp};
+use benchmon::export::{CollectionPlan, NamedQuery};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::path::{Path, PathBuf};

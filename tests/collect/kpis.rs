@@ -1,7 +1,7 @@
 //! KPIs come out exact on data with known values.
 
 use crate::helpers::*;
-use benchmon::collect::{collect, KpiKind, MetricKind, NamedQuery};
+use benchmon::export::{collect, KpiKind, MetricKind, NamedQuery};
 
 fn close(a: Option<f64>, b: f64) -> bool {
     a.is_some_and(|a| (a - b).abs() < 1e-9)

@@ -1,8 +1,8 @@
 //! `benchmon export`: the collection engine against any Prometheus (an old snapshot, a site
 //! Prometheus), without a session.
 
-use super::{default_queries, CollectionPlan, MarkedWindow, MetricKind, NamedQuery};
 use crate::domain::{PromDuration, Timestamp};
+use crate::export::{default_queries, CollectionPlan, MarkedWindow, MetricKind, NamedQuery};
 use anyhow::Context;
 use std::path::PathBuf;
 
@@ -58,7 +58,7 @@ pub struct ExportArgs {
     #[arg(long)]
     pub json: bool,
     /// Requests to Prometheus in flight at once (lower it to spare a busy Prometheus).
-    #[arg(long, default_value_t = super::plan::CONCURRENCY as u16, value_parser = clap::value_parser!(u16).range(1..=64))]
+    #[arg(long, default_value_t = crate::export::plan::CONCURRENCY as u16, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub concurrency: u16,
 }
 
@@ -134,11 +134,11 @@ pub async fn run_export(args: ExportArgs) -> anyhow::Result<()> {
     let http = reqwest::Client::builder()
         .connect_timeout(std::time::Duration::from_secs(10))
         .build()?;
-    let tuning = super::Tuning {
+    let tuning = crate::export::Tuning {
         concurrency: usize::from(args.concurrency),
-        ..super::Tuning::default()
+        ..crate::export::Tuning::default()
     };
-    let outcome = super::collect_tuned(&http, plan, None, tuning).await?;
+    let outcome = crate::export::collect_tuned(&http, plan, None, tuning).await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&outcome)?);
         return Ok(());
@@ -150,8 +150,8 @@ pub async fn run_export(args: ExportArgs) -> anyhow::Result<()> {
     );
     for q in &outcome.queries {
         let status = match q.status {
-            super::QueryStatus::Ok => format!("{} series, {} samples", q.series, q.samples),
-            super::QueryStatus::Absent => "ABSENT (matched nothing)".to_owned(),
+            crate::export::QueryStatus::Ok => format!("{} series, {} samples", q.series, q.samples),
+            crate::export::QueryStatus::Absent => "ABSENT (matched nothing)".to_owned(),
         };
         println!("  {:<40} {status}", q.name);
     }

@@ -128,7 +128,7 @@ pub fn percentiles_from_file(path: &Path, n: u64) -> io::Result<[Option<f64>; 3]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
-    use crate::collect::kpi::percentile_sorted;
+    use crate::export::kpi::percentile_sorted;
 
     #[test]
     fn radix_select_from_a_spill_file_matches_sorting() {

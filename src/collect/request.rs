@@ -1,0 +1,168 @@
+//! The collect request as the API takes it, the response it gets, and the checks made before
+//! any Prometheus is asked (or started): exactly one window, not in the future, an allowed
+//! out_dir.
+
+use super::{invalid, CollectionError};
+use crate::domain::{PromDuration, RunId, Timestamp, WindowName};
+use crate::export;
+use crate::session::{Session, Sessions};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use utoipa::ToSchema;
+
+/// `POST /api/v1/sessions/{id}/collect`. The window is exactly one of: `window_start` +
+/// `window_end`, `window` (a named window), or `last` (a duration up to now).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CollectRequest {
+    /// RFC 3339 or unix seconds.
+    #[serde(default)]
+    pub window_start: Option<Timestamp>,
+    #[serde(default)]
+    pub window_end: Option<Timestamp>,
+    /// A named window of the session.
+    #[serde(default)]
+    pub window: Option<WindowName>,
+    /// The last N (e.g. `10m`) up to now.
+    #[serde(default)]
+    pub last: Option<PromDuration>,
+    /// Query resolution (default: the scrape interval).
+    #[serde(default)]
+    pub step: Option<PromDuration>,
+    /// Where the bundle goes, under the artifacts root (see README, "Artifacts").
+    #[serde(default)]
+    pub out_dir: Option<String>,
+    /// Bundle directory name (default `collect-<time>`); never overwrites an earlier bundle.
+    #[serde(default)]
+    pub run_id: Option<RunId>,
+    /// Extra queries: name → PromQL.
+    #[serde(default)]
+    pub queries: BTreeMap<String, String>,
+    /// Include the default profile queries (default true).
+    #[serde(default)]
+    pub profiles: Option<bool>,
+    /// Include a raw export of every series of the session (default true).
+    #[serde(default)]
+    pub raw: Option<bool>,
+}
+
+/// The answer to a collection: the seed's `artifacts` (file paths) plus everything measured.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CollectResponse {
+    /// Paths of every file in the bundle (the seed's `response.json()["artifacts"]`).
+    pub artifacts: Vec<String>,
+    #[schema(value_type = String)]
+    pub bundle_dir: PathBuf,
+    /// Path of `report.html`.
+    pub report: Option<String>,
+    /// The named window collected, if one was.
+    pub window: Option<String>,
+    pub window_start: Timestamp,
+    pub window_end: Timestamp,
+    pub step: PromDuration,
+    /// Every file with size and sha256.
+    pub files: Vec<export::Artifact>,
+    pub queries: Vec<export::QueryReport>,
+    /// Default-profile or user queries that matched nothing in the window.
+    pub absent_queries: Vec<String>,
+    pub coverage: Option<export::CoverageReport>,
+    /// Scrape gaps, also flagged in the manifest.
+    pub gaps: Vec<export::Gap>,
+    pub samples: u64,
+    pub raw_series: u64,
+    pub raw_samples: u64,
+    pub duration_seconds: f64,
+    /// The bundle's MANIFEST.json.
+    #[schema(value_type = Object)]
+    pub manifest: serde_json::Value,
+}
+
+/// Resolves the request's window to (start, end, name).
+async fn resolve_window(
+    sessions: &Sessions,
+    id: &RunId,
+    req: &CollectRequest,
+) -> Result<(Timestamp, Timestamp, Option<String>), CollectionError> {
+    let modes = [
+        req.window_start.is_some() || req.window_end.is_some(),
+        req.window.is_some(),
+        req.last.is_some(),
+    ];
+    if modes.iter().filter(|m| **m).count() != 1 {
+        return Err(invalid(
+            "window",
+            "give exactly one of: window_start and window_end, window (a name), or last (e.g. 10m)",
+        ));
+    }
+    let now = Timestamp::now();
+    let (start, end, name) = if let Some(name) = &req.window {
+        let w = sessions
+            .window(id, name)
+            .await
+            .map_err(|e| invalid("window", e.to_string()))?;
+        (w.start, w.end.unwrap_or(now), Some(name.to_string()))
+    } else if let Some(last) = &req.last {
+        let start_ms = now.unix_millis() - i64::try_from(last.as_millis()).unwrap_or(i64::MAX);
+        let start =
+            Timestamp::from_unix(start_ms as f64 / 1000.0).map_err(|e| invalid("last", e.0))?;
+        (start, now, None)
+    } else {
+        let start = req
+            .window_start
+            .ok_or_else(|| invalid("window_start", "missing window_start"))?;
+        let end = req
+            .window_end
+            .ok_or_else(|| invalid("window_end", "missing window_end"))?;
+        (start, end, None)
+    };
+    if end <= start {
+        return Err(invalid(
+            "window_end",
+            format!("window_end {end} is not after window_start {start}"),
+        ));
+    }
+    Ok((start, end, name))
+}
+
+/// A request with its window and out_dir checked, before any Prometheus is asked (or started).
+pub(super) struct CheckedRequest {
+    pub req: CollectRequest,
+    pub start: Timestamp,
+    pub end: Timestamp,
+    pub window_name: Option<String>,
+    pub bundle_parent: PathBuf,
+}
+
+pub(super) fn scrape_millis(session: &Session) -> i64 {
+    i64::try_from(session.scrape_interval.as_duration().as_millis()).unwrap_or(i64::MAX)
+}
+
+pub(super) async fn check_request(
+    sessions: &Sessions,
+    session: &Session,
+    req: CollectRequest,
+) -> Result<CheckedRequest, CollectionError> {
+    let id = &session.session_id;
+    let (start, end, window_name) = resolve_window(sessions, id, &req).await?;
+    if end.unix_millis() > Timestamp::now().unix_millis() + scrape_millis(session) {
+        return Err(invalid(
+            "window_end",
+            format!("window_end {end} is in the future"),
+        ));
+    }
+    let policy = sessions.out_dir_policy();
+    let session_name = id.to_string();
+    let out_dir = req.out_dir.clone();
+    let bundle_parent =
+        tokio::task::spawn_blocking(move || policy.resolve(&session_name, out_dir.as_deref()))
+            .await
+            .map_err(|e| invalid("out_dir", e.to_string()))??;
+    Ok(CheckedRequest {
+        req,
+        start,
+        end,
+        window_name,
+        bundle_parent,
+    })
+}
