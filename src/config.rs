@@ -1,30 +1,12 @@
 //! Server configuration: command-line flags (each with a `BENCHMON_*` env var) and an optional
 //! TOML file of site defaults. Everything is validated on load; there is no global config.
 
-use crate::domain::{PromDuration, SlurmConstraint, SlurmName, TimeLimit};
+use crate::domain::{PromDuration, SlurmOptions};
+// Re-exported for the tests until they name the launcher module.
+pub use crate::launcher::LauncherKind;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-
-/// Which launcher runs Prometheus.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    clap::ValueEnum,
-    serde::Serialize,
-    Deserialize,
-    utoipa::ToSchema,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum LauncherKind {
-    /// Submit Prometheus as a SLURM batch job (`sbatch`).
-    Slurm,
-    /// Run Prometheus as a child process of benchmon (no scheduler).
-    Local,
-}
 
 /// Flags of `benchmon serve`.
 #[derive(Debug, Clone, clap::Args)]
@@ -131,17 +113,33 @@ struct TokensFile {
     tokens: Vec<TokenEntry>,
 }
 
-/// Defaults for `POST /sessions/{id}/start` fields a request omits.
-#[derive(Debug, Clone, Deserialize, Default)]
-#[serde(deny_unknown_fields, default)]
+/// `[slurm]`: defaults for the start request's fields (the same [`SlurmOptions`]) and extra
+/// `sbatch` arguments.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(try_from = "toml::Table")]
 pub struct SlurmDefaults {
-    pub partition: Option<SlurmName>,
-    pub account: Option<SlurmName>,
-    pub qos: Option<SlurmName>,
-    pub time_limit: Option<TimeLimit>,
-    pub constraint: Option<SlurmConstraint>,
+    pub options: SlurmOptions,
     /// Extra `sbatch` arguments, passed as separate argv entries (e.g. `["--mem=2G"]`).
     pub sbatch_extra: Vec<String>,
+}
+
+/// `sbatch_extra` is taken out first; every other key must be a [`SlurmOptions`] field (serde's
+/// `flatten` would lose `deny_unknown_fields`).
+impl TryFrom<toml::Table> for SlurmDefaults {
+    type Error = String;
+
+    fn try_from(mut table: toml::Table) -> Result<Self, String> {
+        let sbatch_extra = match table.remove("sbatch_extra") {
+            Some(v) => v.try_into().map_err(|e| format!("sbatch_extra: {e}"))?,
+            None => Vec::new(),
+        };
+        let options =
+            SlurmOptions::deserialize(toml::Value::Table(table)).map_err(|e| e.to_string())?;
+        Ok(SlurmDefaults {
+            options,
+            sbatch_extra,
+        })
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -26,6 +26,8 @@ pub mod fsutil;
 pub mod launcher;
 /// Free local ports for servers benchmon starts itself.
 pub mod net;
+/// Where a session's files are (`STATE_DIR/sessions/<id>/…`).
+pub mod paths;
 /// Prometheus config rendering and HTTP API client.
 pub mod prometheus;
 /// Session record, store, state machine and job poller.

@@ -2,7 +2,8 @@
 //! passed in, so tests can use port 0 and their own shutdown.
 
 use crate::api::{self, AppState};
-use crate::config::{LauncherKind, Settings};
+use crate::config::Settings;
+use crate::launcher::LauncherKind;
 use crate::launcher::{Launcher, LocalLauncher, SlurmLauncher};
 use crate::session::Sessions;
 use std::future::Future;

@@ -1,27 +1,27 @@
 #!/bin/bash
-#SBATCH --job-name=benchmon-{{ run_id }}
+#SBATCH --job-name=benchmon-{{ inputs.run_id }}
 #SBATCH --ntasks=1
 #SBATCH --cpus-per-task=1
-{%- if let Some(v) = resources.partition %}
+{%- if let Some(v) = inputs.resources.partition %}
 #SBATCH --partition={{ v }}
 {%- endif %}
-{%- if let Some(v) = resources.time_limit %}
+{%- if let Some(v) = inputs.resources.time_limit %}
 #SBATCH --time={{ v }}
 {%- endif %}
-{%- if let Some(v) = resources.account %}
+{%- if let Some(v) = inputs.resources.account %}
 #SBATCH --account={{ v }}
 {%- endif %}
-{%- if let Some(v) = resources.qos %}
+{%- if let Some(v) = inputs.resources.qos %}
 #SBATCH --qos={{ v }}
 {%- endif %}
-{%- if let Some(v) = resources.constraint %}
+{%- if let Some(v) = inputs.resources.constraint %}
 #SBATCH --constraint={{ v }}
 {%- endif %}
-{%- if let Some(v) = resources.nodelist %}
+{%- if let Some(v) = inputs.resources.nodelist %}
 #SBATCH --nodelist={{ v }}
 {%- endif %}
 #
-# Prometheus for benchmon session {{ run_id }}, rendered by benchmon {{ version }}.
+# Prometheus for benchmon session {{ inputs.run_id }}, rendered by benchmon {{ version }}.
 # The same script runs under sbatch (SLURM launcher) and under bash (local launcher).
 # The session directory must be on a filesystem that benchmon's host and the compute node share:
 # the job reads its config there and reports its port back there.
@@ -151,16 +151,16 @@ for attempt in $(seq 1 "$attempts"); do
     # Only this attempt's output tells whether it lost the port.
     output_before=$(stat -c %s "$job_output" 2>/dev/null || echo 0)
     echo "benchmon: starting Prometheus on $node:$port (attempt $attempt of $attempts)"
-    {{ prometheus_binary|shell }} \
+    {{ inputs.prometheus_binary|shell }} \
         --config.file={{ config_file|shell }} \
         --storage.tsdb.path={{ tsdb_dir|shell }} \
-{%- if let Some(r) = retention %}
+{%- if let Some(r) = inputs.retention %}
         --storage.tsdb.retention.time={{ r }} \
 {%- endif %}
-{%- for a in extra_args %}
+{%- for a in inputs.extra_args %}
         {{ a|shell }} \
 {%- endfor %}
-{%- if enable_lifecycle %}
+{%- if inputs.enable_lifecycle %}
         --web.enable-lifecycle \
 {%- endif %}
         --web.listen-address="0.0.0.0:$port" &

@@ -3,11 +3,8 @@
 use super::output::{fields, human_duration, Output, Table};
 use super::{labels, parse_label, CliError, Globals};
 use crate::client::{Client, ClientError};
-use crate::domain::{
-    Host, Invalid, LabelName, Port, PromDuration, RunId, SlurmConstraint, SlurmName, SlurmNodeList,
-    TimeLimit,
-};
-use crate::session::{CreateSession, Session, SessionState, StartSession};
+use crate::domain::{Host, Invalid, LabelName, Port, PromDuration, RunId, SlurmOptions};
+use crate::session::{CreateSession, Session, SessionState};
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::Subcommand;
 use std::time::Duration;
@@ -72,24 +69,8 @@ pub struct StartArgs {
     /// Session id (its run id).
     #[arg(env = "BENCHMON_SESSION")]
     pub session: RunId,
-    /// SLURM partition (site default when omitted).
-    #[arg(long, env = "BENCHMON_PARTITION")]
-    pub partition: Option<SlurmName>,
-    /// Time limit of the Prometheus job, e.g. 02:00:00 (site default when omitted).
-    #[arg(long)]
-    pub time_limit: Option<TimeLimit>,
-    /// SLURM account.
-    #[arg(long, env = "BENCHMON_ACCOUNT")]
-    pub account: Option<SlurmName>,
-    /// SLURM QOS.
-    #[arg(long)]
-    pub qos: Option<SlurmName>,
-    /// SLURM node feature constraint.
-    #[arg(long)]
-    pub constraint: Option<SlurmConstraint>,
-    /// Nodes to run Prometheus on (SLURM node list).
-    #[arg(long)]
-    pub nodelist: Option<SlurmNodeList>,
+    #[command(flatten)]
+    pub slurm: SlurmOptions,
     /// Block until Prometheus is running and ready, showing the scheduler's state meanwhile.
     #[arg(long)]
     pub wait: bool,
@@ -159,16 +140,8 @@ pub async fn run(client: &Client, out: &Output, cmd: SessionCmd) -> Result<(), C
 }
 
 async fn start(client: &Client, out: &Output, a: StartArgs) -> Result<(), CliError> {
-    let req = StartSession {
-        partition: a.partition,
-        time_limit: a.time_limit,
-        account: a.account,
-        qos: a.qos,
-        constraint: a.constraint,
-        nodelist: a.nodelist,
-    };
     let id = a.session.as_str();
-    let submitted = client.start_session(id, &req).await?;
+    let submitted = client.start_session(id, &a.slurm).await?;
     let s = if a.wait {
         wait_running(client, out, submitted, a.wait_timeout.as_duration()).await?
     } else {

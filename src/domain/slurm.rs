@@ -114,6 +114,67 @@ impl TimeLimit {
 }
 string_newtype!(TimeLimit);
 
+/// The SLURM options of a Prometheus job, declared once: the start request's body, the site
+/// defaults (`[slurm]` in the TOML) and `benchmon session start`'s flags are all this struct.
+/// Field help lives in `#[arg(help)]` rather than doc comments so the OpenAPI schema keeps its
+/// plain properties.
+#[derive(
+    Debug,
+    Clone,
+    Default,
+    PartialEq,
+    serde::Serialize,
+    serde::Deserialize,
+    utoipa::ToSchema,
+    clap::Args,
+)]
+#[serde(deny_unknown_fields)]
+#[schema(
+    as = StartSession,
+    description = "`POST /api/v1/sessions/{id}/start`; omitted fields take the site defaults."
+)]
+pub struct SlurmOptions {
+    #[arg(
+        long,
+        env = "BENCHMON_PARTITION",
+        help = "SLURM partition (site default when omitted)."
+    )]
+    #[serde(default)]
+    pub partition: Option<SlurmName>,
+    #[arg(
+        long,
+        help = "Time limit of the Prometheus job, e.g. 02:00:00 (site default when omitted)."
+    )]
+    #[serde(default)]
+    pub time_limit: Option<TimeLimit>,
+    #[arg(long, env = "BENCHMON_ACCOUNT", help = "SLURM account.")]
+    #[serde(default)]
+    pub account: Option<SlurmName>,
+    #[arg(long, help = "SLURM QOS.")]
+    #[serde(default)]
+    pub qos: Option<SlurmName>,
+    #[arg(long, help = "SLURM node feature constraint.")]
+    #[serde(default)]
+    pub constraint: Option<SlurmConstraint>,
+    #[arg(long, help = "Nodes to run Prometheus on (SLURM node list).")]
+    #[serde(default)]
+    pub nodelist: Option<SlurmNodeList>,
+}
+
+impl SlurmOptions {
+    /// These options, with `defaults` filling what they leave out.
+    pub fn or(self, defaults: &SlurmOptions) -> SlurmOptions {
+        SlurmOptions {
+            partition: self.partition.or_else(|| defaults.partition.clone()),
+            time_limit: self.time_limit.or_else(|| defaults.time_limit.clone()),
+            account: self.account.or_else(|| defaults.account.clone()),
+            qos: self.qos.or_else(|| defaults.qos.clone()),
+            constraint: self.constraint.or_else(|| defaults.constraint.clone()),
+            nodelist: self.nodelist.or_else(|| defaults.nodelist.clone()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,8 +6,8 @@
 //! running Prometheus or the job script).
 
 use super::{JobStatus, LaunchError, Launcher, LiveJob};
-use crate::config::LauncherKind;
-use crate::session::{JobResources, SessionPaths};
+use crate::launcher::LauncherKind;
+use crate::paths::SessionPaths;
 use async_trait::async_trait;
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
@@ -75,11 +75,7 @@ impl Launcher for LocalLauncher {
         LauncherKind::Local
     }
 
-    async fn submit(
-        &self,
-        paths: &SessionPaths,
-        _resources: &JobResources,
-    ) -> Result<String, LaunchError> {
+    async fn submit(&self, paths: &SessionPaths) -> Result<String, LaunchError> {
         let out_path = paths.job_output();
         let open_out = || {
             std::fs::OpenOptions::new()

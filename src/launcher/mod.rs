@@ -3,18 +3,39 @@
 
 mod command;
 mod local;
+mod resources;
 mod script;
 mod slurm;
 
 pub use command::{run_command, CommandOutput};
 pub use local::LocalLauncher;
-pub use script::{render_job_script, JobScript, ScriptInputs};
+pub use resources::JobResources;
+pub use script::{render_job_script, ScriptInputs};
 pub use slurm::SlurmLauncher;
 
-use crate::config::LauncherKind;
-use crate::session::{JobResources, SessionPaths};
+use crate::paths::SessionPaths;
 use async_trait::async_trait;
 use std::path::{Path, PathBuf};
+
+/// Which launcher runs Prometheus.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    clap::ValueEnum,
+    serde::Serialize,
+    serde::Deserialize,
+    utoipa::ToSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum LauncherKind {
+    /// Submit Prometheus as a SLURM batch job (`sbatch`).
+    Slurm,
+    /// Run Prometheus as a child process of benchmon (no scheduler).
+    Local,
+}
 
 /// What the scheduler says about a job.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,11 +106,8 @@ pub trait Launcher: Send + Sync {
     fn kind(&self) -> LauncherKind;
 
     /// Submits the session's job script; returns the job id.
-    async fn submit(
-        &self,
-        paths: &SessionPaths,
-        resources: &JobResources,
-    ) -> Result<String, LaunchError>;
+    /// The resources are already on the script's `#SBATCH` lines.
+    async fn submit(&self, paths: &SessionPaths) -> Result<String, LaunchError>;
 
     async fn status(&self, job_id: &str) -> Result<JobStatus, LaunchError>;
 

@@ -3,29 +3,26 @@
 //! Values on `#SBATCH` lines are validated newtypes (sbatch reads those lines itself, so no
 //! quoting could protect them); everything in the script body is single-quoted for bash.
 
+use super::JobResources;
 use crate::domain::PromDuration;
-use crate::session::{JobResources, SessionPaths};
+use crate::paths::SessionPaths;
 use askama::Template;
 
-/// Template context of the job script.
+/// Template context of the job script: the inputs, plus the paths and version it is rendered
+/// with.
 #[derive(Template)]
 #[template(path = "prometheus-job.sh")]
-pub struct JobScript<'a> {
-    pub run_id: &'a str,
-    pub version: &'a str,
-    pub resources: &'a JobResources,
-    pub session_dir: String,
-    pub runtime_dir: String,
+struct JobScript<'a> {
+    inputs: &'a ScriptInputs<'a>,
+    version: &'a str,
+    session_dir: String,
+    runtime_dir: String,
     /// Where the job's stdout and stderr go: the script reads Prometheus's last words there.
-    pub job_output: String,
-    pub config_file: String,
-    pub tsdb_dir: String,
+    job_output: String,
+    config_file: String,
+    tsdb_dir: String,
     /// Fixed port, or 0 for "pick one on the node".
-    pub port: u16,
-    pub prometheus_binary: &'a str,
-    pub retention: Option<&'a PromDuration>,
-    pub extra_args: &'a [String],
-    pub enable_lifecycle: bool,
+    port: u16,
 }
 
 mod filters {
@@ -52,19 +49,14 @@ pub fn render_job_script(
 ) -> askama::Result<String> {
     let path = |p: std::path::PathBuf| p.to_string_lossy().into_owned();
     JobScript {
-        run_id: inputs.run_id,
+        inputs,
         version: env!("CARGO_PKG_VERSION"),
-        resources: inputs.resources,
         session_dir: path(paths.dir.clone()),
         runtime_dir: path(paths.runtime()),
         job_output: path(paths.job_output()),
         config_file: path(paths.prometheus_yml()),
         tsdb_dir: path(paths.tsdb()),
         port: inputs.port.unwrap_or(0),
-        prometheus_binary: inputs.prometheus_binary,
-        retention: inputs.retention,
-        extra_args: inputs.extra_args,
-        enable_lifecycle: inputs.enable_lifecycle,
     }
     .render()
     .map(|mut text| {

@@ -5,8 +5,9 @@
 //! and reported as gone without a state.
 
 use super::{run_command, JobStatus, LaunchError, Launcher, LiveJob};
-use crate::config::{LauncherKind, SlurmDefaults};
-use crate::session::{JobResources, SessionPaths};
+use crate::config::SlurmDefaults;
+use crate::launcher::LauncherKind;
+use crate::paths::SessionPaths;
 use async_trait::async_trait;
 use std::path::PathBuf;
 
@@ -81,12 +82,8 @@ impl Launcher for SlurmLauncher {
         LauncherKind::Slurm
     }
 
-    async fn submit(
-        &self,
-        paths: &SessionPaths,
-        _resources: &JobResources,
-    ) -> Result<String, LaunchError> {
-        // Resources are on the script's #SBATCH lines; paths go as arguments because an
+    async fn submit(&self, paths: &SessionPaths) -> Result<String, LaunchError> {
+        // Paths go as arguments because an
         // operator's state dir may contain characters an #SBATCH line cannot carry.
         let mut args = vec![
             "--parsable".to_owned(),

@@ -4,8 +4,8 @@
 //! JSON string literal, which is a valid YAML double-quoted scalar: quotes, newlines, `{{`, `#`
 //! and YAML specials in label values cannot change the document's structure.
 
-use crate::domain::{Labels, PromDuration};
-use crate::session::{Session, SessionPaths};
+use crate::domain::{Labels, PromDuration, RunId};
+use crate::paths::SessionPaths;
 use askama::Template;
 
 #[derive(Template)]
@@ -21,6 +21,16 @@ struct PrometheusYml<'a> {
     services_glob: String,
     /// (scheme, host:port) of benchmon itself when the session opted in.
     benchmon: Option<(String, String)>,
+}
+
+/// What of a session its scrape config depends on (the session record lives above this
+/// module; it hands these over).
+pub struct ScrapeSpec<'a> {
+    pub run_id: &'a RunId,
+    pub scrape_interval: &'a PromDuration,
+    pub labels: &'a Labels,
+    /// Also scrape benchmon's own `/metrics`.
+    pub scrape_benchmon: bool,
 }
 
 /// Site facts the config needs besides the session.
@@ -39,7 +49,7 @@ mod filters {
 
 /// Renders the config for `session`, whose files are at `paths`.
 pub fn render_prometheus_config(
-    session: &Session,
+    session: &ScrapeSpec<'_>,
     paths: &SessionPaths,
     ctx: &RenderContext,
 ) -> askama::Result<String> {

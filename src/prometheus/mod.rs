@@ -5,4 +5,4 @@ pub mod config;
 pub mod offline;
 
 pub use client::PromClient;
-pub use config::{render_prometheus_config, RenderContext};
+pub use config::{render_prometheus_config, RenderContext, ScrapeSpec};

@@ -1,13 +1,14 @@
 //! The session service: create, start, stop, delete, wait. Handlers call these; nothing here
 //! knows about HTTP.
 
-use super::model::{JobResources, Session, SessionState};
+use super::model::{Session, SessionState};
 use super::requests::{CreateSession, StartSession};
 use super::store::{SessionCell, SessionStore, StoreError};
-use crate::config::{LauncherKind, Settings};
+use crate::config::Settings;
 use crate::domain::{PromDuration, RunId, Timestamp};
 use crate::fsutil;
-use crate::launcher::{render_job_script, LaunchError, Launcher, ScriptInputs};
+use crate::launcher::LauncherKind;
+use crate::launcher::{render_job_script, JobResources, LaunchError, Launcher, ScriptInputs};
 use crate::prometheus::render_prometheus_config;
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -255,19 +256,6 @@ impl Sessions {
             .collect()
     }
 
-    /// Site defaults fill what the request leaves out.
-    fn resolve_resources(&self, req: StartSession) -> JobResources {
-        let d = &self.settings.site.slurm;
-        JobResources {
-            partition: req.partition.or_else(|| d.partition.clone()),
-            time_limit: req.time_limit.or_else(|| d.time_limit.clone()),
-            account: req.account.or_else(|| d.account.clone()),
-            qos: req.qos.or_else(|| d.qos.clone()),
-            constraint: req.constraint.or_else(|| d.constraint.clone()),
-            nodelist: req.nodelist,
-        }
-    }
-
     /// Renders the config and job script, submits the job, and starts following it.
     /// A refused submission leaves the session exactly as it was.
     pub async fn start(
@@ -287,11 +275,11 @@ impl Sessions {
                 action: "start",
             });
         }
-        let resources = self.resolve_resources(req);
+        let resources = JobResources(req.or(&self.settings.site.slurm.options));
         self.write_job_files(&cell, &current, &resources).await?;
         let job_id = self
             .launcher
-            .submit(&cell.paths, &resources)
+            .submit(&cell.paths)
             .await
             .map_err(|e| match e {
                 LaunchError::Refused { field, message } => SessionError::Refused { field, message },
@@ -318,13 +306,11 @@ impl Sessions {
     ) -> Result<(), SessionError> {
         let paths = &cell.paths;
         let prom = &self.settings.site.prometheus;
-        let yml =
-            render_prometheus_config(session, paths, &self.render_context()).map_err(|e| {
-                SessionError::Render {
-                    what: "prometheus.yml",
-                    message: e.to_string(),
-                }
-            })?;
+        let yml = render_prometheus_config(&session.scrape_spec(), paths, &self.render_context())
+            .map_err(|e| SessionError::Render {
+            what: "prometheus.yml",
+            message: e.to_string(),
+        })?;
         let script = render_job_script(
             paths,
             &ScriptInputs {

@@ -9,7 +9,7 @@ mod store;
 mod windows;
 
 pub use manager::{SessionError, Sessions};
-pub use model::{JobResources, Session, SessionState};
+pub use model::{Session, SessionState};
 pub use requests::{CreateSession, StartSession};
-pub use store::{SessionCell, SessionGuard, SessionPaths, SessionStore, StoreError};
+pub use store::{SessionCell, SessionGuard, SessionStore, StoreError};
 pub use windows::{CloseWindow, NewWindow, Window, WindowError};

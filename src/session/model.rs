@@ -1,11 +1,8 @@
 //! The session record: what a user asked for, where its job is, and what state it is in.
 //! The persisted form and the API view are the same struct, so what a user sees is what is on disk.
 
-use crate::config::LauncherKind;
-use crate::domain::{
-    Host, Labels, Port, PromDuration, RunId, SlurmConstraint, SlurmName, SlurmNodeList, TimeLimit,
-    Timestamp,
-};
+use crate::domain::{Host, Labels, Port, PromDuration, RunId, Timestamp};
+use crate::launcher::{JobResources, LauncherKind};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -81,17 +78,6 @@ impl std::str::FromStr for SessionState {
     }
 }
 
-/// The SLURM resources a job was (or will be) submitted with, after site defaults.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
-pub struct JobResources {
-    pub partition: Option<SlurmName>,
-    pub time_limit: Option<TimeLimit>,
-    pub account: Option<SlurmName>,
-    pub qos: Option<SlurmName>,
-    pub constraint: Option<SlurmConstraint>,
-    pub nodelist: Option<SlurmNodeList>,
-}
-
 /// A monitoring session.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Session {
@@ -143,6 +129,16 @@ pub struct Session {
 }
 
 impl Session {
+    /// What of this session its Prometheus config depends on.
+    pub fn scrape_spec(&self) -> crate::prometheus::ScrapeSpec<'_> {
+        crate::prometheus::ScrapeSpec {
+            run_id: &self.run_id,
+            scrape_interval: &self.scrape_interval,
+            labels: &self.labels,
+            scrape_benchmon: self.scrape_benchmon,
+        }
+    }
+
     /// Clears everything that belongs to a previous job, before a new submission.
     pub fn reset_job(&mut self) {
         self.job_id = None;

@@ -7,10 +7,10 @@
 use super::manager::Sessions;
 use super::model::{Session, SessionState};
 use super::store::SessionCell;
-use crate::config::LauncherKind;
 use crate::domain::Timestamp;
 use crate::fsutil;
 use crate::launcher::JobStatus;
+use crate::launcher::LauncherKind;
 use crate::prometheus::PromClient;
 use std::sync::Arc;
 use tokio::time::MissedTickBehavior;

@@ -1,8 +1,6 @@
 //! What a user sends to create and start a session.
 
-use crate::domain::{
-    Host, Labels, Port, PromDuration, RunId, SlurmConstraint, SlurmName, SlurmNodeList, TimeLimit,
-};
+use crate::domain::{Host, Labels, Port, PromDuration, RunId, SlurmOptions};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -32,20 +30,5 @@ pub struct CreateSession {
     pub scrape_benchmon: bool,
 }
 
-/// `POST /api/v1/sessions/{id}/start`; omitted fields take the site defaults.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct StartSession {
-    #[serde(default)]
-    pub partition: Option<SlurmName>,
-    #[serde(default)]
-    pub time_limit: Option<TimeLimit>,
-    #[serde(default)]
-    pub account: Option<SlurmName>,
-    #[serde(default)]
-    pub qos: Option<SlurmName>,
-    #[serde(default)]
-    pub constraint: Option<SlurmConstraint>,
-    #[serde(default)]
-    pub nodelist: Option<SlurmNodeList>,
-}
+/// `POST /api/v1/sessions/{id}/start`: the SLURM options; omitted fields take the site defaults.
+pub type StartSession = SlurmOptions;

@@ -1,6 +1,6 @@
 //! Sessions on disk and in memory.
 //!
-//! Each session lives in `STATE_DIR/sessions/<id>/` (see [`SessionPaths`]). Its record is
+//! Each session lives in `STATE_DIR/sessions/<id>/` (see [`crate::paths::SessionPaths`]). Its record is
 //! `session.json`, replaced atomically on every change. In memory each session is a
 //! [`SessionCell`]: a per-session async mutex serializes changes to that session only (no global
 //! lock stalls the others), and a watch channel lets waiters follow its state without polling.
@@ -8,67 +8,12 @@
 use super::model::Session;
 use crate::domain::RunId;
 use crate::fsutil;
+use crate::paths::SessionPaths;
 use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio::sync::{watch, Mutex, MutexGuard, RwLock};
-
-/// Where a session's files are. The directory name is the validated session id.
-#[derive(Debug, Clone)]
-pub struct SessionPaths {
-    pub dir: PathBuf,
-}
-
-impl SessionPaths {
-    pub fn new(root: &Path, id: &RunId) -> Self {
-        SessionPaths {
-            dir: root.join("sessions").join(id.as_str()),
-        }
-    }
-    pub fn record(&self) -> PathBuf {
-        self.dir.join("session.json")
-    }
-    pub fn prometheus_yml(&self) -> PathBuf {
-        self.dir.join("prometheus.yml")
-    }
-    pub fn job_script(&self) -> PathBuf {
-        self.dir.join("prometheus-job.sh")
-    }
-    pub fn tsdb(&self) -> PathBuf {
-        self.dir.join("tsdb")
-    }
-    /// Config and log of the offline Prometheus that serves collections after the job ended.
-    pub fn offline(&self) -> PathBuf {
-        self.dir.join("offline")
-    }
-    /// Files the running job writes back (chosen port, self-scrape target).
-    pub fn runtime(&self) -> PathBuf {
-        self.dir.join("runtime")
-    }
-    pub fn endpoint_file(&self) -> PathBuf {
-        self.runtime().join("endpoint")
-    }
-    pub fn self_sd(&self) -> PathBuf {
-        self.runtime().join("self.json")
-    }
-    /// Prometheus file_sd target files, one per client or service.
-    pub fn file_sd(&self) -> PathBuf {
-        self.dir.join("file_sd")
-    }
-    /// Registrations as the user sent them (the file_sd files are derived from them).
-    pub fn registrations(&self) -> PathBuf {
-        self.dir.join("registrations")
-    }
-    /// Named windows.
-    pub fn windows(&self) -> PathBuf {
-        self.dir.join("windows.json")
-    }
-    /// The job's output file (stdout and stderr).
-    pub fn job_output(&self) -> PathBuf {
-        self.dir.join("job.out")
-    }
-}
 
 /// One session in memory.
 pub struct SessionCell {

@@ -123,11 +123,15 @@ pub async fn config_view(
     let session = cell.snapshot();
     let prometheus_yml = match tokio::fs::read_to_string(cell.paths.prometheus_yml()).await {
         Ok(text) => text,
-        Err(_) => render_prometheus_config(&session, &cell.paths, &sessions.render_context())
-            .map_err(|e| SessionError::Render {
-                what: "prometheus.yml",
-                message: e.to_string(),
-            })?,
+        Err(_) => render_prometheus_config(
+            &session.scrape_spec(),
+            &cell.paths,
+            &sessions.render_context(),
+        )
+        .map_err(|e| SessionError::Render {
+            what: "prometheus.yml",
+            message: e.to_string(),
+        })?,
     };
     let job_script = tokio::fs::read_to_string(cell.paths.job_script())
         .await

@@ -3,7 +3,9 @@
 
 use benchmon::launcher::{render_job_script, ScriptInputs};
 use benchmon::prometheus::{render_prometheus_config, RenderContext};
-use benchmon::session::{JobResources, Session, SessionPaths};
+use benchmon::launcher::JobResources;
+use benchmon::paths::SessionPaths;
+use benchmon::session::Session;
 use std::path::Path;
 
 fn golden(name: &str, actual: &str) {
@@ -45,7 +47,7 @@ fn the_prometheus_config_matches_its_golden_file() {
     };
     golden(
         "prometheus.yml",
-        &render_prometheus_config(&s, &paths, &ctx).unwrap(),
+        &render_prometheus_config(&s.scrape_spec(), &paths, &ctx).unwrap(),
     );
 }
 
