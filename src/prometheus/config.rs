@@ -68,9 +68,9 @@ pub fn render_prometheus_config(
     PrometheusYml {
         run_id: session.run_id.as_str(),
         version: env!("CARGO_PKG_VERSION"),
-        scrape_interval: &session.scrape_interval,
+        scrape_interval: session.scrape_interval,
         sd_refresh_interval: &ctx.sd_refresh_interval,
-        labels: &session.labels,
+        labels: session.labels,
         self_sd: paths.self_sd().to_string_lossy().into_owned(),
         clients_glob: file_sd.join("client-*.json").to_string_lossy().into_owned(),
         services_glob: file_sd
