@@ -375,3 +375,50 @@ async fn remote_read_throughput_on_the_dense_fixture_is_printed() {
     );
     assert_eq!(stats.samples as i64, DENSE_SERIES * DENSE_SAMPLES);
 }
+
+#[tokio::test]
+async fn a_real_xor_chunk_decodes_to_the_backfilled_counter_values() {
+    use benchmon::prometheus::remote_read::{frames, proto, xor};
+    use prost::Message;
+    let prom = TestProm::start().await;
+    let req = proto::ReadRequest {
+        queries: vec![proto::Query {
+            start_timestamp_ms: T0 * 1000,
+            end_timestamp_ms: T0 * 1000 + 105_000,
+            matchers: vec![proto::LabelMatcher {
+                r#type: proto::MatcherType::Eq as i32,
+                name: "__name__".into(),
+                value: "test_requests_total".into(),
+            }],
+            hints: None,
+        }],
+        accepted_response_types: vec![proto::ResponseType::StreamedXorChunks as i32],
+    };
+    let body = snap::raw::Encoder::new()
+        .compress_vec(&req.encode_to_vec())
+        .unwrap();
+    let resp = reqwest::Client::new()
+        .post(format!("{}/api/v1/read", prom.url))
+        .header("Content-Encoding", "snappy")
+        .header("Content-Type", "application/x-protobuf")
+        .header("X-Prometheus-Remote-Read-Version", "0.1.0")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let mut dec = frames::FrameDecoder::default();
+    dec.push(&resp.bytes().await.unwrap());
+    let frame = dec.next_frame().unwrap().unwrap();
+    let msg = proto::ChunkedReadResponse::decode(frame).unwrap();
+    let chunk = &msg.chunked_series[0].chunks[0];
+    // The fixture pasted into the XOR decoder's unit tests.
+    println!("test_requests_total chunk: {}", hex::encode(&chunk.data));
+    let mut samples = Vec::new();
+    xor::decode_xor(&chunk.data, &mut samples).unwrap();
+    let want: Vec<(i64, f64)> = crate::helpers::COUNTER_VALUES
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| ((T0 + 15 * i as i64) * 1000, v))
+        .collect();
+    assert_eq!(samples, want);
+}

@@ -261,3 +261,20 @@ fn random_bytes_never_panic() {
     }
     assert!(ok > 0);
 }
+
+/// The chunk of `test_requests_total` that Prometheus 2.42 streamed for the `collect` test
+/// fixture (printed by `a_real_xor_chunk_decodes_to_the_backfilled_counter_values`): 8 samples
+/// every 15 s from 2026-01-01T00:00:00Z.
+const REAL_CHUNK: &str = "000880a0d5edee6600000000000000009875c26c0250011b03ad237aa84eb58b70";
+
+#[test]
+fn a_chunk_written_by_prometheus_decodes_and_the_encoder_mirror_reproduces_it() {
+    let bytes = hex::decode(REAL_CHUNK).unwrap();
+    let want: Vec<(i64, f64)> = [0.0, 10.0, 20.0, 30.0, 40.0, 5.0, 15.0, 25.0]
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| (1_767_225_600_000 + 15_000 * i as i64, v))
+        .collect();
+    assert_same(&decode(&bytes).unwrap(), &want);
+    assert_eq!(encode(&want), bytes);
+}
