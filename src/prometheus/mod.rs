@@ -3,6 +3,7 @@
 pub mod client;
 pub mod config;
 pub mod offline;
+pub mod remote_read;
 
 pub use client::PromClient;
 pub use config::{render_prometheus_config, RenderContext, ScrapeSpec};

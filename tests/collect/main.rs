@@ -9,3 +9,4 @@ mod common;
 mod coverage;
 mod helpers;
 mod kpis;
+mod remote_read;
