@@ -1,6 +1,7 @@
-//! The session service: create, start, stop, delete, wait. Handlers call these; nothing here
-//! knows about HTTP.
+//! The session service: create, start, stop, delete (waiting is in `wait.rs`, windows in
+//! `windows.rs`). Handlers call these; nothing here knows about HTTP.
 
+use super::error::SessionError;
 use super::model::{Session, SessionState};
 use super::requests::{CreateSession, StartSession};
 use super::store::{SessionCell, SessionStore, StoreError};
@@ -12,68 +13,8 @@ use crate::launcher::{render_job_script, JobResources, LaunchError, Launcher, Sc
 use crate::prometheus::render_prometheus_config;
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-
-/// Errors of session operations, each mapped to one HTTP status at the edge.
-#[derive(Debug, thiserror::Error)]
-pub enum SessionError {
-    #[error("session {0} not found")]
-    NotFound(RunId),
-    #[error("session {0} already exists")]
-    Exists(RunId),
-    #[error("cannot {action} session {id}: it is {state}")]
-    Conflict {
-        id: RunId,
-        state: &'static str,
-        action: &'static str,
-    },
-    /// The scheduler refused the job because of a request field.
-    #[error("{message}")]
-    Refused {
-        field: &'static str,
-        message: String,
-    },
-    #[error("launcher error: {0}")]
-    Launch(#[from] LaunchError),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error("cannot render {what}: {message}")]
-    Render { what: &'static str, message: String },
-    #[error("session {id} did not reach {wanted} within {waited_secs} s; it is {state}")]
-    WaitTimeout {
-        id: RunId,
-        wanted: &'static str,
-        state: &'static str,
-        waited_secs: u64,
-    },
-    #[error("benchmon is shutting down; try again once it is back")]
-    ShuttingDown,
-    #[error(
-        "session {id} can no longer reach {wanted}: it is {state}{}{}",
-        reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default(),
-        last_output.as_deref().map(|l| format!("; the job's last output line: {l}")).unwrap_or_default()
-    )]
-    Unreachable {
-        id: RunId,
-        wanted: &'static str,
-        state: &'static str,
-        reason: Option<String>,
-        /// The last line the job printed, usually Prometheus's own error: a script waiting for
-        /// `running` sees why without a second request for the full `output_tail`.
-        last_output: Option<String>,
-    },
-}
-
-impl SessionError {
-    pub(crate) fn io(path: &std::path::Path, source: std::io::Error) -> Self {
-        SessionError::Store(StoreError::Io {
-            path: path.to_owned(),
-            source,
-        })
-    }
-}
 
 /// The session service.
 pub struct Sessions {
@@ -428,48 +369,6 @@ impl Sessions {
         Ok(())
     }
 
-    /// Waits until the session is in `wanted`; fails fast once it can no longer get there.
-    pub async fn wait_for(
-        &self,
-        cell: &SessionCell,
-        wanted: SessionState,
-        timeout: Duration,
-    ) -> Result<Session, SessionError> {
-        let mut rx = cell.subscribe();
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            let current = rx.borrow_and_update().clone();
-            if current.state == wanted {
-                return Ok(current);
-            }
-            if !may_still_reach(current.state, wanted) {
-                return Err(SessionError::Unreachable {
-                    id: cell.id.clone(),
-                    wanted: wanted.as_str(),
-                    state: current.state.as_str(),
-                    last_output: current.output_tail.as_deref().and_then(last_line),
-                    reason: current.failure_reason,
-                });
-            }
-            let changed = tokio::select! {
-                // Pollers stop on shutdown, so nothing would change any more.
-                _ = self.shutdown.cancelled() => return Err(SessionError::ShuttingDown),
-                r = tokio::time::timeout_at(deadline, rx.changed()) => r,
-            };
-            match changed {
-                Ok(Ok(())) => continue,
-                Ok(Err(_)) | Err(_) => {
-                    return Err(SessionError::WaitTimeout {
-                        id: cell.id.clone(),
-                        wanted: wanted.as_str(),
-                        state: cell.snapshot().state.as_str(),
-                        waited_secs: timeout.as_secs(),
-                    })
-                }
-            }
-        }
-    }
-
     /// Starts the job poller for `cell` unless one is already following it.
     pub fn spawn_monitor(self: &Arc<Self>, cell: Arc<SessionCell>) {
         let Ok(mut set) = self.monitored.lock() else {
@@ -505,50 +404,5 @@ impl super::store::SessionGuard<'_> {
     /// The record, or `NotFound` once the session was deleted while the caller waited.
     pub fn require(&self, id: &RunId) -> Result<&Session, SessionError> {
         self.get().ok_or_else(|| SessionError::NotFound(id.clone()))
-    }
-}
-
-/// Whether a session in `current` can still get to `wanted` without a new `start`.
-fn may_still_reach(current: SessionState, wanted: SessionState) -> bool {
-    use SessionState::*;
-    let rank = |s: SessionState| match s {
-        Created => 0,
-        Pending => 1,
-        Starting => 2,
-        Running => 3,
-        Stopping => 4,
-        Stopped | Failed => 5,
-    };
-    match wanted {
-        _ if current.is_terminal() => false,
-        Failed => true,
-        Created => false,
-        _ => rank(current) < rank(wanted),
-    }
-}
-
-/// The last non-blank line of a job's output, trimmed.
-fn last_line(output: &str) -> Option<String> {
-    output
-        .lines()
-        .rev()
-        .map(str::trim)
-        .find(|l| !l.is_empty())
-        .map(str::to_owned)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use SessionState::*;
-
-    #[test]
-    fn waiting_for_running_gives_up_once_the_session_ended() {
-        assert!(may_still_reach(Pending, Running));
-        assert!(may_still_reach(Created, Running));
-        assert!(!may_still_reach(Failed, Running));
-        assert!(!may_still_reach(Stopping, Running));
-        assert!(may_still_reach(Stopping, Stopped));
-        assert!(may_still_reach(Running, Failed));
     }
 }

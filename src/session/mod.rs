@@ -1,14 +1,17 @@
 //! Sessions: the record and its state machine, the store, and the service that starts, follows
 //! and stops their Prometheus jobs.
 
+mod error;
 mod manager;
 mod model;
 mod monitor;
 mod requests;
 mod store;
+mod wait;
 mod windows;
 
-pub use manager::{SessionError, Sessions};
+pub use error::SessionError;
+pub use manager::Sessions;
 pub use model::{Session, SessionState};
 pub use requests::{CreateSession, StartSession};
 pub use store::{SessionCell, SessionGuard, SessionStore, StoreError};

@@ -3,7 +3,8 @@
 //! A session's windows live in one small `windows.json`, rewritten atomically under the
 //! session's lock.
 
-use super::manager::{SessionError, Sessions};
+use super::error::SessionError;
+use super::manager::Sessions;
 use super::store::SessionCell;
 use crate::domain::{RunId, Timestamp, WindowName};
 use serde::{Deserialize, Serialize};

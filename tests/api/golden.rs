@@ -1,10 +1,10 @@
 //! Golden files for what benchmon renders: a change to prometheus.yml or the job script shows
 //! up as a diff in review. Regenerate with `BENCHMON_UPDATE_GOLDEN=1 cargo test --test api golden`.
 
-use benchmon::launcher::{render_job_script, ScriptInputs};
-use benchmon::prometheus::{render_prometheus_config, RenderContext};
 use benchmon::launcher::JobResources;
+use benchmon::launcher::{render_job_script, ScriptInputs};
 use benchmon::paths::SessionPaths;
+use benchmon::prometheus::{render_prometheus_config, RenderContext};
 use benchmon::session::Session;
 use std::path::Path;
 

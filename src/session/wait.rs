@@ -1,0 +1,98 @@
+//! Waiting for a session to reach a state: the long-poll behind `?wait=running`, and what a
+//! collection sent during `pending`/`starting` waits on. Follows the cell's watch channel, so
+//! no polling; gives up as soon as the wanted state is out of reach.
+
+use super::error::SessionError;
+use super::manager::Sessions;
+use super::model::{Session, SessionState};
+use super::store::SessionCell;
+use std::time::Duration;
+
+impl Sessions {
+    /// Waits until the session is in `wanted`; fails fast once it can no longer get there.
+    pub async fn wait_for(
+        &self,
+        cell: &SessionCell,
+        wanted: SessionState,
+        timeout: Duration,
+    ) -> Result<Session, SessionError> {
+        let mut rx = cell.subscribe();
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let current = rx.borrow_and_update().clone();
+            if current.state == wanted {
+                return Ok(current);
+            }
+            if !may_still_reach(current.state, wanted) {
+                return Err(SessionError::Unreachable {
+                    id: cell.id.clone(),
+                    wanted: wanted.as_str(),
+                    state: current.state.as_str(),
+                    last_output: current.output_tail.as_deref().and_then(last_line),
+                    reason: current.failure_reason,
+                });
+            }
+            let changed = tokio::select! {
+                // Pollers stop on shutdown, so nothing would change any more.
+                _ = self.shutdown.cancelled() => return Err(SessionError::ShuttingDown),
+                r = tokio::time::timeout_at(deadline, rx.changed()) => r,
+            };
+            match changed {
+                Ok(Ok(())) => continue,
+                Ok(Err(_)) | Err(_) => {
+                    return Err(SessionError::WaitTimeout {
+                        id: cell.id.clone(),
+                        wanted: wanted.as_str(),
+                        state: cell.snapshot().state.as_str(),
+                        waited_secs: timeout.as_secs(),
+                    })
+                }
+            }
+        }
+    }
+}
+
+/// Whether a session in `current` can still get to `wanted` without a new `start`.
+fn may_still_reach(current: SessionState, wanted: SessionState) -> bool {
+    use SessionState::*;
+    let rank = |s: SessionState| match s {
+        Created => 0,
+        Pending => 1,
+        Starting => 2,
+        Running => 3,
+        Stopping => 4,
+        Stopped | Failed => 5,
+    };
+    match wanted {
+        _ if current.is_terminal() => false,
+        Failed => true,
+        Created => false,
+        _ => rank(current) < rank(wanted),
+    }
+}
+
+/// The last non-blank line of a job's output, trimmed.
+fn last_line(output: &str) -> Option<String> {
+    output
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .map(str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use SessionState::*;
+
+    #[test]
+    fn waiting_for_running_gives_up_once_the_session_ended() {
+        assert!(may_still_reach(Pending, Running));
+        assert!(may_still_reach(Created, Running));
+        assert!(!may_still_reach(Failed, Running));
+        assert!(!may_still_reach(Stopping, Running));
+        assert!(may_still_reach(Stopping, Stopped));
+        assert!(may_still_reach(Running, Failed));
+    }
+}
