@@ -196,7 +196,8 @@ pub(crate) struct Tuning {
     pub page_rows: usize,
 }
 
-/// How the `value` column is encoded.
+/// How the `value` column is encoded. Only the measurements use the alternatives.
+#[cfg_attr(not(test), allow(dead_code))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum ValueEncoding {
     ByteStreamSplit,

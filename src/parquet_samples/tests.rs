@@ -152,9 +152,9 @@ fn schema_has_millisecond_utc_timestamps_doubles_required_strings_and_optional_l
         let optional = c.self_type().get_basic_info().repetition() == Repetition::OPTIONAL;
         assert_eq!(optional, i >= 4, "{} optional", c.name());
     }
-    for i in 0..2 {
+    for c in cols.iter().take(2) {
         assert_eq!(
-            cols[i].self_type().get_basic_info().repetition(),
+            c.self_type().get_basic_info().repetition(),
             Repetition::REQUIRED
         );
     }
