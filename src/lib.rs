@@ -26,6 +26,8 @@ pub mod fsutil;
 pub mod launcher;
 /// Free local ports for servers benchmon starts itself.
 pub mod net;
+/// Samples as Parquet with memory bounded by one row group, for bundle tables.
+pub mod parquet_samples;
 /// Where a session's files are (`STATE_DIR/sessions/<id>/…`).
 pub mod paths;
 /// Prometheus config rendering and HTTP API client.

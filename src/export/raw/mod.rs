@@ -1,0 +1,151 @@
+//! The raw export: every sample of every series a selector matches, as Prometheus stored it.
+//!
+//! Read through Prometheus's streamed remote-read API ([`crate::prometheus::remote_read`]):
+//! binary XOR chunks, no `--query.max-samples` limit, constant memory on both sides, ≈ 10×
+//! fewer bytes than JSON. Series arrive one at a time (sorted by labels, as the JSON path writes
+//! them too) and go through a small bounded channel to a writer thread, so memory is one series
+//! plus a Parquet row group whatever the window or the number of series. A server without
+//! streamed remote read answers [`RawOutcome::Unsupported`] and the caller falls back to range-
+//! vector queries.
+
+mod files;
+pub mod text;
+
+pub use files::{RawFiles, RawWritten};
+
+use super::formats::Formats;
+use super::CollectError;
+use crate::prometheus::remote_read::{read_raw, RawSeries, RemoteReadError};
+use std::path::Path;
+use std::sync::mpsc::sync_channel;
+use tokio_util::sync::CancellationToken;
+
+/// Series queued between the reader and the writer thread.
+const QUEUE: usize = 16;
+
+/// One raw export.
+#[derive(Debug, Clone)]
+pub struct RawRequest<'a> {
+    /// Base URL of the Prometheus.
+    pub url: &'a str,
+    /// A vector selector (`{session="bench-42"}`).
+    pub selector: &'a str,
+    /// Inclusive on both ends, as a range vector `selector[end-start]` at `end` is.
+    pub start_ms: i64,
+    pub end_ms: i64,
+    pub formats: Formats,
+}
+
+/// How a raw export ended.
+#[derive(Debug)]
+pub enum RawOutcome {
+    Written(RawWritten),
+    /// The server does not serve streamed remote read (its answer is the reason); nothing was
+    /// written.
+    Unsupported(String),
+}
+
+/// Streams the raw samples of `req` into `dir` (the bundle's temp directory).
+pub async fn export_raw(
+    http: &reqwest::Client,
+    req: &RawRequest<'_>,
+    dir: &Path,
+    cancel: &CancellationToken,
+) -> Result<RawOutcome, CollectError> {
+    let label_names = label_names(http, req).await?;
+    let (tx, rx) = sync_channel::<RawSeries>(QUEUE);
+    let (dir_owned, formats) = (dir.to_owned(), req.formats);
+    let writer = tokio::task::spawn_blocking(move || {
+        let mut files = RawFiles::create(&dir_owned, &label_names, formats)?;
+        for s in rx {
+            files.write_series(&s.labels, &s.samples)?;
+        }
+        files.finish()
+    });
+    let read = read_raw(
+        http,
+        req.url,
+        req.selector,
+        req.start_ms,
+        req.end_ms,
+        cancel,
+        |s| tx.send(s).map_err(|_| "the raw writer stopped"),
+    )
+    .await;
+    drop(tx);
+    let written = writer
+        .await
+        .map_err(|e| CollectError::Task(e.to_string()))?;
+    match read {
+        Ok(_) => Ok(RawOutcome::Written(written?)),
+        Err(e @ (RemoteReadError::Unsupported { .. } | RemoteReadError::Status { .. }))
+            if unsupported(&e) =>
+        {
+            for name in ["raw.parquet", "raw.csv", "raw_series.csv", "raw.json"] {
+                let _ = std::fs::remove_file(dir.join(name));
+            }
+            Ok(RawOutcome::Unsupported(e.to_string()))
+        }
+        // The writer's own error explains a closed channel better than the reader's.
+        Err(RemoteReadError::Sink(_)) => Err(written
+            .err()
+            .unwrap_or_else(|| CollectError::Task("the raw writer stopped".into()))),
+        Err(RemoteReadError::Cancelled) => Err(CollectError::Cancelled),
+        Err(e) => Err(CollectError::Response {
+            query: super::plan::RAW.to_owned(),
+            reason: format!("remote read from {}: {e}", req.url),
+        }),
+    }
+}
+
+/// Answers that mean "this server has no streamed remote read", not "this read failed": a
+/// non-streamed content type, or a refusal of the endpoint or of the request's encoding.
+fn unsupported(e: &RemoteReadError) -> bool {
+    match e {
+        RemoteReadError::Unsupported { .. } => true,
+        RemoteReadError::Status { status, .. } => {
+            matches!(status.as_u16(), 400 | 404 | 405 | 406 | 415 | 501)
+        }
+        _ => false,
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct LabelsAnswer {
+    data: Vec<String>,
+}
+
+/// Every label name of the series in the window: the Parquet columns.
+async fn label_names(
+    http: &reqwest::Client,
+    req: &RawRequest<'_>,
+) -> Result<Vec<String>, CollectError> {
+    let url = format!("{}/api/v1/labels", req.url.trim_end_matches('/'));
+    let form = [
+        ("match[]", req.selector.to_owned()),
+        ("start", super::plan::unix_text(req.start_ms)),
+        ("end", super::plan::unix_text(req.end_ms)),
+    ];
+    let http_err = |source| CollectError::Http {
+        query: super::plan::RAW.to_owned(),
+        url: url.clone(),
+        source,
+    };
+    let resp = http.post(&url).form(&form).send().await.map_err(http_err)?;
+    let status = resp.status();
+    let body = resp.bytes().await.map_err(http_err)?;
+    if !status.is_success() {
+        return Err(CollectError::Status {
+            query: super::plan::RAW.to_owned(),
+            url,
+            status: status.as_u16(),
+            body: String::from_utf8_lossy(&body[..body.len().min(2000)]).into_owned(),
+        });
+    }
+    let answer: LabelsAnswer =
+        serde_json::from_slice(&body).map_err(|e| CollectError::Response {
+            query: super::plan::RAW.to_owned(),
+            reason: format!("label names: {e}"),
+        })?;
+    Ok(answer.data)
+}

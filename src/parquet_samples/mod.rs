@@ -1,0 +1,660 @@
+//! Samples as Parquet: one file per bundle table (`raw.parquet`, `samples.parquet`), written
+//! through the parquet crate's low-level column writers so that memory stays bounded by one
+//! row group whatever the number of series or the length of the window.
+//!
+//! Why it exists: CSV costs ~40 bytes per sample and must be parsed again by every reader;
+//! Parquet with the encodings chosen here costs ~2–3 bytes per sample of node-exporter-like data
+//! and opens in pandas, polars, DuckDB and Spark as typed columns.
+//!
+//! Layout (format `benchmon.samples/v1`, stored under the key-value metadata key
+//! `benchmon.format`):
+//!
+//! | column      | physical / logical                         | repetition | encoding                   |
+//! |-------------|--------------------------------------------|------------|----------------------------|
+//! | `timestamp` | INT64 / TIMESTAMP(MILLIS, UTC)             | required   | DELTA_BINARY_PACKED        |
+//! | `value`     | DOUBLE (NaN and ±Inf bit-exact)            | required   | BYTE_STREAM_SPLIT          |
+//! | `query`     | BYTE_ARRAY / STRING                        | required   | dictionary (RLE indices)   |
+//! | `series`    | BYTE_ARRAY / STRING                        | required   | dictionary (RLE indices)   |
+//! | one a label | BYTE_ARRAY / STRING, null where not set    | optional   | dictionary (RLE indices)   |
+//!
+//! All pages are zstd-compressed. Rows come out in the order they were written; writing each
+//! series' samples in time order, series after series, gives the long runs that make the
+//! string columns nearly free and the timestamp deltas small.
+//!
+//! Label columns and their names: see [`label_column_names`].
+
+use parquet::basic::ZstdLevel;
+use parquet::basic::{Compression, Encoding, LogicalType, Repetition, TimeUnit, Type as Physical};
+use parquet::column::writer::ColumnWriterImpl;
+use parquet::data_type::{ByteArray, ByteArrayType, DataType, DoubleType, Int64Type};
+use parquet::errors::ParquetError;
+use parquet::file::metadata::KeyValue;
+use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterVersion};
+use parquet::file::writer::{SerializedFileWriter, SerializedRowGroupWriter};
+use parquet::schema::types::{ColumnPath, Type};
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::io::Write;
+use std::sync::Arc;
+
+#[cfg(test)]
+mod measure;
+#[cfg(test)]
+mod tests;
+
+/// Key of the file's key-value metadata entry that names the layout.
+pub const FORMAT_KEY: &str = "benchmon.format";
+/// The layout this module writes; bump the suffix when a column changes meaning.
+pub const FORMAT: &str = "benchmon.samples/v1";
+/// Names of the fixed columns, in file order; label columns follow them.
+pub const FIXED_COLUMNS: [&str; 4] = ["timestamp", "value", "query", "series"];
+/// Prefix put before a label's column name when it would collide (see [`label_column_names`]).
+pub const LABEL_PREFIX: &str = "label_";
+
+/// Values handed to one `write_batch` call: bounds the scratch buffers used to expand
+/// per-series runs into string columns, whatever the row group size.
+const BATCH_ROWS: usize = 64 * 1024;
+
+/// Knobs of a writer. The defaults are what measured best on node-exporter-like data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParquetOptions {
+    /// Rows per row group: the writer buffers this many samples (16 bytes each, plus 8 bytes
+    /// per series run) before encoding them, so this is the memory bound. Readers also get
+    /// one min/max statistics entry per row group to skip on.
+    pub row_group_rows: usize,
+    /// zstd level for every page (1–22; 3 measured as the best size per CPU second).
+    pub zstd_level: i32,
+}
+
+impl Default for ParquetOptions {
+    fn default() -> Self {
+        Self {
+            row_group_rows: 1 << 20,
+            zstd_level: 3,
+        }
+    }
+}
+
+/// What a finished file holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ParquetSummary {
+    /// Samples written.
+    pub rows: u64,
+    /// Row groups written (0 for an empty file).
+    pub row_groups: usize,
+    /// Bytes of the file, footer included.
+    pub bytes: u64,
+}
+
+/// Why writing samples as Parquet failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SampleParquetError {
+    /// The same label name was declared twice at creation.
+    #[error("label name {name:?} is declared twice")]
+    DuplicateLabelName { name: String },
+    /// `row_group_rows` is 0 or above what a run length can count.
+    #[error("row_group_rows must be between 1 and {max}, not {rows}")]
+    RowGroupRows { rows: usize, max: usize },
+    /// zstd does not know that level.
+    #[error("zstd level {level} is not supported: {source}")]
+    ZstdLevel { level: i32, source: ParquetError },
+    /// A series carries a label whose column was not declared when the file was created.
+    #[error(
+        "series {series} of query {query:?} has label {label:?}, which was not among the label \
+         names declared when the Parquet file was created"
+    )]
+    UndeclaredLabel {
+        query: String,
+        series: String,
+        label: String,
+    },
+    /// A series gives the same label twice.
+    #[error("series {series} of query {query:?} gives label {label:?} twice")]
+    RepeatedLabel {
+        query: String,
+        series: String,
+        label: String,
+    },
+    /// The parquet crate or the sink under it failed.
+    #[error("writing Parquet failed while {stage}: {source}")]
+    Parquet {
+        stage: &'static str,
+        source: ParquetError,
+    },
+}
+
+fn pq(stage: &'static str) -> impl FnOnce(ParquetError) -> SampleParquetError {
+    move |source| SampleParquetError::Parquet { stage, source }
+}
+
+/// One label of a series: lets `write_series` take `&[(&str, &str)]`, `&Vec<(String, String)>`,
+/// `&BTreeMap<String, String>` or any iterator of pairs without copying.
+pub trait LabelPair {
+    /// Label name.
+    fn name(&self) -> &str;
+    /// Label value.
+    fn value(&self) -> &str;
+}
+
+impl<K: AsRef<str>, V: AsRef<str>> LabelPair for (K, V) {
+    fn name(&self) -> &str {
+        self.0.as_ref()
+    }
+    fn value(&self) -> &str {
+        self.1.as_ref()
+    }
+}
+
+impl<K: AsRef<str>, V: AsRef<str>> LabelPair for &(K, V) {
+    fn name(&self) -> &str {
+        self.0.as_ref()
+    }
+    fn value(&self) -> &str {
+        self.1.as_ref()
+    }
+}
+
+/// Column names for `label_names`, in the same order.
+///
+/// The rule, so that no label silently shadows a fixed column or another label: a label keeps
+/// its own name unless that name is one of [`FIXED_COLUMNS`]; such a label gets [`LABEL_PREFIX`]
+/// put before it, again and again until the result is neither a fixed column, nor a declared
+/// label name, nor a column already given out. So `value` becomes `label_value`, and if
+/// `label_value` is itself a declared label, `label_label_value`. Readers that need the label
+/// name back find it by this function or by stripping the prefix.
+pub fn label_column_names(label_names: &[String]) -> Result<Vec<String>, SampleParquetError> {
+    let mut declared = std::collections::HashSet::with_capacity(label_names.len());
+    for name in label_names {
+        if !declared.insert(name.as_str()) {
+            return Err(SampleParquetError::DuplicateLabelName { name: name.clone() });
+        }
+    }
+    let mut taken: std::collections::HashSet<String> =
+        FIXED_COLUMNS.iter().map(|c| (*c).to_owned()).collect();
+    let mut out = Vec::with_capacity(label_names.len());
+    for name in label_names {
+        let mut column = name.clone();
+        if FIXED_COLUMNS.contains(&name.as_str()) {
+            column = format!("{LABEL_PREFIX}{column}");
+            while taken.contains(&column) || declared.contains(column.as_str()) {
+                column = format!("{LABEL_PREFIX}{column}");
+            }
+        }
+        taken.insert(column.clone());
+        out.push(column);
+    }
+    Ok(out)
+}
+
+/// Encoding choices, kept apart from [`ParquetOptions`] so that the size measurements can
+/// compare alternatives; [`Tuning::default`] is what the writer uses.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Tuning {
+    pub value_encoding: ValueEncoding,
+    pub statistics: EnabledStatistics,
+    pub writer_version: WriterVersion,
+    pub page_rows: usize,
+}
+
+/// How the `value` column is encoded. Only the measurements use the alternatives.
+#[cfg_attr(not(test), allow(dead_code))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ValueEncoding {
+    ByteStreamSplit,
+    Plain,
+    Dictionary,
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        Self {
+            value_encoding: ValueEncoding::ByteStreamSplit,
+            statistics: EnabledStatistics::Page,
+            writer_version: WriterVersion::PARQUET_1_0,
+            page_rows: 20_000,
+        }
+    }
+}
+
+fn string_type(name: &str, repetition: Repetition) -> Result<Arc<Type>, ParquetError> {
+    Ok(Arc::new(
+        Type::primitive_type_builder(name, Physical::BYTE_ARRAY)
+            .with_repetition(repetition)
+            .with_logical_type(Some(LogicalType::String))
+            .build()?,
+    ))
+}
+
+fn schema(label_columns: &[String]) -> Result<Arc<Type>, ParquetError> {
+    let mut fields = vec![
+        Arc::new(
+            Type::primitive_type_builder("timestamp", Physical::INT64)
+                .with_repetition(Repetition::REQUIRED)
+                .with_logical_type(Some(LogicalType::timestamp(true, TimeUnit::MILLIS)))
+                .build()?,
+        ),
+        Arc::new(
+            Type::primitive_type_builder("value", Physical::DOUBLE)
+                .with_repetition(Repetition::REQUIRED)
+                .build()?,
+        ),
+        string_type("query", Repetition::REQUIRED)?,
+        string_type("series", Repetition::REQUIRED)?,
+    ];
+    for column in label_columns {
+        fields.push(string_type(column, Repetition::OPTIONAL)?);
+    }
+    Ok(Arc::new(
+        Type::group_type_builder("benchmon_samples")
+            .with_fields(fields)
+            .build()?,
+    ))
+}
+
+fn properties(
+    options: &ParquetOptions,
+    tuning: &Tuning,
+) -> Result<WriterProperties, SampleParquetError> {
+    let level =
+        ZstdLevel::try_new(options.zstd_level).map_err(|source| SampleParquetError::ZstdLevel {
+            level: options.zstd_level,
+            source,
+        })?;
+    let value = ColumnPath::from("value");
+    let builder = WriterProperties::builder()
+        .set_created_by(format!("benchmon version {}", env!("CARGO_PKG_VERSION")))
+        .set_key_value_metadata(Some(vec![KeyValue::new(
+            FORMAT_KEY.to_owned(),
+            FORMAT.to_owned(),
+        )]))
+        .set_writer_version(tuning.writer_version)
+        .set_compression(Compression::ZSTD(level))
+        .set_dictionary_enabled(true)
+        .set_statistics_enabled(tuning.statistics)
+        .set_data_page_row_count_limit(tuning.page_rows)
+        .set_column_dictionary_enabled(ColumnPath::from("timestamp"), false)
+        .set_column_encoding(ColumnPath::from("timestamp"), Encoding::DELTA_BINARY_PACKED);
+    let builder = match tuning.value_encoding {
+        ValueEncoding::ByteStreamSplit => builder
+            .set_column_dictionary_enabled(value.clone(), false)
+            .set_column_encoding(value, Encoding::BYTE_STREAM_SPLIT),
+        ValueEncoding::Plain => builder
+            .set_column_dictionary_enabled(value.clone(), false)
+            .set_column_encoding(value, Encoding::PLAIN),
+        ValueEncoding::Dictionary => builder,
+    };
+    Ok(builder.build())
+}
+
+/// The caller's sink, counting bytes so that the summary can tell the file size.
+struct Counted<W> {
+    inner: W,
+    bytes: u64,
+}
+
+impl<W: Write> Write for Counted<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.bytes += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// A consecutive stretch of buffered rows that belong to one series.
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    series: u32,
+    len: u32,
+}
+
+/// The strings of one series, encoded once and shared (reference-counted) by every row of it.
+struct SeriesStrings {
+    hash: u64,
+    query: ByteArray,
+    series: ByteArray,
+    labels: Vec<Option<ByteArray>>,
+}
+
+/// Writes samples into one Parquet file, one row group at a time.
+///
+/// Memory: the current row group's timestamps and values (16 bytes a sample), one 8-byte run
+/// per `write_series` call, and the strings of each series seen in the row group; string
+/// columns are expanded from the runs in slices of 64 Ki values when the row group is encoded.
+pub struct SampleParquetWriter<W: Write + Send> {
+    file: SerializedFileWriter<Counted<W>>,
+    label_columns: Vec<String>,
+    label_index: HashMap<String, usize>,
+    row_group_rows: usize,
+    timestamps: Vec<i64>,
+    values: Vec<f64>,
+    runs: Vec<Run>,
+    series: Vec<SeriesStrings>,
+    series_by_hash: HashMap<u64, Vec<u32>>,
+    rows: u64,
+    row_groups: usize,
+}
+
+impl<W: Write + Send> std::fmt::Debug for SampleParquetWriter<W> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SampleParquetWriter")
+            .field("label_columns", &self.label_columns)
+            .field("row_group_rows", &self.row_group_rows)
+            .field("buffered", &self.timestamps.len())
+            .field("rows", &self.rows)
+            .field("row_groups", &self.row_groups)
+            .finish()
+    }
+}
+
+impl<W: Write + Send> SampleParquetWriter<W> {
+    /// Starts a file on `out` with one optional string column per label name, in this order
+    /// (names as mapped by [`label_column_names`]). The parquet crate buffers writes itself,
+    /// so a plain `File` is fine.
+    pub fn new(
+        out: W,
+        label_names: &[String],
+        options: ParquetOptions,
+    ) -> Result<Self, SampleParquetError> {
+        Self::with_tuning(out, label_names, options, Tuning::default())
+    }
+
+    pub(crate) fn with_tuning(
+        out: W,
+        label_names: &[String],
+        options: ParquetOptions,
+        tuning: Tuning,
+    ) -> Result<Self, SampleParquetError> {
+        let max = u32::MAX as usize;
+        if options.row_group_rows == 0 || options.row_group_rows > max {
+            return Err(SampleParquetError::RowGroupRows {
+                rows: options.row_group_rows,
+                max,
+            });
+        }
+        let label_columns = label_column_names(label_names)?;
+        let props = properties(&options, &tuning)?;
+        let schema = schema(&label_columns).map_err(pq("building the schema"))?;
+        let file = SerializedFileWriter::new(
+            Counted {
+                inner: out,
+                bytes: 0,
+            },
+            schema,
+            Arc::new(props),
+        )
+        .map_err(pq("starting the file"))?;
+        Ok(Self {
+            file,
+            label_columns,
+            label_index: label_names
+                .iter()
+                .enumerate()
+                .map(|(i, n)| (n.clone(), i))
+                .collect(),
+            row_group_rows: options.row_group_rows,
+            timestamps: Vec::new(),
+            values: Vec::new(),
+            runs: Vec::new(),
+            series: Vec::new(),
+            series_by_hash: HashMap::new(),
+            rows: 0,
+            row_groups: 0,
+        })
+    }
+
+    /// Column names of the label columns, in file order (see [`label_column_names`]).
+    pub fn label_columns(&self) -> &[String] {
+        &self.label_columns
+    }
+
+    /// Appends samples `(unix milliseconds, value)` of one series, or a consecutive piece of
+    /// it. `labels` are `(name, value)` pairs, each name declared at creation and given at most
+    /// once; labels not given are null. A rejected call writes nothing.
+    pub fn write_series<L: LabelPair>(
+        &mut self,
+        query: &str,
+        series: &str,
+        labels: impl IntoIterator<Item = L>,
+        samples: &[(i64, f64)],
+    ) -> Result<(), SampleParquetError> {
+        let mut resolved: Vec<Option<L>> = Vec::new();
+        resolved.resize_with(self.label_columns.len(), || None);
+        for label in labels {
+            let Some(&i) = self.label_index.get(label.name()) else {
+                return Err(SampleParquetError::UndeclaredLabel {
+                    query: query.to_owned(),
+                    series: series.to_owned(),
+                    label: label.name().to_owned(),
+                });
+            };
+            if resolved[i].is_some() {
+                return Err(SampleParquetError::RepeatedLabel {
+                    query: query.to_owned(),
+                    series: series.to_owned(),
+                    label: label.name().to_owned(),
+                });
+            }
+            resolved[i] = Some(label);
+        }
+        let label_values: Vec<Option<&str>> = resolved
+            .iter()
+            .map(|l| l.as_ref().map(|l| l.value()))
+            .collect();
+        let mut rest = samples;
+        while !rest.is_empty() {
+            let room = self.row_group_rows - self.timestamps.len();
+            let (now, later) = rest.split_at(room.min(rest.len()));
+            let index = self.intern(query, series, &label_values);
+            self.reserve(now.len());
+            self.timestamps.extend(now.iter().map(|s| s.0));
+            self.values.extend(now.iter().map(|s| s.1));
+            // `now.len() <= row_group_rows <= u32::MAX`, checked at creation.
+            let len = u32::try_from(now.len()).unwrap_or(u32::MAX);
+            match self.runs.last_mut() {
+                Some(run) if run.series == index => run.len += len,
+                _ => self.runs.push(Run { series: index, len }),
+            }
+            if self.timestamps.len() == self.row_group_rows {
+                self.flush_row_group()?;
+            }
+            rest = later;
+        }
+        Ok(())
+    }
+
+    /// Writes the last row group and the footer; the sink is flushed but not synced.
+    pub fn finish(self) -> Result<ParquetSummary, SampleParquetError> {
+        self.finish_into_inner().map(|(summary, _)| summary)
+    }
+
+    /// Like [`Self::finish`], and hands back the sink (to sync or rename a temporary file).
+    pub fn finish_into_inner(mut self) -> Result<(ParquetSummary, W), SampleParquetError> {
+        self.flush_row_group()?;
+        // `into_inner` writes the footer and flushes the parquet crate's buffer.
+        let counted = self.file.into_inner().map_err(pq("writing the footer"))?;
+        Ok((
+            ParquetSummary {
+                rows: self.rows,
+                row_groups: self.row_groups,
+                bytes: counted.bytes,
+            },
+            counted.inner,
+        ))
+    }
+
+    /// Grows the sample buffers to fit `more`, never past one row group.
+    fn reserve(&mut self, more: usize) {
+        let need = self.timestamps.len() + more;
+        if need > self.timestamps.capacity() {
+            let target = need
+                .max(self.timestamps.capacity() * 2)
+                .min(self.row_group_rows);
+            self.timestamps
+                .reserve_exact(target - self.timestamps.len());
+            self.values.reserve_exact(target - self.values.len());
+        }
+    }
+
+    /// Index of the series in this row group's table, adding it if new.
+    fn intern(&mut self, query: &str, series: &str, labels: &[Option<&str>]) -> u32 {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        query.hash(&mut h);
+        series.hash(&mut h);
+        labels.hash(&mut h);
+        let hash = h.finish();
+        if let Some(candidates) = self.series_by_hash.get(&hash) {
+            for &i in candidates {
+                let s = &self.series[i as usize];
+                if s.hash == hash
+                    && s.query.data() == query.as_bytes()
+                    && s.series.data() == series.as_bytes()
+                    && s.labels.len() == labels.len()
+                    && s.labels
+                        .iter()
+                        .zip(labels)
+                        .all(|(a, b)| a.as_ref().map(|a| a.data()) == b.map(|b| b.as_bytes()))
+                {
+                    return i;
+                }
+            }
+        }
+        // At most one entry per buffered row, and rows per group fit in u32.
+        let index = u32::try_from(self.series.len()).unwrap_or(u32::MAX);
+        self.series.push(SeriesStrings {
+            hash,
+            query: ByteArray::from(query),
+            series: ByteArray::from(series),
+            labels: labels.iter().map(|l| l.map(ByteArray::from)).collect(),
+        });
+        self.series_by_hash.entry(hash).or_default().push(index);
+        index
+    }
+
+    /// Encodes the buffered rows as one row group and empties the buffers (keeping capacity).
+    fn flush_row_group(&mut self) -> Result<(), SampleParquetError> {
+        if self.timestamps.is_empty() {
+            return Ok(());
+        }
+        let mut rg = self
+            .file
+            .next_row_group()
+            .map_err(pq("starting a row group"))?;
+        write_required::<Int64Type>(&mut rg, "timestamp", &self.timestamps)?;
+        write_required::<DoubleType>(&mut rg, "value", &self.values)?;
+        let series = &self.series;
+        write_strings(&mut rg, "query", &self.runs, |i| {
+            series.get(i as usize).map(|s| &s.query)
+        })?;
+        write_strings(&mut rg, "series", &self.runs, |i| {
+            series.get(i as usize).map(|s| &s.series)
+        })?;
+        for column in 0..self.label_columns.len() {
+            write_strings(&mut rg, "label", &self.runs, |i| {
+                series
+                    .get(i as usize)
+                    .and_then(|s| s.labels.get(column))
+                    .and_then(|l| l.as_ref())
+            })?;
+        }
+        rg.close().map_err(pq("closing a row group"))?;
+        self.rows += self.timestamps.len() as u64;
+        self.row_groups += 1;
+        self.timestamps.clear();
+        self.values.clear();
+        self.runs.clear();
+        self.series.clear();
+        self.series_by_hash.clear();
+        Ok(())
+    }
+}
+
+fn next_column<'a, 'b, W: Write + Send>(
+    rg: &'a mut SerializedRowGroupWriter<'b, W>,
+    column: &'static str,
+) -> Result<parquet::file::writer::SerializedColumnWriter<'a>, SampleParquetError> {
+    rg.next_column()
+        .map_err(pq("starting a column"))?
+        .ok_or_else(|| SampleParquetError::Parquet {
+            stage: "starting a column",
+            source: ParquetError::General(format!("the schema has no column left for {column}")),
+        })
+}
+
+/// Writes a required fixed-width column in bounded batches.
+fn write_required<T: DataType>(
+    rg: &mut SerializedRowGroupWriter<'_, impl Write + Send>,
+    column: &'static str,
+    values: &[T::T],
+) -> Result<(), SampleParquetError> {
+    let mut col = next_column(rg, column)?;
+    for chunk in values.chunks(BATCH_ROWS) {
+        col.typed::<T>()
+            .write_batch(chunk, None, None)
+            .map_err(pq("writing a column"))?;
+    }
+    col.close().map_err(pq("closing a column"))
+}
+
+/// Writes a string column from the runs: `pick(series)` is the series' value, `None` for null
+/// (only ever `None` for label columns, which are the optional ones).
+fn write_strings<'s>(
+    rg: &mut SerializedRowGroupWriter<'_, impl Write + Send>,
+    column: &'static str,
+    runs: &[Run],
+    pick: impl Fn(u32) -> Option<&'s ByteArray>,
+) -> Result<(), SampleParquetError> {
+    let mut col = next_column(rg, column)?;
+    let typed: &mut ColumnWriterImpl<'_, ByteArrayType> = col.typed::<ByteArrayType>();
+    let optional = typed.get_descriptor().max_def_level() > 0;
+    let mut values: Vec<ByteArray> = Vec::with_capacity(BATCH_ROWS);
+    let mut levels: Vec<i16> = Vec::with_capacity(if optional { BATCH_ROWS } else { 0 });
+    let mut pending = 0usize;
+    for run in runs {
+        let value = pick(run.series);
+        let mut left = run.len as usize;
+        while left > 0 {
+            let n = left.min(BATCH_ROWS - pending);
+            match value {
+                Some(v) => values.extend(std::iter::repeat_n(v, n).cloned()),
+                None if optional => {}
+                None => {
+                    return Err(SampleParquetError::Parquet {
+                        stage: "writing a column",
+                        source: ParquetError::General(format!(
+                            "no value for required column {column}"
+                        )),
+                    })
+                }
+            }
+            if optional {
+                levels.extend(std::iter::repeat_n(i16::from(value.is_some()), n));
+            }
+            pending += n;
+            left -= n;
+            if pending == BATCH_ROWS {
+                flush_strings(typed, &mut values, &mut levels, optional)?;
+                pending = 0;
+            }
+        }
+    }
+    if pending > 0 {
+        flush_strings(typed, &mut values, &mut levels, optional)?;
+    }
+    col.close().map_err(pq("closing a column"))
+}
+
+fn flush_strings(
+    col: &mut ColumnWriterImpl<'_, ByteArrayType>,
+    values: &mut Vec<ByteArray>,
+    levels: &mut Vec<i16>,
+    optional: bool,
+) -> Result<(), SampleParquetError> {
+    col.write_batch(values, optional.then_some(levels.as_slice()), None)
+        .map_err(pq("writing a column"))?;
+    values.clear();
+    levels.clear();
+    Ok(())
+}
