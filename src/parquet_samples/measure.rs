@@ -239,97 +239,54 @@ fn node_exporter_like_raw_data_takes_under_six_bytes_a_sample() {
     }
 }
 
-/// The comparison behind the defaults (slow in a debug build, hence ignored).
+/// The comparison behind the defaults (slow in a debug build, hence ignored). Set
+/// `BENCHMON_PQ_VARIANTS=word` to run only the variants whose name contains `word`.
 #[test]
 #[ignore = "measurement: run with --ignored --nocapture"]
 fn encoding_alternatives_compared_on_node_exporter_like_data() {
-    let base = Tuning::default();
-    let opts = ParquetOptions::default();
-    let variants: Vec<(&str, ParquetOptions, Tuning)> = vec![
-        ("defaults", opts.clone(), base),
-        (
-            "value PLAIN",
-            opts.clone(),
-            Tuning {
-                value_encoding: ValueEncoding::Plain,
-                ..base
-            },
-        ),
-        (
-            "value dictionary",
-            opts.clone(),
-            Tuning {
-                value_encoding: ValueEncoding::Dictionary,
-                ..base
-            },
-        ),
-        (
-            "chunk statistics only",
-            opts.clone(),
-            Tuning {
-                statistics: EnabledStatistics::Chunk,
-                ..base
-            },
-        ),
-        (
-            "no statistics",
-            opts.clone(),
-            Tuning {
-                statistics: EnabledStatistics::None,
-                ..base
-            },
-        ),
-        (
-            "data page v2",
-            opts.clone(),
-            Tuning {
-                writer_version: WriterVersion::PARQUET_2_0,
-                ..base
-            },
-        ),
-        (
-            "pages of 100k rows",
-            opts.clone(),
-            Tuning {
-                page_rows: 100_000,
-                ..base
-            },
-        ),
-        (
-            "zstd 1",
-            ParquetOptions {
-                zstd_level: 1,
-                ..opts.clone()
-            },
-            base,
-        ),
-        (
-            "zstd 6",
-            ParquetOptions {
-                zstd_level: 6,
-                ..opts.clone()
-            },
-            base,
-        ),
-        (
-            "zstd 9",
-            ParquetOptions {
-                zstd_level: 9,
-                ..opts.clone()
-            },
-            base,
-        ),
-        (
-            "row groups of 100k rows",
-            ParquetOptions {
-                row_group_rows: 100_000,
-                ..opts.clone()
-            },
-            base,
-        ),
+    use EnabledStatistics::{Chunk, Page};
+    use ValueEncoding::{ByteStreamSplit as Bss, Dictionary as Dict, Plain};
+    let v1 = WriterVersion::PARQUET_1_0;
+    let v2 = WriterVersion::PARQUET_2_0;
+    let d = Tuning::default();
+    let dz = ParquetOptions::default().zstd_level;
+    let dr = ParquetOptions::default().row_group_rows;
+    // (name, value encoding, page rows, statistics, writer version, zstd level, row group rows)
+    #[rustfmt::skip]
+    let variants = [
+        ("defaults", d.value_encoding, d.page_rows, d.statistics, d.writer_version, dz, dr),
+        ("BSS, pages of 20k", Bss, 20_000, Page, v1, 3, dr),
+        ("PLAIN, pages of 20k", Plain, 20_000, Page, v1, 3, dr),
+        ("dictionary, pages of 20k", Dict, 20_000, Page, v1, 3, dr),
+        ("BSS, pages of 100k", Bss, 100_000, Page, v1, 3, dr),
+        ("PLAIN, pages of 100k", Plain, 100_000, Page, v1, 3, dr),
+        ("PLAIN, pages of 128k", Plain, 128 * 1024, Page, v1, 3, dr),
+        ("PLAIN, 100k, chunk statistics", Plain, 100_000, Chunk, v1, 3, dr),
+        ("PLAIN, 100k, no statistics", Plain, 100_000, EnabledStatistics::None, v1, 3, dr),
+        ("PLAIN, 100k, data page v2", Plain, 100_000, Page, v2, 3, dr),
+        ("PLAIN, 100k, zstd 1", Plain, 100_000, Page, v1, 1, dr),
+        ("PLAIN, 100k, zstd 6", Plain, 100_000, Page, v1, 6, dr),
+        ("PLAIN, 100k, zstd 9", Plain, 100_000, Page, v1, 9, dr),
+        ("PLAIN, 100k, row groups of 100k", Plain, 100_000, Page, v1, 3, 100_000),
     ];
-    for (name, o, t) in variants {
-        report(name, &measure(1000, 600, 5_000, o, t));
+    let only = std::env::var("BENCHMON_PQ_VARIANTS").unwrap_or_default();
+    for (name, value_encoding, page_rows, statistics, writer_version, zstd_level, row_group_rows) in
+        variants
+    {
+        if !only.is_empty() && !name.contains(only.as_str()) {
+            continue;
+        }
+        let options = ParquetOptions {
+            row_group_rows,
+            zstd_level,
+        };
+        let tuning = Tuning {
+            value_encoding,
+            statistics,
+            writer_version,
+            page_rows,
+        };
+        report(name, &measure(1000, 600, 5_000, options, tuning));
     }
 }
 
