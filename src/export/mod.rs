@@ -41,17 +41,21 @@
 
 pub mod bundle;
 pub mod chart;
+mod consume;
 pub mod coverage;
 pub mod fetch;
 mod finish;
 pub mod kpi;
+mod manifest;
 pub mod matrix;
 pub mod merge;
 pub mod part;
 pub mod plan;
 pub mod profiles;
+mod progress;
 pub mod report;
 pub mod run;
+mod schedule;
 pub mod select;
 pub mod series;
 pub mod summary;
@@ -63,8 +67,10 @@ use utoipa::ToSchema;
 
 pub use coverage::{CoverageReport, Gap, TargetCoverage};
 pub use kpi::{Kpi, KpiKind};
+pub use plan::Tuning;
 pub use profiles::default_queries;
-pub use run::{collect, collect_tuned, Tuning};
+pub use progress::Progress;
+pub use run::{collect, collect_tuned};
 
 /// Everything one collection needs. The caller has validated the parent directory.
 #[derive(Debug, Clone)]
@@ -146,31 +152,6 @@ pub struct MarkedWindow {
     pub name: String,
     pub start: Timestamp,
     pub end: Timestamp,
-}
-
-/// Progress events, sent as the collection goes.
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
-#[serde(tag = "event", rename_all = "snake_case")]
-pub enum Progress {
-    Started {
-        queries: usize,
-        chunks: usize,
-    },
-    ChunkFetched {
-        job: String,
-        chunk: usize,
-        of: usize,
-        samples: u64,
-    },
-    QueryDone {
-        query: String,
-        series: u64,
-        samples: u64,
-        absent: bool,
-    },
-    Finished {
-        bundle_dir: String,
-    },
 }
 
 /// One file of a bundle.

@@ -24,6 +24,25 @@ pub const RAW_CHUNK_SCRAPES: i64 = 240;
 /// Name of the raw export's pseudo-query.
 pub const RAW: &str = "raw";
 
+/// Knobs with sensible defaults; tests shrink the chunks to exercise merging.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tuning {
+    pub max_points_per_chunk: u64,
+    pub concurrency: usize,
+    /// Length of a raw-export / coverage chunk; `None`: 240 scrape intervals, 5 min to 1 h.
+    pub raw_chunk_ms: Option<i64>,
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        Tuning {
+            max_points_per_chunk: MAX_POINTS_PER_CHUNK,
+            concurrency: CONCURRENCY,
+            raw_chunk_ms: None,
+        }
+    }
+}
+
 /// A checked plan with every choice made.
 #[derive(Debug, Clone)]
 pub struct Resolved {

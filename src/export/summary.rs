@@ -2,6 +2,7 @@
 //! description of the formats.
 
 use super::kpi::Kpi;
+use super::manifest::Window;
 use super::matrix::Labels;
 use super::merge::SeriesOut;
 use super::series::label_string;
@@ -111,7 +112,7 @@ pub fn summary_csv(queries: &[QuerySummary]) -> Result<Vec<u8>, csv::Error> {
 }
 
 /// `summary.json`.
-pub fn summary_json(queries: &[QuerySummary], window: serde_json::Value) -> serde_json::Value {
+pub fn summary_json(queries: &[QuerySummary], window: &Window) -> serde_json::Value {
     let qs: Vec<serde_json::Value> = queries
         .iter()
         .map(|q| {
