@@ -15,10 +15,10 @@
 use std::io::Read;
 
 /// Label pairs sorted by name (the order Prometheus sorts label sets in).
-pub type Labels = Vec<(String, String)>;
+pub(crate) type Labels = Vec<(String, String)>;
 
 /// Receives a matrix as it is parsed. Errors abort the parse and are passed through.
-pub trait MatrixSink {
+pub(crate) trait MatrixSink {
     type Error;
     fn series(&mut self, labels: Labels) -> Result<(), Self::Error>;
     /// `ts_text` is the timestamp as Prometheus wrote it (unix seconds), `value` its value text.
@@ -28,13 +28,13 @@ pub trait MatrixSink {
 
 /// Warnings and infos Prometheus attached to the response.
 #[derive(Debug, Default, Clone, PartialEq)]
-pub struct MatrixMeta {
-    pub warnings: Vec<String>,
-    pub native_histogram_series: u64,
+pub(crate) struct MatrixMeta {
+    pub(crate) warnings: Vec<String>,
+    pub(crate) native_histogram_series: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum MatrixError<E> {
+pub(crate) enum MatrixError<E> {
     #[error("reading the response failed: {0}")]
     Read(std::io::Error),
     #[error("malformed response at byte {offset}: {reason}")]
@@ -83,7 +83,7 @@ struct Parser {
 const BLOCK: usize = 256 * 1024;
 
 /// Parses a matrix response from `reader` into `sink`.
-pub fn parse_matrix<R: Read, S: MatrixSink>(
+pub(crate) fn parse_matrix<R: Read, S: MatrixSink>(
     mut reader: R,
     sink: &mut S,
 ) -> Result<MatrixMeta, MatrixError<S::Error>> {
@@ -187,7 +187,7 @@ fn value_end(b: &[u8], i: usize) -> Option<usize> {
 
 /// Timestamp text (`1762250400`, `1762250400.5`, `1.7622504e9`) to milliseconds.
 #[inline]
-pub fn ts_millis(t: &[u8]) -> Option<i64> {
+pub(crate) fn ts_millis(t: &[u8]) -> Option<i64> {
     // Fast path, what Prometheus writes: up to 15 integer digits and up to 3 decimals.
     let n = t.len();
     let (mut secs, mut i) = (0i64, 0usize);

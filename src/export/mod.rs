@@ -40,25 +40,25 @@
 //! and 8 M samples) is about 40 MB either way.
 
 pub mod bundle;
-pub mod chart;
+mod chart;
 mod consume;
-pub mod coverage;
-pub mod fetch;
+mod coverage;
+mod fetch;
 mod finish;
-pub mod kpi;
+mod kpi;
 mod manifest;
-pub mod matrix;
-pub mod merge;
-pub mod part;
-pub mod plan;
-pub mod profiles;
+mod matrix;
+mod merge;
+mod part;
+pub(crate) mod plan;
+mod profiles;
 mod progress;
-pub mod report;
-pub mod run;
+mod report;
+mod run;
 mod schedule;
-pub mod select;
-pub mod series;
-pub mod summary;
+mod select;
+mod series;
+mod summary;
 
 use crate::domain::{PromDuration, Timestamp};
 use serde::{Deserialize, Serialize};

@@ -206,14 +206,13 @@ async fn run_fetch(cx: FetchContext, fetch: Fetch) -> Result<Fetched, CollectErr
         binning,
         cancel: cancel.clone(),
     };
-    let chunk = fetch.chunk;
     fetch_matrix(
         &http,
         &base,
         &name,
         &fetch.request,
         &cancel,
-        move || PartWriter::create(spec, chunk),
+        move || PartWriter::create(spec),
         |w, meta| w.finish(meta).map(Fetched::Part),
     )
     .await
