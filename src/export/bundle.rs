@@ -1,9 +1,9 @@
 //! The bundle directory: built in a hidden temp directory, every file hashed as it is written,
 //! `MANIFEST.json` written last, then renamed into place without ever replacing anything.
 //!
-//! A failed collection drops the [`TempBundle`], which deletes the temp directory. A killed one
+//! A failed collection drops the `TempBundle`, which deletes the temp directory. A killed one
 //! leaves `.tmp-<name>-<random>/` behind: hidden, and never named like a bundle; the next
-//! bundle created next to it removes it once nothing in it has changed for [`STALE_AFTER`]. A
+//! bundle created next to it removes it once nothing in it has changed for `STALE_AFTER`. A
 //! directory without a hidden name always has a `MANIFEST.json` with `"complete": true`.
 
 use super::{Artifact, CollectError};
