@@ -1,9 +1,9 @@
 //! The bundle directory: built in a hidden temp directory, every file hashed as it is written,
 //! `MANIFEST.json` written last, then renamed into place without ever replacing anything.
 //!
-//! A failed collection drops the [`TempBundle`], which deletes the temp directory. A killed one
+//! A failed collection drops the `TempBundle`, which deletes the temp directory. A killed one
 //! leaves `.tmp-<name>-<random>/` behind: hidden, and never named like a bundle; the next
-//! bundle created next to it removes it once nothing in it has changed for [`STALE_AFTER`]. A
+//! bundle created next to it removes it once nothing in it has changed for `STALE_AFTER`. A
 //! directory without a hidden name always has a `MANIFEST.json` with `"complete": true`.
 
 use super::{Artifact, CollectError};
@@ -21,19 +21,19 @@ const MAX_SUFFIX: u32 = 999;
 
 /// How long a temp bundle directory may sit untouched before it is taken for the leftover of a
 /// killed collection: far longer than any collection writes without touching it.
-pub const STALE_AFTER: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+pub(crate) const STALE_AFTER: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 /// Prefix of temp bundle directories.
 const TEMP_PREFIX: &str = ".tmp-";
 
 /// A bundle under construction.
-pub struct TempBundle {
+pub(crate) struct TempBundle {
     dir: tempfile::TempDir,
     parent: PathBuf,
     name: String,
 }
 
 impl TempBundle {
-    pub fn create(parent: &Path, name: &str) -> Result<Self, CollectError> {
+    pub(crate) fn create(parent: &Path, name: &str) -> Result<Self, CollectError> {
         remove_stale_temp_dirs(parent);
         let dir = tempfile::Builder::new()
             .prefix(&format!("{TEMP_PREFIX}{name}-"))
@@ -46,13 +46,13 @@ impl TempBundle {
         })
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         self.dir.path()
     }
 
     /// Renames the finished directory to `name`, or `name-2`, `name-3` … if taken; returns the
     /// final path and name.
-    pub fn publish(self) -> Result<(PathBuf, String), CollectError> {
+    pub(crate) fn publish(self) -> Result<(PathBuf, String), CollectError> {
         crate::fsutil::sync_dir(self.dir.path());
         let tmp = self.dir.keep();
         let result = rename_no_replace(&tmp, &self.parent, &self.name);
@@ -107,16 +107,16 @@ fn rename_no_replace(
         } else {
             format!("{name}-{n}")
         };
-        let target = parent.join(&candidate);
-        match rename_exclusive(tmp, &target) {
-            Ok(()) => return Ok((target, candidate)),
+        let dest = parent.join(&candidate);
+        match rename_exclusive(tmp, &dest) {
+            Ok(()) => return Ok((dest, candidate)),
             Err(e)
                 if e.kind() == std::io::ErrorKind::AlreadyExists
                     || e.raw_os_error() == Some(nix::libc::ENOTEMPTY) =>
             {
                 continue
             }
-            Err(e) => return Err(CollectError::io(target, e)),
+            Err(e) => return Err(CollectError::io(dest, e)),
         }
     }
     Err(CollectError::io(
@@ -143,7 +143,7 @@ fn rename_exclusive(from: &Path, to: &Path) -> std::io::Result<()> {
 }
 
 /// A bundle file written through a sha256 hasher.
-pub struct HashedFile {
+pub(crate) struct HashedFile {
     name: String,
     path: PathBuf,
     file: File,
@@ -154,7 +154,7 @@ pub struct HashedFile {
 }
 
 impl HashedFile {
-    pub fn create(dir: &Path, name: &str) -> Result<Self, CollectError> {
+    pub(crate) fn create(dir: &Path, name: &str) -> Result<Self, CollectError> {
         let path = dir.join(name);
         let file = File::create(&path).map_err(|e| CollectError::io(&path, e))?;
         Ok(HashedFile {
@@ -168,7 +168,7 @@ impl HashedFile {
         })
     }
 
-    pub fn write(&mut self, data: &[u8]) -> Result<(), CollectError> {
+    pub(crate) fn write(&mut self, data: &[u8]) -> Result<(), CollectError> {
         if self.buf.len() + data.len() > BUF {
             self.flush()?;
         }
@@ -196,7 +196,7 @@ impl HashedFile {
 
     /// Starts writing the data so far to disk in the background (when there is enough of it),
     /// so the final fsync is short.
-    pub fn sync_in_background(&mut self) -> Result<(), CollectError> {
+    pub(crate) fn sync_in_background(&mut self) -> Result<(), CollectError> {
         self.flush()?;
         if self.bytes - self.synced < SYNC_EVERY {
             return Ok(());
@@ -209,7 +209,7 @@ impl HashedFile {
     }
 
     /// Flushes, fsyncs and describes the file.
-    pub fn finish(mut self) -> Result<Artifact, CollectError> {
+    pub(crate) fn finish(mut self) -> Result<Artifact, CollectError> {
         self.flush()?;
         self.file
             .sync_all()
@@ -235,7 +235,7 @@ impl Write for HashedFile {
 }
 
 /// Writes a whole small file (summary, manifest) and describes it.
-pub fn write_file(dir: &Path, name: &str, bytes: &[u8]) -> Result<Artifact, CollectError> {
+pub(crate) fn write_file(dir: &Path, name: &str, bytes: &[u8]) -> Result<Artifact, CollectError> {
     let mut f = HashedFile::create(dir, name)?;
     f.write(bytes)?;
     f.finish()

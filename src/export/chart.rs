@@ -4,17 +4,17 @@
 //! Memory is fixed per query, whatever the window.
 
 /// Time bins per chart.
-pub const BINS: usize = 400;
+pub(crate) const BINS: usize = 400;
 /// Queries with more series are drawn as min/mean/max bands.
-pub const MAX_LINES: usize = 8;
+pub(crate) const MAX_LINES: usize = 8;
 
 /// Min, max, sum and count of the finite samples in one bin.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Bin {
-    pub min: f64,
-    pub max: f64,
-    pub sum: f64,
-    pub n: u32,
+pub(crate) struct Bin {
+    pub(crate) min: f64,
+    pub(crate) max: f64,
+    pub(crate) sum: f64,
+    pub(crate) n: u32,
 }
 
 impl Default for Bin {
@@ -50,13 +50,13 @@ impl Bin {
 
 /// Maps timestamps of the window to bins.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Binning {
-    pub start_ms: i64,
-    pub end_ms: i64,
+pub(crate) struct Binning {
+    pub(crate) start_ms: i64,
+    pub(crate) end_ms: i64,
 }
 
 impl Binning {
-    pub fn index(&self, ms: i64) -> Option<usize> {
+    pub(crate) fn index(&self, ms: i64) -> Option<usize> {
         if ms < self.start_ms || ms > self.end_ms {
             return None;
         }
@@ -66,7 +66,7 @@ impl Binning {
     }
 
     /// Unix seconds at the middle of bin `i`.
-    pub fn center(&self, i: usize) -> f64 {
+    pub(crate) fn center(&self, i: usize) -> f64 {
         let span = (self.end_ms - self.start_ms + 1) as f64;
         (self.start_ms as f64 + span * (i as f64 + 0.5) / BINS as f64) / 1000.0
     }
@@ -74,13 +74,13 @@ impl Binning {
 
 /// Bins over all series of one chunk.
 #[derive(Debug, Clone)]
-pub struct ChartAcc {
-    pub binning: Binning,
-    pub all: Vec<Bin>,
+pub(crate) struct ChartAcc {
+    pub(crate) binning: Binning,
+    pub(crate) all: Vec<Bin>,
 }
 
 impl ChartAcc {
-    pub fn new(binning: Binning) -> Self {
+    pub(crate) fn new(binning: Binning) -> Self {
         ChartAcc {
             binning,
             all: vec![Bin::default(); BINS],
@@ -88,7 +88,7 @@ impl ChartAcc {
     }
 
     /// Adds a finite sample to the overall bins and, if given, to a series' own bins.
-    pub fn push(&mut self, ms: i64, v: f64, own: Option<&mut Vec<Bin>>) {
+    pub(crate) fn push(&mut self, ms: i64, v: f64, own: Option<&mut Vec<Bin>>) {
         let Some(i) = self.binning.index(ms) else {
             return;
         };
@@ -101,7 +101,7 @@ impl ChartAcc {
         }
     }
 
-    pub fn merge(&mut self, o: &ChartAcc) {
+    pub(crate) fn merge(&mut self, o: &ChartAcc) {
         for (a, b) in self.all.iter_mut().zip(&o.all) {
             a.merge(b);
         }
@@ -109,7 +109,7 @@ impl ChartAcc {
 }
 
 /// Adds `b`'s bins to `a`'s.
-pub fn merge_bins(a: &mut Vec<Bin>, b: &[Bin]) {
+pub(crate) fn merge_bins(a: &mut Vec<Bin>, b: &[Bin]) {
     if a.is_empty() {
         a.extend_from_slice(b);
     } else {
@@ -121,23 +121,23 @@ pub fn merge_bins(a: &mut Vec<Bin>, b: &[Bin]) {
 
 /// One line of a chart: `(unix seconds, value)` points, gaps where a bin is empty.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Line {
-    pub label: String,
-    pub points: Vec<(f64, Option<f64>)>,
+pub(crate) struct Line {
+    pub(crate) label: String,
+    pub(crate) points: Vec<(f64, Option<f64>)>,
 }
 
 /// What the report draws for one query.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ChartData {
-    pub query: String,
-    pub lines: Vec<Line>,
+pub(crate) struct ChartData {
+    pub(crate) query: String,
+    pub(crate) lines: Vec<Line>,
     /// True when the lines are min/mean/max over more than [`MAX_LINES`] series.
-    pub banded: bool,
-    pub series: u64,
+    pub(crate) banded: bool,
+    pub(crate) series: u64,
 }
 
 /// Lines for a query: one per series if `per_series` is given, else min/mean/max.
-pub fn chart_lines(
+pub(crate) fn chart_lines(
     acc: &ChartAcc,
     per_series: Option<Vec<(String, Vec<Bin>)>>,
 ) -> (Vec<Line>, bool) {

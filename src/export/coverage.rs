@@ -16,11 +16,11 @@ use std::collections::{BTreeMap, HashMap};
 use utoipa::ToSchema;
 
 /// Coverage below this flags a target.
-pub const MIN_COVERAGE: f64 = 0.9;
+pub(crate) const MIN_COVERAGE: f64 = 0.9;
 /// A spacing longer than this many scrape intervals is a gap.
-pub const GAP_INTERVALS: f64 = 2.0;
+pub(crate) const GAP_INTERVALS: f64 = 2.0;
 /// Longest spacings kept (and gaps reported) per target.
-pub const MAX_GAPS: usize = 50;
+pub(crate) const MAX_GAPS: usize = 50;
 
 /// Coverage of every target the selector matched in the window.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -74,15 +74,15 @@ pub struct Gap {
 
 /// One target's state over a time range; adjacent ranges combine with [`TargetAcc::append`].
 #[derive(Debug, Clone, Default)]
-pub struct TargetAcc {
-    pub first: Option<i64>,
-    pub last: Option<i64>,
-    pub n: u64,
-    pub up: u64,
-    pub down: u64,
-    pub min_delta: Option<i64>,
+pub(crate) struct TargetAcc {
+    pub(crate) first: Option<i64>,
+    pub(crate) last: Option<i64>,
+    pub(crate) n: u64,
+    pub(crate) up: u64,
+    pub(crate) down: u64,
+    pub(crate) min_delta: Option<i64>,
     /// The longest spacings `(from, to)`, longest first, at most [`MAX_GAPS`] + 1.
-    pub spacings: Vec<(i64, i64)>,
+    pub(crate) spacings: Vec<(i64, i64)>,
 }
 
 impl TargetAcc {
@@ -113,7 +113,7 @@ impl TargetAcc {
         }
     }
 
-    pub fn append(&mut self, later: TargetAcc) {
+    pub(crate) fn append(&mut self, later: TargetAcc) {
         if let (Some(a), Some(b)) = (self.last, later.first) {
             self.spacing(a, b);
         }
@@ -137,8 +137,8 @@ impl TargetAcc {
 
 /// Sink for one coverage chunk.
 #[derive(Debug, Default)]
-pub struct CoverageSink {
-    pub targets: HashMap<Labels, TargetAcc>,
+pub(crate) struct CoverageSink {
+    pub(crate) targets: HashMap<Labels, TargetAcc>,
     current: Option<Labels>,
     acc: TargetAcc,
 }
@@ -174,7 +174,7 @@ fn ts(ms: i64) -> Timestamp {
 }
 
 /// Builds the report from the combined per-target state.
-pub fn report(
+pub(crate) fn report(
     selector: &str,
     start_ms: i64,
     end_ms: i64,
@@ -253,7 +253,7 @@ pub fn report(
 }
 
 /// `coverage.csv`.
-pub fn to_csv(r: &CoverageReport) -> Result<Vec<u8>, csv::Error> {
+pub(crate) fn to_csv(r: &CoverageReport) -> Result<Vec<u8>, csv::Error> {
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record([
         "target",

@@ -18,7 +18,7 @@ const ERROR_BODY_MAX: usize = 2000;
 
 /// A matrix-returning query.
 #[derive(Debug, Clone)]
-pub enum Request {
+pub(crate) enum Request {
     /// `/api/v1/query_range`.
     Range {
         promql: String,
@@ -67,7 +67,7 @@ struct ErrorEnvelope {
 /// Runs `req` against the Prometheus at `base` and streams the matrix into the sink that
 /// `make_sink` creates; `finish` turns the sink into the result. Both run on the blocking
 /// thread that parses. `name` names the query in errors.
-pub async fn fetch_matrix<S, T, M, F>(
+pub(crate) async fn fetch_matrix<S, T, M, F>(
     http: &reqwest::Client,
     base: &str,
     name: &str,

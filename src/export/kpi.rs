@@ -13,19 +13,19 @@
 //! percentiles selected exactly from a spill file, see [`super::select`]); counter
 //! increases and rates summed; histogram bucket increases summed by `le`.
 
-pub use super::select::{percentiles_from_file, percentiles_in_place};
+pub(crate) use super::select::{percentiles_from_file, percentiles_in_place};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-pub const GAUGE_METHOD: &str = "gauge: min, max, mean of the finite samples; p50/p95/p99 by linear interpolation between closest ranks (numpy 'linear': h=(n-1)p, x[floor h] + (h-floor h)(x[floor h+1]-x[floor h])); NaN/Inf samples counted in nonfinite, not used";
-pub const COUNTER_METHOD: &str = "counter: increase = sum of consecutive differences, a drop is a restart from 0 so the new value is added (resets counts them); rate = increase / seconds between first and last sample, no extrapolation";
-pub const HISTOGRAM_METHOD: &str = "histogram: increase of every bucket over the window (counter rules), then p50/p95/p99 as Prometheus's histogram_quantile: linear interpolation inside the bucket holding rank q*observations, first bucket starting at 0, a rank in the +Inf bucket gives the highest finite bound";
-pub const POOLED_NOTE: &str = " [aggregate: all samples of all series pooled]";
-pub const SUMMED_NOTE: &str = " [aggregate: increases and rates summed over series]";
-pub const BUCKETS_NOTE: &str = " [aggregate: bucket increases summed by le over series]";
+pub(crate) const GAUGE_METHOD: &str = "gauge: min, max, mean of the finite samples; p50/p95/p99 by linear interpolation between closest ranks (numpy 'linear': h=(n-1)p, x[floor h] + (h-floor h)(x[floor h+1]-x[floor h])); NaN/Inf samples counted in nonfinite, not used";
+pub(crate) const COUNTER_METHOD: &str = "counter: increase = sum of consecutive differences, a drop is a restart from 0 so the new value is added (resets counts them); rate = increase / seconds between first and last sample, no extrapolation";
+pub(crate) const HISTOGRAM_METHOD: &str = "histogram: increase of every bucket over the window (counter rules), then p50/p95/p99 as Prometheus's histogram_quantile: linear interpolation inside the bucket holding rank q*observations, first bucket starting at 0, a rank in the +Inf bucket gives the highest finite bound";
+pub(crate) const POOLED_NOTE: &str = " [aggregate: all samples of all series pooled]";
+pub(crate) const SUMMED_NOTE: &str = " [aggregate: increases and rates summed over series]";
+pub(crate) const BUCKETS_NOTE: &str = " [aggregate: bucket increases summed by le over series]";
 
 /// The three percentiles every KPI reports.
-pub const QUANTILES: [f64; 3] = [0.5, 0.95, 0.99];
+pub(crate) const QUANTILES: [f64; 3] = [0.5, 0.95, 0.99];
 
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
@@ -38,7 +38,7 @@ pub enum KpiKind {
 }
 
 impl KpiKind {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             KpiKind::Gauge => "gauge",
             KpiKind::Counter => "counter",
@@ -111,13 +111,13 @@ impl Kpi {
 
 /// Neumaier-compensated sum, so a mean over millions of samples stays exact to the last digits.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct Sum {
+pub(crate) struct Sum {
     sum: f64,
     comp: f64,
 }
 
 impl Sum {
-    pub fn add(&mut self, x: f64) {
+    pub(crate) fn add(&mut self, x: f64) {
         let t = self.sum + x;
         if self.sum.abs() >= x.abs() {
             self.comp += (self.sum - t) + x;
@@ -126,19 +126,19 @@ impl Sum {
         }
         self.sum = t;
     }
-    pub fn value(&self) -> f64 {
+    pub(crate) fn value(&self) -> f64 {
         self.sum + self.comp
     }
 }
 
 /// Running min/max/sum/count of finite gauge samples.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct GaugeStats {
-    pub n: u64,
-    pub nonfinite: u64,
-    pub min: f64,
-    pub max: f64,
-    pub sum: Sum,
+pub(crate) struct GaugeStats {
+    pub(crate) n: u64,
+    pub(crate) nonfinite: u64,
+    pub(crate) min: f64,
+    pub(crate) max: f64,
+    pub(crate) sum: Sum,
 }
 
 impl Default for GaugeStats {
@@ -154,7 +154,7 @@ impl Default for GaugeStats {
 }
 
 impl GaugeStats {
-    pub fn push(&mut self, x: f64) {
+    pub(crate) fn push(&mut self, x: f64) {
         if x.is_finite() {
             self.n += 1;
             self.min = self.min.min(x);
@@ -165,17 +165,8 @@ impl GaugeStats {
         }
     }
 
-    pub fn merge(&mut self, o: &GaugeStats) {
-        self.n += o.n;
-        self.nonfinite += o.nonfinite;
-        self.min = self.min.min(o.min);
-        self.max = self.max.max(o.max);
-        self.sum.add(o.sum.sum);
-        self.sum.add(o.sum.comp);
-    }
-
     /// The KPI, with percentiles supplied by the caller (from memory or a spill file).
-    pub fn kpi(&self, quantiles: [Option<f64>; 3], method: String) -> Kpi {
+    pub(crate) fn kpi(&self, quantiles: [Option<f64>; 3], method: String) -> Kpi {
         let mut k = Kpi::empty(KpiKind::Gauge, method);
         k.samples = self.n;
         k.nonfinite = self.nonfinite;
@@ -196,8 +187,10 @@ pub(crate) fn ranks(n: u64, q: f64) -> (u64, u64, f64) {
     ((lo), (lo + 1).min(n - 1), h - lo as f64)
 }
 
-/// Percentile `q` of sorted finite values, numpy `linear`.
-pub fn percentile_sorted(sorted: &[f64], q: f64) -> Option<f64> {
+/// Percentile `q` of sorted finite values, numpy `linear`: the reference the selections are
+/// tested against.
+#[cfg(test)]
+pub(crate) fn percentile_sorted(sorted: &[f64], q: f64) -> Option<f64> {
     if sorted.is_empty() {
         return None;
     }
@@ -207,7 +200,7 @@ pub fn percentile_sorted(sorted: &[f64], q: f64) -> Option<f64> {
 }
 
 /// Gauge KPI of one series' finite values (reordered in place) plus its non-finite count.
-pub fn gauge_kpi(values: &mut [f64], nonfinite: u64) -> Kpi {
+pub(crate) fn gauge_kpi(values: &mut [f64], nonfinite: u64) -> Kpi {
     let mut st = GaugeStats::default();
     for &v in values.iter() {
         st.push(v);
@@ -218,14 +211,14 @@ pub fn gauge_kpi(values: &mut [f64], nonfinite: u64) -> Kpi {
 
 /// Counter state over consecutive samples; two accumulators of adjacent time ranges combine.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct CounterAcc {
+pub(crate) struct CounterAcc {
     /// First and last finite sample `(ms, value)`.
-    pub first: Option<(i64, f64)>,
-    pub last: Option<(i64, f64)>,
-    pub increase: f64,
-    pub resets: u64,
-    pub n: u64,
-    pub nonfinite: u64,
+    pub(crate) first: Option<(i64, f64)>,
+    pub(crate) last: Option<(i64, f64)>,
+    pub(crate) increase: f64,
+    pub(crate) resets: u64,
+    pub(crate) n: u64,
+    pub(crate) nonfinite: u64,
 }
 
 fn step_increase(prev: f64, next: f64) -> (f64, bool) {
@@ -237,7 +230,7 @@ fn step_increase(prev: f64, next: f64) -> (f64, bool) {
 }
 
 impl CounterAcc {
-    pub fn push(&mut self, ms: i64, v: f64) {
+    pub(crate) fn push(&mut self, ms: i64, v: f64) {
         if !v.is_finite() {
             self.nonfinite += 1;
             return;
@@ -254,7 +247,7 @@ impl CounterAcc {
     }
 
     /// Appends the accumulator of the time range right after this one.
-    pub fn append(&mut self, later: &CounterAcc) {
+    pub(crate) fn append(&mut self, later: &CounterAcc) {
         match (self.last, later.first) {
             (Some((_, a)), Some((_, b))) => {
                 let (inc, reset) = step_increase(a, b);
@@ -275,14 +268,14 @@ impl CounterAcc {
         self.nonfinite += later.nonfinite;
     }
 
-    pub fn span_seconds(&self) -> Option<f64> {
+    pub(crate) fn span_seconds(&self) -> Option<f64> {
         match (self.first, self.last) {
             (Some((a, _)), Some((b, _))) if b > a => Some((b - a) as f64 / 1000.0),
             _ => None,
         }
     }
 
-    pub fn kpi(&self) -> Kpi {
+    pub(crate) fn kpi(&self) -> Kpi {
         let mut k = Kpi::empty(KpiKind::Counter, COUNTER_METHOD.to_owned());
         k.samples = self.n;
         k.nonfinite = self.nonfinite;
@@ -296,7 +289,7 @@ impl CounterAcc {
 }
 
 /// Sum of counter KPIs: increases and rates added.
-pub fn sum_counters<'a>(kpis: impl Iterator<Item = &'a Kpi>) -> Kpi {
+pub(crate) fn sum_counters<'a>(kpis: impl Iterator<Item = &'a Kpi>) -> Kpi {
     let mut k = Kpi::empty(KpiKind::Counter, format!("{COUNTER_METHOD}{SUMMED_NOTE}"));
     let (mut inc, mut rate, mut resets, mut any, mut any_rate) = (0.0, 0.0, 0, false, false);
     for s in kpis {
@@ -321,7 +314,7 @@ pub fn sum_counters<'a>(kpis: impl Iterator<Item = &'a Kpi>) -> Kpi {
 }
 
 /// Parses a bucket's `le` (`0.5`, `+Inf`).
-pub fn parse_le(le: &str) -> Option<f64> {
+pub(crate) fn parse_le(le: &str) -> Option<f64> {
     match le {
         "+Inf" | "Inf" | "inf" | "+inf" => Some(f64::INFINITY),
         s => s.parse().ok(),
@@ -330,7 +323,7 @@ pub fn parse_le(le: &str) -> Option<f64> {
 
 /// Quantile `q` of cumulative buckets `(upper bound, count)`, as Prometheus's
 /// `histogram_quantile` (promql/quantile.go, `bucketQuantile`).
-pub fn bucket_quantile(q: f64, buckets: &[(f64, f64)]) -> Option<f64> {
+pub(crate) fn bucket_quantile(q: f64, buckets: &[(f64, f64)]) -> Option<f64> {
     let mut b: Vec<(f64, f64)> = buckets.to_vec();
     b.sort_by(|x, y| x.0.total_cmp(&y.0));
     // Coalesce equal bounds, then force the counts to be monotonic.
@@ -371,7 +364,7 @@ pub fn bucket_quantile(q: f64, buckets: &[(f64, f64)]) -> Option<f64> {
 }
 
 /// Histogram KPI from each bucket's `(le, increase)` and the bucket samples seen.
-pub fn histogram_kpi(buckets: &[(f64, f64)], samples: u64, method: String) -> Kpi {
+pub(crate) fn histogram_kpi(buckets: &[(f64, f64)], samples: u64, method: String) -> Kpi {
     let mut k = Kpi::empty(KpiKind::Histogram, method);
     k.samples = samples;
     k.observations = buckets.iter().find(|b| b.0.is_infinite()).map(|b| b.1);

@@ -23,15 +23,15 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 /// The sample files one merge appends to (`samples.*` or `raw.*`).
-pub struct SampleFiles {
-    pub csv: HashedFile,
-    pub json: HashedFile,
+pub(crate) struct SampleFiles {
+    pub(crate) csv: HashedFile,
+    pub(crate) json: HashedFile,
     /// Whether a series object has been written to the JSON array yet.
-    pub json_started: bool,
+    pub(crate) json_started: bool,
 }
 
 impl SampleFiles {
-    pub fn create(dir: &Path, stem: &str) -> Result<Self, CollectError> {
+    pub(crate) fn create(dir: &Path, stem: &str) -> Result<Self, CollectError> {
         let mut csv = HashedFile::create(dir, &format!("{stem}.csv"))?;
         csv.write(b"timestamp,query,series,value\n")?;
         let mut json = HashedFile::create(dir, &format!("{stem}.json"))?;
@@ -43,7 +43,7 @@ impl SampleFiles {
         })
     }
 
-    pub fn finish(mut self) -> Result<[super::Artifact; 2], CollectError> {
+    pub(crate) fn finish(mut self) -> Result<[super::Artifact; 2], CollectError> {
         self.json.write(b"\n]}\n")?;
         Ok([self.csv.finish()?, self.json.finish()?])
     }
@@ -51,23 +51,23 @@ impl SampleFiles {
 
 /// One series (or, for histograms, one bucket group) of a merged query.
 #[derive(Debug, Clone)]
-pub struct SeriesOut {
-    pub key: String,
-    pub labels: Labels,
-    pub kpi: Option<Kpi>,
+pub(crate) struct SeriesOut {
+    pub(crate) key: String,
+    pub(crate) labels: Labels,
+    pub(crate) kpi: Option<Kpi>,
 }
 
 /// A merged query.
 #[derive(Debug, Clone, Default)]
-pub struct Merged {
+pub(crate) struct Merged {
     /// Every series, for `series.csv` (histogram buckets individually).
-    pub series: Vec<(String, Labels)>,
+    pub(crate) series: Vec<(String, Labels)>,
     /// KPIs per series (gauges, counters) and per bucket group (histograms).
-    pub kpis: Vec<SeriesOut>,
-    pub aggregate: Vec<Kpi>,
-    pub samples: u64,
-    pub chart: Option<ChartData>,
-    pub warnings: Vec<String>,
+    pub(crate) kpis: Vec<SeriesOut>,
+    pub(crate) aggregate: Vec<Kpi>,
+    pub(crate) samples: u64,
+    pub(crate) chart: Option<ChartData>,
+    pub(crate) warnings: Vec<String>,
 }
 
 /// Copies `len` bytes at `off` of `src` into `dst`.
@@ -139,7 +139,7 @@ fn join<T>(r: std::thread::Result<Result<T, CollectError>>) -> Result<T, Collect
 
 /// Merges `parts` (all chunks of one query, in chunk order) into `out`. The CSV and the JSON
 /// are copied (and hashed) on two threads while this one computes the KPIs.
-pub fn merge_query(
+pub(crate) fn merge_query(
     query: &str,
     parts: Vec<ChunkPart>,
     out: &mut SampleFiles,

@@ -1,18 +1,21 @@
 //! Collection: query a time window from Prometheus and write it into an artifact bundle.
 //!
 //! Data flows through the files of this module in order:
-//! [`plan`](crate::export::plan) checks the plan and cuts the window into chunks of at most
-//! [`plan::MAX_POINTS_PER_CHUNK`](crate::export::plan::MAX_POINTS_PER_CHUNK) steps → [`fetch`](crate::export::fetch) POSTs each chunk to `query_range` (or an
-//! instant query of a range vector, for raw samples) and streams the body through the
-//! incremental [`matrix`](crate::export::matrix) parser into a per-chunk [`part`](crate::export::part) on disk → [`merge`](crate::export::merge) appends the parts
-//! of a query in order to the bundle files and finishes the [`kpi`](crate::export::kpi)s (exact percentiles by
-//! [`select`](crate::export::select)ion) → [`coverage`](crate::export::coverage) turns raw `up` samples into per-target coverage and gaps →
-//! `finish` writes the [`summary`](crate::export::summary) files and the [`report`](crate::export::report) (charts from [`chart`](crate::export::chart) bins), then
-//! [`bundle`](crate::export::bundle) writes `MANIFEST.json` last, with the sha256 of every file computed as it was
-//! written, and renames the temp directory into place. [`run`](crate::export::run) drives it all; [`profiles`](crate::export::profiles) holds
-//! the default queries; `benchmon export` is [`crate::cli::export`].
+//! `plan` checks the plan and cuts the window into chunks of at most
+//! `plan::MAX_POINTS_PER_CHUNK` steps → `schedule` lists the fetches (one per chunk of every
+//! query, of the raw export and of coverage) and starts them → `fetch` POSTs each to
+//! `query_range` (or an instant query of a range vector, for raw samples) and streams the body
+//! through the incremental `matrix` parser (`matrix/parser.rs`) into a per-chunk `part` on disk →
+//! `consume` takes the fetches in plan order and, once all chunks of a query are in, `merge`
+//! appends its parts in order to the bundle files and finishes the `kpi`s (exact percentiles by
+//! `select`ion); `coverage` turns raw `up` samples into per-target coverage and gaps → `finish`
+//! writes the `summary` files and the `report` (charts from `chart` bins), then the `manifest`
+//! (`MANIFEST.json`, last, with the sha256 of every file computed as it was written, see
+//! [`bundle`](crate::export::bundle)), and renames the temp directory into place. `run` drives it
+//! all; `progress` carries the [`Progress`] events that `run`, `consume` and `finish` send;
+//! `profiles` holds the default queries; `benchmon export` is [`crate::cli::export`].
 //!
-//! Up to [`plan::CONCURRENCY`](crate::export::plan::CONCURRENCY) requests are in flight; a query is merged as soon as all its
+//! Up to `plan::CONCURRENCY` requests are in flight; a query is merged as soon as all its
 //! chunks are in, while later requests are still being fetched, and its CSV, its JSON and its
 //! KPIs are produced on three threads.
 //!
@@ -24,7 +27,7 @@
 //! | `series.csv` | `query,series,labels,<one column per label name>`: join on `query,series` for labels as columns. |
 //! | `samples.json` | `{"format":"benchmon.samples/v1","series":[{"query","series","labels":{…},"values":[[ts,"value"],…]},…]}`, same order and values as the CSV, one series per line. |
 //! | `raw.csv`, `raw.json`, `raw_series.csv` | the same formats for the raw export of every series the raw selector matches (query name `raw`), with the real scrape timestamps. |
-//! | `summary.csv`, `summary.json` | KPIs per series and aggregated per query, each with its method (see [`kpi`](crate::export::kpi)). |
+//! | `summary.csv`, `summary.json` | KPIs per series and aggregated per query, each with its method (see [`Kpi`]). |
 //! | `coverage.csv` | per target: samples, expected scrapes, coverage, `up` breakdown, gaps. |
 //! | `report.html` | self-contained report: tables and one chart per query. |
 //! | `MANIFEST.json` | window, step, queries, Prometheus URL and version, coverage, gaps, the caller's context (session snapshot), every other file with size and sha256, `"complete": true`. Written last. |
@@ -33,30 +36,34 @@
 //!
 //! Response bodies are parsed as they arrive and written to disk at once, so memory is bounded
 //! by the buffers (about 1 MiB per request in flight, a few MiB for a merge), the per-series
-//! index (labels, KPI state and [`chart::BINS`](crate::export::chart::BINS) chart bins — independent of the window) and,
+//! index (labels, KPI state and `chart::BINS` chart bins — independent of the window) and,
 //! while a query's KPIs are finished, the values of one gauge series (8 bytes per sample of that
 //! one series). Percentiles over all series of a query are selected exactly from a spill file
 //! (radix select), not from memory. Peak RSS on the benchmark (`examples/bench-export.sh`: 4 M
 //! and 8 M samples) is about 40 MB either way.
 
 pub mod bundle;
-pub mod chart;
-pub mod coverage;
-pub mod fetch;
+mod chart;
+mod consume;
+mod coverage;
+mod fetch;
 mod finish;
 pub mod formats;
-pub mod kpi;
-pub mod matrix;
-pub mod merge;
-pub mod part;
-pub mod plan;
-pub mod profiles;
-pub mod raw;
-pub mod report;
-pub mod run;
-pub mod select;
-pub mod series;
-pub mod summary;
+mod kpi;
+mod manifest;
+mod matrix;
+mod merge;
+mod part;
+pub(crate) mod plan;
+mod profiles;
+mod progress;
+pub(crate) mod raw;
+mod report;
+mod run;
+mod schedule;
+mod select;
+mod series;
+mod summary;
 
 use crate::domain::{PromDuration, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -65,8 +72,10 @@ use utoipa::ToSchema;
 
 pub use coverage::{CoverageReport, Gap, TargetCoverage};
 pub use kpi::{Kpi, KpiKind};
+pub use plan::Tuning;
 pub use profiles::default_queries;
-pub use run::{collect, collect_tuned, Tuning};
+pub use progress::Progress;
+pub use run::{collect, collect_tuned};
 
 /// Everything one collection needs. The caller has validated the parent directory.
 #[derive(Debug, Clone)]
@@ -148,31 +157,6 @@ pub struct MarkedWindow {
     pub name: String,
     pub start: Timestamp,
     pub end: Timestamp,
-}
-
-/// Progress events, sent as the collection goes.
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
-#[serde(tag = "event", rename_all = "snake_case")]
-pub enum Progress {
-    Started {
-        queries: usize,
-        chunks: usize,
-    },
-    ChunkFetched {
-        job: String,
-        chunk: usize,
-        of: usize,
-        samples: u64,
-    },
-    QueryDone {
-        query: String,
-        series: u64,
-        samples: u64,
-        absent: bool,
-    },
-    Finished {
-        bundle_dir: String,
-    },
 }
 
 /// One file of a bundle.

@@ -23,46 +23,45 @@ const FLUSH_AT: usize = 256 * 1024;
 
 /// What a part is for.
 #[derive(Debug, Clone)]
-pub struct PartSpec {
+pub(crate) struct PartSpec {
     /// Query name as written in the `query` column.
-    pub query: Arc<str>,
+    pub(crate) query: Arc<str>,
     /// `None` for the raw export: no KPIs, no chart.
-    pub kind: Option<MetricKind>,
+    pub(crate) kind: Option<MetricKind>,
     /// Parts directory and file stem (`q3-c1`).
-    pub dir: PathBuf,
-    pub stem: String,
-    pub binning: Binning,
-    pub cancel: CancellationToken,
+    pub(crate) dir: PathBuf,
+    pub(crate) stem: String,
+    pub(crate) binning: Binning,
+    pub(crate) cancel: CancellationToken,
 }
 
 /// A series within a part.
 #[derive(Debug, Clone)]
-pub struct PartSeries {
-    pub labels: Labels,
-    pub key: String,
-    pub kind: Option<KpiKind>,
+pub(crate) struct PartSeries {
+    pub(crate) labels: Labels,
+    pub(crate) key: String,
+    pub(crate) kind: Option<KpiKind>,
     /// Byte ranges `(offset, len)` in the part's files; `vals` counts f64s.
-    pub csv: (u64, u64),
-    pub json: (u64, u64),
-    pub vals: (u64, u64),
-    pub samples: u64,
+    pub(crate) csv: (u64, u64),
+    pub(crate) json: (u64, u64),
+    pub(crate) vals: (u64, u64),
+    pub(crate) samples: u64,
     /// Gauges: samples that were NaN or ±Inf.
-    pub nonfinite: u64,
+    pub(crate) nonfinite: u64,
     /// Counters and histogram buckets.
-    pub counter: CounterAcc,
+    pub(crate) counter: CounterAcc,
     /// Mean-per-bin chart data, for the first [`MAX_LINES`] series of the part.
-    pub bins: Vec<Bin>,
+    pub(crate) bins: Vec<Bin>,
 }
 
 /// A finished part.
 #[derive(Debug)]
-pub struct ChunkPart {
-    pub chunk: usize,
-    pub paths: [PathBuf; 3],
-    pub series: Vec<PartSeries>,
-    pub samples: u64,
-    pub meta: MatrixMeta,
-    pub chart: Option<ChartAcc>,
+pub(crate) struct ChunkPart {
+    pub(crate) paths: [PathBuf; 3],
+    pub(crate) series: Vec<PartSeries>,
+    pub(crate) samples: u64,
+    pub(crate) meta: MatrixMeta,
+    pub(crate) chart: Option<ChartAcc>,
 }
 
 struct Out {
@@ -106,9 +105,8 @@ impl Out {
 }
 
 /// The sink for one chunk.
-pub struct PartWriter {
+pub(crate) struct PartWriter {
     spec: PartSpec,
-    chunk: usize,
     csv: Out,
     json: Out,
     vals: Out,
@@ -120,7 +118,7 @@ pub struct PartWriter {
 }
 
 /// Kind of one series: the query's, or by name for [`MetricKind::Auto`].
-pub fn series_kind(kind: MetricKind, labels: &Labels) -> KpiKind {
+pub(crate) fn series_kind(kind: MetricKind, labels: &Labels) -> KpiKind {
     let has_le = label(labels, "le").is_some();
     match kind {
         MetricKind::Gauge => KpiKind::Gauge,
@@ -142,7 +140,7 @@ pub fn series_kind(kind: MetricKind, labels: &Labels) -> KpiKind {
 }
 
 /// Prometheus's value text as f64 (`NaN`, `+Inf`, `-Inf`, decimal or exponent form).
-pub fn parse_value(v: &[u8]) -> Option<f64> {
+pub(crate) fn parse_value(v: &[u8]) -> Option<f64> {
     match v {
         b"NaN" => Some(f64::NAN),
         b"+Inf" => Some(f64::INFINITY),
@@ -188,7 +186,7 @@ fn fast_decimal(v: &[u8]) -> Option<f64> {
 }
 
 impl PartWriter {
-    pub fn create(spec: PartSpec, chunk: usize) -> Result<Self, CollectError> {
+    pub(crate) fn create(spec: PartSpec) -> Result<Self, CollectError> {
         let path = |ext: &str| spec.dir.join(format!("{}.{ext}", spec.stem));
         let chart = spec.kind.map(|_| ChartAcc::new(spec.binning));
         Ok(PartWriter {
@@ -196,7 +194,6 @@ impl PartWriter {
             json: Out::create(path("json"))?,
             vals: Out::create(path("f64"))?,
             spec,
-            chunk,
             series: Vec::new(),
             open: None,
             samples: 0,
@@ -204,12 +201,11 @@ impl PartWriter {
         })
     }
 
-    pub fn finish(mut self, meta: MatrixMeta) -> Result<ChunkPart, CollectError> {
+    pub(crate) fn finish(mut self, meta: MatrixMeta) -> Result<ChunkPart, CollectError> {
         self.csv.flush()?;
         self.json.flush()?;
         self.vals.flush()?;
         Ok(ChunkPart {
-            chunk: self.chunk,
             paths: [self.csv.path, self.json.path, self.vals.path],
             series: self.series,
             samples: self.samples,
@@ -316,7 +312,7 @@ impl MatrixSink for PartWriter {
 }
 
 /// Removes a part's files; best effort (they live in the bundle's temp dir anyway).
-pub fn remove_part(paths: &[PathBuf; 3]) {
+pub(crate) fn remove_part(paths: &[PathBuf; 3]) {
     for p in paths {
         let _ = std::fs::remove_file(p);
     }

@@ -10,62 +10,81 @@ use super::{CollectError, CollectionPlan, NamedQuery};
 use crate::domain::PromDuration;
 
 /// Points per series per `query_range` request (Prometheus refuses more than 11,000).
-pub const MAX_POINTS_PER_CHUNK: u64 = 10_000;
+pub(crate) const MAX_POINTS_PER_CHUNK: u64 = 10_000;
 /// Requests in flight at once.
-pub const CONCURRENCY: usize = 4;
+pub(crate) const CONCURRENCY: usize = 4;
 /// The step when neither a step nor a scrape interval is given.
-pub const DEFAULT_STEP_MS: i64 = 15_000;
+pub(crate) const DEFAULT_STEP_MS: i64 = 15_000;
 /// Refuse plans above this many points per series (58 days at 1s): almost surely a typo.
 const MAX_POINTS_TOTAL: i64 = 5_000_000;
 /// Placeholder replaced by the rate window in every query.
-pub const RATE_INTERVAL: &str = "$__rate_interval";
+pub(crate) const RATE_INTERVAL: &str = "$__rate_interval";
 /// Scrape intervals per raw-export / coverage request (clamped to 5 min … 1 h).
-pub const RAW_CHUNK_SCRAPES: i64 = 240;
+pub(crate) const RAW_CHUNK_SCRAPES: i64 = 240;
 /// Name of the raw export's pseudo-query.
-pub const RAW: &str = "raw";
+pub(crate) const RAW: &str = "raw";
+
+/// Knobs with sensible defaults; tests shrink the chunks to exercise merging.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tuning {
+    pub max_points_per_chunk: u64,
+    pub concurrency: usize,
+    /// Length of a raw-export / coverage chunk; `None`: 240 scrape intervals, 5 min to 1 h.
+    pub raw_chunk_ms: Option<i64>,
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        Tuning {
+            max_points_per_chunk: MAX_POINTS_PER_CHUNK,
+            concurrency: CONCURRENCY,
+            raw_chunk_ms: None,
+        }
+    }
+}
 
 /// A checked plan with every choice made.
 #[derive(Debug, Clone)]
-pub struct Resolved {
-    pub start_ms: i64,
-    pub end_ms: i64,
-    pub step_ms: i64,
-    pub step: PromDuration,
+pub(crate) struct Resolved {
+    pub(crate) start_ms: i64,
+    pub(crate) end_ms: i64,
+    pub(crate) step_ms: i64,
+    pub(crate) step: PromDuration,
     /// `given`, `scrape_interval` or `default`.
-    pub step_source: &'static str,
+    pub(crate) step_source: &'static str,
     /// The scrape interval as given, if it was.
-    pub scrape_ms: Option<i64>,
-    pub rate_window: PromDuration,
-    pub queries: Vec<ResolvedQuery>,
+    pub(crate) scrape_ms: Option<i64>,
+    pub(crate) rate_window: PromDuration,
+    pub(crate) queries: Vec<ResolvedQuery>,
     /// Length of one raw-export / coverage chunk.
-    pub raw_chunk_ms: i64,
+    pub(crate) raw_chunk_ms: i64,
 }
 
 /// A query with the PromQL that is actually sent.
 #[derive(Debug, Clone)]
-pub struct ResolvedQuery {
-    pub query: NamedQuery,
-    pub sent: String,
+pub(crate) struct ResolvedQuery {
+    pub(crate) query: NamedQuery,
+    pub(crate) sent: String,
 }
 
 /// One `query_range` request: grid points `start_ms, start_ms+step, … ≤ end_ms`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RangeChunk {
-    pub start_ms: i64,
-    pub end_ms: i64,
+pub(crate) struct RangeChunk {
+    pub(crate) start_ms: i64,
+    pub(crate) end_ms: i64,
 }
 
 /// One instant query of a range vector `SEL[range_ms]` at `time_ms`, selecting the samples
 /// with timestamps in `from_ms..=time_ms`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct InstantChunk {
-    pub time_ms: i64,
-    pub range_ms: i64,
-    pub from_ms: i64,
+pub(crate) struct InstantChunk {
+    pub(crate) time_ms: i64,
+    pub(crate) range_ms: i64,
+    pub(crate) from_ms: i64,
 }
 
 /// Checks `plan` and makes the step, rate-window and chunk-size choices.
-pub fn resolve(plan: &CollectionPlan) -> Result<Resolved, CollectError> {
+pub(crate) fn resolve(plan: &CollectionPlan) -> Result<Resolved, CollectError> {
     check_url(&plan.prometheus_url)?;
     check_bundle_name(&plan.bundle_name)?;
     if !plan.bundle_parent.is_dir() {
@@ -169,7 +188,7 @@ fn check_bundle_name(name: &str) -> Result<(), CollectError> {
 }
 
 /// True for a valid query name: `[A-Za-z0-9_.:-]{1,100}`.
-pub fn valid_query_name(name: &str) -> bool {
+pub(crate) fn valid_query_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 100
         && name
@@ -210,7 +229,12 @@ fn check_queries(queries: &[NamedQuery], rate: &str) -> Result<Vec<ResolvedQuery
 
 /// Cuts `[start, end]` into `query_range` chunks of at most `max_points` points on the grid
 /// `start + i·step`.
-pub fn range_chunks(start_ms: i64, end_ms: i64, step_ms: i64, max_points: u64) -> Vec<RangeChunk> {
+pub(crate) fn range_chunks(
+    start_ms: i64,
+    end_ms: i64,
+    step_ms: i64,
+    max_points: u64,
+) -> Vec<RangeChunk> {
     let span = (max_points.max(1) as i64) * step_ms;
     let mut out = Vec::new();
     let mut s = start_ms;
@@ -227,7 +251,7 @@ pub fn range_chunks(start_ms: i64, end_ms: i64, step_ms: i64, max_points: u64) -
 /// Cuts `[start, end]` into range-vector chunks of about `chunk_ms` that together select every
 /// sample exactly once. Before Prometheus 3 a range `[r]` at `t` selects `[t-r, t]`; from 3 on it
 /// selects `(t-r, t]` (`left_open`).
-pub fn instant_chunks(
+pub(crate) fn instant_chunks(
     start_ms: i64,
     end_ms: i64,
     chunk_ms: i64,
@@ -258,7 +282,7 @@ pub fn instant_chunks(
 }
 
 /// Unix seconds with millisecond precision, as Prometheus's API accepts them.
-pub fn unix_text(ms: i64) -> String {
+pub(crate) fn unix_text(ms: i64) -> String {
     format!("{}.{:03}", ms.div_euclid(1000), ms.rem_euclid(1000))
 }
 

@@ -12,18 +12,18 @@ use askama::Template;
 use plotters::prelude::*;
 
 /// Everything the report shows.
-pub struct ReportInput<'a> {
-    pub title: &'a str,
-    pub start_s: f64,
-    pub end_s: f64,
-    pub window: String,
-    pub step: String,
-    pub prometheus: String,
-    pub version: String,
-    pub queries: &'a [QueryReport],
-    pub coverage: Option<&'a CoverageReport>,
-    pub charts: &'a [ChartData],
-    pub windows: &'a [MarkedWindow],
+pub(crate) struct ReportInput<'a> {
+    pub(crate) title: &'a str,
+    pub(crate) start_s: f64,
+    pub(crate) end_s: f64,
+    pub(crate) window: String,
+    pub(crate) step: String,
+    pub(crate) prometheus: String,
+    pub(crate) version: String,
+    pub(crate) queries: &'a [QueryReport],
+    pub(crate) coverage: Option<&'a CoverageReport>,
+    pub(crate) charts: &'a [ChartData],
+    pub(crate) windows: &'a [MarkedWindow],
 }
 
 struct KpiRow {
@@ -72,7 +72,7 @@ struct ReportHtml {
 }
 
 /// Compact number for tables and axes: 4 significant digits, exponent when large or tiny.
-pub fn num(x: f64) -> String {
+pub(crate) fn num(x: f64) -> String {
     if !x.is_finite() {
         return x.to_string();
     }
@@ -90,7 +90,7 @@ fn opt(x: Option<f64>) -> String {
 }
 
 /// Renders `report.html`.
-pub fn render(input: &ReportInput<'_>) -> Result<String, CollectError> {
+pub(crate) fn render(input: &ReportInput<'_>) -> Result<String, CollectError> {
     let mut rows = Vec::new();
     let mut methods: Vec<String> = Vec::new();
     for q in input.queries {

@@ -7,7 +7,7 @@ use std::io::{self, Read};
 use std::path::Path;
 
 /// p50/p95/p99 of finite values (numpy `linear`), by selection in O(n); reorders `values`.
-pub fn percentiles_in_place(values: &mut [f64]) -> [Option<f64>; 3] {
+pub(crate) fn percentiles_in_place(values: &mut [f64]) -> [Option<f64>; 3] {
     let n = values.len() as u64;
     if n == 0 {
         return [None; 3];
@@ -71,7 +71,7 @@ fn scan(path: &Path, mut f: impl FnMut(u64)) -> io::Result<()> {
 /// Exact order statistics (0-based `ranks`) of the `n` finite f64s in `path`, without loading
 /// them: radix select over the order-preserving 64-bit key, 16 bits per pass, so four reads of
 /// the file and a 512 KiB histogram per distinct prefix.
-pub fn select_from_file(path: &Path, n: u64, ranks: &[u64]) -> io::Result<Vec<f64>> {
+pub(crate) fn select_from_file(path: &Path, n: u64, ranks: &[u64]) -> io::Result<Vec<f64>> {
     // Per rank: the key prefix found so far and the rank within that prefix.
     let mut st: Vec<(u64, u64)> = ranks
         .iter()
@@ -109,7 +109,7 @@ pub fn select_from_file(path: &Path, n: u64, ranks: &[u64]) -> io::Result<Vec<f6
 }
 
 /// p50/p95/p99 of the `n` finite values spilled to `path`.
-pub fn percentiles_from_file(path: &Path, n: u64) -> io::Result<[Option<f64>; 3]> {
+pub(crate) fn percentiles_from_file(path: &Path, n: u64) -> io::Result<[Option<f64>; 3]> {
     if n == 0 {
         return Ok([None; 3]);
     }

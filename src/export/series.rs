@@ -4,7 +4,7 @@ use super::matrix::Labels;
 use sha2::{Digest, Sha256};
 
 /// `{__name__="up",job="a\"b"}`: labels in name order, values escaped as in PromQL.
-pub fn label_string(labels: &Labels) -> String {
+pub(crate) fn label_string(labels: &Labels) -> String {
     let mut s = String::with_capacity(
         2 + labels
             .iter()
@@ -35,7 +35,7 @@ pub fn label_string(labels: &Labels) -> String {
 /// `s` and 16 hex digits of sha256(query name, NUL, label string): the same series of the same
 /// query gets the same key in every collection. The letter keeps CSV readers (pandas) from
 /// taking an all-digit key for a number.
-pub fn series_key(query: &str, labels: &Labels) -> String {
+pub(crate) fn series_key(query: &str, labels: &Labels) -> String {
     let mut h = Sha256::new();
     h.update(query.as_bytes());
     h.update([0u8]);
@@ -44,7 +44,7 @@ pub fn series_key(query: &str, labels: &Labels) -> String {
 }
 
 /// The value of label `name`, if present.
-pub fn label<'a>(labels: &'a Labels, name: &str) -> Option<&'a str> {
+pub(crate) fn label<'a>(labels: &'a Labels, name: &str) -> Option<&'a str> {
     labels
         .binary_search_by(|(k, _)| k.as_str().cmp(name))
         .ok()

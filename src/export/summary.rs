@@ -2,6 +2,7 @@
 //! description of the formats.
 
 use super::kpi::Kpi;
+use super::manifest::Window;
 use super::matrix::Labels;
 use super::merge::SeriesOut;
 use super::series::label_string;
@@ -10,13 +11,13 @@ use serde_json::json;
 use std::collections::BTreeSet;
 
 /// KPIs of one query: per series and aggregated.
-pub struct QuerySummary {
-    pub report: QueryReport,
-    pub series: Vec<SeriesOut>,
+pub(crate) struct QuerySummary {
+    pub(crate) report: QueryReport,
+    pub(crate) series: Vec<SeriesOut>,
 }
 
 /// `series.csv`: `query,series,labels` and one column per label name seen.
-pub fn series_csv(rows: &[(String, String, Labels)]) -> Result<Vec<u8>, csv::Error> {
+pub(crate) fn series_csv(rows: &[(String, String, Labels)]) -> Result<Vec<u8>, csv::Error> {
     let names: BTreeSet<&str> = rows
         .iter()
         .flat_map(|(_, _, l)| l.iter().map(|(k, _)| k.as_str()))
@@ -88,7 +89,7 @@ fn kpi_record(query: &str, scope: &str, series: &str, labels: &str, k: &Kpi) -> 
 }
 
 /// `summary.csv`: one row per query aggregate (`scope=aggregate`) and per series.
-pub fn summary_csv(queries: &[QuerySummary]) -> Result<Vec<u8>, csv::Error> {
+pub(crate) fn summary_csv(queries: &[QuerySummary]) -> Result<Vec<u8>, csv::Error> {
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record(SUMMARY_COLUMNS)?;
     for q in queries {
@@ -111,7 +112,7 @@ pub fn summary_csv(queries: &[QuerySummary]) -> Result<Vec<u8>, csv::Error> {
 }
 
 /// `summary.json`.
-pub fn summary_json(queries: &[QuerySummary], window: serde_json::Value) -> serde_json::Value {
+pub(crate) fn summary_json(queries: &[QuerySummary], window: &Window) -> serde_json::Value {
     let qs: Vec<serde_json::Value> = queries
         .iter()
         .map(|q| {
@@ -144,7 +145,7 @@ pub fn summary_json(queries: &[QuerySummary], window: serde_json::Value) -> serd
 }
 
 /// What each file holds, for the manifest.
-pub fn formats() -> serde_json::Value {
+pub(crate) fn formats() -> serde_json::Value {
     json!({
         "samples.csv": "timestamp,query,series,value — timestamp: unix seconds as Prometheus returned it; series: key into series.csv; value: Prometheus's value text (NaN, +Inf kept). Grouped by query, series (label order), time. pandas: pd.read_csv('samples.csv'); pd.to_datetime(df.timestamp, unit='s', utc=True)",
         "series.csv": "query,series,labels,<label columns>: join samples.csv on (query, series)",
