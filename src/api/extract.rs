@@ -29,13 +29,9 @@ where
         if let Some(ct) = content_type {
             let essence = ct.split(';').next().unwrap_or("").trim().to_owned();
             if essence != "application/json" && !essence.ends_with("+json") {
-                return Err(ApiError::new(
-                    axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    "unsupported-media-type",
-                    "The body must be JSON",
-                    format!("Content-Type {essence:?} is not accepted; send application/json"),
-                )
-                .with_field("Content-Type"));
+                return Err(ApiError::unsupported_media_type(format!(
+                    "Content-Type {essence:?} is not accepted; send application/json"
+                )));
             }
         }
         let bytes = axum::body::Bytes::from_request(req, state)

@@ -6,9 +6,7 @@ use super::problem::{ApiError, Problem};
 use super::sessions::path_id;
 use super::AppState;
 use crate::domain::{ClientId, RunId, ServiceName};
-use crate::targets::{
-    self, ClientRegistration, ConfigView, DeregisterError, ServiceRegistration, TargetList,
-};
+use crate::targets::{self, ClientRegistration, ConfigView, ServiceRegistration, TargetList};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
@@ -123,22 +121,6 @@ pub async fn register_session_service(
     AppJson(reg): AppJson<ServiceRegistration>,
 ) -> Result<(StatusCode, Json<ServiceRegistration>), ApiError> {
     add_service(&app, Some(&id), reg).await
-}
-
-impl From<DeregisterError> for ApiError {
-    fn from(e: DeregisterError) -> Self {
-        match e {
-            DeregisterError::Session(s) => s.into(),
-            DeregisterError::Unknown { kind, .. } => {
-                let field = if kind == "client" {
-                    "client_id"
-                } else {
-                    "name"
-                };
-                ApiError::not_found(e.to_string()).with_field(field)
-            }
-        }
-    }
 }
 
 #[utoipa::path(delete, path = "/api/v1/sessions/{id}/clients/{client_id}", tag = "targets",

@@ -5,24 +5,10 @@ use super::problem::{ApiError, Problem};
 use super::sessions::path_id;
 use super::AppState;
 use crate::domain::{RunId, WindowName};
-use crate::session::{CloseWindow, NewWindow, Window, WindowError};
+use crate::session::{CloseWindow, NewWindow, Window};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-
-impl From<WindowError> for ApiError {
-    fn from(e: WindowError) -> Self {
-        match e {
-            WindowError::Session(s) => s.into(),
-            WindowError::Exists(_) | WindowError::Closed(_) => {
-                ApiError::conflict(e.to_string()).with_field("name")
-            }
-            WindowError::Unknown(_) => ApiError::not_found(e.to_string()).with_field("name"),
-            WindowError::Order { .. } => ApiError::validation("end", e.to_string()),
-            WindowError::EndWithoutStart => ApiError::validation("start", e.to_string()),
-        }
-    }
-}
 
 fn ids(id: &str, name: &str) -> Result<(RunId, WindowName), ApiError> {
     Ok((path_id("session_id", id)?, path_id("name", name)?))

@@ -1,9 +1,11 @@
 //! RFC 9457 problem details: the one error shape every 4xx/5xx of the API has.
 //!
-//! Domain errors stay typed until here; this is the only place that picks status codes.
-//! A 5xx is logged once with its full cause and answered with a generic detail.
+//! Domain errors stay typed until here; this module (with [`mappings`], where the domain
+//! errors are converted) is the only place that picks status codes. A 5xx is logged once with
+//! its full cause and answered with a generic detail.
 
-use crate::session::{SessionError, StoreError};
+pub mod mappings;
+
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
@@ -81,6 +83,49 @@ impl ApiError {
         )
     }
 
+    /// 401: no bearer token, or one the server does not know.
+    pub fn unauthorized(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "Authentication required",
+            detail,
+        )
+        .with_field("Authorization")
+    }
+
+    /// 403: a known token whose role may not do this.
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "Insufficient role",
+            detail,
+        )
+        .with_field("Authorization")
+    }
+
+    /// 415: a body that is declared as something other than JSON.
+    pub fn unsupported_media_type(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            "The body must be JSON",
+            detail,
+        )
+        .with_field("Content-Type")
+    }
+
+    /// 503 from `/ready`: the launcher (for SLURM: `squeue`) does not answer.
+    pub fn launcher_unavailable(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "launcher-unavailable",
+            "The launcher is not usable",
+            detail,
+        )
+    }
+
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         tracing::error!("internal error: {cause}");
         Self::new(
@@ -123,49 +168,3 @@ impl IntoResponse for ApiError {
 /// Marks responses that carry a [`Problem`], so middleware can add `instance`.
 #[derive(Clone, Copy)]
 pub struct ProblemMarker;
-
-impl From<SessionError> for ApiError {
-    fn from(e: SessionError) -> Self {
-        use SessionError as E;
-        match e {
-            E::NotFound(_) => ApiError::not_found(e.to_string()).with_field("session_id"),
-            E::Exists(_) => ApiError::conflict(e.to_string()).with_field("run_id"),
-            E::Conflict { .. } => ApiError::conflict(e.to_string()),
-            E::Refused { field, message } => ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "scheduler-refused",
-                "The scheduler refused the job",
-                format!("sbatch refused the job: {message}"),
-            )
-            .with_field(field),
-            E::Launch(inner) => ApiError::new(
-                StatusCode::BAD_GATEWAY,
-                "scheduler-error",
-                "The scheduler command failed",
-                inner.to_string(),
-            ),
-            E::WaitTimeout { .. } => ApiError::new(
-                StatusCode::REQUEST_TIMEOUT,
-                "wait-timeout",
-                "The session did not reach the state in time",
-                e.to_string(),
-            )
-            .with_field("timeout"),
-            E::Unreachable { .. } => ApiError::new(
-                StatusCode::CONFLICT,
-                "state-unreachable",
-                "The session can no longer reach that state",
-                e.to_string(),
-            )
-            .with_field("wait"),
-            E::ShuttingDown => ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "shutting-down",
-                "benchmon is shutting down",
-                e.to_string(),
-            ),
-            E::Store(StoreError::Exists(_)) => ApiError::conflict(e.to_string()),
-            E::Store(_) | E::Render { .. } => ApiError::internal(e),
-        }
-    }
-}
