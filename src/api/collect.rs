@@ -1,8 +1,7 @@
 //! `POST /api/v1/sessions/{id}/collect` and the list of past collections.
 
-use super::extract::{AppJson, AppPath};
+use super::extract::{IdPath, IdPathJson};
 use super::problem::{ApiError, Problem};
-use super::sessions::path_id;
 use super::AppState;
 use crate::collect::{self as collections, CollectRequest, CollectResponse, CollectionEntry};
 use crate::domain::RunId;
@@ -22,10 +21,8 @@ use axum::Json;
         (status = 502, body = Problem), (status = 503, body = Problem)))]
 pub async fn collect(
     State(app): State<AppState>,
-    AppPath(id): AppPath<String>,
-    AppJson(req): AppJson<CollectRequest>,
+    IdPathJson(id, req): IdPathJson<RunId, CollectRequest>,
 ) -> Result<(StatusCode, Json<CollectResponse>), ApiError> {
-    let id: RunId = path_id("session_id", &id)?;
     // The engine records its own duration, bytes and samples metrics.
     let resp = collections::collect_session(&app.sessions, &id, req).await?;
     Ok((StatusCode::CREATED, Json(resp)))
@@ -37,9 +34,8 @@ pub async fn collect(
     responses((status = 200, body = Vec<CollectionEntry>), (status = 404, body = Problem)))]
 pub async fn list_collections(
     State(app): State<AppState>,
-    AppPath(id): AppPath<String>,
+    IdPath(id): IdPath<RunId>,
 ) -> Result<Json<Vec<CollectionEntry>>, ApiError> {
-    let id: RunId = path_id("session_id", &id)?;
     Ok(Json(
         collections::list_collections(&app.sessions, &id).await?,
     ))
