@@ -1,12 +1,20 @@
-//! RFC 9457 problem details: the one error shape every 4xx/5xx of the API has.
+//! RFC 9457 problem details: the one error shape every 4xx/5xx of the API has, and the layer
+//! that finishes it.
 //!
 //! Domain errors stay typed until here; this module (with [`mappings`], where the domain
 //! errors are converted) is the only place that picks status codes. A 5xx is logged once with
 //! its full cause and answered with a generic detail.
+//!
+//! An [`ApiError`] turns into a response that carries its [`Problem`] in the response
+//! extensions; [`render_problems`], which knows the request, fills in `instance` and writes the
+//! body. Error responses axum makes itself (405, a 404 from Swagger UI) become problems there
+//! too.
 
 pub mod mappings;
 
-use axum::http::{header, StatusCode};
+use axum::extract::Request;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -126,6 +134,12 @@ impl ApiError {
         )
     }
 
+    /// An error status axum answered by itself (405, a 404 outside the API), as a problem.
+    pub fn http(status: StatusCode) -> Self {
+        let title = status.canonical_reason().unwrap_or("Error");
+        Self::new(status, "http", "HTTP error", title)
+    }
+
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         tracing::error!("internal error: {cause}");
         Self::new(
@@ -149,22 +163,48 @@ impl ApiError {
 }
 
 impl IntoResponse for ApiError {
+    /// The problem without `instance`, rendered (so the response stands on its own) and kept
+    /// in the extensions for [`render_problems`], which knows the request path.
     fn into_response(self) -> Response {
         let status = self.status;
         let problem = self.into_problem(None);
-        let body = serde_json::to_vec(&problem).unwrap_or_default();
         let mut resp = (
             status,
-            [(header::CONTENT_TYPE, "application/problem+json")],
-            body,
+            [(header::CONTENT_TYPE, PROBLEM_JSON)],
+            render(&problem),
         )
             .into_response();
-        // The `instance` is filled in by the problem middleware, which knows the request path.
-        resp.extensions_mut().insert(ProblemMarker);
+        resp.extensions_mut().insert(problem);
         resp
     }
 }
 
-/// Marks responses that carry a [`Problem`], so middleware can add `instance`.
-#[derive(Clone, Copy)]
-pub struct ProblemMarker;
+const PROBLEM_JSON: &str = "application/problem+json";
+
+fn render(problem: &Problem) -> Vec<u8> {
+    serde_json::to_vec(problem).unwrap_or_default()
+}
+
+/// Middleware: gives every 4xx/5xx a problem body whose `instance` is the request path.
+///
+/// An [`ApiError`]'s problem comes from the response extensions, so nothing is re-parsed; any
+/// other error response (axum's 405 with its `Allow` header, Swagger UI's 404) gets an `http`
+/// problem in place of its body, keeping its headers.
+pub async fn render_problems(req: Request, next: Next) -> Response {
+    let path = req.uri().path().to_owned();
+    let mut resp = next.run(req).await;
+    let status = resp.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return resp;
+    }
+    let mut problem = resp
+        .extensions_mut()
+        .remove::<Problem>()
+        .unwrap_or_else(|| ApiError::http(status).into_problem(None));
+    problem.instance = Some(path);
+    *resp.body_mut() = axum::body::Body::from(render(&problem));
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+    resp.headers_mut().remove(header::CONTENT_LENGTH);
+    resp
+}
