@@ -1,5 +1,5 @@
 //! The HTTP edge: routes, the OpenAPI document, and the layers around every route (auth,
-//! problem+json rendering, request metrics).
+//! problem+json rendering, request metrics, request tracing).
 //! Handlers parse and delegate; the work happens in `session`, `targets` and `collect`.
 
 pub mod auth;
@@ -162,9 +162,10 @@ pub fn router(state: AppState) -> Router {
             state.auth.clone(),
             auth::require_token,
         ))
-        // Outermost last: the metrics see the final response, problem bodies included;
-        // every layer sees the `MatchedPath` of the route it wraps.
+        // Outermost last: the trace span and the metrics see the final response, problem
+        // bodies included; every layer sees the `MatchedPath` of the route it wraps.
         .layer(middleware::from_fn(problem::render_problems))
         .layer(middleware::from_fn(observe::record_metrics))
+        .layer(observe::trace_layer())
         .with_state(state)
 }
