@@ -126,6 +126,19 @@ pub fn record_command(program: &str, took: Duration, ok: bool) {
         .observe(took.as_secs_f64());
 }
 
+/// Records one HTTP request; `route` is the matched route template, never the raw path.
+pub fn record_http(method: &str, route: &str, status: u16, took: Duration) {
+    let labels = HttpLabels {
+        method: method.to_owned(),
+        route: route.to_owned(),
+        status: status.to_string(),
+    };
+    METRICS
+        .http
+        .get_or_create(&labels)
+        .observe(took.as_secs_f64());
+}
+
 /// The registry in OpenMetrics text format.
 pub fn encode_openmetrics() -> String {
     let mut out = String::new();

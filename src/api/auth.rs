@@ -7,7 +7,7 @@
 use super::problem::ApiError;
 use crate::config::{AuthSettings, Role};
 use axum::extract::{Request, State};
-use axum::http::{header, Method, StatusCode};
+use axum::http::{header, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
@@ -78,14 +78,7 @@ pub async fn require_token(State(auth): State<Arc<Auth>>, req: Request, next: Ne
         } else {
             "this server requires a bearer token (Authorization: Bearer TOKEN)"
         };
-        let mut resp = ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "Authentication required",
-            detail,
-        )
-        .with_field("Authorization")
-        .into_response();
+        let mut resp = ApiError::unauthorized(detail).into_response();
         resp.headers_mut().insert(
             header::WWW_AUTHENTICATE,
             header::HeaderValue::from_static("Bearer realm=\"benchmon\""),
@@ -94,16 +87,10 @@ pub async fn require_token(State(auth): State<Arc<Auth>>, req: Request, next: Ne
     };
     let reading = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     if role == Role::Read && !reading {
-        return ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "Insufficient role",
-            format!(
-                "a read token may not {} this route; it needs a write token",
-                req.method()
-            ),
-        )
-        .with_field("Authorization")
+        return ApiError::forbidden(format!(
+            "a read token may not {} this route; it needs a write token",
+            req.method()
+        ))
         .into_response();
     }
     next.run(req).await

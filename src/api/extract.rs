@@ -1,7 +1,8 @@
 //! Extractors that turn bad input into problem+json naming the field, instead of axum's plain
-//! text rejections.
+//! text rejections: JSON bodies, query strings, and the ids in a route's path.
 
 use super::problem::ApiError;
+use crate::domain::{ClientId, Invalid, RunId, ServiceName, WindowName};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
@@ -29,13 +30,9 @@ where
         if let Some(ct) = content_type {
             let essence = ct.split(';').next().unwrap_or("").trim().to_owned();
             if essence != "application/json" && !essence.ends_with("+json") {
-                return Err(ApiError::new(
-                    axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    "unsupported-media-type",
-                    "The body must be JSON",
-                    format!("Content-Type {essence:?} is not accepted; send application/json"),
-                )
-                .with_field("Content-Type"));
+                return Err(ApiError::unsupported_media_type(format!(
+                    "Content-Type {essence:?} is not accepted; send application/json"
+                )));
             }
         }
         let bytes = axum::body::Bytes::from_request(req, state)
@@ -110,20 +107,116 @@ where
     }
 }
 
-/// A path segment that must parse as a domain id (`RunId`, `ClientId`, …).
-pub struct AppPath<T>(pub T);
+/// A domain id that a route's path carries, and the request field it is reported as.
+pub trait PathId: std::str::FromStr<Err = Invalid> {
+    const FIELD: &'static str;
+}
 
-impl<S, T> FromRequestParts<S> for AppPath<T>
+impl PathId for RunId {
+    const FIELD: &'static str = "session_id";
+}
+impl PathId for ClientId {
+    const FIELD: &'static str = "client_id";
+}
+impl PathId for ServiceName {
+    const FIELD: &'static str = "name";
+}
+impl PathId for WindowName {
+    const FIELD: &'static str = "name";
+}
+
+/// What a route's path parameters parse into: one id, or a pair in path order.
+pub trait PathIds: Sized {
+    /// The raw segments, as axum's `Path` decodes them.
+    type Segments: DeserializeOwned + Send;
+    /// Parses the segments in path order; the first bad one is reported by its field.
+    fn parse(segments: Self::Segments) -> Result<Self, ApiError>;
+}
+
+fn parse_id<T: PathId>(raw: &str) -> Result<T, ApiError> {
+    raw.parse()
+        .map_err(|e: Invalid| ApiError::validation(T::FIELD, e.0))
+}
+
+impl<T: PathId> PathIds for T {
+    type Segments = String;
+    fn parse(raw: String) -> Result<Self, ApiError> {
+        parse_id(&raw)
+    }
+}
+
+impl<A: PathId, B: PathId> PathIds for (A, B) {
+    type Segments = (String, String);
+    fn parse((a, b): (String, String)) -> Result<Self, ApiError> {
+        Ok((parse_id(&a)?, parse_id(&b)?))
+    }
+}
+
+/// The path's segments, decoded but not yet parsed; a segment that does not percent-decode to
+/// UTF-8 is refused here, naming the field `path`.
+async fn segments<P: PathIds, S: Send + Sync>(
+    parts: &mut Parts,
+    state: &S,
+) -> Result<P::Segments, ApiError> {
+    match axum::extract::Path::<P::Segments>::from_request_parts(parts, state).await {
+        Ok(axum::extract::Path(raw)) => Ok(raw),
+        Err(e) => Err(ApiError::validation("path", e.body_text())),
+    }
+}
+
+/// Typed path ids (`IdPath<RunId>`, `IdPath<(RunId, WindowName)>`): a bad id is a 422 naming
+/// its field (`session_id`, `client_id`, `name`).
+pub struct IdPath<P>(pub P);
+
+impl<S, P> FromRequestParts<S> for IdPath<P>
 where
     S: Send + Sync,
-    T: DeserializeOwned + Send,
+    P: PathIds,
 {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
-            Ok(axum::extract::Path(v)) => Ok(AppPath(v)),
-            Err(e) => Err(ApiError::validation("path", e.body_text())),
-        }
+        let raw = segments::<P, S>(parts, state).await?;
+        P::parse(raw).map(IdPath)
+    }
+}
+
+/// Path ids and a JSON body, checked in the order the API has always answered in: an
+/// undecodable path first, then the body (415, bad JSON, bad fields), then the ids. So a
+/// request wrong in both its path and its body gets the body's problem.
+pub struct IdPathJson<P, B>(pub P, pub B);
+
+impl<S, P, B> FromRequest<S> for IdPathJson<P, B>
+where
+    S: Send + Sync,
+    P: PathIds,
+    B: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let (mut parts, body) = req.into_parts();
+        let raw = segments::<P, S>(&mut parts, state).await?;
+        let AppJson(body) = AppJson::from_request(Request::from_parts(parts, body), state).await?;
+        Ok(IdPathJson(P::parse(raw)?, body))
+    }
+}
+
+/// Path ids and query parameters, in the same order as [`IdPathJson`]: an undecodable path,
+/// then the query, then the ids.
+pub struct IdPathQuery<P, Q>(pub P, pub Q);
+
+impl<S, P, Q> FromRequestParts<S> for IdPathQuery<P, Q>
+where
+    S: Send + Sync,
+    P: PathIds,
+    Q: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let raw = segments::<P, S>(parts, state).await?;
+        let AppQuery(query) = AppQuery::from_request_parts(parts, state).await?;
+        Ok(IdPathQuery(P::parse(raw)?, query))
     }
 }

@@ -1,9 +1,11 @@
-//! The HTTP edge: routes, OpenAPI document, problem+json errors, request metrics.
+//! The HTTP edge: routes, the OpenAPI document, and the layers around every route (auth,
+//! problem+json rendering, request metrics, request tracing).
 //! Handlers parse and delegate; the work happens in `session`, `targets` and `collect`.
 
 pub mod auth;
 pub mod collect;
 pub mod extract;
+pub mod observe;
 pub mod problem;
 pub mod sessions;
 pub mod system;
@@ -12,13 +14,10 @@ pub mod windows;
 
 use crate::config::Settings;
 use crate::session::Sessions;
-use axum::extract::{MatchedPath, Request};
-use axum::http::StatusCode;
-use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::middleware;
 use axum::routing::{get, post};
 use axum::Router;
-use problem::{ApiError, ProblemMarker};
+use problem::ApiError;
 use std::sync::Arc;
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
@@ -163,58 +162,10 @@ pub fn router(state: AppState) -> Router {
             state.auth.clone(),
             auth::require_token,
         ))
-        .layer(middleware::from_fn(problem_and_metrics))
+        // Outermost last: the trace span and the metrics see the final response, problem
+        // bodies included; every layer sees the `MatchedPath` of the route it wraps.
+        .layer(middleware::from_fn(problem::render_problems))
+        .layer(middleware::from_fn(observe::record_metrics))
+        .layer(observe::trace_layer())
         .with_state(state)
-}
-
-/// Adds `instance` to problem bodies, turns axum's own plain-text rejections (405, …) into
-/// problems, and records request metrics by route template.
-async fn problem_and_metrics(req: Request, next: Next) -> Response {
-    let started = std::time::Instant::now();
-    let method = req.method().to_string();
-    let path = req.uri().path().to_owned();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|m| m.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".into());
-    let mut resp = next.run(req).await;
-    let status = resp.status();
-    if status.is_client_error() || status.is_server_error() {
-        let problem = if resp.extensions().get::<ProblemMarker>().is_some() {
-            let body = std::mem::take(resp.body_mut());
-            match axum::body::to_bytes(body, 1 << 20).await {
-                Ok(bytes) => serde_json::from_slice::<problem::Problem>(&bytes).ok(),
-                Err(_) => None,
-            }
-        } else {
-            let title = status.canonical_reason().unwrap_or("Error");
-            Some(ApiError::new(status, "http", "HTTP error", title).into_problem(None))
-        };
-        if let Some(mut p) = problem {
-            p.instance = Some(path);
-            let body = serde_json::to_vec(&p).unwrap_or_default();
-            *resp.body_mut() = axum::body::Body::from(body);
-            resp.headers_mut().insert(
-                axum::http::header::CONTENT_TYPE,
-                axum::http::HeaderValue::from_static("application/problem+json"),
-            );
-            resp.headers_mut()
-                .remove(axum::http::header::CONTENT_LENGTH);
-        }
-    }
-    record_http(&method, &route, status, started.elapsed());
-    resp
-}
-
-fn record_http(method: &str, route: &str, status: StatusCode, took: std::time::Duration) {
-    let labels = crate::telemetry::HttpLabels {
-        method: method.to_owned(),
-        route: route.to_owned(),
-        status: status.as_u16().to_string(),
-    };
-    crate::telemetry::METRICS
-        .http
-        .get_or_create(&labels)
-        .observe(took.as_secs_f64());
 }

@@ -1,6 +1,6 @@
 //! `/api/v1/sessions…`: create, list, inspect, start, stop, delete, and wait for a state.
 
-use super::extract::{AppJson, AppPath, AppQuery};
+use super::extract::{AppJson, AppQuery, IdPath, IdPathJson, IdPathQuery};
 use super::problem::{ApiError, Problem};
 use super::AppState;
 use crate::domain::{PromDuration, RunId};
@@ -10,15 +10,6 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
 use utoipa::IntoParams;
-
-/// Parses a path segment as a domain id, naming `field` when it does not parse.
-pub fn path_id<T>(field: &str, raw: &str) -> Result<T, ApiError>
-where
-    T: std::str::FromStr<Err = crate::domain::Invalid>,
-{
-    raw.parse()
-        .map_err(|e: crate::domain::Invalid| ApiError::validation(field, e.0))
-}
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -74,10 +65,8 @@ pub async fn list_sessions(
         (status = 408, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn get_session(
     State(app): State<AppState>,
-    AppPath(id): AppPath<String>,
-    AppQuery(q): AppQuery<WaitQuery>,
+    IdPathQuery(id, q): IdPathQuery<RunId, WaitQuery>,
 ) -> Result<Json<Session>, ApiError> {
-    let id: RunId = path_id("session_id", &id)?;
     let Some(wait) = q.wait.as_deref() else {
         if q.timeout.is_some() {
             return Err(ApiError::validation("timeout", "timeout needs wait=STATE"));
@@ -106,10 +95,9 @@ pub async fn get_session(
         (status = 408, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn session_status(
     state: State<AppState>,
-    id: AppPath<String>,
-    q: AppQuery<WaitQuery>,
+    path_and_query: IdPathQuery<RunId, WaitQuery>,
 ) -> Result<Json<Session>, ApiError> {
-    get_session(state, id, q).await
+    get_session(state, path_and_query).await
 }
 
 /// Submits Prometheus as a job; 202 with the session (`pending`). Follow it with
@@ -122,10 +110,8 @@ pub async fn session_status(
         (status = 502, body = Problem, description = "The scheduler command failed")))]
 pub async fn start_session(
     State(app): State<AppState>,
-    AppPath(id): AppPath<String>,
-    AppJson(req): AppJson<StartSession>,
+    IdPathJson(id, req): IdPathJson<RunId, StartSession>,
 ) -> Result<(StatusCode, Json<Session>), ApiError> {
-    let id: RunId = path_id("session_id", &id)?;
     let s = app.sessions.start(&id, req).await?;
     Ok((StatusCode::ACCEPTED, Json(s)))
 }
@@ -137,9 +123,8 @@ pub async fn start_session(
         (status = 408, body = Problem), (status = 502, body = Problem)))]
 pub async fn stop_session(
     State(app): State<AppState>,
-    AppPath(id): AppPath<String>,
+    IdPath(id): IdPath<RunId>,
 ) -> Result<Json<Session>, ApiError> {
-    let id: RunId = path_id("session_id", &id)?;
     Ok(Json(app.sessions.stop(&id).await?))
 }
 
@@ -149,9 +134,8 @@ pub async fn stop_session(
     responses((status = 204), (status = 404, body = Problem), (status = 502, body = Problem)))]
 pub async fn delete_session(
     State(app): State<AppState>,
-    AppPath(id): AppPath<String>,
+    IdPath(id): IdPath<RunId>,
 ) -> Result<StatusCode, ApiError> {
-    let id: RunId = path_id("session_id", &id)?;
     app.sessions.delete(&id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -3,7 +3,7 @@
 use super::problem::{ApiError, Problem};
 use super::AppState;
 use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::http::header;
 use axum::response::IntoResponse;
 use axum::Json;
 use serde::Serialize;
@@ -35,14 +35,11 @@ pub struct Readiness {
 #[utoipa::path(get, path = "/ready", tag = "system", security(()),
     responses((status = 200, body = Readiness), (status = 503, body = Problem)))]
 pub async fn ready(State(app): State<AppState>) -> Result<Json<Readiness>, ApiError> {
-    app.sessions.launcher.check().await.map_err(|e| {
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "launcher-unavailable",
-            "The launcher is not usable",
-            e.to_string(),
-        )
-    })?;
+    app.sessions
+        .launcher
+        .check()
+        .await
+        .map_err(|e| ApiError::launcher_unavailable(e.to_string()))?;
     Ok(Json(Readiness {
         status: "ready",
         launcher: app.sessions.launcher.kind(),

@@ -1,24 +1,20 @@
 //! Target registration (`/api/v1/clients`, `/api/v1/services` and their per-session forms),
 //! the targets list with live health, and the rendered config.
 
-use super::extract::{AppJson, AppPath};
+use super::extract::{AppJson, IdPath, IdPathJson};
 use super::problem::{ApiError, Problem};
-use super::sessions::path_id;
 use super::AppState;
 use crate::domain::{ClientId, RunId, ServiceName};
-use crate::targets::{
-    self, ClientRegistration, ConfigView, DeregisterError, ServiceRegistration, TargetList,
-};
+use crate::targets::{self, ClientRegistration, ConfigView, ServiceRegistration, TargetList};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 
 /// The session a registration is for: the path's, or the body's `session_id` on the
 /// top-level routes. Both given and different is an error naming `session_id`.
-fn session_of(path: Option<&str>, body: Option<&RunId>) -> Result<RunId, ApiError> {
+fn session_of(path: Option<RunId>, body: Option<&RunId>) -> Result<RunId, ApiError> {
     match (path, body) {
-        (Some(p), b) => {
-            let id: RunId = path_id("session_id", p)?;
+        (Some(id), b) => {
             if b.is_some_and(|b| *b != id) {
                 return Err(ApiError::validation(
                     "session_id",
@@ -60,7 +56,7 @@ fn check_preferences(reg: &ClientRegistration) -> Result<(), ApiError> {
 
 async fn add_client(
     app: &AppState,
-    path: Option<&str>,
+    path: Option<RunId>,
     reg: ClientRegistration,
 ) -> Result<(StatusCode, Json<ClientRegistration>), ApiError> {
     let id = session_of(path, reg.session_id.as_ref())?;
@@ -71,7 +67,7 @@ async fn add_client(
 
 async fn add_service(
     app: &AppState,
-    path: Option<&str>,
+    path: Option<RunId>,
     reg: ServiceRegistration,
 ) -> Result<(StatusCode, Json<ServiceRegistration>), ApiError> {
     let id = session_of(path, reg.session_id.as_ref())?;
@@ -107,10 +103,9 @@ pub async fn register_service(
         (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn register_session_client(
     State(app): State<AppState>,
-    AppPath(id): AppPath<String>,
-    AppJson(reg): AppJson<ClientRegistration>,
+    IdPathJson(id, reg): IdPathJson<RunId, ClientRegistration>,
 ) -> Result<(StatusCode, Json<ClientRegistration>), ApiError> {
-    add_client(&app, Some(&id), reg).await
+    add_client(&app, Some(id), reg).await
 }
 
 #[utoipa::path(post, path = "/api/v1/sessions/{id}/services", tag = "targets", request_body = ServiceRegistration,
@@ -119,26 +114,9 @@ pub async fn register_session_client(
         (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn register_session_service(
     State(app): State<AppState>,
-    AppPath(id): AppPath<String>,
-    AppJson(reg): AppJson<ServiceRegistration>,
+    IdPathJson(id, reg): IdPathJson<RunId, ServiceRegistration>,
 ) -> Result<(StatusCode, Json<ServiceRegistration>), ApiError> {
-    add_service(&app, Some(&id), reg).await
-}
-
-impl From<DeregisterError> for ApiError {
-    fn from(e: DeregisterError) -> Self {
-        match e {
-            DeregisterError::Session(s) => s.into(),
-            DeregisterError::Unknown { kind, .. } => {
-                let field = if kind == "client" {
-                    "client_id"
-                } else {
-                    "name"
-                };
-                ApiError::not_found(e.to_string()).with_field(field)
-            }
-        }
-    }
+    add_service(&app, Some(id), reg).await
 }
 
 #[utoipa::path(delete, path = "/api/v1/sessions/{id}/clients/{client_id}", tag = "targets",
@@ -146,10 +124,8 @@ impl From<DeregisterError> for ApiError {
     responses((status = 204), (status = 404, body = Problem), (status = 422, body = Problem)))]
 pub async fn deregister_client(
     State(app): State<AppState>,
-    AppPath((id, client)): AppPath<(String, String)>,
+    IdPath((id, client)): IdPath<(RunId, ClientId)>,
 ) -> Result<StatusCode, ApiError> {
-    let id: RunId = path_id("session_id", &id)?;
-    let client: ClientId = path_id("client_id", &client)?;
     targets::deregister_client(&app.sessions, &id, &client).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -159,10 +135,8 @@ pub async fn deregister_client(
     responses((status = 204), (status = 404, body = Problem), (status = 422, body = Problem)))]
 pub async fn deregister_service(
     State(app): State<AppState>,
-    AppPath((id, name)): AppPath<(String, String)>,
+    IdPath((id, name)): IdPath<(RunId, ServiceName)>,
 ) -> Result<StatusCode, ApiError> {
-    let id: RunId = path_id("session_id", &id)?;
-    let name: ServiceName = path_id("name", &name)?;
     targets::deregister_service(&app.sessions, &id, &name).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -174,9 +148,8 @@ pub async fn deregister_service(
     responses((status = 200, body = TargetList), (status = 404, body = Problem)))]
 pub async fn list_targets(
     State(app): State<AppState>,
-    AppPath(id): AppPath<String>,
+    IdPath(id): IdPath<RunId>,
 ) -> Result<Json<TargetList>, ApiError> {
-    let id: RunId = path_id("session_id", &id)?;
     let cell = app.sessions.cell(&id).await?;
     Ok(Json(targets::list_targets(&app.sessions, &cell).await))
 }
@@ -187,9 +160,8 @@ pub async fn list_targets(
     responses((status = 200, body = ConfigView), (status = 404, body = Problem)))]
 pub async fn session_config(
     State(app): State<AppState>,
-    AppPath(id): AppPath<String>,
+    IdPath(id): IdPath<RunId>,
 ) -> Result<Json<ConfigView>, ApiError> {
-    let id: RunId = path_id("session_id", &id)?;
     let cell = app.sessions.cell(&id).await?;
     Ok(Json(targets::config_view(&app.sessions, &cell).await?))
 }

@@ -1,32 +1,13 @@
 //! `/api/v1/sessions/{id}/windows`: named benchmark phases to collect by name.
 
-use super::extract::{AppJson, AppPath};
+use super::extract::{IdPath, IdPathJson};
 use super::problem::{ApiError, Problem};
-use super::sessions::path_id;
 use super::AppState;
 use crate::domain::{RunId, WindowName};
-use crate::session::{CloseWindow, NewWindow, Window, WindowError};
+use crate::session::{CloseWindow, NewWindow, Window};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-
-impl From<WindowError> for ApiError {
-    fn from(e: WindowError) -> Self {
-        match e {
-            WindowError::Session(s) => s.into(),
-            WindowError::Exists(_) | WindowError::Closed(_) => {
-                ApiError::conflict(e.to_string()).with_field("name")
-            }
-            WindowError::Unknown(_) => ApiError::not_found(e.to_string()).with_field("name"),
-            WindowError::Order { .. } => ApiError::validation("end", e.to_string()),
-            WindowError::EndWithoutStart => ApiError::validation("start", e.to_string()),
-        }
-    }
-}
-
-fn ids(id: &str, name: &str) -> Result<(RunId, WindowName), ApiError> {
-    Ok((path_id("session_id", id)?, path_id("name", name)?))
-}
 
 /// Adds a window: `{name}` opens it now, `{name, start}` opens it at `start`, `{name, start,
 /// end}` records a finished phase.
@@ -35,10 +16,8 @@ fn ids(id: &str, name: &str) -> Result<(RunId, WindowName), ApiError> {
     responses((status = 201, body = Window), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn add_window(
     State(app): State<AppState>,
-    AppPath(id): AppPath<String>,
-    AppJson(req): AppJson<NewWindow>,
+    IdPathJson(id, req): IdPathJson<RunId, NewWindow>,
 ) -> Result<(StatusCode, Json<Window>), ApiError> {
-    let id: RunId = path_id("session_id", &id)?;
     Ok((
         StatusCode::CREATED,
         Json(app.sessions.add_window(&id, req).await?),
@@ -52,10 +31,8 @@ pub async fn add_window(
     responses((status = 200, body = Window), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn close_window(
     State(app): State<AppState>,
-    AppPath((id, name)): AppPath<(String, String)>,
-    AppJson(req): AppJson<CloseWindow>,
+    IdPathJson((id, name), req): IdPathJson<(RunId, WindowName), CloseWindow>,
 ) -> Result<Json<Window>, ApiError> {
-    let (id, name) = ids(&id, &name)?;
     Ok(Json(app.sessions.close_window(&id, &name, req).await?))
 }
 
@@ -64,9 +41,8 @@ pub async fn close_window(
     responses((status = 200, body = Vec<Window>), (status = 404, body = Problem)))]
 pub async fn list_windows(
     State(app): State<AppState>,
-    AppPath(id): AppPath<String>,
+    IdPath(id): IdPath<RunId>,
 ) -> Result<Json<Vec<Window>>, ApiError> {
-    let id: RunId = path_id("session_id", &id)?;
     Ok(Json(app.sessions.windows(&id).await?))
 }
 
@@ -75,9 +51,8 @@ pub async fn list_windows(
     responses((status = 204), (status = 404, body = Problem)))]
 pub async fn delete_window(
     State(app): State<AppState>,
-    AppPath((id, name)): AppPath<(String, String)>,
+    IdPath((id, name)): IdPath<(RunId, WindowName)>,
 ) -> Result<StatusCode, ApiError> {
-    let (id, name) = ids(&id, &name)?;
     app.sessions.delete_window(&id, &name).await?;
     Ok(StatusCode::NO_CONTENT)
 }

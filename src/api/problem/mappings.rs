@@ -1,0 +1,163 @@
+//! Every domain error's status code, problem type and field: the `From<…> for ApiError`
+//! conversions handlers rely on with `?`.
+
+use super::ApiError;
+use crate::artifacts::OutDirError;
+use crate::collect::CollectionError;
+use crate::export::CollectError;
+use crate::session::{SessionError, StoreError, WindowError};
+use crate::targets::DeregisterError;
+use axum::http::StatusCode;
+
+impl From<SessionError> for ApiError {
+    fn from(e: SessionError) -> Self {
+        use SessionError as E;
+        match e {
+            E::NotFound(_) => ApiError::not_found(e.to_string()).with_field("session_id"),
+            E::Exists(_) => ApiError::conflict(e.to_string()).with_field("run_id"),
+            E::Conflict { .. } => ApiError::conflict(e.to_string()),
+            E::Refused { field, message } => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "scheduler-refused",
+                "The scheduler refused the job",
+                format!("sbatch refused the job: {message}"),
+            )
+            .with_field(field),
+            E::Launch(inner) => ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "scheduler-error",
+                "The scheduler command failed",
+                inner.to_string(),
+            ),
+            E::WaitTimeout { .. } => ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "wait-timeout",
+                "The session did not reach the state in time",
+                e.to_string(),
+            )
+            .with_field("timeout"),
+            E::Unreachable { .. } => ApiError::new(
+                StatusCode::CONFLICT,
+                "state-unreachable",
+                "The session can no longer reach that state",
+                e.to_string(),
+            )
+            .with_field("wait"),
+            E::ShuttingDown => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "shutting-down",
+                "benchmon is shutting down",
+                e.to_string(),
+            ),
+            E::Store(StoreError::Exists(_)) => ApiError::conflict(e.to_string()),
+            E::Store(_) | E::Render { .. } => ApiError::internal(e),
+        }
+    }
+}
+
+impl From<DeregisterError> for ApiError {
+    fn from(e: DeregisterError) -> Self {
+        match e {
+            DeregisterError::Session(s) => s.into(),
+            DeregisterError::Unknown { kind, .. } => {
+                let field = if kind == "client" {
+                    "client_id"
+                } else {
+                    "name"
+                };
+                ApiError::not_found(e.to_string()).with_field(field)
+            }
+        }
+    }
+}
+
+impl From<WindowError> for ApiError {
+    fn from(e: WindowError) -> Self {
+        match e {
+            WindowError::Session(s) => s.into(),
+            WindowError::Exists(_) | WindowError::Closed(_) => {
+                ApiError::conflict(e.to_string()).with_field("name")
+            }
+            WindowError::Unknown(_) => ApiError::not_found(e.to_string()).with_field("name"),
+            WindowError::Order { .. } => ApiError::validation("end", e.to_string()),
+            WindowError::EndWithoutStart => ApiError::validation("start", e.to_string()),
+        }
+    }
+}
+
+impl From<CollectionError> for ApiError {
+    fn from(e: CollectionError) -> Self {
+        match e {
+            CollectionError::Session(s) => s.into(),
+            CollectionError::Invalid { field, detail } => ApiError::validation(field, detail),
+            CollectionError::NotRunning { .. } | CollectionError::NoData { .. } => {
+                ApiError::conflict(e.to_string())
+            }
+            // Transient by nature: a 503 is what clients (ours included) retry.
+            CollectionError::JobEnding { .. } => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "job-ending",
+                "The session's job is still ending",
+                e.to_string(),
+            ),
+            CollectionError::Offline(o) if o.tsdb_in_use() => ApiError::conflict(o.to_string()),
+            // Its own log says why (a missing binary, a TSDB it cannot open): show it. Not a
+            // 503, which clients would retry into the same failure.
+            CollectionError::Offline(o) => ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "offline-prometheus",
+                "benchmon could not serve the ended session's data",
+                o.to_string(),
+            ),
+            CollectionError::OutDir(OutDirError::Invalid(d)) => ApiError::validation("out_dir", d),
+            CollectionError::OutDir(OutDirError::Outside(d)) => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "out-dir-forbidden",
+                "out_dir is outside the allowed roots",
+                d,
+            )
+            .with_field("out_dir"),
+            CollectionError::OutDir(io @ OutDirError::Io { .. }) => ApiError::internal(io),
+            CollectionError::Collect(c) => c.into(),
+        }
+    }
+}
+
+impl From<CollectError> for ApiError {
+    fn from(e: CollectError) -> Self {
+        match e {
+            CollectError::InvalidPlan { ref field, .. } => {
+                let field = field.clone();
+                ApiError::validation(field, e.to_string())
+            }
+            // Prometheus's own trouble (a query timeout, an internal error) is not the request's.
+            CollectError::Query { ref error_type, .. } if error_type != "bad_data" => {
+                ApiError::new(
+                    StatusCode::BAD_GATEWAY,
+                    "prometheus-error",
+                    "Prometheus could not answer a query",
+                    e.to_string(),
+                )
+            }
+            CollectError::Query { ref query, .. } => {
+                let field = format!("queries.{query}");
+                ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "query-refused",
+                    "Prometheus refused a query",
+                    e.to_string(),
+                )
+                .with_field(field)
+            }
+            CollectError::Http { .. }
+            | CollectError::Status { .. }
+            | CollectError::Response { .. } => ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "prometheus-error",
+                "Prometheus did not answer as expected",
+                e.to_string(),
+            ),
+            other => ApiError::internal(other),
+        }
+    }
+}
