@@ -5,7 +5,7 @@
 //! session's record is put back to what it was before `start` (created, no job), exactly the
 //! record a crash at that point leaves. The job itself is real and keeps running.
 
-use crate::helpers::*;
+use crate::support::*;
 use benchmon::config::LauncherKind;
 use benchmon::session::{Session, SessionState};
 use std::time::Duration;

@@ -1,6 +1,6 @@
 //! Bearer-token auth and benchmon's own metrics.
 
-use crate::helpers::*;
+use crate::support::*;
 use benchmon::client::Client;
 use benchmon::config::{LauncherKind, Role, SiteConfig};
 use reqwest::Method;

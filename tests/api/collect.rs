@@ -1,6 +1,6 @@
 //! Collection through a real session: real SLURM job, real node exporter, real bundle.
 
-use crate::helpers::*;
+use crate::support::*;
 use benchmon::config::LauncherKind;
 use reqwest::Method;
 use serde_json::{json, Value};

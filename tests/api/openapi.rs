@@ -1,7 +1,7 @@
 //! The committed OpenAPI document is the served one; drift fails here.
 //! Regenerate with `BENCHMON_UPDATE_OPENAPI=1 cargo test --test api openapi`.
 
-use crate::helpers::*;
+use crate::support::*;
 use benchmon::config::LauncherKind;
 
 #[test]

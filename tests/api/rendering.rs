@@ -1,7 +1,7 @@
 //! What benchmon writes for Prometheus and SLURM is valid: promtool and bash agree, whatever
 //! the labels contain.
 
-use crate::helpers::*;
+use crate::support::*;
 use benchmon::config::LauncherKind;
 use reqwest::Method;
 use serde_json::json;

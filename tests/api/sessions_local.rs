@@ -1,6 +1,6 @@
 //! The local launcher: the same API and states, Prometheus as a child process.
 
-use crate::helpers::*;
+use crate::support::*;
 use benchmon::config::LauncherKind;
 use benchmon::session::{CreateSession, SessionState, StartSession};
 use std::time::Duration;

@@ -1,6 +1,6 @@
 //! Sessions on the real SLURM dev cluster.
 
-use crate::helpers::*;
+use crate::support::*;
 use benchmon::config::LauncherKind;
 use benchmon::session::SessionState;
 use reqwest::Method;

@@ -1,6 +1,6 @@
 //! Target registration against a real Prometheus (SLURM job) and real node exporters.
 
-use crate::helpers::*;
+use crate::support::*;
 use benchmon::config::LauncherKind;
 use reqwest::Method;
 use serde_json::{json, Value};

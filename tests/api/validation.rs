@@ -1,6 +1,6 @@
 //! Bad input: 422 problem+json naming the field, before anything runs.
 
-use crate::helpers::*;
+use crate::support::*;
 use benchmon::config::LauncherKind;
 use reqwest::Method;
 use serde_json::{json, Value};

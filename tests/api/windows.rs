@@ -1,6 +1,6 @@
 //! Named windows: open now, close now, add a finished one, and the errors around them.
 
-use crate::helpers::*;
+use crate::support::*;
 use benchmon::config::LauncherKind;
 use reqwest::Method;
 use serde_json::json;

@@ -1,7 +1,7 @@
 //! `benchmon collect` by `--last` and by `--window`, against real Prometheus.
 
-use crate::common::{spawn_app, unique_id, NodeExporter};
-use crate::support::*;
+use crate::binary::*;
+use crate::support::{spawn_app, unique_id, NodeExporter};
 use benchmon::config::LauncherKind;
 use std::path::Path;
 use std::time::Duration;

@@ -1,8 +1,8 @@
 //! The example scripts, run as users would run them, against a spawned server on the dev
 //! cluster.
 
-use crate::common::{free_port, spawn_app, unique_id};
-use crate::support::*;
+use crate::binary::*;
+use crate::support::{free_port, spawn_app, unique_id};
 use benchmon::config::LauncherKind;
 
 #[tokio::test]

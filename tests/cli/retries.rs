@@ -1,7 +1,7 @@
 //! Retries: connection errors and 5xx are retried with backoff, a 4xx never is.
 
-use crate::common::free_port;
-use crate::support::*;
+use crate::binary::*;
+use crate::support::free_port;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;

@@ -1,7 +1,7 @@
 //! `benchmon window …` against a spawned server.
 
-use crate::common::spawn_app;
-use crate::support::*;
+use crate::binary::*;
+use crate::support::spawn_app;
 use benchmon::config::LauncherKind;
 
 #[tokio::test]

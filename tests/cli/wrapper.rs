@@ -1,8 +1,8 @@
 //! `slurm/benchmon-wrap.sh` in real `sbatch` jobs (via `examples/benchmark-job.sh`), and its
 //! signal handling run directly.
 
-use crate::common::{sh, spawn_app, squeue_state, unique_id, TestApp};
-use crate::support::*;
+use crate::binary::*;
+use crate::support::{sh, spawn_app, squeue_state, unique_id, TestApp};
 use benchmon::config::LauncherKind;
 use benchmon::domain::RunId;
 use std::path::PathBuf;

@@ -4,8 +4,8 @@
 mod bundles;
 mod chunking;
 mod cli;
-#[path = "../common/mod.rs"]
-mod common;
 mod coverage;
-mod helpers;
+mod fixtures;
 mod kpis;
+#[path = "../support/mod.rs"]
+mod support;

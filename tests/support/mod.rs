@@ -1,6 +1,7 @@
 //! `spawn_app()`: a fresh server with its own state and artifact dirs, on port 0; and the
-//! other helpers the test binaries share (`tests/api` as `helpers`, `tests/cli` and `tests/collect`
-//! as `common`).
+//! other helpers the test binaries share. Every binary mounts it as `support`
+//! (`#[path = "../support/mod.rs"] mod support;`); a binary's own helpers have other names
+//! (`tests/cli/binary.rs`, `tests/collect/fixtures.rs`).
 // Each binary uses a part of this module.
 #![allow(dead_code)]
 
