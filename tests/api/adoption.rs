@@ -13,8 +13,8 @@ use std::time::Duration;
 async fn a_lost_job_is_adopted_on_restart(launcher: LauncherKind) {
     let app = spawn_app(launcher).await;
     let id = unique_id("lost");
-    create_session(&app, &id).await;
-    let url = start_and_wait(&app, &id).await;
+    app.create_session(&id).await;
+    let url = app.start_and_wait(&id).await;
     let job = app.client.session(&id).await.unwrap().job_id.unwrap();
     let dirs = app.shutdown().await;
 
