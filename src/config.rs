@@ -2,8 +2,7 @@
 //! TOML file of site defaults. Everything is validated on load; there is no global config.
 
 use crate::domain::{PromDuration, SlurmOptions};
-// Re-exported for the tests until they name the launcher module.
-pub use crate::launcher::LauncherKind;
+use crate::launcher::LauncherKind;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

@@ -27,7 +27,7 @@ pub async fn health() -> Json<Health> {
 #[derive(Serialize, ToSchema)]
 pub struct Readiness {
     pub status: &'static str,
-    pub launcher: crate::config::LauncherKind,
+    pub launcher: crate::launcher::LauncherKind,
     pub sessions: usize,
 }
 

@@ -5,16 +5,16 @@
 //! session's record is put back to what it was before `start` (created, no job), exactly the
 //! record a crash at that point leaves. The job itself is real and keeps running.
 
-use crate::helpers::*;
-use benchmon::config::LauncherKind;
+use crate::support::*;
+use benchmon::launcher::LauncherKind;
 use benchmon::session::{Session, SessionState};
 use std::time::Duration;
 
 async fn a_lost_job_is_adopted_on_restart(launcher: LauncherKind) {
     let app = spawn_app(launcher).await;
     let id = unique_id("lost");
-    create_session(&app, &id).await;
-    let url = start_and_wait(&app, &id).await;
+    app.create_session(&id).await;
+    let url = app.start_and_wait(&id).await;
     let job = app.client.session(&id).await.unwrap().job_id.unwrap();
     let dirs = app.shutdown().await;
 

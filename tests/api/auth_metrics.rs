@@ -1,8 +1,10 @@
 //! Bearer-token auth and benchmon's own metrics.
 
-use crate::helpers::*;
+use crate::support::*;
 use benchmon::client::Client;
-use benchmon::config::{LauncherKind, Role, SiteConfig};
+use benchmon::config::{Role, SiteConfig};
+use benchmon::launcher::LauncherKind;
+use benchmon::session::StartSession;
 use reqwest::Method;
 use serde_json::json;
 use std::time::Duration;
@@ -102,14 +104,10 @@ async fn tokens_gate_reads_and_writes_while_health_stays_open() {
 #[tokio::test]
 async fn self_metrics_pass_promtool_and_count_requests_by_route_template() {
     let app = spawn_app(LauncherKind::Local).await;
-    app.send(Method::GET, "/api/v1/sessions/does-not-exist", None)
-        .await;
-    app.send(
-        Method::POST,
-        "/api/v1/sessions",
-        Some(json!({"run_id": "m1"})),
-    )
-    .await;
+    app.session("does-not-exist").await.problem(404);
+    app.create(&from_json(json!({"run_id": "m1"})))
+        .await
+        .success(201);
     let text = reqwest::get(app.url("/metrics"))
         .await
         .unwrap()
@@ -153,14 +151,12 @@ async fn self_metrics_pass_promtool_and_count_requests_by_route_template() {
 async fn a_session_can_opt_in_to_scrape_benchmon_itself() {
     let app = spawn_app(LauncherKind::Local).await;
     let id = unique_id("selfscrape");
-    app.send(
-        Method::POST,
-        "/api/v1/sessions",
-        Some(json!({"run_id": id, "scrape_interval": "1s", "scrape_benchmon": true})),
-    )
-    .await;
-    app.send(Method::POST, &format!("/api/v1/sessions/{id}/start"), None)
-        .await;
+    app.create(&from_json(
+        json!({"run_id": id, "scrape_interval": "1s", "scrape_benchmon": true}),
+    ))
+    .await
+    .success(201);
+    app.start(&id, &StartSession::default()).await.success(202);
     let s = app
         .client
         .wait_for(

@@ -1,7 +1,9 @@
 //! Collection through a real session: real SLURM job, real node exporter, real bundle.
 
-use crate::helpers::*;
-use benchmon::config::LauncherKind;
+use crate::support::*;
+use benchmon::client::{CollectRequest, CollectResult};
+use benchmon::launcher::LauncherKind;
+use benchmon::session::StartSession;
 use reqwest::Method;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -15,24 +17,23 @@ async fn steady_window_of_a_scraped_exporter(
     exporter: &NodeExporter,
     secs: u64,
 ) {
-    create_session(app, id).await;
+    app.create_session(id).await;
     let client = json!({"client_id": "client-001", "node": "localhost", "exporters": {"node": exporter.address()}});
-    let clients = format!("/api/v1/sessions/{id}/clients");
-    let (status, _, body) = app.send(Method::POST, &clients, Some(client)).await;
-    assert_eq!(status, 201, "{body}");
-    let prom = start_and_wait(app, id).await;
+    app.register_client(id, &from_json(client))
+        .await
+        .success(201);
+    let prom = app.start_and_wait(id).await;
     query_until_present(
         &prom,
         &format!(r#"node_load1{{session="{id}"}}"#),
         Duration::from_secs(40),
     )
     .await;
-    let windows = format!("/api/v1/sessions/{id}/windows");
-    app.send(Method::POST, &windows, Some(json!({"name": "steady"})))
-        .await;
+    app.add_window(id, &from_json(json!({"name": "steady"})))
+        .await
+        .success(201);
     tokio::time::sleep(Duration::from_secs(secs)).await;
-    app.send(Method::POST, &format!("{windows}/steady/close"), None)
-        .await;
+    app.close_window(id, "steady").await.success(200);
 }
 
 #[tokio::test]
@@ -130,14 +131,8 @@ async fn a_named_window_of_a_real_session_becomes_a_complete_bundle() {
         .await;
     assert_eq!(status, 201, "{again}");
     assert!(again["bundle_dir"].as_str().unwrap().ends_with("run-001-2"));
-    let (_, _, list) = app
-        .send(
-            Method::GET,
-            &format!("/api/v1/sessions/{id}/collections"),
-            None,
-        )
-        .await;
-    assert_eq!(list.as_array().unwrap().len(), 2);
+    let list = app.collections(&id).await.success(200);
+    assert_eq!(list.len(), 2);
     assert_eq!(list[0]["manifest"]["complete"], true);
     app.client.stop_session(&id).await.unwrap();
     app.shutdown().await;
@@ -151,17 +146,12 @@ async fn collect_requests_that_escape_or_make_no_sense_are_refused_and_write_not
     let app = spawn_app_with(settings, dirs).await;
     let id = unique_id("escape");
     let path = format!("/api/v1/sessions/{id}/collect");
-    app.send(
-        Method::POST,
-        "/api/v1/sessions",
-        Some(json!({"run_id": id, "scrape_interval": "1s"})),
-    )
-    .await;
-    let (status, _, p) = app
-        .send(Method::POST, &path, Some(json!({"last": "1m"})))
-        .await;
-    assert_eq!(status, 409, "collect before start: {p}");
-    start_and_wait(&app, &id).await;
+    app.create_session(&id).await;
+    // Collect before start.
+    app.collect(&id, &from_json(json!({"last": "1m"})))
+        .await
+        .problem(409);
+    app.start_and_wait(&id).await;
 
     let outside = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(&app.dirs.artifacts).unwrap();
@@ -223,38 +213,36 @@ async fn a_window_collected_after_stop_is_the_same_as_while_running() {
     let exporter = NodeExporter::start().await;
     let id = unique_id("afterstop");
     steady_window_of_a_scraped_exporter(&app, &id, &exporter, 6).await;
-    let collect = format!("/api/v1/sessions/{id}/collect");
-    let body = |run: &str| json!({"window": "steady", "run_id": run});
-    let (status, _, live) = app.send(Method::POST, &collect, Some(body("live"))).await;
-    assert_eq!(status, 201, "{live}");
-    assert_eq!(live["manifest"]["context"]["prometheus_source"], "job");
+    let body =
+        |run: &str| -> CollectRequest { from_json(json!({"window": "steady", "run_id": run})) };
+    let live = app.collect(&id, &body("live")).await.success(201);
+    assert_eq!(live.manifest["context"]["prometheus_source"], "job");
 
     let stopped = app.client.stop_session(&id).await.unwrap();
     assert_eq!(stopped.state, benchmon::session::SessionState::Stopped);
     // A bad request is refused before any Prometheus is started for it.
-    let (status, _, problem) = app
-        .send(Method::POST, &collect, Some(json!({"window": "nope"})))
-        .await;
-    assert_eq!((status, problem["field"].as_str()), (422, Some("window")));
+    let problem = app
+        .collect(&id, &from_json(json!({"window": "nope"})))
+        .await
+        .problem(422);
+    assert_eq!(problem.field.as_deref(), Some("window"));
     let offline_dir = app.dirs.state.join(format!("sessions/{id}/offline"));
     assert!(!offline_dir.exists());
     // Two at once: they take turns on the TSDB, both succeed.
-    let (a, b) = tokio::join!(
-        app.send(Method::POST, &collect, Some(body("after-a"))),
-        app.send(Method::POST, &collect, Some(body("after-b"))),
-    );
-    for (status, _, after) in [a, b] {
-        assert_eq!(status, 201, "{after}");
-        assert_eq!(after["manifest"]["context"]["prometheus_source"], "offline");
-        assert!(after["samples"].as_u64().unwrap() > 0, "{after}");
-        assert_eq!(after["samples"], live["samples"]);
-        assert_eq!(after["raw_samples"], live["raw_samples"]);
+    let (a, b) = (body("after-a"), body("after-b"));
+    let (a, b) = tokio::join!(app.collect(&id, &a), app.collect(&id, &b));
+    for after in [a, b] {
+        let after = after.success(201);
+        assert_eq!(after.manifest["context"]["prometheus_source"], "offline");
+        assert!(after.samples > 0, "{after:?}");
+        assert_eq!(after.samples, live.samples);
+        assert_eq!(
+            after.extra.get("raw_samples"),
+            live.extra.get("raw_samples")
+        );
         for file in ["samples.csv", "raw.csv"] {
-            let read = |out: &Value| {
-                std::fs::read_to_string(
-                    std::path::Path::new(out["bundle_dir"].as_str().unwrap()).join(file),
-                )
-                .unwrap()
+            let read = |out: &CollectResult| {
+                std::fs::read_to_string(std::path::Path::new(&out.bundle_dir).join(file)).unwrap()
             };
             assert!(read(&after) == read(&live), "{file} differs after stop");
         }
@@ -271,35 +259,31 @@ async fn a_window_collected_after_stop_is_the_same_as_while_running() {
 async fn an_ended_session_without_a_prometheus_binary_gets_a_clear_problem() {
     let app = spawn_app(LauncherKind::Local).await;
     let id = unique_id("offline-errors");
-    create_session(&app, &id).await;
-    let url = start_and_wait(&app, &id).await;
+    app.create_session(&id).await;
+    let url = app.start_and_wait(&id).await;
     until_self_scraped(&url, &id).await;
     app.client.stop_session(&id).await.unwrap();
-    let collect = format!("/api/v1/sessions/{id}/collect");
-    let body = json!({"last": "1m"});
+    let body: CollectRequest = from_json(json!({"last": "1m"}));
 
     // benchmon restarted with a Prometheus binary that does not exist on its host.
     let dirs = app.shutdown().await;
     let mut settings = test_settings(&dirs, LauncherKind::Local);
     settings.site.prometheus.binary = "/nonexistent/prometheus".into();
     let app = spawn_app_with(settings, dirs).await;
-    let (status, _, problem) = app.send(Method::POST, &collect, Some(body.clone())).await;
-    assert_eq!(status, 500, "{problem}");
-    assert_eq!(problem["type"], "/problems/offline-prometheus");
+    let problem = app.collect(&id, &body).await.problem(500);
+    assert_eq!(problem.kind, "/problems/offline-prometheus");
     assert!(
-        problem["detail"]
-            .as_str()
-            .unwrap()
+        problem
+            .detail
             .contains("cannot start /nonexistent/prometheus"),
-        "{problem}"
+        "{problem:?}"
     );
 
     // And with the binary back, the data is all there.
     let dirs = app.shutdown().await;
     let app = spawn_app_with(test_settings(&dirs, LauncherKind::Local), dirs).await;
-    let (status, _, out) = app.send(Method::POST, &collect, Some(body)).await;
-    assert_eq!(status, 201, "{out}");
-    assert!(out["raw_samples"].as_u64().unwrap() > 0, "{out}");
+    let out = app.collect(&id, &body).await.success(201);
+    assert!(out.extra["raw_samples"].as_u64().unwrap() > 0, "{out:?}");
     app.shutdown().await;
 }
 
@@ -317,13 +301,8 @@ async fn a_failed_session_whose_job_is_still_ending_is_asked_to_retry() {
     settings.site.prometheus.startup_timeout = benchmon::domain::PromDuration::parse("2s").unwrap();
     let app = spawn_app_with(settings, dirs).await;
     let id = unique_id("ending");
-    create_session(&app, &id).await;
-    app.send(
-        Method::POST,
-        &format!("/api/v1/sessions/{id}/start"),
-        Some(json!({})),
-    )
-    .await;
+    app.create_session(&id).await;
+    app.start(&id, &StartSession::default()).await.success(202);
     let failed = app
         .client
         .wait_for(
@@ -333,12 +312,11 @@ async fn a_failed_session_whose_job_is_still_ending_is_asked_to_retry() {
         )
         .await
         .unwrap();
-    let collect = format!("/api/v1/sessions/{id}/collect");
-    let (status, _, problem) = app
-        .send(Method::POST, &collect, Some(json!({"last": "1m"})))
-        .await;
-    assert_eq!(status, 503, "{problem}");
-    assert_eq!(problem["type"], "/problems/job-ending");
+    let problem = app
+        .collect(&id, &from_json(json!({"last": "1m"})))
+        .await
+        .problem(503);
+    assert_eq!(problem.kind, "/problems/job-ending");
     sh(
         "kill",
         &["-KILL", "--", &format!("-{}", failed.job_id.unwrap())],

@@ -6,12 +6,12 @@ mod adoption;
 mod auth_metrics;
 mod collect;
 mod golden;
-#[path = "../common/mod.rs"]
-mod helpers;
 mod openapi;
 mod rendering;
 mod sessions_local;
 mod sessions_slurm;
+#[path = "../support/mod.rs"]
+mod support;
 mod targets;
 mod validation;
 mod windows;

@@ -1,8 +1,8 @@
 //! The committed OpenAPI document is the served one; drift fails here.
 //! Regenerate with `BENCHMON_UPDATE_OPENAPI=1 cargo test --test api openapi`.
 
-use crate::helpers::*;
-use benchmon::config::LauncherKind;
+use crate::support::*;
+use benchmon::launcher::LauncherKind;
 
 #[test]
 fn the_committed_openapi_document_matches_the_code() {

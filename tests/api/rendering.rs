@@ -1,31 +1,22 @@
 //! What benchmon writes for Prometheus and SLURM is valid: promtool and bash agree, whatever
 //! the labels contain.
 
-use crate::helpers::*;
-use benchmon::config::LauncherKind;
-use reqwest::Method;
+use crate::support::*;
+use benchmon::launcher::LauncherKind;
 use serde_json::json;
 
 #[tokio::test]
 async fn rendered_config_passes_promtool_and_the_job_script_parses_whatever_the_labels() {
     let app = spawn_app(LauncherKind::Slurm).await;
     let hostile = "quote\" newline\n {{ template }} #comment: - [a, b] 'single' \\ ünï";
-    let (status, _, body) = app
-        .send(
-            Method::POST,
-            "/api/v1/sessions",
-            Some(json!({"run_id": "render.1", "labels": {"model": hostile, "team": "x"}, "retention": "2h"})),
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
-    let (status, _, body) = app
-        .send(
-            Method::POST,
-            "/api/v1/sessions/render.1/start",
-            Some(json!({"time_limit": "5"})),
-        )
-        .await;
-    assert_eq!(status, 202, "{body}");
+    app.create(&from_json(
+        json!({"run_id": "render.1", "labels": {"model": hostile, "team": "x"}, "retention": "2h"}),
+    ))
+    .await
+    .success(201);
+    app.start("render.1", &from_json(json!({"time_limit": "5"})))
+        .await
+        .success(202);
     let dir = app.dirs.state.join("sessions/render.1");
     let yml = dir.join("prometheus.yml");
     let check = std::process::Command::new("promtool")

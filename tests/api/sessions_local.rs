@@ -1,7 +1,7 @@
 //! The local launcher: the same API and states, Prometheus as a child process.
 
-use crate::helpers::*;
-use benchmon::config::LauncherKind;
+use crate::support::*;
+use benchmon::launcher::LauncherKind;
 use benchmon::session::{CreateSession, SessionState, StartSession};
 use std::time::Duration;
 
@@ -9,8 +9,7 @@ use std::time::Duration;
 async fn the_local_launcher_runs_a_session_through_the_same_states() {
     let app = spawn_app(LauncherKind::Local).await;
     let id = unique_id("local");
-    let req: CreateSession =
-        serde_json::from_value(serde_json::json!({"run_id": id, "scrape_interval": "1s"})).unwrap();
+    let req: CreateSession = from_json(serde_json::json!({"run_id": id, "scrape_interval": "1s"}));
     let created = app.client.create_session(&req).await.unwrap();
     assert_eq!(created.state, SessionState::Created);
     let started = app
@@ -61,7 +60,7 @@ async fn the_local_launcher_runs_a_session_through_the_same_states() {
 async fn a_local_prometheus_killed_behind_benchmons_back_fails_the_session() {
     let app = spawn_app(LauncherKind::Local).await;
     let id = unique_id("localkill");
-    let req: CreateSession = serde_json::from_value(serde_json::json!({"run_id": id})).unwrap();
+    let req: CreateSession = from_json(serde_json::json!({"run_id": id}));
     app.client.create_session(&req).await.unwrap();
     app.client
         .start_session(&id, &StartSession::default())
@@ -91,7 +90,7 @@ async fn a_local_prometheus_killed_behind_benchmons_back_fails_the_session() {
 async fn a_session_deleted_and_created_again_at_once_is_followed_again() {
     let app = spawn_app(LauncherKind::Local).await;
     let id = unique_id("again");
-    let req: CreateSession = serde_json::from_value(serde_json::json!({"run_id": id})).unwrap();
+    let req: CreateSession = from_json(serde_json::json!({"run_id": id}));
     for round in 0..2 {
         app.client.create_session(&req).await.unwrap();
         app.client
@@ -115,8 +114,7 @@ async fn a_fixed_port_already_in_use_fails_the_start_with_a_clear_reason() {
     let taken = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
     let port = taken.local_addr().unwrap().port();
     let id = unique_id("busyport");
-    let req: CreateSession =
-        serde_json::from_value(serde_json::json!({"run_id": id, "prometheus_port": port})).unwrap();
+    let req: CreateSession = from_json(serde_json::json!({"run_id": id, "prometheus_port": port}));
     app.client.create_session(&req).await.unwrap();
     app.client
         .start_session(&id, &StartSession::default())
@@ -140,18 +138,11 @@ async fn a_fixed_port_already_in_use_fails_the_start_with_a_clear_reason() {
         .output_tail
         .unwrap_or_default()
         .contains("choose another prometheus_port or let benchmon pick one"));
-    let (status, _, problem) = app
-        .send(
-            reqwest::Method::POST,
-            &format!("/api/v1/sessions/{id}/collect"),
-            Some(serde_json::json!({"last": "1m"})),
-        )
-        .await;
-    assert_eq!(status, 409, "{problem}");
-    assert!(problem["detail"]
-        .as_str()
-        .unwrap()
-        .contains("never stored any data"));
+    let problem = app
+        .collect(&id, &from_json(serde_json::json!({"last": "1m"})))
+        .await
+        .problem(409);
+    assert!(problem.detail.contains("never stored any data"));
     app.shutdown().await;
 }
 
@@ -190,8 +181,8 @@ exec prometheus "$@"
     let app = spawn_app_with(settings, dirs).await;
 
     let id = unique_id("raced");
-    create_session(&app, &id).await;
-    let url = start_and_wait(&app, &id).await;
+    app.create_session(&id).await;
+    let url = app.start_and_wait(&id).await;
     let lost: u16 = std::fs::read_to_string(wrapper_dir.path().join("lost-port"))
         .unwrap()
         .parse()
@@ -222,8 +213,8 @@ async fn a_site_can_turn_the_lifecycle_api_off() {
     settings.site.prometheus.enable_lifecycle = false;
     let app = spawn_app_with(settings, dirs).await;
     let id = unique_id("nolifecycle");
-    create_session(&app, &id).await;
-    let url = start_and_wait(&app, &id).await;
+    app.create_session(&id).await;
+    let url = app.start_and_wait(&id).await;
     let quit = reqwest::Client::new()
         .post(format!("{url}/-/quit"))
         .send()
@@ -241,8 +232,8 @@ async fn a_site_can_turn_the_lifecycle_api_off() {
 async fn a_killed_job_script_leaves_no_prometheus_behind() {
     let app = spawn_app(LauncherKind::Local).await;
     let id = unique_id("scriptkill");
-    create_session(&app, &id).await;
-    start_and_wait(&app, &id).await;
+    app.create_session(&id).await;
+    app.start_and_wait(&id).await;
     let script = app.client.session(&id).await.unwrap().job_id.unwrap();
     sh("kill", &["-KILL", &script]);
     app.client

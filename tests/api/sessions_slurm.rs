@@ -1,8 +1,8 @@
 //! Sessions on the real SLURM dev cluster.
 
-use crate::helpers::*;
-use benchmon::config::LauncherKind;
-use benchmon::session::SessionState;
+use crate::support::*;
+use benchmon::launcher::LauncherKind;
+use benchmon::session::{SessionState, StartSession};
 use reqwest::Method;
 use serde_json::json;
 use std::time::Duration;
@@ -10,22 +10,9 @@ use std::time::Duration;
 const RUNNING_WITHIN: Duration = Duration::from_secs(90);
 
 async fn create_and_start(app: &TestApp, id: &str) -> benchmon::session::Session {
-    let (status, _, _) = app
-        .send(
-            Method::POST,
-            "/api/v1/sessions",
-            Some(json!({"run_id": id, "scrape_interval": "1s"})),
-        )
-        .await;
-    assert_eq!(status, 201);
-    let (status, _, body) = app
-        .send(
-            Method::POST,
-            &format!("/api/v1/sessions/{id}/start"),
-            Some(json!({"partition": "cpu", "time_limit": "00:20:00"})),
-        )
-        .await;
-    assert_eq!(status, 202, "{body}");
+    app.create_session(id).await;
+    let req = from_json(json!({"partition": "cpu", "time_limit": "00:20:00"}));
+    app.start(id, &req).await.success(202);
     app.client
         .wait_for(id, SessionState::Running, RUNNING_WITHIN)
         .await
@@ -227,26 +214,16 @@ async fn a_job_that_ended_while_benchmon_was_down_is_marked_failed_on_restart() 
 async fn an_invalid_partition_is_refused_with_slurms_message_and_leaves_no_orphan() {
     let app = spawn_app(LauncherKind::Slurm).await;
     let id = unique_id("badpart");
-    app.send(
-        Method::POST,
-        "/api/v1/sessions",
-        Some(json!({"run_id": id})),
-    )
-    .await;
-    let (status, ctype, problem) = app
-        .send(
-            Method::POST,
-            &format!("/api/v1/sessions/{id}/start"),
-            Some(json!({"partition": "nosuch"})),
-        )
+    app.create(&from_json(json!({"run_id": id})))
+        .await
+        .success(201);
+    let answer = app
+        .start(&id, &from_json(json!({"partition": "nosuch"})))
         .await;
-    assert_eq!(status, 422, "{problem}");
-    assert_eq!(ctype, "application/problem+json");
-    assert_eq!(problem["field"], "partition");
-    assert!(problem["detail"]
-        .as_str()
-        .unwrap()
-        .contains("Invalid partition name"));
+    assert_eq!(answer.content_type, "application/problem+json");
+    let problem = answer.problem(422);
+    assert_eq!(problem.field.as_deref(), Some("partition"));
+    assert!(problem.detail.contains("Invalid partition name"));
     let s = app.client.session(&id).await.unwrap();
     assert_eq!(s.state, SessionState::Created);
     assert!(s.job_id.is_none());
@@ -256,14 +233,7 @@ async fn an_invalid_partition_is_refused_with_slurms_message_and_leaves_no_orpha
     );
     assert_eq!(jobs.trim(), "");
     // The session is still usable with a valid partition.
-    let (status, _, _) = app
-        .send(
-            Method::POST,
-            &format!("/api/v1/sessions/{id}/start"),
-            Some(json!({})),
-        )
-        .await;
-    assert_eq!(status, 202);
+    app.start(&id, &StartSession::default()).await.success(202);
     app.client
         .wait_for(&id, SessionState::Running, RUNNING_WITHIN)
         .await
@@ -278,23 +248,14 @@ async fn starting_a_running_session_is_a_conflict_and_delete_removes_its_state()
     let id = unique_id("conflict");
     let s = create_and_start(&app, &id).await;
     let job = s.slurm_job_id.unwrap();
-    let (status, _, problem) = app
-        .send(Method::POST, &format!("/api/v1/sessions/{id}/start"), None)
-        .await;
-    assert_eq!(status, 409, "{problem}");
-    assert!(problem["detail"].as_str().unwrap().contains("running"));
+    let problem = app.start(&id, &StartSession::default()).await.problem(409);
+    assert!(problem.detail.contains("running"));
 
-    let (status, _, _) = app
-        .send(Method::DELETE, &format!("/api/v1/sessions/{id}"), None)
-        .await;
-    assert_eq!(status, 204);
+    app.delete(&id).await.success(204);
     assert_eq!(squeue_state(&job), "");
     assert!(!app.dirs.state.join("sessions").join(&id).exists());
-    let (status, _, problem) = app
-        .send(Method::GET, &format!("/api/v1/sessions/{id}"), None)
-        .await;
-    assert_eq!(status, 404);
-    assert_eq!(problem["field"], "session_id");
+    let problem = app.session(&id).await.problem(404);
+    assert_eq!(problem.field.as_deref(), Some("session_id"));
     app.shutdown().await;
 }
 
@@ -318,12 +279,10 @@ async fn time_spent_queued_does_not_count_against_the_startup_timeout() {
     settings.site.slurm.sbatch_extra = vec!["--hold".into()];
     let app = spawn_app_with(settings, dirs).await;
     let id = unique_id("held");
-    app.send(
-        Method::POST,
-        "/api/v1/sessions",
-        Some(json!({"run_id": id})),
-    )
-    .await;
+    app.create(&from_json(json!({"run_id": id})))
+        .await
+        .success(201);
+    // No body at all (an empty body reads as `{}`): the typed client always sends one.
     let (status, _, started) = app
         .send(Method::POST, &format!("/api/v1/sessions/{id}/start"), None)
         .await;

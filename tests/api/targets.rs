@@ -1,7 +1,7 @@
 //! Target registration against a real Prometheus (SLURM job) and real node exporters.
 
-use crate::helpers::*;
-use benchmon::config::LauncherKind;
+use crate::support::*;
+use benchmon::launcher::LauncherKind;
 use reqwest::Method;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
@@ -11,7 +11,7 @@ async fn targets_registered_before_start_are_scraped_with_identity_labels() {
     let app = spawn_app(LauncherKind::Slurm).await;
     let exporter = NodeExporter::start().await;
     let id = unique_id("targets");
-    create_session(&app, &id).await;
+    app.create_session(&id).await;
     // The seed's request shapes: top-level routes with session_id in the body.
     let (status, _, body) = app
         .send(
@@ -38,7 +38,7 @@ async fn targets_registered_before_start_are_scraped_with_identity_labels() {
         .await;
     assert_eq!(status, 201, "{body}");
 
-    let prom = start_and_wait(&app, &id).await;
+    let prom = app.start_and_wait(&id).await;
     let up = query_until_present(
         &prom,
         &format!(r#"up{{session="{id}",run_id="{id}",client_id="client-001",node="localhost",exporter="node",job="node"}} == 1"#),
@@ -70,40 +70,33 @@ async fn targets_registered_before_start_are_scraped_with_identity_labels() {
         .iter()
         .all(|t| t["labels"]["exporter"] != "dcgm"));
 
-    let (status, _, list) = app
-        .send(Method::GET, &format!("/api/v1/sessions/{id}/targets"), None)
-        .await;
-    assert_eq!(status, 200);
-    let targets = list["targets"].as_array().unwrap();
-    assert_eq!(targets.len(), 3, "{list}");
-    let node = targets.iter().find(|t| t["exporter"] == "node").unwrap();
-    assert_eq!(node["health"]["health"], "up", "{list}");
-    assert!(
-        node["health"]["last_scrape_duration_seconds"]
-            .as_f64()
+    let list = app.targets(&id).await.success(200);
+    let targets = &list.targets;
+    assert_eq!(targets.len(), 3, "{list:?}");
+    let exporter = |kind: &str| {
+        targets
+            .iter()
+            .find(|t| t.exporter.as_deref() == Some(kind))
             .unwrap()
-            > 0.0
-    );
-    let dcgm = targets.iter().find(|t| t["exporter"] == "dcgm").unwrap();
-    assert_eq!(
-        (dcgm["enabled"].as_bool(), &dcgm["health"]),
-        (Some(false), &Value::Null)
-    );
-    let svc = targets.iter().find(|t| t["service"] == "benchmon").unwrap();
-    assert_eq!(svc["health"]["health"], "up");
-    assert!(svc["health"]["scrape_url"]
-        .as_str()
+    };
+    let node = exporter("node").health.as_ref();
+    assert_eq!(node.map(|h| h.health.as_str()), Some("up"), "{list:?}");
+    assert!(node.unwrap().last_scrape_duration_seconds.unwrap() > 0.0);
+    let dcgm = exporter("dcgm");
+    assert_eq!((dcgm.enabled, &dcgm.health), (false, &None));
+    let svc = targets
+        .iter()
+        .find(|t| t.service.as_deref() == Some("benchmon"))
         .unwrap()
-        .ends_with("/metrics?format=text"));
+        .health
+        .as_ref()
+        .unwrap();
+    assert_eq!(svc.health, "up");
+    assert!(svc.scrape_url.ends_with("/metrics?format=text"));
 
-    let (_, _, config) = app
-        .send(Method::GET, &format!("/api/v1/sessions/{id}/config"), None)
-        .await;
-    assert!(config["prometheus_yml"]
-        .as_str()
-        .unwrap()
-        .contains("job_name: exporters"));
-    assert!(config["file_sd"]["client-client-001.json"].is_array());
+    let config = app.config(&id).await.success(200);
+    assert!(config.prometheus_yml.contains("job_name: exporters"));
+    assert!(config.file_sd["client-client-001.json"].is_array());
     app.client.stop_session(&id).await.unwrap();
     app.shutdown().await;
 }
@@ -113,18 +106,14 @@ async fn targets_registered_while_running_are_scraped_quickly_and_deregistered_o
     let app = spawn_app(LauncherKind::Slurm).await;
     let exporter = NodeExporter::start().await;
     let id = unique_id("live");
-    create_session(&app, &id).await;
-    let prom = start_and_wait(&app, &id).await;
+    app.create_session(&id).await;
+    let prom = app.start_and_wait(&id).await;
 
+    let late = from_json(
+        json!({"client_id": "late", "node": "localhost", "exporters": {"node": exporter.address()}}),
+    );
     let registered = Instant::now();
-    let (status, _, body) = app
-        .send(
-            Method::POST,
-            &format!("/api/v1/sessions/{id}/clients"),
-            Some(json!({"client_id": "late", "node": "localhost", "exporters": {"node": exporter.address()}})),
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
+    app.register_client(&id, &late).await.success(201);
     query_until_present(
         &prom,
         &format!(r#"up{{session="{id}",client_id="late"}} == 1"#),
@@ -140,14 +129,7 @@ async fn targets_registered_while_running_are_scraped_quickly_and_deregistered_o
     );
     eprintln!("registration → first scrape: {took:?}");
 
-    let (status, _, _) = app
-        .send(
-            Method::DELETE,
-            &format!("/api/v1/sessions/{id}/clients/late"),
-            None,
-        )
-        .await;
-    assert_eq!(status, 204);
+    app.deregister_client(&id, "late").await.success(204);
     let deadline = Instant::now() + Duration::from_secs(10);
     while active_targets(&prom)
         .await
@@ -160,17 +142,8 @@ async fn targets_registered_while_running_are_scraped_quickly_and_deregistered_o
         );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
-    let (status, _, problem) = app
-        .send(
-            Method::DELETE,
-            &format!("/api/v1/sessions/{id}/clients/late"),
-            None,
-        )
-        .await;
-    assert_eq!(
-        (status, problem["field"].as_str()),
-        (404, Some("client_id"))
-    );
+    let problem = app.deregister_client(&id, "late").await.problem(404);
+    assert_eq!(problem.field.as_deref(), Some("client_id"));
     app.client.stop_session(&id).await.unwrap();
     app.shutdown().await;
 }
@@ -180,17 +153,13 @@ async fn hostile_label_values_round_trip_exactly_and_promtool_still_passes() {
     let app = spawn_app(LauncherKind::Slurm).await;
     let exporter = NodeExporter::start().await;
     let id = unique_id("hostile");
-    create_session(&app, &id).await;
+    app.create_session(&id).await;
     let hostile = "a\"b'c\n{{ .x }} #: - [x] & *ref !tag % @ \\ \u{1F600} ünï";
-    let (status, _, body) = app
-        .send(
-            Method::POST,
-            &format!("/api/v1/sessions/{id}/clients"),
-            Some(json!({"client_id": "h", "node": "localhost", "exporters": {"node": exporter.address()}, "labels": {"team": hostile}})),
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
-    let prom = start_and_wait(&app, &id).await;
+    let client = from_json(
+        json!({"client_id": "h", "node": "localhost", "exporters": {"node": exporter.address()}, "labels": {"team": hostile}}),
+    );
+    app.register_client(&id, &client).await.success(201);
+    let prom = app.start_and_wait(&id).await;
     let (ok, out) =
         promtool_check_config(&app.dirs.state.join(format!("sessions/{id}/prometheus.yml")));
     assert!(ok, "{out}");
@@ -208,7 +177,7 @@ async fn hostile_label_values_round_trip_exactly_and_promtool_still_passes() {
 #[tokio::test]
 async fn invalid_registrations_get_422_naming_the_field() {
     let app = spawn_app(LauncherKind::Slurm).await;
-    create_session(&app, "reg").await;
+    app.create_session("reg").await;
     let client = |patch: Value| {
         let mut base = json!({"session_id": "reg", "client_id": "c1", "node": "n1", "exporters": {"node": "n1:9100"}});
         for (k, v) in patch.as_object().unwrap() {
@@ -298,7 +267,7 @@ async fn invalid_registrations_get_422_naming_the_field() {
         )
         .await;
     assert_eq!(status, 404);
-    create_session(&app, "gone").await;
+    app.create_session("gone").await;
     app.client.delete_session("gone").await.unwrap();
     let (status, _, p) = app
         .send(
@@ -315,25 +284,24 @@ async fn invalid_registrations_get_422_naming_the_field() {
 async fn a_stopped_session_refuses_registration() {
     let app = spawn_app(LauncherKind::Local).await;
     let id = unique_id("stopped");
-    create_session(&app, &id).await;
-    start_and_wait(&app, &id).await;
+    app.create_session(&id).await;
+    app.start_and_wait(&id).await;
     app.client.stop_session(&id).await.unwrap();
-    let (status, _, p) = app
-        .send(
-            Method::POST,
-            &format!("/api/v1/sessions/{id}/services"),
-            Some(json!({"name": "s", "endpoint": "http://h/metrics"})),
+    let p = app
+        .register_service(
+            &id,
+            &from_json(json!({"name": "s", "endpoint": "http://h/metrics"})),
         )
-        .await;
-    assert_eq!(status, 409, "{p}");
-    assert!(p["detail"].as_str().unwrap().contains("stopped"));
+        .await
+        .problem(409);
+    assert!(p.detail.contains("stopped"));
     app.shutdown().await;
 }
 
 #[tokio::test]
 async fn two_hundred_concurrent_registrations_are_all_kept() {
     let app = spawn_app(LauncherKind::Slurm).await;
-    create_session(&app, "crowd").await;
+    app.create_session("crowd").await;
     let started = Instant::now();
     let sends = (0..200).map(|i| {
         let client = app.client.clone();
@@ -350,11 +318,9 @@ async fn two_hundred_concurrent_registrations_are_all_kept() {
     eprintln!("200 concurrent registrations took {:?}", started.elapsed());
     assert!(statuses.iter().all(|s| *s == 201), "{statuses:?}");
 
-    let (_, _, list) = app
-        .send(Method::GET, "/api/v1/sessions/crowd/targets", None)
-        .await;
-    assert_eq!(list["clients"].as_array().unwrap().len(), 200);
-    assert_eq!(list["targets"].as_array().unwrap().len(), 400);
+    let list = app.targets("crowd").await.success(200);
+    assert_eq!(list.clients.len(), 200);
+    assert_eq!(list.targets.len(), 400);
     let sd = app.dirs.state.join("sessions/crowd/file_sd");
     let files: Vec<_> = std::fs::read_dir(&sd)
         .unwrap()
@@ -366,11 +332,9 @@ async fn two_hundred_concurrent_registrations_are_all_kept() {
         assert_eq!(groups.as_array().unwrap().len(), 2);
     }
     // The config that will reference them is valid with all 200 files in place.
-    let (_, _, config) = app
-        .send(Method::GET, "/api/v1/sessions/crowd/config", None)
-        .await;
+    let config = app.config("crowd").await.success(200);
     let yml = app.dirs.state.join("sessions/crowd/check.yml");
-    std::fs::write(&yml, config["prometheus_yml"].as_str().unwrap()).unwrap();
+    std::fs::write(&yml, &config.prometheus_yml).unwrap();
     let (ok, out) = promtool_check_config(&yml);
     assert!(ok, "{out}");
     app.shutdown().await;

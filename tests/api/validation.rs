@@ -1,7 +1,7 @@
 //! Bad input: 422 problem+json naming the field, before anything runs.
 
-use crate::helpers::*;
-use benchmon::config::LauncherKind;
+use crate::support::*;
+use benchmon::launcher::LauncherKind;
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -71,8 +71,9 @@ async fn invalid_session_fields_get_422_naming_the_field() {
     // Nothing was created by any of them.
     assert!(app.client.list_sessions(None).await.unwrap().is_empty());
 
-    app.send(Method::POST, create, Some(json!({"run_id": "ok"})))
-        .await;
+    app.create(&from_json(json!({"run_id": "ok"})))
+        .await
+        .success(201);
     let start = "/api/v1/sessions/ok/start";
     for (body, field) in [
         (json!({"time_limit": "abc"}), "time_limit"),
@@ -155,12 +156,9 @@ async fn malformed_requests_and_unknown_things_are_problems_too() {
         "state",
     )
     .await;
-    app.send(
-        Method::POST,
-        "/api/v1/sessions",
-        Some(json!({"run_id": "dup"})),
-    )
-    .await;
+    app.create(&from_json(json!({"run_id": "dup"})))
+        .await
+        .success(201);
     expect_problem(
         &app,
         Method::POST,

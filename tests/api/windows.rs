@@ -1,35 +1,27 @@
 //! Named windows: open now, close now, add a finished one, and the errors around them.
 
-use crate::helpers::*;
-use benchmon::config::LauncherKind;
+use crate::support::*;
+use benchmon::launcher::LauncherKind;
+use benchmon::session::NewWindow;
 use reqwest::Method;
 use serde_json::json;
 
 #[tokio::test]
 async fn windows_open_close_and_add_with_clear_errors() {
     let app = spawn_app(LauncherKind::Local).await;
-    app.send(
-        Method::POST,
-        "/api/v1/sessions",
-        Some(json!({"run_id": "w"})),
-    )
-    .await;
+    app.create(&from_json(json!({"run_id": "w"})))
+        .await
+        .success(201);
     let base = "/api/v1/sessions/w/windows";
 
-    let (status, _, opened) = app
-        .send(Method::POST, base, Some(json!({"name": "steady"})))
-        .await;
-    assert_eq!(status, 201, "{opened}");
-    assert_eq!(
-        (opened["open"].as_bool(), opened["end"].is_null()),
-        (Some(true), true)
-    );
-    let (status, _, p) = app
-        .send(Method::POST, base, Some(json!({"name": "steady"})))
-        .await;
-    assert_eq!((status, p["field"].as_str()), (409, Some("name")));
+    let steady: NewWindow = from_json(json!({"name": "steady"}));
+    let opened = app.add_window("w", &steady).await.success(201);
+    assert_eq!((opened.open, opened.end.is_none()), (true, true));
+    let p = app.add_window("w", &steady).await.problem(409);
+    assert_eq!(p.field.as_deref(), Some("name"));
 
     tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    // No body at all (an empty body reads as `{}`): the typed client always sends one.
     let (status, _, closed) = app
         .send(Method::POST, &format!("{base}/steady/close"), None)
         .await;
@@ -38,10 +30,7 @@ async fn windows_open_close_and_add_with_clear_errors() {
     let time =
         |v: &serde_json::Value| benchmon::domain::Timestamp::parse(v.as_str().unwrap()).unwrap();
     assert!(time(&closed["end"]) > time(&closed["start"]));
-    let (status, _, _) = app
-        .send(Method::POST, &format!("{base}/steady/close"), None)
-        .await;
-    assert_eq!(status, 409);
+    app.close_window("w", "steady").await.problem(409);
 
     // A finished phase given as unix seconds and RFC 3339.
     let (status, _, warm) = app
@@ -74,21 +63,11 @@ async fn windows_open_close_and_add_with_clear_errors() {
         .await;
     assert_eq!((status, p["field"].as_str()), (422, Some("start")));
 
-    let (_, _, list) = app.send(Method::GET, base, None).await;
-    let names: Vec<_> = list
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|w| w["name"].as_str().unwrap())
-        .collect();
+    let list = app.windows("w").await.success(200);
+    let names: Vec<&str> = list.iter().map(|w| w.name.as_ref()).collect();
     assert_eq!(names, ["steady", "warmup"]);
-    let (status, _, _) = app
-        .send(Method::DELETE, &format!("{base}/warmup"), None)
-        .await;
-    assert_eq!(status, 204);
-    let (status, _, p) = app
-        .send(Method::DELETE, &format!("{base}/warmup"), None)
-        .await;
-    assert_eq!((status, p["field"].as_str()), (404, Some("name")));
+    app.delete_window("w", "warmup").await.success(204);
+    let p = app.delete_window("w", "warmup").await.problem(404);
+    assert_eq!(p.field.as_deref(), Some("name"));
     app.shutdown().await;
 }

@@ -1,8 +1,8 @@
 //! `benchmon collect` by `--last` and by `--window`, against real Prometheus.
 
-use crate::common::{spawn_app, unique_id, NodeExporter};
-use crate::support::*;
-use benchmon::config::LauncherKind;
+use crate::binary::*;
+use crate::support::{spawn_app, unique_id, NodeExporter};
+use benchmon::launcher::LauncherKind;
 use std::path::Path;
 use std::time::Duration;
 

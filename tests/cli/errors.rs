@@ -1,8 +1,8 @@
 //! Exit codes: 1 with the server's problem detail, 2 for usage errors (before any request).
 
-use crate::common::spawn_app;
-use crate::support::*;
-use benchmon::config::LauncherKind;
+use crate::binary::*;
+use crate::support::spawn_app;
+use benchmon::launcher::LauncherKind;
 
 #[tokio::test]
 async fn an_unknown_session_exits_1_with_the_problem_detail() {
@@ -67,7 +67,7 @@ async fn a_server_side_validation_error_exits_1_with_the_field_at_fault() {
 #[tokio::test]
 async fn usage_errors_exit_2_before_any_request_is_sent() {
     // Nothing listens here: a request would end in exit code 1, not 2.
-    let url = format!("http://127.0.0.1:{}", crate::common::free_port());
+    let url = format!("http://127.0.0.1:{}", crate::support::free_port());
     let cases: &[(&[&str], &str)] = &[
         (&[], "Usage"),
         (&["session"], "Usage"),

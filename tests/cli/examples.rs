@@ -1,9 +1,9 @@
 //! The example scripts, run as users would run them, against a spawned server on the dev
 //! cluster.
 
-use crate::common::{free_port, spawn_app, unique_id};
-use crate::support::*;
-use benchmon::config::LauncherKind;
+use crate::binary::*;
+use crate::support::{free_port, spawn_app, unique_id};
+use benchmon::launcher::LauncherKind;
 
 #[tokio::test]
 async fn the_seed_curl_flow_runs_against_a_spawned_server() {

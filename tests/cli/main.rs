@@ -3,8 +3,8 @@
 //! and wrapped jobs, and the example scripts.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[path = "../common/mod.rs"]
-mod common;
+mod binary;
+#[path = "../support/mod.rs"]
 mod support;
 
 mod collect;

@@ -1,12 +1,12 @@
 //! Retries: connection errors and 5xx are retried with backoff, a 4xx never is.
 
-use crate::common::free_port;
-use crate::support::*;
+use crate::binary::*;
+use crate::support::free_port;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::get;
-use benchmon::config::LauncherKind;
+use benchmon::launcher::LauncherKind;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -1,8 +1,8 @@
 //! Session lifecycle through the CLI, on the real SLURM dev cluster with real Prometheus.
 
-use crate::common::{spawn_app, spawn_app_with, test_settings, unique_id, Dirs, NodeExporter};
-use crate::support::*;
-use benchmon::config::LauncherKind;
+use crate::binary::*;
+use crate::support::{spawn_app, spawn_app_with, test_settings, unique_id, Dirs, NodeExporter};
+use benchmon::launcher::LauncherKind;
 use serde_json::Value;
 use std::time::Duration;
 
@@ -248,5 +248,5 @@ async fn a_partition_sbatch_refuses_exits_1_naming_the_field() {
 }
 
 fn squeue_state(job: &str) -> String {
-    crate::common::squeue_state(job)
+    crate::support::squeue_state(job)
 }

@@ -1,8 +1,8 @@
 //! `benchmon window …` against a spawned server.
 
-use crate::common::spawn_app;
-use crate::support::*;
-use benchmon::config::LauncherKind;
+use crate::binary::*;
+use crate::support::spawn_app;
+use benchmon::launcher::LauncherKind;
 
 #[tokio::test]
 async fn windows_are_opened_closed_added_listed_and_deleted() {

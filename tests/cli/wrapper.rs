@@ -1,10 +1,10 @@
 //! `slurm/benchmon-wrap.sh` in real `sbatch` jobs (via `examples/benchmark-job.sh`), and its
 //! signal handling run directly.
 
-use crate::common::{sh, spawn_app, squeue_state, unique_id, TestApp};
-use crate::support::*;
-use benchmon::config::LauncherKind;
+use crate::binary::*;
+use crate::support::{sh, spawn_app, squeue_state, unique_id, TestApp};
 use benchmon::domain::RunId;
+use benchmon::launcher::LauncherKind;
 use std::path::PathBuf;
 use std::time::Duration;
 

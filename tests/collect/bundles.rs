@@ -1,6 +1,6 @@
 //! Bundles: checksums, absent queries, failures that leave nothing, no overwrites, the report.
 
-use crate::helpers::*;
+use crate::fixtures::*;
 use benchmon::export::bundle::hash_file;
 use benchmon::export::{
     collect, collect_tuned, default_queries, CollectError, MarkedWindow, NamedQuery, Progress,

@@ -1,6 +1,6 @@
 //! Windows over Prometheus's 11,000-point limit are fetched in chunks and merged in order.
 
-use crate::helpers::*;
+use crate::fixtures::*;
 use benchmon::export::{collect, collect_tuned, NamedQuery, Tuning};
 
 fn fine_plan(url: &str, parent: &std::path::Path) -> benchmon::export::CollectionPlan {

@@ -1,6 +1,6 @@
 //! `benchmon export`, the binary, end to end.
 
-use crate::helpers::*;
+use crate::fixtures::*;
 use std::process::Command;
 use std::time::{Duration, Instant};
 

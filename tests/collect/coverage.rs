@@ -1,6 +1,6 @@
 //! Coverage per target, and the node profile on node-exporter-shaped data.
 
-use crate::helpers::*;
+use crate::fixtures::*;
 use benchmon::export::{collect, collect_tuned, default_queries, Tuning};
 
 #[tokio::test]

@@ -1,6 +1,6 @@
 //! KPIs come out exact on data with known values.
 
-use crate::helpers::*;
+use crate::fixtures::*;
 use benchmon::export::{collect, KpiKind, MetricKind, NamedQuery};
 
 fn close(a: Option<f64>, b: f64) -> bool {

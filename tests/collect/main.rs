@@ -4,9 +4,9 @@
 mod bundles;
 mod chunking;
 mod cli;
-#[path = "../common/mod.rs"]
-mod common;
 mod coverage;
-mod helpers;
+mod fixtures;
 mod kpis;
 mod remote_read;
+#[path = "../support/mod.rs"]
+mod support;

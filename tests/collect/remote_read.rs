@@ -2,7 +2,7 @@
 //! of the JSON range-vector query, it is not capped by `--query.max-samples`, and bad input
 //! fails early.
 
-use crate::helpers::{TestProm, FINE_SAMPLES, T0, T_COV, T_FINE};
+use crate::fixtures::{TestProm, FINE_SAMPLES, T0, T_COV, T_FINE};
 use benchmon::prometheus::remote_read::{read_raw, RawSeries, ReadStats, RemoteReadError};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -77,7 +77,7 @@ impl OwnProm {
         );
         let config = dir.path().join("prometheus.yml");
         std::fs::write(&config, "global: {}\n").unwrap();
-        let port = crate::common::free_port();
+        let port = crate::support::free_port();
         let log = std::fs::File::create(dir.path().join("prometheus.log")).unwrap();
         let child = Command::new("prometheus")
             .arg(format!("--config.file={}", config.display()))
@@ -415,7 +415,7 @@ async fn a_real_xor_chunk_decodes_to_the_backfilled_counter_values() {
     println!("test_requests_total chunk: {}", hex::encode(&chunk.data));
     let mut samples = Vec::new();
     xor::decode_xor(&chunk.data, &mut samples).unwrap();
-    let want: Vec<(i64, f64)> = crate::helpers::COUNTER_VALUES
+    let want: Vec<(i64, f64)> = crate::fixtures::COUNTER_VALUES
         .iter()
         .enumerate()
         .map(|(i, &v)| ((T0 + 15 * i as i64) * 1000, v))

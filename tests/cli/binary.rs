@@ -1,7 +1,8 @@
 //! Running the real `benchmon` binary (and the scripts around it) against a spawned server.
 
-use crate::common::{test_settings, Dirs};
-use benchmon::config::{LauncherKind, Settings};
+use crate::support::{test_settings, Dirs};
+use benchmon::config::Settings;
+use benchmon::launcher::LauncherKind;
 use serde_json::Value;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -102,7 +103,7 @@ pub struct Server {
 
 impl Server {
     pub async fn start(listener: TcpListener, settings: Settings, dirs: Arc<Dirs>) -> Server {
-        let (tx, task) = crate::common::serve_in_background(listener, settings).await;
+        let (tx, task) = crate::support::serve_in_background(listener, settings).await;
         Server {
             _dirs: dirs,
             stop: Some(tx),

@@ -150,7 +150,7 @@ impl TestProm {
         );
         let config = dir.path().join("prometheus.yml");
         std::fs::write(&config, "global: {}\n").unwrap();
-        let port = crate::common::free_port();
+        let port = crate::support::free_port();
         let log = std::fs::File::create(dir.path().join("prometheus.log")).unwrap();
         let child = Command::new("prometheus")
             .arg(format!("--config.file={}", config.display()))

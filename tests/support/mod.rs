@@ -1,13 +1,20 @@
 //! `spawn_app()`: a fresh server with its own state and artifact dirs, on port 0; and the
-//! other helpers the test binaries share (`tests/api` as `helpers`, `tests/cli` and `tests/collect`
-//! as `common`).
+//! other helpers the test binaries share. Every binary mounts it as `support`
+//! (`#[path = "../support/mod.rs"] mod support;`); a binary's own helpers have other names
+//! (`tests/cli/binary.rs`, `tests/collect/fixtures.rs`).
 // Each binary uses a part of this module.
 #![allow(dead_code)]
 
-use benchmon::client::Client;
-use benchmon::config::{LauncherKind, Settings, SiteConfig};
+use benchmon::api::problem::Problem;
+use benchmon::client::{Client, ClientError, CollectRequest, CollectResult};
+use benchmon::config::{Settings, SiteConfig};
 use benchmon::domain::PromDuration;
-use benchmon::session::Session;
+use benchmon::launcher::LauncherKind;
+use benchmon::session::{CloseWindow, CreateSession, NewWindow, Session, StartSession, Window};
+use benchmon::targets::{ClientRegistration, ConfigView, ServiceRegistration, TargetList};
+use reqwest::Method;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use serde_json::Value;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -134,6 +141,200 @@ impl TestApp {
             .unwrap();
         (r.status.as_u16(), r.content_type, r.body)
     }
+
+    /// Sends a typed request the way `benchmon::client::Client` does (same path, same body)
+    /// and decodes the answer as it does: `T` on success, the problem as a [`ClientError`].
+    /// Unlike the client, it keeps the status and content type for the test to assert.
+    pub async fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&impl Serialize>,
+    ) -> Answer<T> {
+        let body = body.map(|b| serde_json::to_value(b).unwrap());
+        let r = self
+            .client
+            .send_raw(method, path, body.as_ref())
+            .await
+            .unwrap();
+        let result = if r.status.is_success() {
+            serde_json::from_value(r.body.clone()).map_err(|e| ClientError::Decode {
+                url: self.url(path),
+                status: r.status.as_u16(),
+                body: format!("{e}: {}", r.body),
+            })
+        } else {
+            Err(match serde_json::from_value::<Problem>(r.body.clone()) {
+                Ok(p) => ClientError::Problem(Box::new(p)),
+                Err(_) => ClientError::Decode {
+                    url: self.url(path),
+                    status: r.status.as_u16(),
+                    body: r.body.to_string(),
+                },
+            })
+        };
+        Answer {
+            status: r.status.as_u16(),
+            content_type: r.content_type,
+            result,
+        }
+    }
+
+    /// `POST /api/v1/sessions`.
+    pub async fn create(&self, req: &CreateSession) -> Answer<Session> {
+        self.call(Method::POST, "/api/v1/sessions", Some(req)).await
+    }
+
+    /// Creates session `id` with a 1 s scrape interval (so tests see samples quickly).
+    pub async fn create_session(&self, id: &str) -> Session {
+        let req = from_json(serde_json::json!({"run_id": id, "scrape_interval": "1s"}));
+        self.create(&req).await.success(201)
+    }
+
+    /// `GET /api/v1/sessions/{id}`.
+    pub async fn session(&self, id: &str) -> Answer<Session> {
+        let path = format!("/api/v1/sessions/{id}");
+        self.call(Method::GET, &path, None::<&()>).await
+    }
+
+    /// `POST /api/v1/sessions/{id}/start`.
+    pub async fn start(&self, id: &str, req: &StartSession) -> Answer<Session> {
+        let path = format!("/api/v1/sessions/{id}/start");
+        self.call(Method::POST, &path, Some(req)).await
+    }
+
+    /// Starts session `id` (20 min time limit) and waits until Prometheus runs; returns its URL.
+    pub async fn start_and_wait(&self, id: &str) -> String {
+        let req = from_json(serde_json::json!({"time_limit": "00:20:00"}));
+        self.start(id, &req).await.success(202);
+        let s = self
+            .client
+            .wait_for(
+                id,
+                benchmon::session::SessionState::Running,
+                Duration::from_secs(90),
+            )
+            .await
+            .unwrap();
+        s.prometheus_url.unwrap()
+    }
+
+    /// `DELETE /api/v1/sessions/{id}`.
+    pub async fn delete(&self, id: &str) -> Answer<()> {
+        let path = format!("/api/v1/sessions/{id}");
+        self.call(Method::DELETE, &path, None::<&()>).await
+    }
+
+    /// `POST /api/v1/sessions/{id}/clients`.
+    pub async fn register_client(
+        &self,
+        id: &str,
+        reg: &ClientRegistration,
+    ) -> Answer<ClientRegistration> {
+        let path = format!("/api/v1/sessions/{id}/clients");
+        self.call(Method::POST, &path, Some(reg)).await
+    }
+
+    /// `POST /api/v1/sessions/{id}/services`.
+    pub async fn register_service(
+        &self,
+        id: &str,
+        reg: &ServiceRegistration,
+    ) -> Answer<ServiceRegistration> {
+        let path = format!("/api/v1/sessions/{id}/services");
+        self.call(Method::POST, &path, Some(reg)).await
+    }
+
+    /// `DELETE /api/v1/sessions/{id}/clients/{client}`.
+    pub async fn deregister_client(&self, id: &str, client: &str) -> Answer<()> {
+        let path = format!("/api/v1/sessions/{id}/clients/{client}");
+        self.call(Method::DELETE, &path, None::<&()>).await
+    }
+
+    /// `GET /api/v1/sessions/{id}/targets`.
+    pub async fn targets(&self, id: &str) -> Answer<TargetList> {
+        let path = format!("/api/v1/sessions/{id}/targets");
+        self.call(Method::GET, &path, None::<&()>).await
+    }
+
+    /// `GET /api/v1/sessions/{id}/config`.
+    pub async fn config(&self, id: &str) -> Answer<ConfigView> {
+        let path = format!("/api/v1/sessions/{id}/config");
+        self.call(Method::GET, &path, None::<&()>).await
+    }
+
+    /// `POST /api/v1/sessions/{id}/windows`.
+    pub async fn add_window(&self, id: &str, req: &NewWindow) -> Answer<Window> {
+        let path = format!("/api/v1/sessions/{id}/windows");
+        self.call(Method::POST, &path, Some(req)).await
+    }
+
+    /// `POST /api/v1/sessions/{id}/windows/{name}/close`, now.
+    pub async fn close_window(&self, id: &str, name: &str) -> Answer<Window> {
+        let path = format!("/api/v1/sessions/{id}/windows/{name}/close");
+        self.call(Method::POST, &path, Some(&CloseWindow { end: None }))
+            .await
+    }
+
+    /// `GET /api/v1/sessions/{id}/windows`.
+    pub async fn windows(&self, id: &str) -> Answer<Vec<Window>> {
+        let path = format!("/api/v1/sessions/{id}/windows");
+        self.call(Method::GET, &path, None::<&()>).await
+    }
+
+    /// `DELETE /api/v1/sessions/{id}/windows/{name}`.
+    pub async fn delete_window(&self, id: &str, name: &str) -> Answer<()> {
+        let path = format!("/api/v1/sessions/{id}/windows/{name}");
+        self.call(Method::DELETE, &path, None::<&()>).await
+    }
+
+    /// `POST /api/v1/sessions/{id}/collect`.
+    pub async fn collect(&self, id: &str, req: &CollectRequest) -> Answer<CollectResult> {
+        let path = format!("/api/v1/sessions/{id}/collect");
+        self.call(Method::POST, &path, Some(req)).await
+    }
+
+    /// `GET /api/v1/sessions/{id}/collections`.
+    pub async fn collections(&self, id: &str) -> Answer<Vec<Value>> {
+        let path = format!("/api/v1/sessions/{id}/collections");
+        self.call(Method::GET, &path, None::<&()>).await
+    }
+}
+
+/// A typed answer with the status and content type it came with (the typed client keeps
+/// neither; tests assert them).
+#[derive(Debug)]
+pub struct Answer<T> {
+    pub status: u16,
+    pub content_type: String,
+    /// `T` on success; otherwise the problem, decoded as the client decodes it.
+    pub result: Result<T, ClientError>,
+}
+
+impl<T: std::fmt::Debug> Answer<T> {
+    /// The body, after asserting that the answer is a success with exactly `status`.
+    pub fn success(self, status: u16) -> T {
+        match self.result {
+            Ok(body) if self.status == status => body,
+            other => panic!("expected {status}, got {}: {other:?}", self.status),
+        }
+    }
+
+    /// The problem, after asserting that the answer is one with exactly `status`.
+    pub fn problem(self, status: u16) -> Problem {
+        match self.result {
+            Err(ClientError::Problem(p)) if self.status == status => *p,
+            other => panic!(
+                "expected a {status} problem, got {}: {other:?}",
+                self.status
+            ),
+        }
+    }
+}
+
+/// A typed request written as JSON (the type checks it, as the server would).
+pub fn from_json<T: DeserializeOwned>(v: Value) -> T {
+    serde_json::from_value(v.clone()).unwrap_or_else(|e| panic!("{v} is not a valid request: {e}"))
 }
 
 /// A run id unique across concurrently running tests (SLURM job names, logs).
@@ -286,33 +487,6 @@ pub fn promtool_check_config(path: &std::path::Path) -> (bool, String) {
         String::from_utf8_lossy(&out.stderr)
     );
     (out.status.success(), text)
-}
-
-/// Creates a session with a 1 s scrape interval (so tests see samples quickly).
-pub async fn create_session(app: &TestApp, id: &str) {
-    let body = serde_json::json!({"run_id": id, "scrape_interval": "1s"});
-    let (status, _, body) = app
-        .send(reqwest::Method::POST, "/api/v1/sessions", Some(body))
-        .await;
-    assert_eq!(status, 201, "{body}");
-}
-
-/// Starts a session and waits until Prometheus runs; returns its URL.
-pub async fn start_and_wait(app: &TestApp, id: &str) -> String {
-    let body = serde_json::json!({"time_limit": "00:20:00"});
-    let path = format!("/api/v1/sessions/{id}/start");
-    let (status, _, body) = app.send(reqwest::Method::POST, &path, Some(body)).await;
-    assert_eq!(status, 202, "{body}");
-    let s = app
-        .client
-        .wait_for(
-            id,
-            benchmon::session::SessionState::Running,
-            Duration::from_secs(90),
-        )
-        .await
-        .unwrap();
-    s.prometheus_url.unwrap()
 }
 
 /// Builds the app and serves it on `listener` in a task until the sender fires.
