@@ -47,7 +47,10 @@ pub struct SiteConfig {
     pub collect: CollectSettings,
 }
 
-/// Where collections may write.
+/// Default of `collect.max_points`.
+pub const DEFAULT_MAX_POINTS: u64 = 500_000_000;
+
+/// Where collections may write, and how much.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CollectSettings {
@@ -56,6 +59,10 @@ pub struct CollectSettings {
     /// An absolute `out_dir` outside every allowed root is re-rooted under the artifacts root
     /// (true, the default) or refused with 403 (false).
     pub reroot_absolute: bool,
+    /// A collection estimated to write more points (range-query points plus raw samples) is
+    /// refused with 422 before anything is written. The default, 500 M, is ≈ 1 GB of raw
+    /// Parquet; a 256-node × 1 s × 1 h raw export (≈ 1.7 G samples) needs it raised.
+    pub max_points: u64,
 }
 
 impl Default for CollectSettings {
@@ -63,6 +70,7 @@ impl Default for CollectSettings {
         CollectSettings {
             allowed_roots: Vec::new(),
             reroot_absolute: true,
+            max_points: DEFAULT_MAX_POINTS,
         }
     }
 }

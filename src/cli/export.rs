@@ -2,9 +2,30 @@
 //! Prometheus), without a session.
 
 use crate::domain::{PromDuration, Timestamp};
-use crate::export::{default_queries, CollectionPlan, MarkedWindow, MetricKind, NamedQuery};
+use crate::export::formats::Formats;
+use crate::export::{
+    default_queries, CollectionPlan, MarkedWindow, MetricKind, NamedQuery, RawOptions, RawSource,
+};
 use anyhow::Context;
 use std::path::PathBuf;
+
+/// `--raw-source`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum RawSourceArg {
+    Auto,
+    RemoteRead,
+    Query,
+}
+
+impl From<RawSourceArg> for RawSource {
+    fn from(a: RawSourceArg) -> RawSource {
+        match a {
+            RawSourceArg::Auto => RawSource::Auto,
+            RawSourceArg::RemoteRead => RawSource::RemoteRead,
+            RawSourceArg::Query => RawSource::Query,
+        }
+    }
+}
 
 /// Collect a time window from a Prometheus into a bundle directory.
 #[derive(Debug, Clone, clap::Args)]
@@ -42,6 +63,15 @@ pub struct ExportArgs {
     /// Also export every raw sample of this selector, e.g. '{job="node"}'.
     #[arg(long)]
     pub raw: Option<String>,
+    /// Files of the raw export: parquet (default), csv, json; repeat or comma-separate.
+    #[arg(long = "format", value_delimiter = ',', default_value = "parquet")]
+    pub formats: Vec<crate::export::formats::SampleFormat>,
+    /// How raw samples are read: auto (remote read, else queries), remote-read, query.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub raw_source: RawSourceArg,
+    /// Refuse an export estimated to write more points than this (no limit by default).
+    #[arg(long)]
+    pub max_points: Option<u64>,
     /// Per-target coverage from this `up` selector, e.g. 'up{job="node"}'.
     #[arg(long)]
     pub coverage: Option<String>,
@@ -124,6 +154,11 @@ pub fn plan_from_args(args: &ExportArgs) -> anyhow::Result<CollectionPlan> {
         windows,
         bundle_parent: args.out.clone(),
         bundle_name: name,
+        raw_options: RawOptions {
+            source: args.raw_source.into(),
+            formats: Formats::from_list(&args.formats),
+        },
+        max_points: args.max_points,
         manifest_extra: serde_json::json!({"source": "benchmon export"}),
     })
 }

@@ -12,7 +12,10 @@ pub use request::{CollectRequest, CollectResponse};
 
 use crate::artifacts::OutDirError;
 use crate::domain::{RunId, Timestamp};
-use crate::export::{self, CollectError, CollectionPlan, MarkedWindow, NamedQuery};
+use crate::export::formats::Formats;
+use crate::export::{
+    self, CollectError, CollectionPlan, MarkedWindow, NamedQuery, RawOptions, RawSource,
+};
 use crate::prometheus::offline::OfflineError;
 use crate::session::{Session, SessionCell, SessionError, SessionState, Sessions};
 use crate::targets;
@@ -203,6 +206,14 @@ async fn collect_from(
         windows,
         bundle_parent,
         bundle_name,
+        raw_options: RawOptions {
+            source: RawSource::Auto,
+            formats: req
+                .formats
+                .as_deref()
+                .map_or(Formats::RAW_DEFAULT, Formats::from_list),
+        },
+        max_points: Some(sessions.settings.site.collect.max_points),
         manifest_extra: serde_json::json!({
             "session": session,
             "targets": {"clients": clients, "services": services},

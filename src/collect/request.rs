@@ -4,7 +4,7 @@
 
 use super::{invalid, CollectionError};
 use crate::domain::{PromDuration, RunId, Timestamp, WindowName};
-use crate::export;
+use crate::export::{self, formats::SampleFormat};
 use crate::session::{Session, Sessions};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -45,6 +45,11 @@ pub struct CollectRequest {
     /// Include a raw export of every series of the session (default true).
     #[serde(default)]
     pub raw: Option<bool>,
+    /// Files of the raw export: any of `parquet` (the default), `csv` (`raw.csv` +
+    /// `raw_series.csv`), `json` (`raw.json`).
+    #[serde(default)]
+    #[schema(max_items = 3)]
+    pub formats: Option<Vec<SampleFormat>>,
 }
 
 /// The answer to a collection: the seed's `artifacts` (file paths) plus everything measured.

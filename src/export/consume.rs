@@ -37,6 +37,8 @@ pub(super) struct Merging {
     pub(super) artifacts: Vec<Artifact>,
     /// Warnings Prometheus attached to the raw export.
     pub(super) raw_warnings: Vec<String>,
+    /// How the raw export was read (`remote_read` or `query`), and why not by remote read.
+    pub(super) raw_method: Option<(&'static str, Option<String>)>,
 }
 
 impl Merging {
@@ -62,6 +64,7 @@ impl Merging {
             raw_samples: 0,
             artifacts: Vec::new(),
             raw_warnings: Vec::new(),
+            raw_method: None,
         })
     }
 }

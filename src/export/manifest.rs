@@ -46,6 +46,11 @@ pub(super) struct PrometheusInfo {
 /// The raw export, if the plan has a raw selector.
 #[derive(Debug, Serialize)]
 pub(super) struct RawExport {
+    /// Why the raw export did not use remote read, when it fell back.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) fallback_reason: Option<String>,
+    /// `remote_read` (streamed XOR chunks) or `query` (range-vector queries).
+    pub(super) method: &'static str,
     pub(super) samples: u64,
     pub(super) selector: String,
     pub(super) series: u64,
@@ -121,6 +126,8 @@ impl Manifest {
             found,
         } = input;
         let raw = plan.raw_selector.as_ref().map(|s| RawExport {
+            fallback_reason: m.raw_method.as_ref().and_then(|(_, why)| why.clone()),
+            method: m.raw_method.as_ref().map_or("query", |(how, _)| how),
             samples: m.raw_samples,
             selector: s.clone(),
             series: m.raw_series,

@@ -42,6 +42,7 @@
 //! (radix select), not from memory. Peak RSS on the benchmark (`examples/bench-export.sh`: 4 M
 //! and 8 M samples) is about 40 MB either way.
 
+mod budget;
 pub mod bundle;
 mod chart;
 mod consume;
@@ -100,8 +101,41 @@ pub struct CollectionPlan {
     pub bundle_parent: PathBuf,
     /// Name of the bundle directory; `run-001` becomes `run-001-2` if it exists.
     pub bundle_name: String,
+    /// How the raw samples are read and which files they go to.
+    pub raw_options: RawOptions,
+    /// Refuse a collection estimated to write more points than this (`collect.max_points`).
+    pub max_points: Option<u64>,
     /// Copied into `MANIFEST.json` as `context` (session snapshot, targets, SLURM job id …).
     pub manifest_extra: serde_json::Value,
+}
+
+/// How raw samples are read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RawSource {
+    /// Streamed remote read; range-vector queries if the server does not serve it.
+    #[default]
+    Auto,
+    /// Streamed remote read only.
+    RemoteRead,
+    /// Range-vector queries (`/api/v1/query`), cut into pieces under the sample limit.
+    Query,
+}
+
+/// The raw export's source and files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RawOptions {
+    pub source: RawSource,
+    pub formats: formats::Formats,
+}
+
+impl Default for RawOptions {
+    fn default() -> Self {
+        RawOptions {
+            source: RawSource::Auto,
+            formats: formats::Formats::RAW_DEFAULT,
+        }
+    }
 }
 
 /// One PromQL query and the name it is stored under.
@@ -261,6 +295,17 @@ pub enum CollectError {
     Report(String),
     #[error("collection cancelled")]
     Cancelled,
+    /// The estimate is over the site's budget; nothing was written.
+    #[error(
+        "this collection would write about {estimate} points ({raw_samples} of them raw samples), \
+         more than collect.max_points = {limit}: collect a shorter window, a coarser step, \
+         fewer queries or raw: false — or raise collect.max_points in the site config"
+    )]
+    OverBudget {
+        estimate: u64,
+        raw_samples: u64,
+        limit: u64,
+    },
     #[error("internal task failed: {0}")]
     Task(String),
 }

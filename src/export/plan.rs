@@ -106,6 +106,19 @@ pub(crate) fn resolve(plan: &CollectionPlan) -> Result<Resolved, CollectError> {
     if step_ms <= 0 {
         return Err(CollectError::plan("step", "must be at least 1ms"));
     }
+    // A step far below the scrape interval only repeats the same samples.
+    if let (Some(_), Some(scrape)) = (&plan.step, scrape_ms) {
+        if step_ms.saturating_mul(10) < scrape {
+            return Err(CollectError::plan(
+                "step",
+                format!(
+                    "{step_ms}ms is less than a tenth of the scrape interval ({scrape}ms): it \
+                     would only repeat samples; use at least {}ms",
+                    (scrape + 9) / 10
+                ),
+            ));
+        }
+    }
     if (end_ms - start_ms) / step_ms >= MAX_POINTS_TOTAL {
         return Err(CollectError::plan(
             "step",

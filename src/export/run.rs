@@ -7,14 +7,16 @@
 //! them, in the same order, to the consumer here, which merges while later fetches run. On any
 //! error everything in flight is cancelled and awaited before the temp directory is removed.
 
+use super::budget;
 use super::bundle::TempBundle;
 use super::chart::Binning;
 use super::consume::{Consumer, Merging};
 use super::finish::{finish, Finish};
-use super::plan::{self, Tuning};
+use super::plan::{self, Resolved, Tuning, RAW};
 use super::progress::{emit, ProgressTx};
+use super::raw::{export_raw, RawOutcome, RawRequest, RawWritten};
 use super::schedule::{plan_fetches, spawn_fetches, FetchContext, InFlight};
-use super::{CollectError, CollectionOutcome, CollectionPlan, Progress};
+use super::{CollectError, CollectionOutcome, CollectionPlan, Progress, RawSource};
 use crate::telemetry::{OutcomeLabels, METRICS};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
@@ -83,10 +85,22 @@ async fn run(
     let r = plan::resolve(&plan)?;
     let base = plan.prometheus_url.trim_end_matches('/').to_owned();
     let (version, left_open) = prometheus_version(http, &base).await;
+    // Before anything is written: a collection over the budget leaves no trace.
+    let estimate = budget::estimate(http, &base, &r, &plan).await?;
+    budget::check(&estimate, plan.max_points)?;
     let bundle = TempBundle::create(&plan.bundle_parent, &plan.bundle_name)?;
     let parts = bundle.path().join(".parts");
     std::fs::create_dir(&parts).map_err(|e| CollectError::io(&parts, e))?;
-    let fetches = plan_fetches(&r, &plan, tuning, left_open);
+
+    let cancel = CancellationToken::new();
+    // If the caller drops this future, in-flight fetches stop at their next series.
+    let _stop_on_drop = cancel.clone().drop_guard();
+    let raw = raw_phase(http, &base, &r, &plan, &bundle, &cancel).await?;
+    let raw_chunk_ms = match &raw {
+        RawPhase::ViaQuery { .. } => Some(fallback_chunk_ms(&r, tuning, estimate.raw_series)),
+        RawPhase::None | RawPhase::Done(_) => None,
+    };
+    let fetches = plan_fetches(&r, &plan, tuning, left_open, raw_chunk_ms);
     emit(
         &progress,
         Progress::Started {
@@ -95,9 +109,6 @@ async fn run(
         },
     );
 
-    let cancel = CancellationToken::new();
-    // If the caller drops this future, in-flight fetches stop at their next series.
-    let _stop_on_drop = cancel.clone().drop_guard();
     let (tx, mut rx) = mpsc::unbounded_channel::<InFlight>();
     let cx = FetchContext {
         http: http.clone(),
@@ -111,11 +122,17 @@ async fn run(
     };
     let producer = spawn_fetches(fetches, cx, tuning.concurrency, tx);
 
-    let mut m = Merging::create(
-        bundle.path(),
-        !r.queries.is_empty(),
-        plan.raw_selector.is_some(),
-    )?;
+    let mut m = Merging::create(bundle.path(), !r.queries.is_empty(), raw_chunk_ms.is_some())?;
+    match raw {
+        RawPhase::None => {}
+        RawPhase::Done(w) => {
+            m.raw_series = w.series;
+            m.raw_samples = w.samples;
+            m.artifacts.extend(w.artifacts);
+            m.raw_method = Some(("remote_read", None));
+        }
+        RawPhase::ViaQuery { reason } => m.raw_method = Some(("query", reason)),
+    }
     let consumer = Consumer {
         resolved: &r,
         parts: &parts,
@@ -136,6 +153,72 @@ async fn run(
         started,
     };
     finish(done, &progress).await
+}
+
+/// The raw export, done before the query fetches start (remote read streams it alone), or left
+/// to them when it is to go through range-vector queries.
+enum RawPhase {
+    None,
+    Done(RawWritten),
+    /// Range-vector queries, because the plan asks so or (`reason`) the server has no streamed
+    /// remote read.
+    ViaQuery {
+        reason: Option<String>,
+    },
+}
+
+async fn raw_phase(
+    http: &reqwest::Client,
+    base: &str,
+    r: &Resolved,
+    plan: &CollectionPlan,
+    bundle: &TempBundle,
+    cancel: &CancellationToken,
+) -> Result<RawPhase, CollectError> {
+    let Some(selector) = &plan.raw_selector else {
+        return Ok(RawPhase::None);
+    };
+    let source = plan.raw_options.source;
+    if source == RawSource::Query {
+        return Ok(RawPhase::ViaQuery { reason: None });
+    }
+    let req = RawRequest {
+        url: base,
+        selector,
+        start_ms: r.start_ms,
+        end_ms: r.end_ms,
+        formats: plan.raw_options.formats,
+    };
+    match export_raw(http, &req, bundle.path(), cancel).await? {
+        RawOutcome::Written(w) => Ok(RawPhase::Done(w)),
+        RawOutcome::Unsupported(why) if source == RawSource::Auto => {
+            tracing::info!("{base} has no streamed remote read ({why}); raw samples via queries");
+            Ok(RawPhase::ViaQuery { reason: Some(why) })
+        }
+        RawOutcome::Unsupported(why) => Err(CollectError::Response {
+            query: RAW.to_owned(),
+            reason: format!("no streamed remote read at {base}: {why}"),
+        }),
+    }
+}
+
+/// Samples one range-vector request may load in the query fallback: a tenth of Prometheus's
+/// default `--query.max-samples` (50 M), so a server with a lower limit still has room.
+const FALLBACK_REQUEST_SAMPLES: u64 = 5_000_000;
+
+/// Length of one raw chunk in the query fallback: short enough that the selector's series ×
+/// the chunk's scrapes stay under [`FALLBACK_REQUEST_SAMPLES`] (at least one second).
+fn fallback_chunk_ms(r: &Resolved, tuning: Tuning, raw_series: u64) -> i64 {
+    let scrape_ms = r.scrape_ms.unwrap_or(15_000).max(1);
+    let scrapes = (FALLBACK_REQUEST_SAMPLES / raw_series.max(1)).max(1);
+    let sized = i64::try_from(scrapes)
+        .unwrap_or(i64::MAX)
+        .saturating_mul(scrape_ms);
+    tuning
+        .raw_chunk_ms
+        .unwrap_or(r.raw_chunk_ms)
+        .min(sized)
+        .max(1000)
 }
 
 /// After a failure (with `cancel` fired): waits, up to [`DRAIN_TIMEOUT`], for the producer and

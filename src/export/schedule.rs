@@ -66,6 +66,7 @@ pub(super) fn plan_fetches(
     plan: &CollectionPlan,
     tuning: Tuning,
     left_open: bool,
+    raw_chunk_ms: Option<i64>,
 ) -> Vec<Fetch> {
     let mut fetches = Vec::new();
     for (qi, q) in r.queries.iter().enumerate() {
@@ -88,18 +89,20 @@ pub(super) fn plan_fetches(
             });
         }
     }
+    let coverage_chunk_ms = tuning.raw_chunk_ms.unwrap_or(r.raw_chunk_ms).max(1000);
     let instant = [
-        (Destination::Raw, &plan.raw_selector),
-        (Destination::Coverage, &plan.coverage_selector),
+        (
+            Destination::Raw,
+            plan.raw_selector.as_ref().zip(raw_chunk_ms),
+        ),
+        (
+            Destination::Coverage,
+            plan.coverage_selector.as_ref().zip(Some(coverage_chunk_ms)),
+        ),
     ];
     for (dest, sel) in instant {
-        let Some(sel) = sel else { continue };
-        let chunks = plan::instant_chunks(
-            r.start_ms,
-            r.end_ms,
-            tuning.raw_chunk_ms.unwrap_or(r.raw_chunk_ms).max(1000),
-            left_open,
-        );
+        let Some((sel, chunk_ms)) = sel else { continue };
+        let chunks = plan::instant_chunks(r.start_ms, r.end_ms, chunk_ms, left_open);
         let of = chunks.len();
         for (chunk, c) in chunks.into_iter().enumerate() {
             fetches.push(Fetch {

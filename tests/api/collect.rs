@@ -72,7 +72,7 @@ async fn a_named_window_of_a_real_session_becomes_a_complete_bundle() {
         "samples.json",
         "summary.csv",
         "summary.json",
-        "raw.csv",
+        "raw.parquet",
         "report.html",
         "MANIFEST.json",
     ] {
@@ -240,9 +240,9 @@ async fn a_window_collected_after_stop_is_the_same_as_while_running() {
             after.extra.get("raw_samples"),
             live.extra.get("raw_samples")
         );
-        for file in ["samples.csv", "raw.csv"] {
+        for file in ["samples.csv", "raw.parquet"] {
             let read = |out: &CollectResult| {
-                std::fs::read_to_string(std::path::Path::new(&out.bundle_dir).join(file)).unwrap()
+                std::fs::read(std::path::Path::new(&out.bundle_dir).join(file)).unwrap()
             };
             assert!(read(&after) == read(&live), "{file} differs after stop");
         }

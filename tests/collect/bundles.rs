@@ -2,6 +2,7 @@
 
 use crate::fixtures::*;
 use benchmon::export::bundle::hash_file;
+use benchmon::export::formats::{Formats, SampleFormat};
 use benchmon::export::{
     collect, collect_tuned, default_queries, CollectError, MarkedWindow, NamedQuery, Progress,
     QueryStatus, Tuning,
@@ -20,9 +21,12 @@ async fn the_manifest_lists_every_file_with_its_size_and_sha256() {
         &out,
     );
     p.raw_selector = Some("{case=\"c\"}".into());
+    p.raw_options.formats =
+        Formats::from_list(&[SampleFormat::Parquet, SampleFormat::Csv, SampleFormat::Json]);
     let o = collect(&reqwest::Client::new(), p, None).await.unwrap();
     let m = manifest(&o.bundle_dir);
     assert_eq!(m["complete"], true);
+    assert_eq!(m["raw"]["method"], "remote_read");
     assert_eq!(m["context"]["test"], true);
     assert_eq!(m["step"], "15s");
     assert!(m["prometheus"]["version"]
@@ -52,6 +56,7 @@ async fn the_manifest_lists_every_file_with_its_size_and_sha256() {
         "series.csv",
         "summary.csv",
         "summary.json",
+        "raw.parquet",
         "raw.csv",
         "raw.json",
         "raw_series.csv",

@@ -1,7 +1,7 @@
 //! A real Prometheus over backfilled data with known values, and bundle readers.
 
 use benchmon::domain::{PromDuration, Timestamp};
-use benchmon::export::{CollectionPlan, NamedQuery};
+use benchmon::export::{CollectionPlan, NamedQuery, RawOptions};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
@@ -222,6 +222,8 @@ pub fn plan(
         windows: vec![],
         bundle_parent: parent.to_owned(),
         bundle_name: "run".into(),
+        raw_options: RawOptions::default(),
+        max_points: None,
         manifest_extra: serde_json::json!({"test": true}),
     }
 }

@@ -12,13 +12,13 @@ use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 /// Start of the own fixtures: a day after the shared ones.
-const T_RR: i64 = T0 + 86_400;
+pub(crate) const T_RR: i64 = T0 + 86_400;
 /// Dense series: `DENSE_SERIES` series of `DENSE_SAMPLES` samples, one per second from `T_RR`.
-const DENSE_SERIES: i64 = 4;
-const DENSE_SAMPLES: i64 = 30_000;
+pub(crate) const DENSE_SERIES: i64 = 4;
+pub(crate) const DENSE_SAMPLES: i64 = 30_000;
 
 /// Values at awkward timestamps: NaN, infinities, -0, repeats, large and tiny numbers.
-fn odd_samples() -> Vec<(String, &'static str)> {
+pub(crate) fn odd_samples() -> Vec<(String, &'static str)> {
     let values = [
         "1", "NaN", "NaN", "+Inf", "-Inf", "-0", "0", "1e308", "-1e-308", "3.14159", "3.14159",
         "NaN", "42", "-7.5", "1e-9",
@@ -52,14 +52,14 @@ fn own_fixtures() -> String {
 }
 
 /// A Prometheus over the own fixtures with extra flags; killed on drop.
-struct OwnProm {
+pub(crate) struct OwnProm {
     child: Option<Child>,
-    url: String,
+    pub(crate) url: String,
     _dir: tempfile::TempDir,
 }
 
 impl OwnProm {
-    async fn start(flags: &[&str]) -> OwnProm {
+    pub(crate) async fn start(flags: &[&str]) -> OwnProm {
         let dir = tempfile::tempdir().unwrap();
         let om = dir.path().join("data.om");
         std::fs::write(&om, own_fixtures()).unwrap();

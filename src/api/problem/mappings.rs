@@ -130,6 +130,15 @@ impl From<CollectError> for ApiError {
                 let field = field.clone();
                 ApiError::validation(field, e.to_string())
             }
+            // The window is what makes a collection big; the detail names the estimate, the
+            // limit and the site knob.
+            CollectError::OverBudget { .. } => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "over-budget",
+                "The collection is larger than the site allows",
+                e.to_string(),
+            )
+            .with_field("window"),
             // Prometheus's own trouble (a query timeout, an internal error) is not the request's.
             CollectError::Query { ref error_type, .. } if error_type != "bad_data" => {
                 ApiError::new(
