@@ -14,8 +14,8 @@
 #   DEV_CLUSTER_APT_WAIT  seconds to wait for a busy dpkg/apt lock (900)
 set -euo pipefail
 
-# curl, python3 and procps: the examples, the tests (the seed's Python client) and pgrep here.
-readonly PACKAGES=(munge slurmctld slurmd slurm-client prometheus prometheus-node-exporter curl python3 procps)
+# curl, python3 (+ pip for pyarrow) and procps: the examples, the tests (the seed's Python client, Parquet read-back) and pgrep here.
+readonly PACKAGES=(munge slurmctld slurmd slurm-client prometheus prometheus-node-exporter curl python3 python3-pip procps)
 readonly SLURM_CONF=/etc/slurm/slurm.conf
 readonly CGROUP_CONF=/etc/slurm/cgroup.conf
 readonly MUNGE_KEY=/etc/munge/munge.key
@@ -113,6 +113,15 @@ ensure_packages() {
   (( rc == 0 )) || die "apt-get failed (rc=$rc)"
   missing=$(missing_packages)
   [[ -z $missing ]] || die "packages still missing after install: $missing"
+}
+
+# The tests read Parquet back the way users do (pyarrow into pandas); PyPI packages.
+ensure_python_packages() {
+  python3 -c 'import pyarrow, pandas' 2>/dev/null && return 0
+  log "installing: pyarrow pandas (pip)"
+  python3 -m pip install -q pyarrow pandas >&2 ||
+    python3 -m pip install -q --break-system-packages pyarrow pandas >&2 ||
+    die "pip install pyarrow pandas failed"
 }
 
 # Debian's prometheus / node-exporter daemons (ports 9090/9100) run as the
@@ -353,6 +362,7 @@ cmd_up() {
   local t0=$SECONDS conf_changed=0
   take_lock
   ensure_packages
+  ensure_python_packages
   stop_debian_prometheus
   prepare_slurm_dirs
   write_slurm_conf && conf_changed=1

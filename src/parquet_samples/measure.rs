@@ -162,19 +162,11 @@ struct Measured {
     columns: Vec<(String, i64)>,
 }
 
-fn measure(
-    series: usize,
-    scrapes: usize,
-    interval_ms: i64,
-    options: ParquetOptions,
-    tuning: Tuning,
-) -> Measured {
+fn measure(series: usize, scrapes: usize, interval_ms: i64, options: ParquetOptions) -> Measured {
     let labels: Vec<String> = LABELS.iter().map(|l| (*l).to_owned()).collect();
     let data: Vec<Synthetic> = node_exporter_like(series, scrapes, interval_ms).collect();
     let started = Instant::now();
-    let mut w =
-        SampleParquetWriter::with_tuning(tempfile::tempfile().unwrap(), &labels, options, tuning)
-            .unwrap();
+    let mut w = SampleParquetWriter::new(tempfile::tempfile().unwrap(), &labels, options).unwrap();
     for s in &data {
         w.write_series(&s.query, &s.key, &s.labels, &s.samples)
             .unwrap();
@@ -222,13 +214,7 @@ fn report(name: &str, m: &Measured) -> f64 {
 #[test]
 fn node_exporter_like_raw_data_takes_under_six_bytes_a_sample() {
     for interval in [1_000, 5_000, 15_000] {
-        let m = measure(
-            1000,
-            600,
-            interval,
-            ParquetOptions::default(),
-            Tuning::default(),
-        );
+        let m = measure(1000, 600, interval, ParquetOptions::default());
         let per = report(&format!("defaults, scrape every {} s", interval / 1000), &m);
         assert!(per <= 6.0, "{per} bytes a sample");
     }
