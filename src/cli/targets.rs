@@ -300,7 +300,6 @@ fn table(list: &TargetList) -> String {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

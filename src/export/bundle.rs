@@ -218,7 +218,7 @@ impl HashedFile {
             name: self.name,
             path: self.path,
             bytes: self.bytes,
-            sha256: hex::encode(self.hasher.finalize()),
+            sha256: format!("{:x}", self.hasher.finalize()),
         })
     }
 }
@@ -246,11 +246,10 @@ pub fn hash_file(path: &Path) -> std::io::Result<(u64, String)> {
     let mut f = File::open(path)?;
     let mut h = Sha256::new();
     let n = std::io::copy(&mut f, &mut h)?;
-    Ok((n, hex::encode(h.finalize())))
+    Ok((n, format!("{:x}", h.finalize())))
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
 

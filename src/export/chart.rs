@@ -170,7 +170,6 @@ pub(crate) fn chart_lines(
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
 

@@ -294,7 +294,6 @@ pub(crate) fn to_csv(r: &CoverageReport) -> Result<Vec<u8>, csv::Error> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
 

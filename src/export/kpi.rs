@@ -373,7 +373,6 @@ pub(crate) fn histogram_kpi(buckets: &[(f64, f64)], samples: u64, method: String
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
 

@@ -93,7 +93,6 @@ pub(crate) fn parse_matrix<R: Read, S: MatrixSink>(
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::parser::ts_millis;
     use super::*;

@@ -319,7 +319,6 @@ pub(crate) fn remove_part(paths: &[PathBuf; 3]) {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
 

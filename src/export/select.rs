@@ -125,7 +125,6 @@ pub(crate) fn percentiles_from_file(path: &Path, n: u64) -> io::Result<[Option<f
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
     use crate::export::kpi::percentile_sorted;

@@ -40,7 +40,13 @@ pub(crate) fn series_key(query: &str, labels: &Labels) -> String {
     h.update(query.as_bytes());
     h.update([0u8]);
     h.update(label_string(labels).as_bytes());
-    format!("s{}", hex::encode(&h.finalize()[..8]))
+    let digest = h.finalize();
+    let mut key = String::with_capacity(17);
+    key.push('s');
+    for b in &digest[..8] {
+        key.push_str(&format!("{b:02x}"));
+    }
+    key
 }
 
 /// The value of label `name`, if present.
@@ -52,7 +58,6 @@ pub(crate) fn label<'a>(labels: &'a Labels, name: &str) -> Option<&'a str> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
 

@@ -1,7 +1,6 @@
 //! Size on synthetic node-exporter-like data: prints bytes per sample with `--nocapture` and
 //! asserts a generous bound, so it cannot flake (`cargo test --lib parquet_samples::measure --
 //! --nocapture`). Speed and memory are measured by `examples/bench-scale.sh`, not here.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use super::*;
 use std::time::Instant;

@@ -1,6 +1,5 @@
 //! Files written here are read back with the parquet crate's own reader (and pyarrow), so the
 //! checks are about what a reader sees, not about the writer's internals.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use super::*;
 use parquet::basic::{ConvertedType, Type as PhysicalType};

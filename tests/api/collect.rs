@@ -94,7 +94,7 @@ async fn a_named_window_of_a_real_session_becomes_a_complete_bundle() {
         assert_eq!(f["bytes"].as_u64().unwrap(), bytes.len() as u64);
         assert_eq!(
             f["sha256"].as_str().unwrap(),
-            hex::encode(Sha256::digest(&bytes))
+            format!("{:x}", Sha256::digest(&bytes))
         );
     }
     assert_eq!(

@@ -412,7 +412,8 @@ async fn a_real_xor_chunk_decodes_to_the_backfilled_counter_values() {
     let msg = proto::ChunkedReadResponse::decode(frame).unwrap();
     let chunk = &msg.chunked_series[0].chunks[0];
     // The fixture pasted into the XOR decoder's unit tests.
-    println!("test_requests_total chunk: {}", hex::encode(&chunk.data));
+    let hex: String = chunk.data.iter().map(|b| format!("{b:02x}")).collect();
+    println!("test_requests_total chunk: {hex}");
     let mut samples = Vec::new();
     xor::decode_xor(&chunk.data, &mut samples).unwrap();
     let want: Vec<(i64, f64)> = crate::fixtures::COUNTER_VALUES

@@ -1,6 +1,5 @@
 //! Tests of series assembly and of the client against a fake server; the integration tests in
 //! `tests/collect/remote_read.rs` run it against a real Prometheus.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use super::proto::{Chunk, ChunkedSeries, Label};
 use super::xor::tests::encode;

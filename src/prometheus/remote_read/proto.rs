@@ -138,7 +138,6 @@ impl ChunkEncoding {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
     use prost::Message;

@@ -1,5 +1,4 @@
 //! Tests of the vector-selector parser.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use super::*;
 
