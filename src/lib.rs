@@ -2,7 +2,10 @@
 //!
 //! Data flows top to bottom: a request enters at [`api`], becomes a [`session`] whose
 //! Prometheus job a [`launcher`] runs with a config from [`prometheus`]; registered [`targets`]
-//! become file_sd files; [`collect`] queries the window and writes the artifact bundle.
+//! become file_sd files; [`collect`] picks the Prometheus that serves the window (the job, or an
+//! offline one after it) and hands it to the [`export`] engine, which reads the window (range
+//! queries, raw samples through remote read) and writes the artifact bundle. Nothing imports a
+//! module above it: api → session → launcher / targets / collect → export / prometheus → domain.
 
 /// HTTP routes, OpenAPI, problem+json errors.
 pub mod api;
@@ -30,7 +33,7 @@ pub mod net;
 pub mod parquet_samples;
 /// Where a session's files are (`STATE_DIR/sessions/<id>/…`).
 pub mod paths;
-/// Prometheus config rendering and HTTP API client.
+/// Prometheus config rendering, HTTP API client, streamed remote read, offline Prometheus.
 pub mod prometheus;
 /// Session record, store, state machine and job poller.
 pub mod session;

@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+# Benchmark: raw samples at scale — `benchmon export --raw` against curl fetching the same samples.
+#
+# Backfills a Prometheus TSDB with node-exporter-like synthetic data (NODES × PER_NODE series of
+# 5 metrics, one sample every STEP s for MINUTES; default 100 × 200 × 5 = 100,000 series,
+# 10 min at 15 s = 4.1 M samples) with `promtool tsdb create-blocks-from openmetrics`, starts
+# Prometheus on it and prints, side by side in one run:
+#   curl remote read   — POST /api/v1/read (STREAMED_XOR_CHUNKS) of every series, body to
+#                        /dev/null: Prometheus's own serving of the raw data, the floor;
+#   curl JSON pieces   — the same samples as range-vector queries (/api/v1/query of SEL[range]),
+#                        cut into pieces of at most 25 M samples (half the default
+#                        --query.max-samples), bodies to /dev/null;
+#   benchmon parquet   — `benchmon export --raw SEL` (the default path: remote read, raw.parquet,
+#                        manifest with sha256, fsync);
+#   benchmon csv       — the same with --format csv (raw.csv + raw_series.csv).
+# Each is run RUNS times (default 3): median wall time, largest peak RSS (GNU time), samples/s
+# and, for benchmon, bytes per sample of the raw file.
+#
+# Needs: promtool and prometheus (apt-get install prometheus), curl, python3, GNU time
+# (apt-get install time), mawk, cargo.
+# Usage: examples/bench-scale.sh   (env: NODES PER_NODE MINUTES STEP RUNS, KEEP=1 keeps the work dir)
+set -euo pipefail
+
+RUNS=${RUNS:-3}
+NODES=${NODES:-100}
+PER_NODE=${PER_NODE:-200}
+MINUTES=${MINUTES:-10}
+STEP=${STEP:-15}
+PORT=${PORT:-19191}
+
+for tool in promtool prometheus curl python3 /usr/bin/time cargo mawk; do
+  command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install prometheus curl python3 time mawk)" >&2; exit 1; }
+done
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+target=${CARGO_TARGET_DIR:-$repo/target}
+echo "building benchmon (release)…" >&2
+(cd "$repo" && cargo build --release --quiet)
+bin=$target/release/benchmon
+
+work=$(mktemp -d)
+prom_pid=
+cleanup() {
+  [ -n "$prom_pid" ] && kill "$prom_pid" 2>/dev/null && wait "$prom_pid" 2>/dev/null
+  [ "${KEEP:-0}" = 1 ] && echo "work dir kept: $work" >&2 || rm -rf "$work"
+}
+trap cleanup EXIT
+
+# Midnight UTC five days ago: in the past, so Prometheus serves it from the backfilled blocks.
+start=$(( $(date -u +%s) / 86400 * 86400 - 5 * 86400 ))
+end=$(( start + MINUTES * 60 ))
+series=$(( NODES * PER_NODE * 5 ))
+samples=$(( series * (MINUTES * 60 / STEP + 1) ))
+
+echo "generating ${series} series × $(( MINUTES * 60 / STEP + 1 )) samples = ${samples} samples…" >&2
+mawk -v start="$start" -v minutes="$MINUTES" -v step="$STEP" -v nodes="$NODES" -v per="$PER_NODE" 'BEGIN {
+  n = minutes * 60 / step
+  split("bench_cpu_seconds counter cpu|bench_mem_bytes gauge numa|bench_net_bytes counter device|bench_errors counter device|bench_temp_celsius gauge sensor", fams, "|")
+  for (f = 1; f <= 5; f++) {
+    split(fams[f], p, " "); name = p[1]; typ = p[2]; lab = p[3]
+    printf "# TYPE %s %s\n", name, typ
+    sname = (typ == "counter") ? name "_total" : name
+    for (nd = 1; nd <= nodes; nd++) for (d = 0; d < per; d++) {
+      key = sprintf("%s{instance=\"node-%03d:9100\",job=\"node\",%s=\"%d\"}", sname, nd, lab, d); c = 0
+      for (i = 0; i <= n; i++) {
+        # Counters grow irregularly (errors rarely), gauges move a little; scrapes jitter 0–3 ms.
+        if (name == "bench_errors") { if ((nd + d + i) % 97 == 0) c += 1; v = c }
+        else if (typ == "counter") { c += ((nd * 7 + d * 13 + i * 31) % 1000) / 100; v = c }
+        else v = sprintf("%.1f", ((nd * 31 + d * 17 + int(i / 4) * 7) % 1000) / 10)
+        printf "%s %s %d.%03d\n", key, v, start + i * step, (nd + i) % 4
+      }
+    }
+  }
+  print "# EOF"
+}' > "$work/data.om"
+
+echo "backfilling with promtool…" >&2
+promtool tsdb create-blocks-from openmetrics "$work/data.om" "$work/tsdb" >/dev/null
+rm -f "$work/data.om"
+echo "global: {}" > "$work/prometheus.yml"
+prometheus --config.file="$work/prometheus.yml" --storage.tsdb.path="$work/tsdb" \
+  --storage.tsdb.retention.time=100y --web.listen-address="127.0.0.1:$PORT" \
+  >"$work/prometheus.log" 2>&1 &
+prom_pid=$!
+url="http://127.0.0.1:$PORT"
+for _ in $(seq 1 600); do curl -sf "$url/-/ready" >/dev/null && break; sleep 0.2; done
+curl -sf "$url/-/ready" >/dev/null || { echo "prometheus did not start" >&2; cat "$work/prometheus.log" >&2; exit 1; }
+
+selector='{job="node"}'
+# The remote-read request: a prompb.ReadRequest (one query, matcher job="node", streamed XOR
+# chunks), snappy block format (one literal: the body is tiny), as Prometheus's own clients send.
+python3 - "$work/read.bin" "$start" "$end" <<'PY'
+import sys
+def varint(n):
+    out = bytearray()
+    while True:
+        b = n & 0x7F; n >>= 7
+        out.append(b | (0x80 if n else 0))
+        if not n: return bytes(out)
+def field(num, wire, payload):
+    return varint(num << 3 | wire) + (varint(len(payload)) + payload if wire == 2 else payload)
+path, start, end = sys.argv[1], int(sys.argv[2]) * 1000, int(sys.argv[3]) * 1000
+matcher = field(1, 0, varint(0)) + field(2, 2, b"job") + field(3, 2, b"node")
+query = field(1, 0, varint(start)) + field(2, 0, varint(end)) + field(3, 2, matcher)
+req = field(1, 2, query) + field(2, 2, varint(1))
+assert len(req) <= 256
+snappy = varint(len(req)) + bytes([60 << 2, len(req) - 1]) + req
+open(path, "wb").write(snappy)
+PY
+
+# JSON pieces: series × scrapes per piece ≤ 25 M.
+per_series=$(( MINUTES * 60 / STEP + 1 ))
+piece_scrapes=$(( 25000000 / series )); (( piece_scrapes < 1 )) && piece_scrapes=1
+piece_s=$(( piece_scrapes * STEP ))
+json_pieces() {
+  local t=$start from
+  while (( t < end )); do
+    from=$t; t=$(( t + piece_s )); (( t > end )) && t=$end
+    # Closed range [from, t]: the first piece includes `start`, later ones begin 1 ms after.
+    local range_ms=$(( (t - from) * 1000 + ( from == start ? 0 : -1 ) ))
+    curl -sf -o /dev/null --data-urlencode "query=${selector}[${range_ms}ms]" --data-urlencode "time=$t" "$url/api/v1/query"
+  done
+}
+
+measure() { # name, command…: prints "name median_wall_s largest_rss_kb"
+  local name=$1; shift
+  local walls=() rss=0 wall r
+  for _ in $(seq 1 "$RUNS"); do
+    /usr/bin/time -f '%e %M' -o "$work/time" "$@" >/dev/null 2>"$work/err" ||
+      { echo "$name failed:" >&2; cat "$work/err" >&2; exit 1; }
+    read -r wall r <"$work/time"
+    walls+=("$wall"); (( r > rss )) && rss=$r
+  done
+  echo "$name $(printf '%s\n' "${walls[@]}" | sort -n | sed -n "$(( (RUNS + 1) / 2 ))p") $rss"
+}
+
+export -f json_pieces
+export start end piece_s selector url
+results=()
+results+=("$(measure curl-remote-read curl -sf -o /dev/null --data-binary @"$work/read.bin" \
+  -H 'Content-Type: application/x-protobuf' -H 'Content-Encoding: snappy' \
+  -H 'X-Prometheus-Remote-Read-Version: 0.1.0' "$url/api/v1/read")")
+results+=("$(measure curl-json-pieces bash -c json_pieces)")
+for fmt in parquet csv; do
+  results+=("$(measure "benchmon-$fmt" bash -c "rm -rf '$work/out-$fmt' && '$bin' export --prometheus '$url' \
+    --start $start --end $end --raw '$selector' --format $fmt --out '$work/out-$fmt' --name b --json")")
+done
+bytes_of() { # the raw file of the last run of a format
+  case $1 in
+    benchmon-parquet) stat -c %s "$work/out-parquet/b/raw.parquet" ;;
+    benchmon-csv) stat -c %s "$work/out-csv/b/raw.csv" ;;
+    *) echo "" ;;
+  esac
+}
+printf '\n%s series, %s samples, %s runs (median wall, largest peak RSS)\n' "$series" "$samples" "$RUNS"
+printf '| %-17s | %7s | %12s | %8s | %11s |\n' path "wall s" "samples/s" "RSS MB" "B/sample"
+printf '|%s|%s|%s|%s|%s|\n' -------------------  --------- -------------- ---------- -------------
+for r in "${results[@]}"; do
+  read -r name wall rss <<<"$r"
+  b=$(bytes_of "$name")
+  bps=$([ -n "$b" ] && awk -v b="$b" -v s="$samples" 'BEGIN{printf "%.2f", b/s}' || echo "-")
+  awk -v n="$name" -v w="$wall" -v r="$rss" -v s="$samples" -v bps="$bps" \
+    'BEGIN{printf "| %-17s | %7.2f | %12.0f | %8.1f | %11s |\n", n, w, s/w, r/1024, bps}'
+done
