@@ -56,9 +56,19 @@ async fn series_count(
     let m: Matrix = prom
         .get_api("/api/v1/query_range", &form)
         .await
-        .map_err(|e| CollectError::Response {
-            query: name.to_owned(),
-            reason: format!("counting its series for the size estimate: {e}"),
+        .map_err(|e| match e {
+            // Prometheus refusing the query itself is the query's error, as it would be later.
+            crate::prometheus::client::PromError::Api {
+                error_type, error, ..
+            } => CollectError::Query {
+                query: name.to_owned(),
+                error_type,
+                message: error,
+            },
+            other => CollectError::Response {
+                query: name.to_owned(),
+                reason: format!("counting its series for the size estimate: {other}"),
+            },
         })?;
     Ok(m.result
         .iter()

@@ -199,24 +199,34 @@ fn is_streamed(content_type: &str) -> bool {
 }
 
 /// The snappy-compressed (block format) protobuf `ReadRequest` for one query.
+///
+/// Equality matchers are sent as the equivalent anchored regex of the escaped value:
+/// Prometheus's read handler rewrites `name="v"` into `name=""` when `name="v"` is one of its
+/// own external labels (it assumes those are not stored), and a session's Prometheus both has
+/// `session` as an external label and stores it on every series — so `{session="x"}` would
+/// select nothing. A regex matcher is left as it is and selects the same series.
 fn request_body(matchers: &[selector::Matcher], start_ms: i64, end_ms: i64) -> Vec<u8> {
+    let sent: Vec<proto::LabelMatcher> = matchers
+        .iter()
+        .map(|m| {
+            let (kind, value) = match m.op {
+                MatchOp::Eq => (MatcherType::Re, regex::escape(&m.value)),
+                MatchOp::Neq => (MatcherType::Neq, m.value.clone()),
+                MatchOp::Re => (MatcherType::Re, m.value.clone()),
+                MatchOp::Nre => (MatcherType::Nre, m.value.clone()),
+            };
+            proto::LabelMatcher {
+                r#type: kind as i32,
+                name: m.name.clone(),
+                value,
+            }
+        })
+        .collect();
     let req = proto::ReadRequest {
         queries: vec![proto::Query {
             start_timestamp_ms: start_ms,
             end_timestamp_ms: end_ms,
-            matchers: matchers
-                .iter()
-                .map(|m| proto::LabelMatcher {
-                    r#type: match m.op {
-                        MatchOp::Eq => MatcherType::Eq,
-                        MatchOp::Neq => MatcherType::Neq,
-                        MatchOp::Re => MatcherType::Re,
-                        MatchOp::Nre => MatcherType::Nre,
-                    } as i32,
-                    name: m.name.clone(),
-                    value: m.value.clone(),
-                })
-                .collect(),
+            matchers: sent,
             hints: None,
         }],
         accepted_response_types: vec![proto::ResponseType::StreamedXorChunks as i32],
