@@ -100,17 +100,23 @@ fn non_xor_chunks_are_a_typed_error() {
 
 #[test]
 fn request_is_snappy_block_protobuf_asking_for_streamed_chunks() {
-    let ms = selector::parse_selector(r#"up{job!~"a|b"}"#).unwrap();
+    let ms = selector::parse_selector(r#"up{job!~"a|b",instance="h:1.0"}"#).unwrap();
     let body = request_body(&ms, 5, 6);
     let raw = snap::raw::Decoder::new().decompress_vec(&body).unwrap();
     let req = proto::ReadRequest::decode(&raw[..]).unwrap();
     assert_eq!(req.accepted_response_types, vec![1]);
     let q = &req.queries[0];
     assert_eq!((q.start_timestamp_ms, q.end_timestamp_ms), (5, 6));
-    assert_eq!(q.matchers[0].r#type(), MatcherType::Eq);
-    assert_eq!(q.matchers[0].name, "__name__");
+    // Equality goes as the escaped, anchored regex (see `request_body`).
+    assert_eq!(q.matchers[0].r#type(), MatcherType::Re);
+    assert_eq!(
+        (q.matchers[0].name.as_str(), q.matchers[0].value.as_str()),
+        ("__name__", "up")
+    );
     assert_eq!(q.matchers[1].r#type(), MatcherType::Nre);
     assert_eq!(q.matchers[1].value, "a|b");
+    assert_eq!(q.matchers[2].r#type(), MatcherType::Re);
+    assert_eq!(q.matchers[2].value, r"h:1\.0");
 }
 
 #[test]
