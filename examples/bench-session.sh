@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# Benchmark: the default collection of a live session with N registered targets, against the
+# floor, in one run.
+#
+# For each N in TARGETS (default "10 100 500"): a session (scrape interval 5 s) whose Prometheus
+# is a SLURM job on the dev cluster, one real node exporter registered N times (N clients, so N
+# targets with their own labels), WINDOW seconds (default 60) of scraping, then side by side:
+#   curl remote read   — POST /api/v1/read of every series of the session over the window (the
+#                        raw floor: Prometheus's own serving of the same samples, to /dev/null);
+#   benchmon collect   — `benchmon collect --last WINDOW` of the session: the default a user
+#                        gets (profile queries + raw export as Parquet + coverage + report),
+#                        through benchmon serve;
+# with benchmon serve's RSS before and after the collection and its peak (VmHWM).
+#
+# Needs the dev cluster (slurm/dev-cluster.sh up), prometheus-node-exporter, curl, python3,
+# cargo. Usage: examples/bench-session.sh   (env: TARGETS="10 100" WINDOW=60 KEEP=1)
+set -euo pipefail
+
+TARGETS=${TARGETS:-10 100 500}
+WINDOW=${WINDOW:-60}
+PORT=${PORT:-18402}
+EXPORTER_PORT=${EXPORTER_PORT:-19100}
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+target=${CARGO_TARGET_DIR:-$repo/target}
+echo "building benchmon (release)…" >&2
+(cd "$repo" && cargo build --release --quiet)
+bin=$target/release/benchmon
+"$repo/slurm/dev-cluster.sh" up >&2
+
+work=$(mktemp -d)
+server_pid= exporter_pid=
+cleanup() {
+  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+  [ -n "$exporter_pid" ] && kill "$exporter_pid" 2>/dev/null && wait "$exporter_pid" 2>/dev/null
+  [ "${KEEP:-0}" = 1 ] && echo "work dir kept: $work" >&2 || rm -rf "$work"
+}
+trap cleanup EXIT
+
+prometheus-node-exporter --web.listen-address="127.0.0.1:$EXPORTER_PORT" >/dev/null 2>&1 &
+exporter_pid=$!
+export BENCHMON_URL="http://127.0.0.1:$PORT"
+"$bin" serve --listen "127.0.0.1:$PORT" --state-dir "$work/state" \
+  --artifacts-dir "$work/artifacts" >"$work/server.log" 2>&1 &
+server_pid=$!
+for _ in $(seq 100); do curl -sf "$BENCHMON_URL/health" >/dev/null && break; sleep 0.1; done
+host=$(hostname)
+
+rss_kb() { awk -v k="$1:" '$1 == k { print $2 }' "/proc/$server_pid/status"; }
+
+# The remote-read request for {session=~"<id>"} over [start, end] (ms), snappy block format.
+read_body() {
+  python3 - "$1" "$2" "$3" "$4" <<'PY'
+import re, sys
+def varint(n):
+    out = bytearray()
+    while True:
+        b = n & 0x7F; n >>= 7
+        out.append(b | (0x80 if n else 0))
+        if not n: return bytes(out)
+def field(num, wire, payload):
+    return varint(num << 3 | wire) + (varint(len(payload)) + payload if wire == 2 else payload)
+path, session, start, end = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+# A regex, as benchmon sends it: Prometheus rewrites equality on its own external labels.
+matcher = field(1, 0, varint(2)) + field(2, 2, b"session") + field(3, 2, re.escape(session).encode())
+query = field(1, 0, varint(start)) + field(2, 0, varint(end)) + field(3, 2, matcher)
+req = field(1, 2, query) + field(2, 2, varint(1))
+open(path, "wb").write(varint(len(req)) + bytes([60 << 2, len(req) - 1]) + req)
+PY
+}
+
+printf '| targets | series | raw samples | curl remote read s | benchmon collect s | ratio | RSS before MB | RSS after MB | peak MB |\n'
+printf '|---|---|---|---|---|---|---|---|---|\n'
+for n in $TARGETS; do
+  id="bench-$n-$$"
+  "$bin" session create "$id" --scrape-interval 5s >/dev/null
+  "$bin" session start "$id" --wait --wait-timeout 5m --time-limit 01:00:00 >/dev/null
+  prom=$(curl -sf "$BENCHMON_URL/api/v1/sessions/$id" | python3 -c 'import json,sys; print(json.load(sys.stdin)["prometheus_url"])')
+  for i in $(seq 1 "$n"); do
+    curl -sf -o /dev/null -H 'Content-Type: application/json' -X POST "$BENCHMON_URL/api/v1/clients" \
+      -d "{\"session_id\":\"$id\",\"client_id\":\"c$i\",\"node\":\"node-$i\",\"exporters\":{\"node\":\"$host:$EXPORTER_PORT\"}}"
+  done
+  # Every target up, then the window.
+  for _ in $(seq 120); do
+    up=$(curl -sf "$prom/api/v1/query" --data-urlencode 'query=count(up{job="node"} == 1)' |
+      python3 -c 'import json,sys; r=json.load(sys.stdin)["data"]["result"]; print(r[0]["value"][1] if r else 0)')
+    [ "$up" -ge "$n" ] && break
+    sleep 1
+  done
+  sleep "$WINDOW"
+  end=$(date +%s); start=$(( end - WINDOW ))
+  read_body "$work/read.bin" "$id" $(( start * 1000 )) $(( end * 1000 ))
+  series=$(curl -sf "$prom/api/v1/query" --data-urlencode "query=count({session=\"$id\"})" --data-urlencode "time=$end" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["result"][0]["value"][1])')
+  floor=$( { /usr/bin/time -f '%e' curl -sf -o /dev/null --data-binary @"$work/read.bin" \
+    -H 'Content-Type: application/x-protobuf' -H 'Content-Encoding: snappy' \
+    -H 'X-Prometheus-Remote-Read-Version: 0.1.0' "$prom/api/v1/read"; } 2>&1 | tail -n1)
+  before=$(rss_kb VmRSS)
+  t0=$(date +%s.%N)
+  out=$("$bin" collect --session "$id" --start "$start" --end "$end" --json)
+  t1=$(date +%s.%N)
+  after=$(rss_kb VmRSS); peak=$(rss_kb VmHWM)
+  raw=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["raw_samples"])' <<<"$out")
+  awk -v n="$n" -v s="$series" -v raw="$raw" -v f="$floor" -v b="$(echo "$t1 - $t0" | bc)" \
+    -v rb="$before" -v ra="$after" -v pk="$peak" \
+    'BEGIN { printf "| %d | %d | %d | %.2f | %.2f | %.1f× | %.0f | %.0f | %.0f |\n", n, s, raw, f, b, b/f, rb/1024, ra/1024, pk/1024 }'
+  "$bin" session delete "$id" >/dev/null
+done
