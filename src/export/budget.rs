@@ -1,8 +1,8 @@
 //! The size of a collection, estimated before anything is written, and the refusal of one over
 //! the site's budget (`collect.max_points`).
 //!
-//! Range queries: each query's series (the most a `count()` of it finds at 48 instants across
-//! the window) × the points of the window at the step. Raw samples: the selector's series × the
+//! Range queries: each query's series (the most a `count()` of it finds at the window's start
+//! or end) × the points of the window at the step. Raw samples: the selector's series × the
 //! scrapes of the window. Counting costs one sample per series and instant, so the estimate
 //! itself stays far below any query limit.
 
@@ -34,12 +34,12 @@ struct Series {
     values: Vec<(f64, String)>,
 }
 
-/// Instants at which series are counted across the window: one sample per series each, so the
-/// count stays cheap whatever the window.
-const COUNT_POINTS: i64 = 48;
+/// Intervals between the instants at which series are counted (the window's start and end):
+/// each instant costs Prometheus ≈ 0.15 s of CPU per 100 k series (48 instants took 0.85 s).
+const COUNT_POINTS: i64 = 1;
 
-/// The most series `promql` had at any of [`COUNT_POINTS`] instants across the window (0 when
-/// it matches nothing). Series that live only between two instants are missed: an estimate.
+/// The most series `promql` had at the window's start or end (0 when it matches nothing).
+/// Series that live only inside the window are missed: an estimate, not a count.
 async fn series_count(
     prom: &PromClient,
     name: &str,
@@ -87,18 +87,24 @@ pub(crate) async fn estimate(
     let prom = PromClient::new(http.clone(), base);
     let window_ms = (r.end_ms - r.start_ms).max(0) as u64;
     let points_per_series = window_ms / r.step_ms.max(1) as u64 + 1;
-    let mut points = 0u64;
-    for q in &r.queries {
-        let n = series_count(&prom, &q.query.name, &q.sent, r).await?;
-        points = points.saturating_add(n.saturating_mul(points_per_series));
-    }
-    let (mut raw_series, mut raw_samples) = (0, 0);
-    if let Some(sel) = &plan.raw_selector {
-        raw_series = series_count(&prom, RAW, sel, r).await?;
-        let scrape_ms = r.scrape_ms.unwrap_or(DEFAULT_SCRAPE_MS).max(1) as u64;
-        raw_samples = raw_series.saturating_mul(window_ms / scrape_ms + 1);
-        points = points.saturating_add(raw_samples);
-    }
+    // All counts at once: Prometheus answers them on all its cores.
+    let raw = plan.raw_selector.as_deref().map(|sel| (RAW, sel));
+    let counted = futures_util::future::try_join_all(
+        r.queries
+            .iter()
+            .map(|q| (q.query.name.as_str(), q.sent.as_str()))
+            .chain(raw)
+            .map(|(name, promql)| series_count(&prom, name, promql, r)),
+    )
+    .await?;
+    let (query_counts, raw_count) = counted.split_at(r.queries.len());
+    let mut points = query_counts.iter().fold(0u64, |acc, n| {
+        acc.saturating_add(n.saturating_mul(points_per_series))
+    });
+    let raw_series = raw_count.first().copied().unwrap_or(0);
+    let scrape_ms = r.scrape_ms.unwrap_or(DEFAULT_SCRAPE_MS).max(1) as u64;
+    let raw_samples = raw_series.saturating_mul(window_ms / scrape_ms + 1);
+    points = points.saturating_add(raw_samples);
     Ok(Estimate {
         points,
         raw_series,
