@@ -323,3 +323,42 @@ async fn a_failed_session_whose_job_is_still_ending_is_asked_to_retry() {
     );
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_collection_over_the_sites_budget_is_a_422_naming_estimate_limit_and_knob() {
+    let dirs = Dirs::new();
+    let mut settings = test_settings(&dirs, LauncherKind::Local);
+    settings.site.collect.max_points = 1000;
+    let app = spawn_app_with(settings, dirs).await;
+    let exporter = NodeExporter::start().await;
+    let id = unique_id("budget");
+    steady_window_of_a_scraped_exporter(&app, &id, &exporter, 3).await;
+    let problem = app
+        .collect(
+            &id,
+            &from_json(json!({"window": "steady", "run_id": "big"})),
+        )
+        .await
+        .problem(422);
+    assert_eq!(problem.field.as_deref(), Some("window"));
+    let detail = problem.detail.clone();
+    assert!(detail.contains("collect.max_points = 1000"), "{detail}");
+    assert!(detail.contains("points"), "{detail}");
+    // Nothing was written for it: no bundle and no temp dir anywhere under the artifacts root.
+    fn files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            out.push(e.path());
+            if e.path().is_dir() {
+                files(&e.path(), out);
+            }
+        }
+    }
+    let mut written = Vec::new();
+    files(&app.dirs.artifacts, &mut written);
+    assert!(
+        written.iter().all(|p| p.is_dir()),
+        "files written for a refused collection: {written:?}"
+    );
+    app.client.stop_session(&id).await.unwrap();
+    app.shutdown().await;
+}

@@ -177,3 +177,64 @@ async fn a_step_under_a_tenth_of_the_scrape_interval_is_refused_naming_the_inter
     }
     assert!(entries(&out).is_empty());
 }
+
+/// A stand-in Prometheus whose remote-read answer is `body` (a real Prometheus cannot be made
+/// to send a corrupt or cut stream: that is the one thing faked here).
+async fn serve_stream(body: Vec<u8>) -> (String, tokio::task::JoinHandle<()>) {
+    use axum::routing::{get, post};
+    let build = || async {
+        axum::Json(serde_json::json!({"status": "success", "data": {"version": "2.42.0"}}))
+    };
+    let labels =
+        || async { axum::Json(serde_json::json!({"status": "success", "data": ["__name__"]})) };
+    let read = move || {
+        let body = body.clone();
+        async move {
+            (
+                [(
+                    "content-type",
+                    benchmon::prometheus::remote_read::STREAMED_CONTENT_TYPE,
+                )],
+                body,
+            )
+        }
+    };
+    let app = axum::Router::new()
+        .route("/api/v1/status/buildinfo", get(build))
+        .route("/api/v1/labels", post(labels))
+        .route("/api/v1/read", post(read));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    (url, task)
+}
+
+#[tokio::test]
+async fn a_corrupt_or_cut_remote_read_stream_fails_the_collection_and_leaves_no_bundle() {
+    use benchmon::prometheus::remote_read::frames::encode_frame;
+    use benchmon::prometheus::remote_read::proto::ChunkedReadResponse;
+    use prost::Message;
+    let empty = ChunkedReadResponse::default().encode_to_vec();
+    let mut good = Vec::new();
+    encode_frame(&empty, &mut good);
+    encode_frame(b"\x0a\x00", &mut good);
+    // A flipped CRC byte in the second frame; then the same stream cut inside that frame.
+    let mut bad_crc = good.clone();
+    let crc_at = good.len() - 2 - 4;
+    bad_crc[crc_at] ^= 0xff;
+    let cut = good[..good.len() - 1].to_vec();
+    for (what, body, expect) in [
+        ("bad crc", bad_crc, "crc32c mismatch"),
+        ("cut stream", cut, "truncated"),
+    ] {
+        let (url, server) = serve_stream(body).await;
+        let (_d, out) = out_dir();
+        let p = raw_plan(&url, &out, RawSource::RemoteRead, &[SampleFormat::Parquet]);
+        let err = collect(&reqwest::Client::new(), p, None).await.unwrap_err();
+        assert!(err.to_string().contains(expect), "{what}: {err}");
+        assert!(entries(&out).is_empty(), "{what}: {:?}", entries(&out));
+        server.abort();
+    }
+}
