@@ -87,8 +87,10 @@ for n in $TARGETS; do
     [ "$up" -ge "$n" ] && break
     sleep 1
   done
-  sleep "$WINDOW"
-  end=$(date +%s); start=$(( end - WINDOW ))
+  # The window ends one scrape interval (5 s) and a second ago, so its last scrape is in and
+  # the collection does not wait for it: both sides read finished data.
+  sleep $(( WINDOW + 6 ))
+  end=$(( $(date +%s) - 6 )); start=$(( end - WINDOW ))
   read_body "$work/read.bin" "$id" $(( start * 1000 )) $(( end * 1000 ))
   series=$(curl -sf "$prom/api/v1/query" --data-urlencode "query=count({session=\"$id\"})" --data-urlencode "time=$end" |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["result"][0]["value"][1])')

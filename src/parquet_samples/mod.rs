@@ -44,10 +44,16 @@ use std::hash::{Hash, Hasher};
 use std::io::Write;
 use std::sync::Arc;
 
+mod columns;
 #[cfg(test)]
 mod measure;
+mod schema;
 #[cfg(test)]
 mod tests;
+
+use columns::{write_required, write_strings};
+pub use schema::label_column_names;
+use schema::{properties, schema};
 
 /// Key of the file's key-value metadata entry that names the layout.
 pub const FORMAT_KEY: &str = "benchmon.format";
@@ -162,108 +168,6 @@ impl<K: AsRef<str>, V: AsRef<str>> LabelPair for &(K, V) {
     }
 }
 
-/// Column names for `label_names`, in the same order.
-///
-/// The rule, so that no label silently shadows a fixed column or another label: a label keeps
-/// its own name unless that name is one of [`FIXED_COLUMNS`]; such a label gets [`LABEL_PREFIX`]
-/// put before it, again and again until the result is neither a fixed column, nor a declared
-/// label name, nor a column already given out. So `value` becomes `label_value`, and if
-/// `label_value` is itself a declared label, `label_label_value`. Readers that need the label
-/// name back find it by this function or by stripping the prefix.
-pub fn label_column_names(label_names: &[String]) -> Result<Vec<String>, SampleParquetError> {
-    let mut declared = std::collections::HashSet::with_capacity(label_names.len());
-    for name in label_names {
-        if !declared.insert(name.as_str()) {
-            return Err(SampleParquetError::DuplicateLabelName { name: name.clone() });
-        }
-    }
-    let mut taken: std::collections::HashSet<String> =
-        FIXED_COLUMNS.iter().map(|c| (*c).to_owned()).collect();
-    let mut out = Vec::with_capacity(label_names.len());
-    for name in label_names {
-        let mut column = name.clone();
-        if FIXED_COLUMNS.contains(&name.as_str()) {
-            column = format!("{LABEL_PREFIX}{column}");
-            while taken.contains(&column) || declared.contains(column.as_str()) {
-                column = format!("{LABEL_PREFIX}{column}");
-            }
-        }
-        taken.insert(column.clone());
-        out.push(column);
-    }
-    Ok(out)
-}
-
-/// Rows per data page: 20 k-row pages measured 0.17 B/sample more.
-const PAGE_ROWS: usize = 128 * 1024;
-
-fn string_type(name: &str, repetition: Repetition) -> Result<Arc<Type>, ParquetError> {
-    Ok(Arc::new(
-        Type::primitive_type_builder(name, Physical::BYTE_ARRAY)
-            .with_repetition(repetition)
-            .with_logical_type(Some(LogicalType::String))
-            .build()?,
-    ))
-}
-
-fn schema(label_columns: &[String]) -> Result<Arc<Type>, ParquetError> {
-    let mut fields = vec![
-        Arc::new(
-            Type::primitive_type_builder("timestamp", Physical::INT64)
-                .with_repetition(Repetition::REQUIRED)
-                .with_logical_type(Some(LogicalType::timestamp(true, TimeUnit::MILLIS)))
-                .build()?,
-        ),
-        Arc::new(
-            Type::primitive_type_builder("value", Physical::DOUBLE)
-                .with_repetition(Repetition::REQUIRED)
-                .build()?,
-        ),
-        string_type("query", Repetition::REQUIRED)?,
-        string_type("series", Repetition::REQUIRED)?,
-    ];
-    for column in label_columns {
-        fields.push(string_type(column, Repetition::OPTIONAL)?);
-    }
-    Ok(Arc::new(
-        Type::group_type_builder("benchmon_samples")
-            .with_fields(fields)
-            .build()?,
-    ))
-}
-
-/// zstd everywhere; timestamps delta-encoded; values PLAIN (after zstd 1.48 B/value against
-/// 1.73 for BYTE_STREAM_SPLIT and 1.95 for a dictionary, on node-exporter-like data); strings
-/// dictionary + RLE.
-fn properties(options: &ParquetOptions) -> Result<WriterProperties, SampleParquetError> {
-    let level =
-        ZstdLevel::try_new(options.zstd_level).map_err(|source| SampleParquetError::ZstdLevel {
-            level: options.zstd_level,
-            source,
-        })?;
-    let value = ColumnPath::from("value");
-    let builder = WriterProperties::builder()
-        .set_created_by(format!("benchmon version {}", env!("CARGO_PKG_VERSION")))
-        .set_key_value_metadata(Some(vec![KeyValue::new(
-            FORMAT_KEY.to_owned(),
-            FORMAT.to_owned(),
-        )]))
-        .set_writer_version(WriterVersion::PARQUET_1_0)
-        .set_compression(Compression::ZSTD(level))
-        .set_dictionary_enabled(true)
-        // Min/max per page for time and value, where readers skip on them; none for the string
-        // columns, whose per-value comparisons cost ≈ 10 % of the writer's CPU for nothing a
-        // reader filters on (a label filter reads the dictionary).
-        .set_statistics_enabled(EnabledStatistics::None)
-        .set_column_statistics_enabled(ColumnPath::from("timestamp"), EnabledStatistics::Page)
-        .set_column_statistics_enabled(ColumnPath::from("value"), EnabledStatistics::Page)
-        .set_data_page_row_count_limit(PAGE_ROWS)
-        .set_column_dictionary_enabled(ColumnPath::from("timestamp"), false)
-        .set_column_encoding(ColumnPath::from("timestamp"), Encoding::DELTA_BINARY_PACKED)
-        .set_column_dictionary_enabled(value.clone(), false)
-        .set_column_encoding(value, Encoding::PLAIN);
-    Ok(builder.build())
-}
 
 /// The caller's sink, counting bytes so that the summary can tell the file size.
 struct Counted<W> {
@@ -541,90 +445,3 @@ impl<W: Write + Send> SampleParquetWriter<W> {
     }
 }
 
-fn next_column<'a, 'b, W: Write + Send>(
-    rg: &'a mut SerializedRowGroupWriter<'b, W>,
-    column: &'static str,
-) -> Result<parquet::file::writer::SerializedColumnWriter<'a>, SampleParquetError> {
-    rg.next_column()
-        .map_err(pq("starting a column"))?
-        .ok_or_else(|| SampleParquetError::Parquet {
-            stage: "starting a column",
-            source: ParquetError::General(format!("the schema has no column left for {column}")),
-        })
-}
-
-/// Writes a required fixed-width column in bounded batches.
-fn write_required<T: DataType>(
-    rg: &mut SerializedRowGroupWriter<'_, impl Write + Send>,
-    column: &'static str,
-    values: &[T::T],
-) -> Result<(), SampleParquetError> {
-    let mut col = next_column(rg, column)?;
-    for chunk in values.chunks(BATCH_ROWS) {
-        col.typed::<T>()
-            .write_batch(chunk, None, None)
-            .map_err(pq("writing a column"))?;
-    }
-    col.close().map_err(pq("closing a column"))
-}
-
-/// Writes a string column from the runs: `pick(series)` is the series' value, `None` for null
-/// (only ever `None` for label columns, which are the optional ones).
-fn write_strings<'s>(
-    rg: &mut SerializedRowGroupWriter<'_, impl Write + Send>,
-    column: &'static str,
-    runs: &[Run],
-    pick: impl Fn(u32) -> Option<&'s ByteArray>,
-) -> Result<(), SampleParquetError> {
-    let mut col = next_column(rg, column)?;
-    let typed: &mut ColumnWriterImpl<'_, ByteArrayType> = col.typed::<ByteArrayType>();
-    let optional = typed.get_descriptor().max_def_level() > 0;
-    let mut values: Vec<ByteArray> = Vec::with_capacity(BATCH_ROWS);
-    let mut levels: Vec<i16> = Vec::with_capacity(if optional { BATCH_ROWS } else { 0 });
-    let mut pending = 0usize;
-    for run in runs {
-        let value = pick(run.series);
-        let mut left = run.len as usize;
-        while left > 0 {
-            let n = left.min(BATCH_ROWS - pending);
-            match value {
-                Some(v) => values.extend(std::iter::repeat_n(v, n).cloned()),
-                None if optional => {}
-                None => {
-                    return Err(SampleParquetError::Parquet {
-                        stage: "writing a column",
-                        source: ParquetError::General(format!(
-                            "no value for required column {column}"
-                        )),
-                    })
-                }
-            }
-            if optional {
-                levels.extend(std::iter::repeat_n(i16::from(value.is_some()), n));
-            }
-            pending += n;
-            left -= n;
-            if pending == BATCH_ROWS {
-                flush_strings(typed, &mut values, &mut levels, optional)?;
-                pending = 0;
-            }
-        }
-    }
-    if pending > 0 {
-        flush_strings(typed, &mut values, &mut levels, optional)?;
-    }
-    col.close().map_err(pq("closing a column"))
-}
-
-fn flush_strings(
-    col: &mut ColumnWriterImpl<'_, ByteArrayType>,
-    values: &mut Vec<ByteArray>,
-    levels: &mut Vec<i16>,
-    optional: bool,
-) -> Result<(), SampleParquetError> {
-    col.write_batch(values, optional.then_some(levels.as_slice()), None)
-        .map_err(pq("writing a column"))?;
-    values.clear();
-    levels.clear();
-    Ok(())
-}
