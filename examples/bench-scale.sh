@@ -41,8 +41,10 @@ bin=$target/release/benchmon
 work=$(mktemp -d)
 prom_pid=
 cleanup() {
+  local rc=$?
   [ -n "$prom_pid" ] && kill "$prom_pid" 2>/dev/null && wait "$prom_pid" 2>/dev/null
   [ "${KEEP:-0}" = 1 ] && echo "work dir kept: $work" >&2 || rm -rf "$work"
+  exit "$rc"
 }
 trap cleanup EXIT
 
