@@ -42,9 +42,11 @@ fi
 if command -v stress-ng >/dev/null; then
   load=(stress-ng --cpu "$cpus" --timeout "${seconds}s" --metrics-brief)
 else
+  # --foreground keeps timeout in the job's process group: the wrapper ends the command's group
+  # on scancel, and a timeout in a group of its own (its default) would outlive the job.
   # shellcheck disable=SC2016 # expanded by the inner bash
   load=(bash -c '
-    for ((i = 0; i < $2; i++)); do timeout "$1" sha256sum /dev/zero & done
+    for ((i = 0; i < $2; i++)); do timeout --foreground "$1" sha256sum /dev/zero & done
     wait
     echo "cpu load: $2 x sha256sum for $1 s"
   ' cpu-load "$seconds" "$cpus")
