@@ -168,7 +168,6 @@ impl<K: AsRef<str>, V: AsRef<str>> LabelPair for &(K, V) {
     }
 }
 
-
 /// The caller's sink, counting bytes so that the summary can tell the file size.
 struct Counted<W> {
     inner: W,
@@ -444,4 +443,3 @@ impl<W: Write + Send> SampleParquetWriter<W> {
         Ok(())
     }
 }
-
