@@ -89,26 +89,8 @@ for _ in $(seq 1 600); do curl -sf "$url/-/ready" >/dev/null && break; sleep 0.2
 curl -sf "$url/-/ready" >/dev/null || { echo "prometheus did not start" >&2; cat "$work/prometheus.log" >&2; exit 1; }
 
 selector='{job="node"}'
-# The remote-read request: a prompb.ReadRequest (one query, matcher job="node", streamed XOR
-# chunks), snappy block format (one literal: the body is tiny), as Prometheus's own clients send.
-python3 - "$work/read.bin" "$start" "$end" <<'PY'
-import sys
-def varint(n):
-    out = bytearray()
-    while True:
-        b = n & 0x7F; n >>= 7
-        out.append(b | (0x80 if n else 0))
-        if not n: return bytes(out)
-def field(num, wire, payload):
-    return varint(num << 3 | wire) + (varint(len(payload)) + payload if wire == 2 else payload)
-path, start, end = sys.argv[1], int(sys.argv[2]) * 1000, int(sys.argv[3]) * 1000
-matcher = field(1, 0, varint(0)) + field(2, 2, b"job") + field(3, 2, b"node")
-query = field(1, 0, varint(start)) + field(2, 0, varint(end)) + field(3, 2, matcher)
-req = field(1, 2, query) + field(2, 2, varint(1))
-assert len(req) <= 256
-snappy = varint(len(req)) + bytes([60 << 2, len(req) - 1]) + req
-open(path, "wb").write(snappy)
-PY
+# The remote-read request for job="node" over the window.
+python3 "$repo/examples/remote-read-request.py" "$work/read.bin" $(( start * 1000 )) $(( end * 1000 )) job = node
 
 # JSON pieces: series × scrapes per piece ≤ 25 M.
 per_series=$(( MINUTES * 60 / STEP + 1 ))

@@ -50,26 +50,6 @@ host=$(hostname)
 
 rss_kb() { awk -v k="$1:" '$1 == k { print $2 }' "/proc/$server_pid/status"; }
 
-# The remote-read request for {session=~"<id>"} over [start, end] (ms), snappy block format.
-read_body() {
-  python3 - "$1" "$2" "$3" "$4" <<'PY'
-import re, sys
-def varint(n):
-    out = bytearray()
-    while True:
-        b = n & 0x7F; n >>= 7
-        out.append(b | (0x80 if n else 0))
-        if not n: return bytes(out)
-def field(num, wire, payload):
-    return varint(num << 3 | wire) + (varint(len(payload)) + payload if wire == 2 else payload)
-path, session, start, end = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-# A regex, as benchmon sends it: Prometheus rewrites equality on its own external labels.
-matcher = field(1, 0, varint(2)) + field(2, 2, b"session") + field(3, 2, re.escape(session).encode())
-query = field(1, 0, varint(start)) + field(2, 0, varint(end)) + field(3, 2, matcher)
-req = field(1, 2, query) + field(2, 2, varint(1))
-open(path, "wb").write(varint(len(req)) + bytes([60 << 2, len(req) - 1]) + req)
-PY
-}
 
 printf '| targets | series | raw samples | curl remote read s | benchmon collect s | ratio | RSS before MB | RSS after MB | peak MB |\n'
 printf '|---|---|---|---|---|---|---|---|---|\n'
@@ -93,7 +73,9 @@ for n in $TARGETS; do
   # the collection does not wait for it: both sides read finished data.
   sleep $(( WINDOW + 6 ))
   end=$(( $(date +%s) - 6 )); start=$(( end - WINDOW ))
-  read_body "$work/read.bin" "$id" $(( start * 1000 )) $(( end * 1000 ))
+  # A regex on session, as benchmon sends it (equality on an external label is rewritten).
+  python3 "$repo/examples/remote-read-request.py" "$work/read.bin" $(( start * 1000 )) $(( end * 1000 )) \
+    session =~ "$(python3 -c 'import re,sys; print(re.escape(sys.argv[1]))' "$id")"
   series=$(curl -sf "$prom/api/v1/query" --data-urlencode "query=count({session=\"$id\"})" --data-urlencode "time=$end" |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["result"][0]["value"][1])')
   floor=$( { /usr/bin/time -f '%e' curl -sf -o /dev/null --data-binary @"$work/read.bin" \

@@ -132,10 +132,16 @@ pub struct TestProm {
 }
 
 impl TestProm {
+    /// Over [`fixtures`].
     pub async fn start() -> TestProm {
+        TestProm::start_with(&fixtures(), &[]).await
+    }
+
+    /// Over the OpenMetrics text `om`, with extra Prometheus flags.
+    pub async fn start_with(om_text: &str, flags: &[&str]) -> TestProm {
         let dir = tempfile::tempdir().unwrap();
         let om = dir.path().join("data.om");
-        std::fs::write(&om, fixtures()).unwrap();
+        std::fs::write(&om, om_text).unwrap();
         let data = dir.path().join("data");
         let out = Command::new("promtool")
             .args(["tsdb", "create-blocks-from", "openmetrics"])
@@ -157,6 +163,7 @@ impl TestProm {
             .arg(format!("--storage.tsdb.path={}", data.display()))
             .arg("--storage.tsdb.retention.time=100y")
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .args(flags)
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()

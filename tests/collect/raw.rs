@@ -3,7 +3,7 @@
 //! the step floor refuse before anything is written; a corrupt stream leaves no bundle.
 
 use crate::fixtures::{entries, out_dir, plan, ts};
-use crate::remote_read::{OwnProm, DENSE_SAMPLES, DENSE_SERIES, T_RR};
+use crate::remote_read::{own_prom, DENSE_SAMPLES, DENSE_SERIES, T_RR};
 use benchmon::export::formats::{Formats, SampleFormat};
 use benchmon::export::{collect, CollectError, CollectionOutcome, CollectionPlan, RawSource};
 use parquet::basic::{LogicalType, TimeUnit, Type as Physical};
@@ -42,7 +42,7 @@ async fn raw_collect(url: &str, parent: &Path, source: RawSource) -> CollectionO
 
 #[tokio::test]
 async fn remote_read_and_range_vector_queries_write_the_same_raw_bytes() {
-    let prom = OwnProm::start(&[]).await;
+    let prom = own_prom(&[]).await;
     let (_d, out) = out_dir();
     let remote = raw_collect(&prom.url, &out, RawSource::RemoteRead).await;
     let query = raw_collect(&prom.url, &out, RawSource::Query).await;
@@ -79,7 +79,7 @@ async fn remote_read_and_range_vector_queries_write_the_same_raw_bytes() {
 
 #[tokio::test]
 async fn raw_parquet_reads_back_with_typed_columns_and_every_sample() {
-    let prom = OwnProm::start(&[]).await;
+    let prom = own_prom(&[]).await;
     let (_d, out) = out_dir();
     let o = collect(
         &reqwest::Client::new(),
@@ -122,7 +122,7 @@ async fn raw_parquet_reads_back_with_typed_columns_and_every_sample() {
 
 #[tokio::test]
 async fn a_prometheus_with_a_low_sample_limit_still_exports_every_raw_sample() {
-    let prom = OwnProm::start(&["--query.max-samples=1000"]).await;
+    let prom = own_prom(&["--query.max-samples=1000"]).await;
     let (_d, out) = out_dir();
     let http = reqwest::Client::new();
     let p = raw_plan(&prom.url, &out, RawSource::Query, &[SampleFormat::Csv]);
@@ -135,7 +135,7 @@ async fn a_prometheus_with_a_low_sample_limit_still_exports_every_raw_sample() {
 
 #[tokio::test]
 async fn a_collection_over_the_budget_is_refused_before_anything_is_written() {
-    let prom = OwnProm::start(&[]).await;
+    let prom = own_prom(&[]).await;
     let (_d, out) = out_dir();
     let mut p = raw_plan(&prom.url, &out, RawSource::Auto, &[SampleFormat::Parquet]);
     p.scrape_interval = Some(crate::fixtures::dur("1s"));

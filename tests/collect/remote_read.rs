@@ -7,8 +7,7 @@ use benchmon::prometheus::remote_read::{read_raw, RawSeries, ReadStats, RemoteRe
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fmt::Write;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 /// Start of the own fixtures: a day after the shared ones.
@@ -52,67 +51,8 @@ fn own_fixtures() -> String {
 }
 
 /// A Prometheus over the own fixtures with extra flags; killed on drop.
-pub(crate) struct OwnProm {
-    child: Option<Child>,
-    pub(crate) url: String,
-    _dir: tempfile::TempDir,
-}
-
-impl OwnProm {
-    pub(crate) async fn start(flags: &[&str]) -> OwnProm {
-        let dir = tempfile::tempdir().unwrap();
-        let om = dir.path().join("data.om");
-        std::fs::write(&om, own_fixtures()).unwrap();
-        let data = dir.path().join("data");
-        let out = Command::new("promtool")
-            .args(["tsdb", "create-blocks-from", "openmetrics"])
-            .arg(&om)
-            .arg(&data)
-            .output()
-            .expect("promtool");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let config = dir.path().join("prometheus.yml");
-        std::fs::write(&config, "global: {}\n").unwrap();
-        let port = crate::support::free_port();
-        let log = std::fs::File::create(dir.path().join("prometheus.log")).unwrap();
-        let child = Command::new("prometheus")
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!("--storage.tsdb.path={}", data.display()))
-            .arg("--storage.tsdb.retention.time=100y")
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .args(flags)
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("prometheus");
-        let prom = OwnProm {
-            child: Some(child),
-            url: format!("http://127.0.0.1:{port}"),
-            _dir: dir,
-        };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let ready = reqwest::get(format!("{}/-/ready", prom.url)).await;
-            if matches!(ready, Ok(r) if r.status().is_success()) {
-                return prom;
-            }
-            assert!(Instant::now() < deadline, "prometheus did not become ready");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-}
-
-impl Drop for OwnProm {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
+pub(crate) async fn own_prom(flags: &[&str]) -> TestProm {
+    TestProm::start_with(&own_fixtures(), flags).await
 }
 
 type Samples = Vec<(i64, f64)>;
@@ -239,7 +179,7 @@ async fn remote_read_returns_the_same_samples_as_the_json_range_vector_query_ser
         assert_same_as_json(&prom.url, all, s, e).await;
     }
 
-    let own = OwnProm::start(&[]).await;
+    let own = own_prom(&[]).await;
     let odd = odd_samples();
     let (first, last) = (&odd[0].0, &odd[odd.len() - 1].0);
     let ms = |s: &str| (s.parse::<f64>().unwrap() * 1000.0).round() as i64;
@@ -271,7 +211,7 @@ async fn remote_read_returns_the_same_samples_as_the_json_range_vector_query_ser
 #[tokio::test]
 async fn a_prometheus_with_query_max_samples_100_still_streams_every_sample_through_remote_read() {
     // Small frames too, so that Prometheus splits each series over many frames.
-    let prom = OwnProm::start(&[
+    let prom = own_prom(&[
         "--query.max-samples=100",
         "--storage.remote.read-max-bytes-in-frame=4096",
     ])
@@ -353,7 +293,7 @@ async fn a_bad_selector_gives_the_selector_error_before_any_request() {
 
 #[tokio::test]
 async fn remote_read_throughput_on_the_dense_fixture_is_printed() {
-    let prom = OwnProm::start(&[]).await;
+    let prom = own_prom(&[]).await;
     let (start, end) = (T_RR * 1000, (T_RR + DENSE_SAMPLES) * 1000);
     remote(&prom.url, "rr_dense", start, end).await; // warm the page cache
     let t = Instant::now();
