@@ -45,7 +45,8 @@ pub struct CollectRequest {
     /// Include a raw export of every series of the session (default true).
     #[serde(default)]
     pub raw: Option<bool>,
-    /// Files of the raw export: any of `parquet` (the default), `csv` (`raw.csv` +
+    /// Sample files besides `samples.csv`/`samples.json`: any of `parquet` (the default:
+    /// `raw.parquet`, and `samples.parquet` for the queries), `csv` (`raw.csv` +
     /// `raw_series.csv`), `json` (`raw.json`).
     #[serde(default)]
     #[schema(max_items = 3)]

@@ -39,6 +39,8 @@ pub(super) struct Merging {
     pub(super) raw_warnings: Vec<String>,
     /// How the raw export was read (`remote_read` or `query`), and why not by remote read.
     pub(super) raw_method: Option<(&'static str, Option<String>)>,
+    /// Also write `samples.parquet` (the formats list Parquet).
+    pub(super) samples_parquet: bool,
 }
 
 impl Merging {
@@ -65,6 +67,7 @@ impl Merging {
             artifacts: Vec::new(),
             raw_warnings: Vec::new(),
             raw_method: None,
+            samples_parquet: false,
         })
     }
 }

@@ -188,6 +188,9 @@ fn write_samples(dir: &Path, m: &mut Merging) -> Result<Vec<Artifact>, CollectEr
         let bytes =
             summary::series_csv(&m.series_rows).map_err(|e| CollectError::Task(e.to_string()))?;
         arts.push(write_file(dir, "series.csv", &bytes)?);
+        if m.samples_parquet {
+            arts.push(super::samples_parquet::write(dir, &m.series_rows)?);
+        }
     }
     if let Some(f) = m.raw.take() {
         arts.extend(f.finish()?);

@@ -62,6 +62,7 @@ mod progress;
 pub(crate) mod raw;
 mod report;
 mod run;
+mod samples_parquet;
 mod schedule;
 mod select;
 mod series;

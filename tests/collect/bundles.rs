@@ -56,6 +56,7 @@ async fn the_manifest_lists_every_file_with_its_size_and_sha256() {
         "series.csv",
         "summary.csv",
         "summary.json",
+        "samples.parquet",
         "raw.parquet",
         "raw.csv",
         "raw.json",
@@ -63,6 +64,19 @@ async fn the_manifest_lists_every_file_with_its_size_and_sha256() {
         "report.html",
     ] {
         assert!(listed.iter().any(|l| l == name), "{name} missing");
+    }
+    // samples.parquet holds the rows of samples.csv, typed.
+    {
+        use parquet::file::reader::{FileReader, SerializedFileReader};
+        let f = std::fs::File::open(o.bundle_dir.join("samples.parquet")).unwrap();
+        let rows = SerializedFileReader::new(f)
+            .unwrap()
+            .metadata()
+            .file_metadata()
+            .num_rows();
+        let csv_rows = read_samples(&o.bundle_dir.join("samples.csv")).len();
+        assert_eq!(rows as usize, csv_rows);
+        assert!(csv_rows > 0);
     }
     // The raw export has the counter's real samples.
     let raw = read_samples(&o.bundle_dir.join("raw.csv"));
