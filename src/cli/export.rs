@@ -63,8 +63,9 @@ pub struct ExportArgs {
     /// Also export every raw sample of this selector, e.g. '{job="node"}'.
     #[arg(long)]
     pub raw: Option<String>,
-    /// Files of the raw export: parquet (default), csv, json; repeat or comma-separate.
-    #[arg(long = "format", value_delimiter = ',', default_value = "parquet")]
+    /// Sample files: parquet, csv, json (repeat or comma-separate): the raw export in each, and
+    /// with parquet also samples.parquet. Default: raw.parquet only.
+    #[arg(long = "format", value_delimiter = ',')]
     pub formats: Vec<crate::export::formats::SampleFormat>,
     /// How raw samples are read: auto (remote read, else queries), remote-read, query.
     #[arg(long, value_enum, default_value = "auto")]
@@ -156,9 +157,15 @@ pub fn plan_from_args(args: &ExportArgs) -> anyhow::Result<CollectionPlan> {
         bundle_name: name,
         raw_options: RawOptions {
             source: args.raw_source.into(),
-            formats: Formats::from_list(&args.formats),
+            formats: match args.formats.is_empty() {
+                true => Formats::RAW_DEFAULT,
+                false => Formats::from_list(&args.formats),
+            },
         },
         max_points: args.max_points,
+        samples_parquet: args
+            .formats
+            .contains(&crate::export::formats::SampleFormat::Parquet),
         manifest_extra: serde_json::json!({"source": "benchmon export"}),
     })
 }

@@ -12,7 +12,7 @@ pub use request::{CollectRequest, CollectResponse};
 
 use crate::artifacts::OutDirError;
 use crate::domain::{RunId, Timestamp};
-use crate::export::formats::Formats;
+use crate::export::formats::{Formats, SampleFormat};
 use crate::export::{
     self, CollectError, CollectionPlan, MarkedWindow, NamedQuery, RawOptions, RawSource,
 };
@@ -214,6 +214,10 @@ async fn collect_from(
                 .map_or(Formats::RAW_DEFAULT, Formats::from_list),
         },
         max_points: Some(sessions.settings.site.collect.max_points),
+        samples_parquet: req
+            .formats
+            .as_ref()
+            .is_some_and(|f| f.contains(&SampleFormat::Parquet)),
         manifest_extra: serde_json::json!({
             "session": session,
             "targets": {"clients": clients, "services": services},

@@ -48,13 +48,6 @@ impl Formats {
         csv: false,
         json: false,
     };
-    /// Query samples by default: CSV and JSON, as bundles always had them, plus Parquet.
-    pub const SAMPLES_DEFAULT: Formats = Formats {
-        parquet: true,
-        csv: true,
-        json: true,
-    };
-
     /// Exactly the formats listed (an empty list writes no sample file).
     pub fn from_list(list: &[SampleFormat]) -> Formats {
         Formats {

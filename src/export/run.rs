@@ -133,7 +133,7 @@ async fn run(
     let producer = spawn_fetches(fetches, cx, tuning.concurrency, tx);
 
     let mut m = Merging::create(bundle.path(), !r.queries.is_empty(), raw_chunk_ms.is_some())?;
-    m.samples_parquet = plan.raw_options.formats.parquet;
+    m.samples_parquet = plan.samples_parquet;
     match raw {
         RawPhase::None => {}
         RawPhase::Done(w) => {

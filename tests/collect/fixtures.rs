@@ -231,6 +231,7 @@ pub fn plan(
         bundle_name: "run".into(),
         raw_options: RawOptions::default(),
         max_points: None,
+        samples_parquet: false,
         manifest_extra: serde_json::json!({"test": true}),
     }
 }
