@@ -4,13 +4,6 @@ use benchmon::config::{ServeArgs, Settings};
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
-/// mimalloc instead of glibc's malloc: a collection allocates series on the reading threads and
-/// frees them on the writer thread, which under glibc contends on arena locks (≈ 20 % of the CPU
-/// of a raw export went to futex waits and task switches) and keeps freed pages; mimalloc's
-/// thread-local free lists avoid the first and return pages to the system after a collection.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// Monitoring sessions for HPC benchmarks: Prometheus as a SLURM job, windowed collection.
 #[derive(Parser)]
 #[command(name = "benchmon", version, about)]
