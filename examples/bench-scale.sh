@@ -42,7 +42,7 @@ work=$(mktemp -d)
 prom_pid=
 cleanup() {
   local rc=$?
-  [ -n "$prom_pid" ] && kill "$prom_pid" 2>/dev/null && wait "$prom_pid" 2>/dev/null
+  { [ -n "$prom_pid" ] && kill "$prom_pid" && wait "$prom_pid"; } 2>/dev/null || true
   [ "${KEEP:-0}" = 1 ] && echo "work dir kept: $work" >&2 || rm -rf "$work"
   exit "$rc"
 }

@@ -32,8 +32,8 @@ work=$(mktemp -d)
 server_pid= exporter_pid=
 cleanup() {
   local rc=$?
-  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
-  [ -n "$exporter_pid" ] && kill "$exporter_pid" 2>/dev/null && wait "$exporter_pid" 2>/dev/null
+  { [ -n "$server_pid" ] && kill "$server_pid" && wait "$server_pid"; } 2>/dev/null || true
+  { [ -n "$exporter_pid" ] && kill "$exporter_pid" && wait "$exporter_pid"; } 2>/dev/null || true
   [ "${KEEP:-0}" = 1 ] && echo "work dir kept: $work" >&2 || rm -rf "$work"
   exit "$rc"
 }
