@@ -23,7 +23,7 @@ slurm/dev-cluster.sh up
 
 echo "== build"
 cargo build --release --locked --quiet
-bin=$PWD/target/release/benchmon
+bin=${CARGO_TARGET_DIR:-$PWD/target}/release/benchmon
 
 echo "== benchmon serve on 127.0.0.1:$port (log: $dir/serve.log)"
 "$bin" serve --listen "127.0.0.1:$port" --state-dir "$dir/state" --artifacts-dir "$dir/artifacts" \
