@@ -82,6 +82,8 @@ pub async fn export_raw(
                 return Ok(());
             }
             batch_samples = 0;
+            // Blocks this thread while the writer is QUEUE batches behind: the back-pressure
+            // that bounds memory (the read pauses; Prometheus's stream waits in the socket).
             tx.send(std::mem::take(&mut batch))
                 .map_err(|_| "the raw writer stopped")
         },
