@@ -100,10 +100,20 @@ async fn a_wrapped_job_is_registered_while_it_runs_and_deregistered_after() {
         c.labels.values().next().map(String::as_str),
         Some("cpu-load")
     );
-    let windows = app.client.windows(&id).await.unwrap();
-    assert!(windows
-        .iter()
-        .any(|w| w.name.as_str() == format!("benchmark-{job}") && w.open));
+    // The wrapper registers, then opens its window: under load the second step can still be
+    // on its way when the registration is seen.
+    eventually(
+        "the job's window is open",
+        Duration::from_secs(10),
+        || async {
+            let windows = app.client.windows(&id).await.unwrap();
+            windows
+                .iter()
+                .any(|w| w.name.as_str() == format!("benchmark-{job}") && w.open)
+                .then_some(())
+        },
+    )
+    .await;
 
     eventually("the job ends", Duration::from_secs(60), || async {
         squeue_state(&job).is_empty().then_some(())
