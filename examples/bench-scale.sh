@@ -28,25 +28,8 @@ MINUTES=${MINUTES:-10}
 STEP=${STEP:-15}
 PORT=${PORT:-19191}
 
-for tool in promtool prometheus curl python3 /usr/bin/time cargo mawk; do
-  command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install prometheus curl python3 time mawk)" >&2; exit 1; }
-done
-
-repo=$(cd "$(dirname "$0")/.." && pwd)
-target=${CARGO_TARGET_DIR:-$repo/target}
-echo "building benchmon (release)…" >&2
-(cd "$repo" && cargo build --release --quiet)
-bin=$target/release/benchmon
-
-work=$(mktemp -d)
-prom_pid=
-cleanup() {
-  local rc=$?
-  { [ -n "$prom_pid" ] && kill "$prom_pid" && wait "$prom_pid"; } 2>/dev/null || true
-  [ "${KEEP:-0}" = 1 ] && echo "work dir kept: $work" >&2 || rm -rf "$work"
-  exit "$rc"
-}
-trap cleanup EXIT
+source "$(dirname "$0")/bench-common.sh"
+bench_setup promtool prometheus curl python3 /usr/bin/time cargo mawk
 
 # Midnight UTC five days ago: in the past, so Prometheus serves it from the backfilled blocks.
 start=$(( $(date -u +%s) / 86400 * 86400 - 5 * 86400 ))
@@ -83,7 +66,7 @@ echo "global: {}" > "$work/prometheus.yml"
 prometheus --config.file="$work/prometheus.yml" --storage.tsdb.path="$work/tsdb" \
   --storage.tsdb.retention.time=100y --web.listen-address="127.0.0.1:$PORT" \
   >"$work/prometheus.log" 2>&1 &
-prom_pid=$!
+PIDS+=($!)
 url="http://127.0.0.1:$PORT"
 for _ in $(seq 1 600); do curl -sf "$url/-/ready" >/dev/null && break; sleep 0.2; done
 curl -sf "$url/-/ready" >/dev/null || { echo "prometheus did not start" >&2; cat "$work/prometheus.log" >&2; exit 1; }

@@ -21,30 +21,16 @@ WINDOW=${WINDOW:-60}
 PORT=${PORT:-18402}
 EXPORTER_PORT=${EXPORTER_PORT:-19100}
 
-repo=$(cd "$(dirname "$0")/.." && pwd)
-target=${CARGO_TARGET_DIR:-$repo/target}
-echo "building benchmon (release)…" >&2
-(cd "$repo" && cargo build --release --quiet)
-bin=$target/release/benchmon
+source "$(dirname "$0")/bench-common.sh"
+bench_setup prometheus-node-exporter curl python3 bc cargo
 "$repo/slurm/dev-cluster.sh" up >&2
 
-work=$(mktemp -d)
-server_pid= exporter_pid=
-cleanup() {
-  local rc=$?
-  { [ -n "$server_pid" ] && kill "$server_pid" && wait "$server_pid"; } 2>/dev/null || true
-  { [ -n "$exporter_pid" ] && kill "$exporter_pid" && wait "$exporter_pid"; } 2>/dev/null || true
-  [ "${KEEP:-0}" = 1 ] && echo "work dir kept: $work" >&2 || rm -rf "$work"
-  exit "$rc"
-}
-trap cleanup EXIT
-
 prometheus-node-exporter --web.listen-address="127.0.0.1:$EXPORTER_PORT" >/dev/null 2>&1 &
-exporter_pid=$!
+PIDS+=($!)
 export BENCHMON_URL="http://127.0.0.1:$PORT"
 "$bin" serve --listen "127.0.0.1:$PORT" --state-dir "$work/state" \
   --artifacts-dir "$work/artifacts" >"$work/server.log" 2>&1 &
-server_pid=$!
+server_pid=$!; PIDS+=($server_pid)
 for _ in $(seq 100); do curl -sf "$BENCHMON_URL/health" >/dev/null && break; sleep 0.1; done
 host=$(hostname)
 

@@ -54,6 +54,9 @@ pub(crate) fn invalid(field: &str, detail: impl Into<String>) -> CollectionError
     }
 }
 
+/// Entries of `formats`: there are three.
+const MAX_FORMATS: usize = 3;
+
 /// The longest a collection waits for the last scrape of a window that just ended.
 const MAX_SCRAPE_WAIT: Duration = Duration::from_secs(300);
 
@@ -64,6 +67,16 @@ pub async fn collect_session(
     id: &RunId,
     req: CollectRequest,
 ) -> Result<CollectResponse, CollectionError> {
+    // The bound the OpenAPI document states (`maxItems: 3`), checked before anything else.
+    if let Some(f) = req.formats.as_ref().filter(|f| f.len() > MAX_FORMATS) {
+        return Err(invalid(
+            "formats",
+            format!(
+                "{} formats given; at most {MAX_FORMATS} (parquet, csv, json)",
+                f.len()
+            ),
+        ));
+    }
     let cell = sessions.cell(id).await?;
     let mut session = cell.snapshot();
     if matches!(

@@ -192,6 +192,12 @@ async fn collect_requests_that_escape_or_make_no_sense_are_refused_and_write_not
             422,
             "queries.bad",
         ),
+        (json!({"last": "1m", "formats": ["xml"]}), 422, "formats[0]"),
+        (
+            json!({"last": "1m", "formats": ["csv", "csv", "json", "parquet"]}),
+            422,
+            "formats",
+        ),
     ] {
         let (got, ctype, p) = app.send(Method::POST, &path, Some(body.clone())).await;
         assert_eq!(
