@@ -27,6 +27,8 @@ pub mod export;
 pub mod fsutil;
 /// SLURM and local launchers for the Prometheus job.
 pub mod launcher;
+/// Giving freed memory back to the system after a collection (glibc's `malloc_trim`).
+pub mod memory;
 /// Free local ports for servers benchmon starts itself.
 pub mod net;
 /// Samples as Parquet with memory bounded by one row group, for bundle tables.

@@ -60,9 +60,10 @@ pub struct ExportArgs {
     /// Label matchers the profile queries are restricted to, e.g. session="benchmark-01".
     #[arg(long, default_value = "")]
     pub selector: String,
-    /// Also export every raw sample of this selector, e.g. '{job="node"}'.
+    /// Also export every raw sample of this selector, e.g. '{job="node"}'; repeat for more (a
+    /// series two selectors match is written once).
     #[arg(long)]
-    pub raw: Option<String>,
+    pub raw: Vec<String>,
     /// Sample files: parquet, csv, json (repeat or comma-separate): the raw export in each, and
     /// with parquet also samples.parquet. Default: raw.parquet only.
     #[arg(long = "format", value_delimiter = ',')]
@@ -150,7 +151,7 @@ pub fn plan_from_args(args: &ExportArgs) -> anyhow::Result<CollectionPlan> {
         step: args.step.clone(),
         scrape_interval: args.scrape_interval.clone(),
         queries,
-        raw_selector: args.raw.clone(),
+        raw_selectors: args.raw.clone(),
         coverage_selector: args.coverage.clone(),
         windows,
         bundle_parent: args.out.clone(),

@@ -67,6 +67,18 @@ pub async fn collect_session(
     id: &RunId,
     req: CollectRequest,
 ) -> Result<CollectResponse, CollectionError> {
+    let result = collect(sessions, id, req).await;
+    // What the collection freed goes back to the system, so an idle server does not keep the
+    // peak of its largest collection (see `memory`).
+    let _ = tokio::task::spawn_blocking(crate::memory::release_freed).await;
+    result
+}
+
+async fn collect(
+    sessions: &Sessions,
+    id: &RunId,
+    req: CollectRequest,
+) -> Result<CollectResponse, CollectionError> {
     // The bound the OpenAPI document states (`maxItems: 3`), checked before anything else.
     if let Some(f) = req.formats.as_ref().filter(|f| f.len() > MAX_FORMATS) {
         return Err(invalid(
@@ -214,7 +226,12 @@ async fn collect_from(
         step: req.step.clone(),
         scrape_interval: Some(session.scrape_interval.clone()),
         queries,
-        raw_selector: req.raw.unwrap_or(true).then(|| selector.clone()),
+        raw_selectors: req
+            .raw
+            .unwrap_or(true)
+            .then(|| selector.clone())
+            .into_iter()
+            .collect(),
         coverage_selector: Some(format!("up{selector}")),
         windows,
         bundle_parent,

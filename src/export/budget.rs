@@ -88,7 +88,7 @@ pub(crate) async fn estimate(
     let window_ms = (r.end_ms - r.start_ms).max(0) as u64;
     let points_per_series = window_ms / r.step_ms.max(1) as u64 + 1;
     // All counts at once: Prometheus answers them on all its cores.
-    let raw = plan.raw_selector.as_deref().map(|sel| (RAW, sel));
+    let raw = plan.raw_selectors.iter().map(|sel| (RAW, sel.as_str()));
     let counted = futures_util::future::try_join_all(
         r.queries
             .iter()
@@ -101,7 +101,8 @@ pub(crate) async fn estimate(
     let mut points = query_counts.iter().fold(0u64, |acc, n| {
         acc.saturating_add(n.saturating_mul(points_per_series))
     });
-    let raw_series = raw_count.first().copied().unwrap_or(0);
+    // Selectors that overlap count their common series twice: an estimate, on the safe side.
+    let raw_series = raw_count.iter().fold(0u64, |acc, n| acc.saturating_add(*n));
     let scrape_ms = r.scrape_ms.unwrap_or(DEFAULT_SCRAPE_MS).max(1) as u64;
     let raw_samples = raw_series.saturating_mul(window_ms / scrape_ms + 1);
     points = points.saturating_add(raw_samples);

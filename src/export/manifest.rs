@@ -52,7 +52,10 @@ pub(super) struct RawExport {
     /// `remote_read` (streamed XOR chunks) or `query` (range-vector queries).
     pub(super) method: &'static str,
     pub(super) samples: u64,
+    /// The first of `selectors` (the only one, for a session's collection).
     pub(super) selector: String,
+    /// Every raw selector, in the order given.
+    pub(super) selectors: Vec<String>,
     pub(super) series: u64,
     /// Warnings Prometheus attached to the raw export.
     pub(super) warnings: Vec<String>,
@@ -125,11 +128,12 @@ impl Manifest {
             merged: m,
             found,
         } = input;
-        let raw = plan.raw_selector.as_ref().map(|s| RawExport {
+        let raw = plan.raw_selectors.first().map(|s| RawExport {
             fallback_reason: m.raw_method.as_ref().and_then(|(_, why)| why.clone()),
             method: m.raw_method.as_ref().map_or("query", |(how, _)| how),
             samples: m.raw_samples,
             selector: s.clone(),
+            selectors: plan.raw_selectors.clone(),
             series: m.raw_series,
             warnings: m.raw_warnings.clone(),
         });

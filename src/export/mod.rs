@@ -93,8 +93,9 @@ pub struct CollectionPlan {
     pub scrape_interval: Option<PromDuration>,
     /// Default and user queries, in the order they appear in the bundle.
     pub queries: Vec<NamedQuery>,
-    /// Selector for the raw export of every series (`{session="benchmark-01"}`), or `None`.
-    pub raw_selector: Option<String>,
+    /// Selectors for the raw export of every series (`{session="benchmark-01"}`); none, no raw
+    /// export. A series matched by several is written once.
+    pub raw_selectors: Vec<String>,
     /// Selector of the `up` series for per-target coverage (`up{session="benchmark-01"}`).
     pub coverage_selector: Option<String>,
     /// Named windows marked in the report's charts.

@@ -6,7 +6,7 @@
 //! [`MAX_POINTS_PER_CHUNK`] points on the same grid, and the next chunk starts one step after
 //! the previous one's last point, so no timestamp is fetched twice or skipped.
 
-use super::{CollectError, CollectionPlan, NamedQuery};
+use super::{CollectError, CollectionPlan, NamedQuery, RawSource};
 use crate::domain::PromDuration;
 
 /// Points per series per `query_range` request (Prometheus refuses more than 11,000).
@@ -131,16 +131,25 @@ pub(crate) fn resolve(plan: &CollectionPlan) -> Result<Resolved, CollectError> {
     let scrape_or_step = scrape_ms.unwrap_or(DEFAULT_STEP_MS.min(step_ms));
     let rate_window = millis((4 * scrape_or_step).max(step_ms + scrape_or_step))?;
     let queries = check_queries(&plan.queries, rate_window.as_str())?;
-    if queries.is_empty() && plan.raw_selector.is_none() && plan.coverage_selector.is_none() {
+    if queries.is_empty() && plan.raw_selectors.is_empty() && plan.coverage_selector.is_none() {
         return Err(CollectError::plan("queries", "nothing to collect"));
     }
-    for (field, sel) in [
-        ("raw_selector", &plan.raw_selector),
-        ("coverage_selector", &plan.coverage_selector),
-    ] {
-        if sel.as_deref().is_some_and(|s| s.trim().is_empty()) {
+    let selectors = plan.raw_selectors.iter().map(|s| ("raw_selector", s));
+    for (field, sel) in selectors.chain(
+        plan.coverage_selector
+            .iter()
+            .map(|s| ("coverage_selector", s)),
+    ) {
+        if sel.trim().is_empty() {
             return Err(CollectError::plan(field, "must not be empty"));
         }
+    }
+    if plan.raw_selectors.len() > 1 && plan.raw_options.source == RawSource::Query {
+        return Err(CollectError::plan(
+            "raw_source",
+            "several raw selectors are read through remote read only (a series two of them \
+             match is written once); with raw_source query give one selector",
+        ));
     }
     for w in &plan.windows {
         if w.end < w.start {

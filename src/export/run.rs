@@ -186,23 +186,25 @@ async fn raw_phase(
     bundle: &TempBundle,
     cancel: &CancellationToken,
 ) -> Result<RawPhase, CollectError> {
-    let Some(selector) = &plan.raw_selector else {
+    if plan.raw_selectors.is_empty() {
         return Ok(RawPhase::None);
-    };
+    }
     let source = plan.raw_options.source;
     if source == RawSource::Query {
         return Ok(RawPhase::ViaQuery { reason: None });
     }
     let req = RawRequest {
         url: base,
-        selector,
+        selectors: &plan.raw_selectors,
         start_ms: r.start_ms,
         end_ms: r.end_ms,
         formats: plan.raw_options.formats,
     };
     match export_raw(http, &req, bundle.path(), cancel).await? {
         RawOutcome::Written(w) => Ok(RawPhase::Done(w)),
-        RawOutcome::Unsupported(why) if source == RawSource::Auto => {
+        RawOutcome::Unsupported(why)
+            if source == RawSource::Auto && plan.raw_selectors.len() == 1 =>
+        {
             tracing::info!("{base} has no streamed remote read ({why}); raw samples via queries");
             Ok(RawPhase::ViaQuery { reason: Some(why) })
         }

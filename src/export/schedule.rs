@@ -93,7 +93,7 @@ pub(super) fn plan_fetches(
     let instant = [
         (
             Destination::Raw,
-            plan.raw_selector.as_ref().zip(raw_chunk_ms),
+            plan.raw_selectors.first().zip(raw_chunk_ms),
         ),
         (
             Destination::Coverage,

@@ -301,6 +301,37 @@ fn row_groups_split_at_row_group_rows_even_inside_one_series() {
 }
 
 #[test]
+fn row_groups_also_end_at_row_group_series_but_never_inside_a_series() {
+    let mut w = SampleParquetWriter::new(
+        tempfile::tempfile().unwrap(),
+        &names(&["job"]),
+        ParquetOptions {
+            row_group_series: 2,
+            ..ParquetOptions::default()
+        },
+    )
+    .unwrap();
+    for (key, job) in [("sa", "a"), ("sb", "b"), ("sc", "c")] {
+        w.write_series("q", key, [("job", job)], &[(0, 1.0), (1, 2.0)])
+            .unwrap();
+    }
+    // A second piece of the series just written stays in its row group.
+    w.write_series("q", "sc", [("job", "c")], &[(2, 3.0)])
+        .unwrap();
+    w.write_series("q", "sd", [("job", "d")], &[(0, 4.0)])
+        .unwrap();
+    let (summary, file) = finish(w);
+    assert_eq!(summary.row_groups, 2);
+    let back = read_back(file);
+    assert_eq!(back.row_group_rows, [4, 4]);
+    assert_eq!(
+        back.series,
+        ["sa", "sa", "sb", "sb", "sc", "sc", "sc", "sd"]
+    );
+    assert_eq!(back.timestamps, [0, 1, 0, 1, 0, 1, 2, 0]);
+}
+
+#[test]
 fn a_series_written_in_pieces_or_interleaved_keeps_its_own_strings() {
     let mut w = new_writer(&["job"], 4);
     w.write_series("q", "sa", [("job", "a")], &[(0, 0.0)])
@@ -416,6 +447,15 @@ fn zero_row_group_rows_and_unknown_zstd_levels_are_rejected() {
     assert!(
         matches!(err, SampleParquetError::RowGroupRows { rows: 0, .. }),
         "{err:?}"
+    );
+    let no_series = ParquetOptions {
+        row_group_series: 0,
+        ..ParquetOptions::default()
+    };
+    let err = SampleParquetWriter::new(tempfile::tempfile().unwrap(), &[], no_series).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!("row_group_series must be between 1 and {}, not 0", u32::MAX)
     );
     let err = SampleParquetWriter::new(
         tempfile::tempfile().unwrap(),

@@ -20,7 +20,7 @@ async fn the_manifest_lists_every_file_with_its_size_and_sha256() {
         vec![NamedQuery::user("g", "test_gauge")],
         &out,
     );
-    p.raw_selector = Some("{case=\"c\"}".into());
+    p.raw_selectors = vec!["{case=\"c\"}".into()];
     p.samples_parquet = true;
     p.raw_options.formats =
         Formats::from_list(&[SampleFormat::Parquet, SampleFormat::Csv, SampleFormat::Json]);

@@ -224,7 +224,7 @@ pub fn plan(
         step: Some(dur(step)),
         scrape_interval: None,
         queries,
-        raw_selector: None,
+        raw_selectors: Vec::new(),
         coverage_selector: None,
         windows: vec![],
         bundle_parent: parent.to_owned(),

@@ -22,7 +22,7 @@ fn raw_plan(
     formats: &[SampleFormat],
 ) -> CollectionPlan {
     let mut p = plan(url, T_RR, T_RR + WINDOW_S, "15s", vec![], parent);
-    p.raw_selector = Some(SELECTOR.into());
+    p.raw_selectors = vec![SELECTOR.into()];
     p.raw_options.source = source;
     p.raw_options.formats = Formats::from_list(formats);
     p.bundle_name = format!("{source:?}");
@@ -75,6 +75,57 @@ async fn remote_read_and_range_vector_queries_write_the_same_raw_bytes() {
         serde_json::from_slice(&std::fs::read(query.bundle_dir.join("MANIFEST.json")).unwrap())
             .unwrap();
     assert_eq!(m["raw"]["method"], "query");
+}
+
+#[tokio::test]
+async fn several_raw_selectors_write_each_series_once_and_only_remote_read_takes_them() {
+    let prom = own_prom(&[]).await;
+    let (_d, out) = out_dir();
+    let csv = [SampleFormat::Csv];
+    let one = collect(
+        &reqwest::Client::new(),
+        raw_plan(&prom.url, &out, RawSource::RemoteRead, &csv),
+        None,
+    )
+    .await
+    .unwrap();
+    // The odd series, then every series again (overlapping the first) and one of the dense.
+    let mut p = raw_plan(&prom.url, &out, RawSource::Auto, &csv);
+    p.bundle_name = "several".into();
+    p.raw_selectors = vec![
+        r#"{__name__="rr_odd"}"#.into(),
+        SELECTOR.into(),
+        r#"rr_dense{n="2"}"#.into(),
+    ];
+    let several = collect(&reqwest::Client::new(), p.clone(), None)
+        .await
+        .unwrap();
+    assert_eq!(several.raw_series, one.raw_series);
+    assert_eq!(several.raw_samples, one.raw_samples);
+    let lines = |o: &CollectionOutcome| {
+        let text = std::fs::read_to_string(o.bundle_dir.join("raw.csv")).unwrap();
+        let mut l: Vec<String> = text.lines().map(str::to_owned).collect();
+        l.sort();
+        l
+    };
+    assert!(
+        lines(&several) == lines(&one),
+        "the same rows, in selector order"
+    );
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(several.bundle_dir.join("MANIFEST.json")).unwrap())
+            .unwrap();
+    assert_eq!(m["raw"]["selectors"].as_array().unwrap().len(), 3);
+    assert_eq!(m["raw"]["selector"], r#"{__name__="rr_odd"}"#);
+    // Range-vector queries cannot tell a series two selectors share: refused, nothing written.
+    p.raw_options.source = RawSource::Query;
+    p.bundle_name = "refused".into();
+    let err = collect(&reqwest::Client::new(), p, None).await.unwrap_err();
+    assert!(
+        matches!(&err, CollectError::InvalidPlan { field, .. } if field == "raw_source"),
+        "{err:?}"
+    );
+    assert!(!out.join("refused").exists());
 }
 
 #[tokio::test]
@@ -164,7 +215,7 @@ async fn a_collection_over_the_budget_is_refused_before_anything_is_written() {
 async fn a_step_under_a_tenth_of_the_scrape_interval_is_refused_naming_the_interval() {
     let (_d, out) = out_dir();
     let mut p = plan("http://127.0.0.1:9", T_RR, T_RR + 60, "100ms", vec![], &out);
-    p.raw_selector = Some(SELECTOR.into());
+    p.raw_selectors = vec![SELECTOR.into()];
     p.scrape_interval = Some(crate::fixtures::dur("15s"));
     p.end = ts(T_RR + 60);
     let err = collect(&reqwest::Client::new(), p, None).await.unwrap_err();

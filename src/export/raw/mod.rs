@@ -16,8 +16,10 @@ pub use files::{RawFiles, RawWritten};
 use super::formats::Formats;
 use super::CollectError;
 use crate::prometheus::remote_read::{read_raw, RawSeries, RemoteReadError};
+use std::collections::HashSet;
+use std::hash::{Hash, Hasher};
 use std::path::Path;
-use std::sync::mpsc::sync_channel;
+use std::sync::mpsc::{channel, sync_channel};
 use tokio_util::sync::CancellationToken;
 
 /// Batches queued between the reader and the writer thread.
@@ -31,8 +33,9 @@ const BATCH_SAMPLES: usize = 64 * 1024;
 pub struct RawRequest<'a> {
     /// Base URL of the Prometheus.
     pub url: &'a str,
-    /// A vector selector (`{session="bench-42"}`).
-    pub selector: &'a str,
+    /// Vector selectors (`{session="bench-42"}`), read one after the other; a series an
+    /// earlier one matched is skipped (by a 64-bit hash of its labels).
+    pub selectors: &'a [String],
     /// Inclusive on both ends, as a range vector `selector[end-start]` at `end` is.
     pub start_ms: i64,
     pub end_ms: i64,
@@ -57,38 +60,64 @@ pub async fn export_raw(
 ) -> Result<RawOutcome, CollectError> {
     let label_names = label_names(http, req).await?;
     let (tx, rx) = sync_channel::<Vec<RawSeries>>(QUEUE);
+    // Written batches come back to be freed by the thread that allocated them: glibc frees a
+    // block into its own thread's arena, and freeing on the writer contended for that lock.
+    let (done_tx, done_rx) = channel::<Vec<RawSeries>>();
     let (dir_owned, formats) = (dir.to_owned(), req.formats);
     let writer = tokio::task::spawn_blocking(move || {
         let mut files = RawFiles::create(&dir_owned, &label_names, formats)?;
         for batch in rx {
-            for s in batch {
+            for s in &batch {
                 files.write_series(&s.labels, &s.samples)?;
             }
+            let _ = done_tx.send(batch);
         }
         files.finish()
     });
-    let (mut batch, mut batch_samples) = (Vec::new(), 0);
-    let mut read = read_raw(
-        http,
-        req.url,
-        req.selector,
-        req.start_ms,
-        req.end_ms,
-        cancel,
-        |s| {
-            batch_samples += s.samples.len();
-            batch.push(s);
-            if batch_samples < BATCH_SAMPLES {
-                return Ok(());
+    // A receiver is not `Sync`; in a mutex it keeps the reading future `Send`.
+    let done_rx = std::sync::Mutex::new(done_rx);
+    let free_written = || {
+        if let Ok(rx) = done_rx.lock() {
+            while let Ok(written) = rx.try_recv() {
+                drop(written);
             }
-            batch_samples = 0;
-            // Blocks this thread while the writer is QUEUE batches behind: the back-pressure
-            // that bounds memory (the read pauses; Prometheus's stream waits in the socket).
-            tx.send(std::mem::take(&mut batch))
-                .map_err(|_| "the raw writer stopped")
-        },
-    )
-    .await;
+        }
+    };
+    let (mut batch, mut batch_samples) = (Vec::new(), 0);
+    let mut seen = HashSet::new();
+    let several = req.selectors.len() > 1;
+    let mut on_series = |s: RawSeries| {
+        if several && !seen.insert(labels_hash(&s.labels)) {
+            return Ok(());
+        }
+        batch_samples += s.samples.len();
+        batch.push(s);
+        if batch_samples < BATCH_SAMPLES {
+            return Ok(());
+        }
+        batch_samples = 0;
+        free_written();
+        // Blocks this thread while the writer is QUEUE batches behind: the back-pressure
+        // that bounds memory (the read pauses; Prometheus's stream waits in the socket).
+        tx.send(std::mem::take(&mut batch))
+            .map_err(|_| "the raw writer stopped")
+    };
+    let mut read = Ok(Default::default());
+    for selector in req.selectors {
+        read = read_raw(
+            http,
+            req.url,
+            selector,
+            req.start_ms,
+            req.end_ms,
+            cancel,
+            &mut on_series,
+        )
+        .await;
+        if read.is_err() {
+            break;
+        }
+    }
     if read.is_ok() && !batch.is_empty() && tx.send(batch).is_err() {
         read = Err(RemoteReadError::Sink("the raw writer stopped".into()));
     }
@@ -118,6 +147,13 @@ pub async fn export_raw(
     }
 }
 
+/// Identity of a series across selectors.
+fn labels_hash(labels: &[(String, String)]) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    labels.hash(&mut h);
+    h.finish()
+}
+
 /// Answers that mean "this server has no streamed remote read", not "this read failed": a
 /// non-streamed content type, or a refusal of the endpoint or of the request's encoding.
 fn unsupported(e: &RemoteReadError) -> bool {
@@ -141,11 +177,13 @@ async fn label_names(
     req: &RawRequest<'_>,
 ) -> Result<Vec<String>, CollectError> {
     let url = format!("{}/api/v1/labels", req.url.trim_end_matches('/'));
-    let form = [
-        ("match[]", req.selector.to_owned()),
-        ("start", super::plan::unix_text(req.start_ms)),
-        ("end", super::plan::unix_text(req.end_ms)),
-    ];
+    let mut form: Vec<(&str, String)> = req
+        .selectors
+        .iter()
+        .map(|s| ("match[]", s.clone()))
+        .collect();
+    form.push(("start", super::plan::unix_text(req.start_ms)));
+    form.push(("end", super::plan::unix_text(req.end_ms)));
     let http_err = |source| CollectError::Http {
         query: super::plan::RAW.to_owned(),
         url: url.clone(),
