@@ -4,11 +4,12 @@
 # Backfills a Prometheus TSDB with synthetic data (50 nodes × 11 series × 5 metrics, every 15 s,
 # 12 h), starts Prometheus on it, then for a 6 h window (5 queries, ≈4 M samples) and a 12 h
 # window (≈8 M samples) prints wall time and peak RSS of:
-#   curl      — the 5 query_range requests one after the other, bodies to files: Prometheus's own
-#               serving time, the floor for any collector;
+#   curl      — the 5 query_range requests one after the other, bodies to /dev/null: Prometheus's
+#               own serving time, the floor for any collector;
 #   benchmon  — `benchmon export` of the same 5 queries into a bundle (CSV, JSON, KPIs, report,
 #               manifest with sha256, fsync).
-# Each is run RUNS times (default 3); the median wall time and the largest RSS are shown.
+# Each is run RUNS times (default 3); the median wall time, the largest RSS and benchmon's median
+# CPU time (user + system) per sample are shown: on 2 cores that CPU competes with Prometheus.
 #
 # Needs: promtool and prometheus (apt-get install prometheus), curl, GNU time (apt-get install
 # time), cargo. Usage: examples/bench-export.sh   (env: RUNS=3 KEEP=1 to keep the work dir)
@@ -60,17 +61,19 @@ curl -sf "$url/-/ready" >/dev/null || { echo "prometheus did not start" >&2; cat
 
 queries=(cpu=bench_cpu_usage mem=bench_mem_used_bytes net=bench_net_bytes_total disk=bench_disk_bytes_total gpu=bench_gpu_temp_celsius)
 
-# Runs "$@" under GNU time; prints "wall_seconds max_rss_kb".
+# Runs "$@" under GNU time; prints "wall_seconds max_rss_kb cpu_seconds".
 measure() {
-  /usr/bin/time -f "%e %M" -o "$work/time.out" "$@" >/dev/null
+  /usr/bin/time -f "%e %M %U %S" -o "$work/time.out" "$@" >/dev/null
+  read -r w r u s <"$work/time.out"
+  echo "$w $r $(awk -v u="$u" -v s="$s" 'BEGIN{print u + s}')"
   cat "$work/time.out"
 }
 
-# The curl side: the same requests, one after the other, bodies to files.
+# The curl side: the same requests, one after the other, bodies to /dev/null.
 {
   echo 'set -e'
   for q in "${queries[@]}"; do
-    echo "curl -sf -o '$work/curl-${q%%=*}.json' --data-urlencode 'query=${q#*=}' -d \"start=\$1\" -d \"end=\$2\" -d step=$STEP '$url/api/v1/query_range'"
+    echo "curl -sf -o /dev/null --data-urlencode 'query=${q#*=}' -d \"start=\$1\" -d \"end=\$2\" -d step=$STEP '$url/api/v1/query_range'"
   done
 } > "$work/curl-all.sh"
 
@@ -78,36 +81,38 @@ median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 run_case() { # label hours
   local label=$1 end=$(( start + $2 * 3600 ))
-  local cw=() cr=() bw=() br=() samples=
+  local cw=() cr=() bw=() br=() bc=() samples=
   # Warm Prometheus's caches once, so neither side pays for the first read.
   bash "$work/curl-all.sh" "$start" "$end"
   for _ in $(seq "$RUNS"); do
-    read -r w r < <(measure bash "$work/curl-all.sh" "$start" "$end")
+    read -r w r _ < <(measure bash "$work/curl-all.sh" "$start" "$end")
     cw+=("$w"); cr+=("$r")
     rm -rf "$work/out"
     args=(export --prometheus "$url" --start "$start" --end "$end" --step "${STEP}s" --out "$work/out" --name bench)
     for q in "${queries[@]}"; do args+=(--query "$q"); done
-    read -r w r < <(measure "$bin" "${args[@]}")
-    bw+=("$w"); br+=("$r")
+    read -r w r c < <(measure "$bin" "${args[@]}")
+    bw+=("$w"); br+=("$r"); bc+=("$c")
     samples=$(grep -o '"samples": [0-9]*' "$work/out/bench/MANIFEST.json" | tail -1 | grep -o '[0-9]*')
     bundle_mb=$(du -sm "$work/out/bench" | cut -f1)
   done
-  local cwm bwm crm brm cwb bwb
+  local cwm bwm crm brm cwb bwb bcm
   cwm=$(printf '%s\n' "${cw[@]}" | median); bwm=$(printf '%s\n' "${bw[@]}" | median)
   cwb=$(printf '%s\n' "${cw[@]}" | sort -n | head -1); bwb=$(printf '%s\n' "${bw[@]}" | sort -n | head -1)
+  bcm=$(printf '%s\n' "${bc[@]}" | median)
   crm=$(printf '%s\n' "${cr[@]}" | sort -n | tail -1); brm=$(printf '%s\n' "${br[@]}" | sort -n | tail -1)
   awk -v l="$label" -v s="$samples" -v cw="$cwm" -v cr="$crm" -v bw="$bwm" -v br="$brm" -v mb="$bundle_mb" \
-      -v cb="$cwb" -v bb="$bwb" 'BEGIN {
-    printf "%-6s %9d  %5.2f (%4.2f) %6.1f   %5.2f (%4.2f) %9.1f  %5.2fx (%4.2fx) %7d\n",
-      l, s, cw, cb, cr / 1024, bw, bb, br / 1024, bw / cw, bb / cb, mb
+      -v cb="$cwb" -v bb="$bwb" -v bc="$bcm" 'BEGIN {
+    printf "%-6s %9d  %5.2f (%4.2f) %6.1f   %5.2f (%4.2f) %9.1f  %5.2fx (%4.2fx) %7d %8.0f\n",
+      l, s, cw, cb, cr / 1024, bw, bb, br / 1024, bw / cw, bb / cb, mb, bc * 1e9 / s
   }'
 }
 
 echo
 echo "5 query_range requests, step ${STEP}s, ${NODES} nodes × ${PER_NODE} series per metric"
 echo "wall seconds: median (best) of $RUNS runs; peak RSS: largest of the runs"
-printf "%-6s %9s  %-13s %6s   %-13s %9s  %-14s %7s\n" window samples "curl s" "MB" "benchmon s" "MB" "ratio" "bundle"
+printf "%-6s %9s  %-13s %6s   %-13s %9s  %-14s %7s %8s\n" window samples "curl s" "MB" "benchmon s" "MB" "ratio" "bundle" "ns/smpl"
 run_case 6h 6
 run_case 12h 12
 echo
-echo "targets: benchmon ≤ 1.5× curl, peak RSS ≤ 64 MB and flat from 6 h to 12 h"
+echo "targets: benchmon ≤ 1.2× curl to /dev/null, peak RSS ≤ 64 MB and flat from 6 h to 12 h;"
+echo "ns/smpl is benchmon's CPU (user + system) per sample"

@@ -1,7 +1,10 @@
 #!/bin/bash
 #SBATCH --job-name=benchmon-{{ inputs.run_id }}
 #SBATCH --ntasks=1
-#SBATCH --cpus-per-task=1
+#SBATCH --cpus-per-task={{ cpus_per_task }}
+{%- if let Some(m) = mem_mb %}
+#SBATCH --mem={{ m }}M
+{%- endif %}
 {%- if let Some(v) = inputs.resources.partition %}
 #SBATCH --partition={{ v }}
 {%- endif %}

@@ -112,7 +112,9 @@ pub async fn start_session(
     State(app): State<AppState>,
     IdPathJson(id, req): IdPathJson<RunId, StartSession>,
 ) -> Result<(StatusCode, Json<Session>), ApiError> {
-    let s = app.sessions.start(&id, req).await?;
+    let cell = app.sessions.cell(&id).await?;
+    let targets = crate::targets::expected_targets(&cell).await;
+    let s = app.sessions.start(&id, req, &targets).await?;
     Ok((StatusCode::ACCEPTED, Json(s)))
 }
 

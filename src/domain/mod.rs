@@ -15,7 +15,9 @@ pub use duration::PromDuration;
 pub use ident::{ClientId, ExporterKind, Ident, RunId, ServiceName, WindowName};
 pub use labels::{LabelName, Labels, RESERVED_LABELS};
 pub use net::{Host, HostPort, MetricsEndpoint, Port};
-pub use slurm::{SlurmConstraint, SlurmName, SlurmNodeList, SlurmOptions, TimeLimit};
+pub use slurm::{
+    CpuCount, MemMb, SlurmConstraint, SlurmName, SlurmNodeList, SlurmOptions, TimeLimit,
+};
 pub use time::Timestamp;
 
 /// Why a value was refused; the caller adds which field it came from.

@@ -114,6 +114,96 @@ impl TimeLimit {
 }
 string_newtype!(TimeLimit);
 
+/// `--cpus-per-task` of a job: 1 to 1024.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "u64", into = "u64")]
+pub struct CpuCount(u16);
+
+impl CpuCount {
+    pub const MAX: u16 = 1024;
+    pub fn new(n: u64) -> Result<Self, Invalid> {
+        match u16::try_from(n) {
+            Ok(n @ 1..=Self::MAX) => Ok(CpuCount(n)),
+            _ => Err(Invalid::new(format!(
+                "cpus_per_task must be between 1 and {}, not {n}",
+                Self::MAX
+            ))),
+        }
+    }
+    pub fn get(self) -> u16 {
+        self.0
+    }
+}
+
+impl TryFrom<u64> for CpuCount {
+    type Error = Invalid;
+    fn try_from(n: u64) -> Result<Self, Invalid> {
+        Self::new(n)
+    }
+}
+
+impl From<CpuCount> for u64 {
+    fn from(c: CpuCount) -> u64 {
+        c.0.into()
+    }
+}
+
+impl std::str::FromStr for CpuCount {
+    type Err = Invalid;
+    fn from_str(s: &str) -> Result<Self, Invalid> {
+        let n = s
+            .parse::<u64>()
+            .map_err(|_| Invalid::new(format!("cpus_per_task {s:?} is not a whole number")))?;
+        Self::new(n)
+    }
+}
+
+/// `--mem` of a job in MiB: 64 MiB to 16 TiB.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "u64", into = "u64")]
+pub struct MemMb(u32);
+
+impl MemMb {
+    pub const MIN: u32 = 64;
+    pub const MAX: u32 = 16 * 1024 * 1024;
+    pub fn new(n: u64) -> Result<Self, Invalid> {
+        match u32::try_from(n) {
+            Ok(n @ Self::MIN..=Self::MAX) => Ok(MemMb(n)),
+            _ => Err(Invalid::new(format!(
+                "mem_mb must be between {} and {} (MiB), not {n}",
+                Self::MIN,
+                Self::MAX
+            ))),
+        }
+    }
+    pub fn get(self) -> u32 {
+        self.0
+    }
+}
+
+impl TryFrom<u64> for MemMb {
+    type Error = Invalid;
+    fn try_from(n: u64) -> Result<Self, Invalid> {
+        Self::new(n)
+    }
+}
+
+impl From<MemMb> for u64 {
+    fn from(m: MemMb) -> u64 {
+        m.0.into()
+    }
+}
+
+impl std::str::FromStr for MemMb {
+    type Err = Invalid;
+    fn from_str(s: &str) -> Result<Self, Invalid> {
+        let n = s
+            .parse::<u64>()
+            .map_err(|_| Invalid::new(format!("mem_mb {s:?} is not a whole number of MiB")))?;
+        Self::new(n)
+    }
+}
+
 /// The SLURM options of a Prometheus job, declared once: the start request's body, the site
 /// defaults (`[slurm]` in the TOML) and `benchmon session start`'s flags are all this struct.
 /// Field help lives in `#[arg(help)]` rather than doc comments so the OpenAPI schema keeps its
@@ -159,6 +249,20 @@ pub struct SlurmOptions {
     #[arg(long, help = "Nodes to run Prometheus on (SLURM node list).")]
     #[serde(default)]
     pub nodelist: Option<SlurmNodeList>,
+    #[arg(
+        long,
+        help = "CPUs of the Prometheus job (default: sized from the registered targets)."
+    )]
+    #[serde(default)]
+    #[schema(value_type = Option<u64>, minimum = 1, maximum = 1024, example = 2)]
+    pub cpus_per_task: Option<CpuCount>,
+    #[arg(
+        long,
+        help = "Memory of the Prometheus job in MiB (default: sized from the registered targets)."
+    )]
+    #[serde(default)]
+    #[schema(value_type = Option<u64>, minimum = 64, maximum = 16777216, example = 4096)]
+    pub mem_mb: Option<MemMb>,
 }
 
 impl SlurmOptions {
@@ -171,6 +275,8 @@ impl SlurmOptions {
             qos: self.qos.or_else(|| defaults.qos.clone()),
             constraint: self.constraint.or_else(|| defaults.constraint.clone()),
             nodelist: self.nodelist.or_else(|| defaults.nodelist.clone()),
+            cpus_per_task: self.cpus_per_task.or(defaults.cpus_per_task),
+            mem_mb: self.mem_mb.or(defaults.mem_mb),
         }
     }
 }

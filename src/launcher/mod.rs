@@ -5,12 +5,14 @@ mod command;
 mod local;
 mod resources;
 mod script;
+mod sizing;
 mod slurm;
 
 pub use command::{run_command, CommandOutput};
 pub use local::LocalLauncher;
 pub use resources::JobResources;
 pub use script::{render_job_script, ScriptInputs};
+pub use sizing::{apply_sizing, expected_series_per_target, size_job, ExpectedTargets, JobSizing};
 pub use slurm::SlurmLauncher;
 
 use crate::paths::SessionPaths;

@@ -23,6 +23,8 @@ struct JobScript<'a> {
     tsdb_dir: String,
     /// Fixed port, or 0 for "pick one on the node".
     port: u16,
+    cpus_per_task: u16,
+    mem_mb: Option<u32>,
 }
 
 mod filters {
@@ -57,6 +59,8 @@ pub fn render_job_script(
         config_file: path(paths.prometheus_yml()),
         tsdb_dir: path(paths.tsdb()),
         port: inputs.port.unwrap_or(0),
+        cpus_per_task: inputs.resources.cpus_per_task.map_or(1, |c| c.get()),
+        mem_mb: inputs.resources.mem_mb.map(|m| m.get()),
     }
     .render()
     .map(|mut text| {

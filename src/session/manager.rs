@@ -9,7 +9,10 @@ use crate::config::Settings;
 use crate::domain::{PromDuration, RunId, Timestamp};
 use crate::fsutil;
 use crate::launcher::LauncherKind;
-use crate::launcher::{render_job_script, JobResources, LaunchError, Launcher, ScriptInputs};
+use crate::launcher::{
+    apply_sizing, render_job_script, size_job, ExpectedTargets, JobResources, LaunchError,
+    Launcher, ScriptInputs,
+};
 use crate::prometheus::render_prometheus_config;
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -154,6 +157,7 @@ impl Sessions {
             stopped_at: None,
             failure_reason: None,
             output_tail: None,
+            sizing: None,
         };
         match self.store.create(session.clone()).await {
             Ok(_) => Ok(session),
@@ -203,6 +207,7 @@ impl Sessions {
         self: &Arc<Self>,
         id: &RunId,
         req: StartSession,
+        targets: &ExpectedTargets,
     ) -> Result<Session, SessionError> {
         let cell = self.cell(id).await?;
         // A collection may have the TSDB open right now; the new job's Prometheus needs it.
@@ -216,7 +221,11 @@ impl Sessions {
                 action: "start",
             });
         }
-        let resources = JobResources(req.or(&self.settings.site.slurm.options));
+        let sizing = size_job(targets, current.scrape_interval.as_secs_f64());
+        let resources = JobResources(apply_sizing(
+            req.or(&self.settings.site.slurm.options),
+            &sizing,
+        ));
         self.write_job_files(&cell, &current, &resources).await?;
         let job_id = self
             .launcher
@@ -226,7 +235,8 @@ impl Sessions {
                 LaunchError::Refused { field, message } => SessionError::Refused { field, message },
                 other => SessionError::Launch(other),
             })?;
-        let next = self.submitted(current, &job_id, Some(resources));
+        let mut next = self.submitted(current, &job_id, Some(resources));
+        next.sizing = Some(sizing);
         if let Err(e) = guard.save(next.clone()).await {
             // Without a record the job would be an orphan nobody follows: take it back.
             let _ = self.launcher.cancel(&job_id).await;

@@ -100,6 +100,10 @@ pub struct Session {
     pub launcher: LauncherKind,
     /// Resources of the current or last job.
     pub resources: Option<JobResources>,
+    /// What the current or last job was sized for: its registered targets, their expected
+    /// series and the CPUs and memory that asks for (see the README's "Sizing").
+    #[serde(default)]
+    pub sizing: Option<crate::launcher::JobSizing>,
     /// The launcher's job id: a SLURM job id, or a process id for the local launcher.
     pub job_id: Option<String>,
     /// The SLURM job id (null with the local launcher).

@@ -19,6 +19,22 @@ use crate::prometheus::{render_prometheus_config, PromClient};
 use crate::session::{SessionCell, SessionError, SessionState, Sessions};
 use std::collections::BTreeMap;
 
+/// The session's registered targets by exporter kind (`service` for services): what its job
+/// is sized for.
+pub async fn expected_targets(cell: &SessionCell) -> crate::launcher::ExpectedTargets {
+    let mut by_kind = BTreeMap::new();
+    for c in clients(cell).await {
+        for kind in c.exporters.keys().filter(|k| c.enabled(k)) {
+            *by_kind.entry(kind.to_string()).or_insert(0) += 1;
+        }
+    }
+    let services = services(cell).await.len() as u64;
+    if services > 0 {
+        by_kind.insert("service".to_owned(), services);
+    }
+    crate::launcher::ExpectedTargets(by_kind)
+}
+
 /// Every registered target with its labels, and live health while the session runs.
 pub async fn list_targets(sessions: &Sessions, cell: &SessionCell) -> TargetList {
     let session = cell.snapshot();

@@ -78,3 +78,47 @@ fn the_job_script_matches_its_golden_file() {
     .unwrap();
     golden("prometheus-job.sh", &script);
 }
+
+/// The `#SBATCH` lines of a job sized for `nodes` node-exporter targets and `gpus` DCGM ones
+/// scraped every `interval_s`.
+fn sized_sbatch_lines(nodes: u64, gpus: u64, interval_s: f64) -> Vec<String> {
+    use benchmon::launcher::{apply_sizing, size_job, ExpectedTargets};
+    let s = session();
+    let paths = SessionPaths::new(Path::new("/shared/state"), &s.session_id);
+    let targets = ExpectedTargets([("node".into(), nodes), ("dcgm".into(), gpus)].into());
+    let sizing = size_job(&targets, interval_s);
+    let resources = JobResources(apply_sizing(Default::default(), &sizing));
+    let script = render_job_script(
+        &paths,
+        &ScriptInputs {
+            run_id: "benchmark-01",
+            resources: &resources,
+            port: None,
+            prometheus_binary: "prometheus",
+            retention: None,
+            extra_args: &[],
+            enable_lifecycle: false,
+        },
+    )
+    .unwrap();
+    script
+        .lines()
+        .filter(|l| l.starts_with("#SBATCH --cpus") || l.starts_with("#SBATCH --mem"))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn jobs_are_sized_from_their_targets_for_10_and_1000_nodes() {
+    // 10 nodes at 15 s: 10,000 series, 667 samples/s → 1 CPU, 512 + 69 MiB → 768 MiB.
+    assert_eq!(
+        sized_sbatch_lines(10, 0, 15.0),
+        ["#SBATCH --cpus-per-task=1", "#SBATCH --mem=768M"]
+    );
+    // 1,000 nodes with 8 GPUs of DCGM each at 1 s: 1.33 M series and samples/s → 6 CPUs,
+    // 512 + 9,133 MiB → 9,728 MiB.
+    assert_eq!(
+        sized_sbatch_lines(1000, 1000, 1.0),
+        ["#SBATCH --cpus-per-task=6", "#SBATCH --mem=9728M"]
+    );
+}

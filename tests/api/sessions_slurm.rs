@@ -302,3 +302,48 @@ async fn time_spent_queued_does_not_count_against_the_startup_timeout() {
     app.client.stop_session(&id).await.unwrap();
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_job_is_sized_from_the_registered_targets_and_slurm_gets_that_memory() {
+    let app = spawn_app(LauncherKind::Slurm).await;
+    let id = unique_id("sized");
+    app.create_session(&id).await;
+    // 10 node exporters at the default 15 s: 10,000 expected series → 1 CPU and 768 MiB.
+    for i in 0..10 {
+        let reg = from_json(json!({
+            "client_id": format!("n{i}"), "node": "localhost",
+            "exporters": {"node": format!("127.0.0.1:{}", 19_500 + i)}
+        }));
+        app.register_client(&id, &reg).await.success(201);
+    }
+    let s = app.start(&id, &StartSession::default()).await.success(202);
+    let sizing = s
+        .sizing
+        .expect("the session says what its job was sized for");
+    assert_eq!((sizing.targets, sizing.expected_series), (10, 10_000));
+    assert_eq!((sizing.cpus_per_task, sizing.mem_mb), (1, 768));
+    let job = s.slurm_job_id.unwrap();
+    let shown = sh("scontrol", &["show", "job", &job]);
+    assert!(shown.contains("MinMemoryNode=768M"), "{shown}");
+    assert!(shown.contains("MinCPUsNode=1"), "{shown}");
+    app.client.stop_session(&id).await.unwrap();
+    // A request's own value wins over the sizing.
+    let s = app
+        .start(&id, &from_json(json!({"mem_mb": 1024, "cpus_per_task": 2})))
+        .await
+        .success(202);
+    let shown = sh("scontrol", &["show", "job", &s.slurm_job_id.unwrap()]);
+    assert!(shown.contains("MinMemoryNode=1G"), "{shown}");
+    assert!(shown.contains("MinCPUsNode=2"), "{shown}");
+    app.client.stop_session(&id).await.unwrap();
+    let problem = app
+        .call::<benchmon::session::Session>(
+            Method::POST,
+            &format!("/api/v1/sessions/{id}/start"),
+            Some(&json!({"mem_mb": 8})),
+        )
+        .await
+        .problem(422);
+    assert_eq!(problem.field.as_deref(), Some("mem_mb"));
+    app.shutdown().await;
+}

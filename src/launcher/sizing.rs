@@ -1,0 +1,128 @@
+//! How big a session's Prometheus job should be: CPUs and memory from the targets it will
+//! scrape, so a 256-node session is not submitted with one CPU and the partition's default
+//! memory.
+//!
+//! Costs measured for Prometheus 2.42 on the dev machine (README, "Sizing"): ≈ 3.6 KB of RSS
+//! per active series and ≈ 2 µs of CPU per ingested sample. The job gets twice each — head
+//! compaction, WAL replay after a restart and the collection's own queries run on top of
+//! ingestion — plus a fixed base for Prometheus itself.
+
+use crate::domain::{CpuCount, MemMb, SlurmOptions};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Series one target of an exporter kind is expected to expose, when nothing better is known:
+/// node exporter on a 2-socket server ≈ 1,000; DCGM with 8 GPUs ≈ 330 (≈ 40 fields × 8);
+/// anything else (a service's `/metrics`, vLLM) ≈ 500.
+pub fn expected_series_per_target(exporter: &str) -> u64 {
+    match exporter {
+        "node" | "node_exporter" => 1_000,
+        "dcgm" | "dcgm_exporter" => 330,
+        _ => 500,
+    }
+}
+
+/// RSS per active series, bytes (measured 3.6 KB, doubled).
+const BYTES_PER_SERIES: u64 = 7_200;
+/// CPU per ingested sample, nanoseconds (measured 2 µs, doubled).
+const NS_PER_SAMPLE: f64 = 4_000.0;
+/// Prometheus's own memory before any series, MiB.
+const BASE_MB: u64 = 512;
+
+/// What a session's job was sized for; kept in the session record and shown in its view.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct JobSizing {
+    /// Targets registered when the job was submitted.
+    pub targets: u64,
+    /// Series those targets are expected to expose (per exporter kind, see the README).
+    pub expected_series: u64,
+    /// Samples per second at the session's scrape interval.
+    pub samples_per_second: f64,
+    /// CPUs and MiB the sizing asks for (a request or site default may have overridden them).
+    pub cpus_per_task: u16,
+    pub mem_mb: u32,
+}
+
+/// The targets a job will scrape: exporter kind (or `service`) → count.
+#[derive(Debug, Clone, Default)]
+pub struct ExpectedTargets(pub BTreeMap<String, u64>);
+
+impl ExpectedTargets {
+    pub fn series(&self) -> u64 {
+        self.0
+            .iter()
+            .map(|(kind, n)| n.saturating_mul(expected_series_per_target(kind)))
+            .sum()
+    }
+}
+
+/// Sizes a job for `targets` scraped every `scrape_interval_s` seconds.
+pub fn size_job(targets: &ExpectedTargets, scrape_interval_s: f64) -> JobSizing {
+    let series = targets.series();
+    let samples_per_second = series as f64 / scrape_interval_s.max(0.001);
+    let cpus = (samples_per_second * NS_PER_SAMPLE / 1e9).ceil() as u64;
+    let cpus = cpus.clamp(1, u64::from(CpuCount::MAX)) as u16;
+    let mem = BASE_MB + series.saturating_mul(BYTES_PER_SERIES).div_ceil(1 << 20);
+    // Whole 256 MiB steps: a request that moves with every registration is noise in squeue.
+    let mem = mem.div_ceil(256) * 256;
+    JobSizing {
+        targets: targets.0.values().sum(),
+        expected_series: series,
+        samples_per_second,
+        cpus_per_task: cpus,
+        mem_mb: mem.min(u64::from(MemMb::MAX)) as u32,
+    }
+}
+
+/// `options` with CPUs and memory from `sizing` where neither the request nor the site gave
+/// them.
+pub fn apply_sizing(options: SlurmOptions, sizing: &JobSizing) -> SlurmOptions {
+    SlurmOptions {
+        cpus_per_task: options
+            .cpus_per_task
+            .or(CpuCount::new(sizing.cpus_per_task.into()).ok()),
+        mem_mb: options.mem_mb.or(MemMb::new(sizing.mem_mb.into()).ok()),
+        ..options
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nodes(n: u64) -> ExpectedTargets {
+        ExpectedTargets([("node".to_owned(), n)].into())
+    }
+
+    #[test]
+    fn an_empty_or_small_session_gets_one_cpu_and_the_base_memory() {
+        let s = size_job(&ExpectedTargets::default(), 15.0);
+        assert_eq!((s.cpus_per_task, s.mem_mb, s.expected_series), (1, 512, 0));
+        let s = size_job(&nodes(10), 15.0);
+        // 10,000 series × 7,200 B = 68.7 MiB over the base: 768 MiB in 256 MiB steps.
+        assert_eq!((s.cpus_per_task, s.mem_mb), (1, 768));
+    }
+
+    #[test]
+    fn a_thousand_nodes_with_gpus_at_one_second_get_cpus_and_memory_for_it() {
+        let mut t = nodes(1000);
+        t.0.insert("dcgm".into(), 1000);
+        let s = size_job(&t, 1.0);
+        assert_eq!(s.expected_series, 1_330_000);
+        assert_eq!(s.samples_per_second, 1_330_000.0);
+        // 1.33 M samples/s × 4 µs = 5.32 → 6 CPUs; 512 + 9,133 MiB → 9,728 MiB.
+        assert_eq!((s.cpus_per_task, s.mem_mb), (6, 9728));
+    }
+
+    #[test]
+    fn a_request_or_site_value_wins_over_the_sizing() {
+        let sizing = size_job(&nodes(1000), 1.0);
+        let given = SlurmOptions {
+            cpus_per_task: Some(CpuCount::new(3).unwrap()),
+            ..SlurmOptions::default()
+        };
+        let o = apply_sizing(given, &sizing);
+        assert_eq!(o.cpus_per_task.map(CpuCount::get), Some(3));
+        assert_eq!(o.mem_mb.map(MemMb::get), Some(sizing.mem_mb));
+    }
+}
