@@ -71,7 +71,8 @@ pub async fn get_session(
         if q.timeout.is_some() {
             return Err(ApiError::validation("timeout", "timeout needs wait=STATE"));
         }
-        return Ok(Json(app.sessions.get(&id).await?));
+        let s = app.sessions.get(&id).await?;
+        return Ok(Json(with_sizing_now(&app, s).await));
     };
     let wanted = parse_state("wait", wait)?;
     let timeout = match q.timeout.as_deref() {
@@ -85,7 +86,23 @@ pub async fn get_session(
         }
     };
     let cell = app.sessions.cell(&id).await?;
-    Ok(Json(app.sessions.wait_for(&cell, wanted, timeout).await?))
+    let s = app.sessions.wait_for(&cell, wanted, timeout).await?;
+    Ok(Json(with_sizing_now(&app, s).await))
+}
+
+/// A live session's view says whether its targets now expect more series than its job was
+/// sized for.
+async fn with_sizing_now(app: &AppState, mut s: Session) -> Session {
+    let live = matches!(
+        s.state,
+        SessionState::Pending | SessionState::Starting | SessionState::Running
+    );
+    if let (true, Some(sizing)) = (live, s.sizing.as_mut()) {
+        if let Ok(cell) = app.sessions.cell(&s.session_id).await {
+            sizing.compare_with(&crate::targets::expected_targets(&cell).await);
+        }
+    }
+    s
 }
 
 /// The same view as `GET /sessions/{id}` (the seed's status route).

@@ -41,6 +41,28 @@ pub struct JobSizing {
     /// CPUs and MiB the sizing asks for (a request or site default may have overridden them).
     pub cpus_per_task: u16,
     pub mem_mb: u32,
+    /// In a view of a live session: the series its targets are expected to expose now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_series_now: Option<u64>,
+    /// In a view: set when targets registered since the start expect more series than the job
+    /// was sized for (restart the session, or give `cpus_per_task` / `mem_mb`, to resize).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outgrown: Option<String>,
+}
+
+impl JobSizing {
+    /// Notes in a view how `now` (the targets registered now) compares with the sizing.
+    pub fn compare_with(&mut self, now: &ExpectedTargets) {
+        let series = now.series();
+        self.expected_series_now = Some(series);
+        self.outgrown = (series > self.expected_series).then(|| {
+            format!(
+                "the job was sized for {} expected series ({} targets); its targets now expect \
+                 {series}",
+                self.expected_series, self.targets
+            )
+        });
+    }
 }
 
 /// The targets a job will scrape: exporter kind (or `service`) → count.
@@ -71,6 +93,8 @@ pub fn size_job(targets: &ExpectedTargets, scrape_interval_s: f64) -> JobSizing 
         samples_per_second,
         cpus_per_task: cpus,
         mem_mb: mem.min(u64::from(MemMb::MAX)) as u32,
+        expected_series_now: None,
+        outgrown: None,
     }
 }
 
@@ -112,6 +136,19 @@ mod tests {
         assert_eq!(s.samples_per_second, 1_330_000.0);
         // 1.33 M samples/s × 4 µs = 5.32 → 6 CPUs; 512 + 9,133 MiB → 9,728 MiB.
         assert_eq!((s.cpus_per_task, s.mem_mb), (6, 9728));
+    }
+
+    #[test]
+    fn a_view_says_when_targets_outgrew_the_sizing() {
+        let mut sizing = size_job(&nodes(10), 15.0);
+        sizing.compare_with(&nodes(10));
+        assert_eq!(sizing.outgrown, None);
+        sizing.compare_with(&nodes(11));
+        assert_eq!(sizing.expected_series_now, Some(11_000));
+        assert_eq!(
+            sizing.outgrown.as_deref(),
+            Some("the job was sized for 10000 expected series (10 targets); its targets now expect 11000")
+        );
     }
 
     #[test]

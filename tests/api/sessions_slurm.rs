@@ -326,6 +326,15 @@ async fn the_job_is_sized_from_the_registered_targets_and_slurm_gets_that_memory
     let shown = sh("scontrol", &["show", "job", &job]);
     assert!(shown.contains("MinMemoryNode=768M"), "{shown}");
     assert!(shown.contains("MinCPUsNode=1"), "{shown}");
+    // A target registered after the start: the view says the job was sized for fewer.
+    let late = from_json(json!({
+        "client_id": "late", "node": "localhost",
+        "exporters": {"node": "127.0.0.1:19510"}
+    }));
+    app.register_client(&id, &late).await.success(201);
+    let view = app.client.session(&id).await.unwrap().sizing.unwrap();
+    assert_eq!(view.expected_series_now, Some(11_000));
+    assert!(view.outgrown.unwrap().contains("sized for 10000"));
     app.client.stop_session(&id).await.unwrap();
     // A request's own value wins over the sizing.
     let s = app
