@@ -154,6 +154,11 @@ impl TryFrom<toml::Table> for SlurmDefaults {
 pub struct PrometheusSettings {
     /// The Prometheus binary as the compute node sees it (a path or a name on its PATH).
     pub binary: String,
+    /// The whole command that runs Prometheus, as argv words, when it is not a plain binary:
+    /// a container, e.g. `["apptainer", "exec", "--bind", "/shared", "prom.sif", "prometheus"]`.
+    /// benchmon appends Prometheus's flags. Used for every Prometheus benchmon starts (the job
+    /// and the offline one for collections after the job); replaces `binary`.
+    pub command: Vec<String>,
     /// Extra Prometheus flags appended to the command line.
     pub extra_args: Vec<String>,
     /// How long a started job may take to report a ready Prometheus before the session fails.
@@ -168,10 +173,21 @@ pub struct PrometheusSettings {
     pub enable_lifecycle: bool,
 }
 
+impl PrometheusSettings {
+    /// The argv words that start Prometheus, before its flags: `command`, or `binary` alone.
+    pub fn argv(&self) -> Vec<String> {
+        match self.command.is_empty() {
+            true => vec![self.binary.clone()],
+            false => self.command.clone(),
+        }
+    }
+}
+
 impl Default for PrometheusSettings {
     fn default() -> Self {
         PrometheusSettings {
             binary: "prometheus".into(),
+            command: Vec::new(),
             extra_args: Vec::new(),
             startup_timeout: PromDuration::from_secs(180),
             sd_refresh_interval: PromDuration::from_secs(5),
@@ -251,11 +267,21 @@ impl SiteConfig {
         {
             return Err(format!("token {:?} contains whitespace", t.name));
         }
+        let prom = &cfg.prometheus;
+        if !prom.command.is_empty() && prom.binary != PrometheusSettings::default().binary {
+            return Err(
+                "prometheus.command replaces prometheus.binary: give one of them".to_owned(),
+            );
+        }
+        if prom.command.first().is_some_and(|w| w.is_empty()) {
+            return Err("prometheus.command must start with a program".to_owned());
+        }
         let args = cfg
             .slurm
             .sbatch_extra
             .iter()
-            .chain(&cfg.prometheus.extra_args);
+            .chain(&cfg.prometheus.extra_args)
+            .chain(&cfg.prometheus.command);
         if let Some(bad) = args.clone().find(|a| a.contains(['\n', '\r', '\0'])) {
             return Err(format!("argument {bad:?} contains a line break or NUL"));
         }
@@ -313,6 +339,31 @@ impl Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn prometheus_command_replaces_binary_and_is_checked() {
+        let cfg = SiteConfig::from_toml(
+            "[prometheus]\ncommand = [\"apptainer\", \"exec\", \"p.sif\", \"prometheus\"]\n",
+        )
+        .unwrap();
+        assert_eq!(
+            cfg.prometheus.argv(),
+            ["apptainer", "exec", "p.sif", "prometheus"]
+        );
+        assert_eq!(SiteConfig::default().prometheus.argv(), ["prometheus"]);
+        let both = "[prometheus]\nbinary = \"/opt/p\"\ncommand = [\"x\"]\n";
+        assert!(SiteConfig::from_toml(both)
+            .unwrap_err()
+            .contains("give one"));
+        let empty = "[prometheus]\ncommand = [\"\"]\n";
+        assert!(SiteConfig::from_toml(empty)
+            .unwrap_err()
+            .contains("program"));
+        let newline = "[prometheus]\ncommand = [\"a\\nb\"]\n";
+        assert!(SiteConfig::from_toml(newline)
+            .unwrap_err()
+            .contains("line break"));
+    }
 
     #[test]
     fn site_config_validates_defaults_with_the_same_rules_as_requests() {

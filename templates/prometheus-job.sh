@@ -154,7 +154,7 @@ for attempt in $(seq 1 "$attempts"); do
     # Only this attempt's output tells whether it lost the port.
     output_before=$(stat -c %s "$job_output" 2>/dev/null || echo 0)
     echo "benchmon: starting Prometheus on $node:$port (attempt $attempt of $attempts)"
-    {{ inputs.prometheus_binary|shell }} \
+   {% for w in inputs.prometheus_command %} {{ w|shell }}{% endfor %} \
         --config.file={{ config_file|shell }} \
         --storage.tsdb.path={{ tsdb_dir|shell }} \
 {%- if let Some(r) = inputs.retention %}

@@ -58,7 +58,7 @@ pub(super) async fn start_offline(
     }
     let prom_settings = &sessions.settings.site.prometheus;
     let prom = OfflinePrometheus::start(
-        &prom_settings.binary,
+        &prom_settings.argv(),
         &OfflinePaths {
             tsdb,
             work_dir: cell.paths.offline(),

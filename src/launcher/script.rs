@@ -39,7 +39,8 @@ pub struct ScriptInputs<'a> {
     pub run_id: &'a str,
     pub resources: &'a JobResources,
     pub port: Option<u16>,
-    pub prometheus_binary: &'a str,
+    /// The argv words that start Prometheus (a binary, or a container runtime's command).
+    pub prometheus_command: &'a [String],
     pub retention: Option<&'a PromDuration>,
     pub extra_args: &'a [String],
     pub enable_lifecycle: bool,

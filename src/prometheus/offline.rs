@@ -66,9 +66,10 @@ pub struct OfflinePaths {
 }
 
 impl OfflinePrometheus {
-    /// Starts `binary` over `paths.tsdb` and waits until it is ready (at most `timeout`).
+    /// Starts `command` (argv words: a binary, or a container runtime's command) over
+    /// `paths.tsdb` and waits until it is ready (at most `timeout`).
     pub async fn start(
-        binary: &str,
+        command: &[String],
         paths: &OfflinePaths,
         http: &reqwest::Client,
         timeout: Duration,
@@ -89,7 +90,9 @@ impl OfflinePrometheus {
         for _ in 0..PORT_ATTEMPTS {
             let port = crate::net::free_local_port().ok_or(OfflineError::NoPort)?;
             let log_file = std::fs::File::create(&log).map_err(io(&log))?;
+            let binary = command.first().map_or("prometheus", String::as_str);
             let child = Command::new(binary)
+                .args(command.iter().skip(1))
                 .arg(format!("--config.file={}", config.display()))
                 .arg(format!("--storage.tsdb.path={}", paths.tsdb.display()))
                 // Blocks older than the default 15 days must not be deleted on open.

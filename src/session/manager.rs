@@ -268,7 +268,7 @@ impl Sessions {
                 run_id: session.run_id.as_str(),
                 resources,
                 port: session.prometheus_port.map(|p| p.get()),
-                prometheus_binary: &prom.binary,
+                prometheus_command: &prom.argv(),
                 retention: session.retention.as_ref(),
                 extra_args: &prom.extra_args,
                 enable_lifecycle: prom.enable_lifecycle,

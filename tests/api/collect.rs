@@ -368,3 +368,70 @@ async fn a_collection_over_the_sites_budget_is_a_422_naming_estimate_limit_and_k
     app.client.stop_session(&id).await.unwrap();
     app.shutdown().await;
 }
+
+/// A stand-in for a container runtime (`apptainer exec --bind DIR IMAGE prometheus …`): logs
+/// its argv, drops its own words and runs the rest as a child, as a runtime that does not exec
+/// would, passing a stop signal on.
+const FAKE_RUNTIME: &str = r#"#!/bin/bash
+echo "$*" >> "$(dirname "$0")/invocations.log"
+[ "$1" = exec ] && [ "$2" = --bind ] || { echo "usage: exec --bind DIR IMAGE CMD..." >&2; exit 2; }
+shift 4
+"$@" &
+child=$!
+trap 'kill -TERM $child' TERM INT
+wait $child; wait $child
+"#;
+
+#[tokio::test]
+async fn every_prometheus_runs_through_the_site_command_template() {
+    let dirs = Dirs::new();
+    let runtime_dir = tempfile::tempdir().unwrap();
+    let runtime = runtime_dir.path().join("fake-apptainer");
+    std::fs::write(&runtime, FAKE_RUNTIME).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&runtime, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut settings = test_settings(&dirs, LauncherKind::Slurm);
+    settings.site.prometheus.command = [
+        runtime.to_str().unwrap(),
+        "exec",
+        "--bind",
+        dirs.state.to_str().unwrap(),
+        "prom.sif",
+        "prometheus",
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    let app = spawn_app_with(settings, dirs).await;
+    let exporter = NodeExporter::start().await;
+    let id = unique_id("container");
+    steady_window_of_a_scraped_exporter(&app, &id, &exporter, 3).await;
+    let log = || std::fs::read_to_string(runtime_dir.path().join("invocations.log")).unwrap();
+    let job = log();
+    assert_eq!(job.lines().count(), 1, "{job}");
+    assert!(
+        job.starts_with(&format!(
+            "exec --bind {} prom.sif prometheus --config.file=",
+            app.dirs.state.display()
+        )),
+        "{job}"
+    );
+    app.client.stop_session(&id).await.unwrap();
+    // After the job: the offline Prometheus for the collection goes through it too.
+    let got = app
+        .collect(&id, &from_json(json!({"window": "steady"})))
+        .await
+        .success(201);
+    assert!(
+        got.manifest["samples"].as_u64().unwrap() > 0,
+        "{}",
+        got.manifest
+    );
+    let both = log();
+    assert_eq!(both.lines().count(), 2, "{both}");
+    assert!(both
+        .lines()
+        .nth(1)
+        .unwrap()
+        .contains("--storage.tsdb.retention.time=100y"));
+    app.shutdown().await;
+}

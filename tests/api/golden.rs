@@ -66,7 +66,7 @@ fn the_job_script_matches_its_golden_file() {
             run_id: "benchmark-01",
             resources: &resources,
             port: None,
-            prometheus_binary: "/opt/prometheus/bin/prometheus",
+            prometheus_command: &["/opt/prometheus/bin/prometheus".to_owned()],
             retention: s.retention.as_ref(),
             extra_args: &[
                 "--query.max-samples=1000000".to_owned(),
@@ -94,7 +94,7 @@ fn sized_sbatch_lines(nodes: u64, gpus: u64, interval_s: f64) -> Vec<String> {
             run_id: "benchmark-01",
             resources: &resources,
             port: None,
-            prometheus_binary: "prometheus",
+            prometheus_command: &["prometheus".to_owned()],
             retention: None,
             extra_args: &[],
             enable_lifecycle: false,
