@@ -45,6 +45,28 @@ pub struct SiteConfig {
     pub prometheus: PrometheusSettings,
     pub server: ServerSettings,
     pub collect: CollectSettings,
+    pub storage: StorageSettings,
+}
+
+/// Where a job's Prometheus keeps its TSDB while it runs.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageSettings {
+    /// On the node's own disk, copied into the session directory when the job ends (true, the
+    /// default: Prometheus does not support NFS/Lustre for its TSDB), or directly in the
+    /// session directory (false).
+    pub node_local: bool,
+    /// Absolute directory on the node for it; default `$TMPDIR`, else `/tmp`.
+    pub local_dir: Option<String>,
+}
+
+impl Default for StorageSettings {
+    fn default() -> Self {
+        StorageSettings {
+            node_local: true,
+            local_dir: None,
+        }
+    }
 }
 
 /// Default of `collect.max_points`.
@@ -266,6 +288,13 @@ impl SiteConfig {
             .find(|t| t.token.chars().any(|c| c.is_whitespace() || c.is_control()))
         {
             return Err(format!("token {:?} contains whitespace", t.name));
+        }
+        if let Some(dir) = &cfg.storage.local_dir {
+            if !dir.starts_with('/') || dir.contains(['\n', '\r', '\0']) {
+                return Err(format!(
+                    "storage.local_dir {dir:?} must be an absolute path on one line"
+                ));
+            }
         }
         let prom = &cfg.prometheus;
         if !prom.command.is_empty() && prom.binary != PrometheusSettings::default().binary {

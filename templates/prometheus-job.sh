@@ -10,6 +10,9 @@
 {%- endif %}
 {%- if let Some(v) = inputs.resources.time_limit %}
 #SBATCH --time={{ v }}
+{%- if inputs.node_local %}
+#SBATCH --signal=B:TERM@{{ copy_grace_s }}
+{%- endif %}
 {%- endif %}
 {%- if let Some(v) = inputs.resources.account %}
 #SBATCH --account={{ v }}
@@ -131,6 +134,39 @@ trap stop_prometheus TERM INT
 
 mkdir -p "$runtime_dir"
 cd "$session_dir"
+tsdb={{ tsdb_dir|shell }}
+{%- if inputs.node_local %}
+
+# The TSDB lives on the node's own disk while Prometheus runs (Prometheus does not support
+# NFS/Lustre for it), seeded from and copied back to the session directory, where collections
+# after the job read it. The copy back runs when this script exits: after a stop, scancel, or
+# the time limit's early TERM (--signal), once Prometheus has flushed and exited.
+tsdb_shared=$tsdb
+{%- match inputs.local_dir %}
+{%- when Some with (dir) %}
+local_root={{ dir|shell }}
+{%- when None %}
+local_root=${TMPDIR:-/tmp}
+{%- endmatch %}
+tsdb="$local_root/benchmon-{{ inputs.run_id }}-${SLURM_JOB_ID:-local-$$}"
+mkdir -p "$tsdb"
+if [ -d "$tsdb_shared" ]; then cp -a "$tsdb_shared/." "$tsdb/"; fi
+copy_back() {
+    [ -d "$tsdb" ] || return 0
+    rm -rf "$tsdb_shared.incoming"
+    # A complete copy under another name first: an interrupted copy never looks like the TSDB.
+    if cp -a "$tsdb" "$tsdb_shared.incoming"; then
+        rm -rf "$tsdb_shared.old"
+        if [ -d "$tsdb_shared" ]; then mv "$tsdb_shared" "$tsdb_shared.old"; fi
+        mv "$tsdb_shared.incoming" "$tsdb_shared"
+        rm -rf "$tsdb_shared.old" "$tsdb"
+        echo "benchmon: TSDB copied from $node:$tsdb to the session directory"
+    else
+        echo "benchmon: copying the TSDB back failed; it stays in $tsdb on $node" >&2
+    fi
+}
+trap copy_back EXIT
+{%- endif %}
 if [ "$fixed_port" -gt 0 ]; then
     if listening "$fixed_port"; then
         echo "benchmon: port $fixed_port on $node is already in use; choose another prometheus_port or let benchmon pick one" >&2
@@ -156,7 +192,7 @@ for attempt in $(seq 1 "$attempts"); do
     echo "benchmon: starting Prometheus on $node:$port (attempt $attempt of $attempts)"
    {% for w in inputs.prometheus_command %} {{ w|shell }}{% endfor %} \
         --config.file={{ config_file|shell }} \
-        --storage.tsdb.path={{ tsdb_dir|shell }} \
+        --storage.tsdb.path="$tsdb" \
 {%- if let Some(r) = inputs.retention %}
         --storage.tsdb.retention.time={{ r }} \
 {%- endif %}

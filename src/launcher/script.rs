@@ -23,6 +23,8 @@ struct JobScript<'a> {
     tsdb_dir: String,
     /// Fixed port, or 0 for "pick one on the node".
     port: u16,
+    /// Seconds before the time limit SLURM sends TERM, for the TSDB's copy back.
+    copy_grace_s: u32,
     cpus_per_task: u16,
     mem_mb: Option<u32>,
 }
@@ -34,6 +36,10 @@ mod filters {
     }
 }
 
+/// Seconds between the time limit's early TERM and the limit: Prometheus's shutdown and the
+/// TSDB's copy back must fit.
+const COPY_GRACE_S: u32 = 60;
+
 /// Inputs of [`render_job_script`] that come from the session and the site config.
 pub struct ScriptInputs<'a> {
     pub run_id: &'a str,
@@ -44,6 +50,10 @@ pub struct ScriptInputs<'a> {
     pub retention: Option<&'a PromDuration>,
     pub extra_args: &'a [String],
     pub enable_lifecycle: bool,
+    /// The TSDB on the node's disk while the job runs, copied back when it ends.
+    pub node_local: bool,
+    /// Where on the node (default `$TMPDIR`, else `/tmp`).
+    pub local_dir: Option<&'a str>,
 }
 
 pub fn render_job_script(
@@ -60,6 +70,7 @@ pub fn render_job_script(
         config_file: path(paths.prometheus_yml()),
         tsdb_dir: path(paths.tsdb()),
         port: inputs.port.unwrap_or(0),
+        copy_grace_s: COPY_GRACE_S,
         cpus_per_task: inputs.resources.cpus_per_task.map_or(1, |c| c.get()),
         mem_mb: inputs.resources.mem_mb.map(|m| m.get()),
     }

@@ -272,6 +272,8 @@ impl Sessions {
                 retention: session.retention.as_ref(),
                 extra_args: &prom.extra_args,
                 enable_lifecycle: prom.enable_lifecycle,
+                node_local: self.settings.site.storage.node_local,
+                local_dir: self.settings.site.storage.local_dir.as_deref(),
             },
         )
         .map_err(|e| SessionError::Render {

@@ -435,3 +435,56 @@ async fn every_prometheus_runs_through_the_site_command_template() {
         .contains("--storage.tsdb.retention.time=100y"));
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_tsdb_is_on_node_local_disk_while_running_and_copied_back_after_scancel() {
+    let dirs = Dirs::new();
+    let local = tempfile::tempdir().unwrap();
+    let mut settings = test_settings(&dirs, LauncherKind::Slurm);
+    settings.site.storage.local_dir = Some(local.path().to_str().unwrap().to_owned());
+    let app = spawn_app_with(settings, dirs).await;
+    let exporter = NodeExporter::start().await;
+    let id = unique_id("nodelocal");
+    steady_window_of_a_scraped_exporter(&app, &id, &exporter, 3).await;
+    let live = app
+        .collect(
+            &id,
+            &from_json(json!({"window": "steady", "run_id": "live"})),
+        )
+        .await
+        .success(201);
+    let s = app.client.session(&id).await.unwrap();
+    let job = s.slurm_job_id.unwrap();
+    // While the job runs, Prometheus writes its WAL on the node, not in the session directory.
+    let on_node = local.path().join(format!("benchmon-{id}-{job}"));
+    assert!(
+        on_node.join("wal").is_dir(),
+        "no WAL in {}",
+        on_node.display()
+    );
+    let shared = app.dirs.state.join(format!("sessions/{id}/tsdb"));
+    assert!(!shared.join("wal").exists());
+    // scancel, not benchmon's stop: the job script still copies the TSDB back as it ends.
+    sh("scancel", &[&job]);
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !sh("squeue", &["-h", "-j", &job]).trim().is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "job {job} still queued"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(shared.join("wal").is_dir(), "the TSDB was not copied back");
+    assert!(!on_node.exists(), "the node-local copy was left behind");
+    // The collection after the job reads the copy: the same samples as the live one.
+    let after = app
+        .collect(
+            &id,
+            &from_json(json!({"window": "steady", "run_id": "after"})),
+        )
+        .await
+        .success(201);
+    assert_eq!(after.manifest["context"]["prometheus_source"], "offline");
+    assert_eq!(after.manifest["samples"], live.manifest["samples"]);
+    app.shutdown().await;
+}

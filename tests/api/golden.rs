@@ -73,6 +73,8 @@ fn the_job_script_matches_its_golden_file() {
                 "--log.level=it's".to_owned(),
             ],
             enable_lifecycle: true,
+            node_local: true,
+            local_dir: None,
         },
     )
     .unwrap();
@@ -98,6 +100,8 @@ fn sized_sbatch_lines(nodes: u64, gpus: u64, interval_s: f64) -> Vec<String> {
             retention: None,
             extra_args: &[],
             enable_lifecycle: false,
+            node_local: false,
+            local_dir: None,
         },
     )
     .unwrap();

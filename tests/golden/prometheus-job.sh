@@ -4,6 +4,7 @@
 #SBATCH --cpus-per-task=1
 #SBATCH --partition=cpu
 #SBATCH --time=02:00:00
+#SBATCH --signal=B:TERM@60
 #SBATCH --account=proj-1
 #SBATCH --qos=normal
 #SBATCH --constraint=gpu&a100
@@ -116,6 +117,32 @@ trap stop_prometheus TERM INT
 
 mkdir -p "$runtime_dir"
 cd "$session_dir"
+tsdb='/shared/benchmon state/sessions/benchmark-01/tsdb'
+
+# The TSDB lives on the node's own disk while Prometheus runs (Prometheus does not support
+# NFS/Lustre for it), seeded from and copied back to the session directory, where collections
+# after the job read it. The copy back runs when this script exits: after a stop, scancel, or
+# the time limit's early TERM (--signal), once Prometheus has flushed and exited.
+tsdb_shared=$tsdb
+local_root=${TMPDIR:-/tmp}
+tsdb="$local_root/benchmon-benchmark-01-${SLURM_JOB_ID:-local-$$}"
+mkdir -p "$tsdb"
+if [ -d "$tsdb_shared" ]; then cp -a "$tsdb_shared/." "$tsdb/"; fi
+copy_back() {
+    [ -d "$tsdb" ] || return 0
+    rm -rf "$tsdb_shared.incoming"
+    # A complete copy under another name first: an interrupted copy never looks like the TSDB.
+    if cp -a "$tsdb" "$tsdb_shared.incoming"; then
+        rm -rf "$tsdb_shared.old"
+        if [ -d "$tsdb_shared" ]; then mv "$tsdb_shared" "$tsdb_shared.old"; fi
+        mv "$tsdb_shared.incoming" "$tsdb_shared"
+        rm -rf "$tsdb_shared.old" "$tsdb"
+        echo "benchmon: TSDB copied from $node:$tsdb to the session directory"
+    else
+        echo "benchmon: copying the TSDB back failed; it stays in $tsdb on $node" >&2
+    fi
+}
+trap copy_back EXIT
 if [ "$fixed_port" -gt 0 ]; then
     if listening "$fixed_port"; then
         echo "benchmon: port $fixed_port on $node is already in use; choose another prometheus_port or let benchmon pick one" >&2
@@ -141,7 +168,7 @@ for attempt in $(seq 1 "$attempts"); do
     echo "benchmon: starting Prometheus on $node:$port (attempt $attempt of $attempts)"
     '/opt/prometheus/bin/prometheus' \
         --config.file='/shared/benchmon state/sessions/benchmark-01/prometheus.yml' \
-        --storage.tsdb.path='/shared/benchmon state/sessions/benchmark-01/tsdb' \
+        --storage.tsdb.path="$tsdb" \
         --storage.tsdb.retention.time=30d \
         '--query.max-samples=1000000' \
         '--log.level=it'\''s' \
