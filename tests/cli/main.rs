@@ -10,6 +10,7 @@ mod support;
 mod collect;
 mod errors;
 mod examples;
+mod python_client;
 mod retries;
 mod sessions;
 mod windows;
