@@ -187,13 +187,20 @@ pub struct ServerSettings {
     pub poll_interval: PromDuration,
     /// How long `stop` waits for the scheduler to report the job gone.
     pub stop_timeout: PromDuration,
+    /// The most bytes a request body may have; a larger one is refused with 413 before it is
+    /// read in full. API bodies are small JSON documents (a label set is at most 4 KiB).
+    pub max_body_bytes: usize,
 }
+
+/// Default of `server.max_body_bytes`: 1 MiB.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 1 << 20;
 
 impl Default for ServerSettings {
     fn default() -> Self {
         ServerSettings {
             poll_interval: PromDuration::from_secs(1),
             stop_timeout: PromDuration::from_secs(90),
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
         }
     }
 }

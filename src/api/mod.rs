@@ -105,6 +105,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 
 /// The whole application; tests drive it in-process or on a real socket.
 pub fn router(state: AppState) -> Router {
+    let max_body = state.settings.site.server.max_body_bytes;
     let api = Router::new()
         .route(
             "/sessions",
@@ -158,6 +159,8 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(system::metrics))
         .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi()))
         .fallback(|| async { ApiError::not_found("no such route") })
+        .layer(axum::extract::DefaultBodyLimit::max(max_body))
+        .layer(axum::Extension(extract::BodyLimit(max_body)))
         .layer(middleware::from_fn_with_state(
             state.auth.clone(),
             auth::require_token,

@@ -6,6 +6,7 @@ mod adoption;
 mod auth_metrics;
 mod collect;
 mod golden;
+mod limits;
 mod openapi;
 mod rendering;
 mod sessions_local;
