@@ -6,6 +6,7 @@ pub mod auth;
 pub mod collect;
 pub mod extract;
 pub mod observe;
+pub mod openapi;
 pub mod problem;
 pub mod sessions;
 pub mod system;
@@ -17,6 +18,7 @@ use crate::session::Sessions;
 use axum::middleware;
 use axum::routing::{get, post};
 use axum::Router;
+use openapi::{BearerAuth, ProblemResponses};
 use problem::ApiError;
 use std::sync::Arc;
 use utoipa::OpenApi;
@@ -62,7 +64,7 @@ pub struct AppState {
         system::ready,
         system::metrics,
     ),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &ProblemResponses),
     tags(
         (name = "sessions", description = "Monitoring sessions and their Prometheus jobs"),
         (name = "targets", description = "Clients, services and what Prometheus scrapes"),
@@ -72,31 +74,6 @@ pub struct AppState {
     )
 )]
 pub struct ApiDoc;
-
-/// Declares the optional bearer token, so Swagger UI's "Authorize" button works.
-struct BearerAuth;
-
-impl utoipa::Modify for BearerAuth {
-    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::security::{
-            HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
-        };
-        let components = doc.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .description(Some("Only when the server has tokens configured: a read token for GET routes, a write token for everything."))
-                    .build(),
-            ),
-        );
-        doc.security = Some(vec![SecurityRequirement::new(
-            "bearer",
-            Vec::<String>::new(),
-        )]);
-    }
-}
 
 /// The OpenAPI document as served at `/openapi.json` and committed as `openapi/openapi.json`.
 pub fn openapi() -> utoipa::openapi::OpenApi {

@@ -120,7 +120,7 @@ pub async fn start_session(
 #[utoipa::path(post, path = "/api/v1/sessions/{id}/stop", tag = "sessions",
     params(("id" = String, Path, description = "Session id")),
     responses((status = 200, body = Session), (status = 404, body = Problem),
-        (status = 408, body = Problem), (status = 502, body = Problem)))]
+        (status = 408, body = Problem), (status = 409, body = Problem), (status = 502, body = Problem)))]
 pub async fn stop_session(
     State(app): State<AppState>,
     IdPath(id): IdPath<RunId>,
@@ -131,7 +131,8 @@ pub async fn stop_session(
 /// Stops the session if needed and removes its state; collected artifacts stay.
 #[utoipa::path(delete, path = "/api/v1/sessions/{id}", tag = "sessions",
     params(("id" = String, Path, description = "Session id")),
-    responses((status = 204), (status = 404, body = Problem), (status = 502, body = Problem)))]
+    responses((status = 204), (status = 404, body = Problem), (status = 408, body = Problem),
+        (status = 502, body = Problem)))]
 pub async fn delete_session(
     State(app): State<AppState>,
     IdPath(id): IdPath<RunId>,
