@@ -9,6 +9,7 @@ mod golden;
 mod limits;
 mod openapi;
 mod rendering;
+mod restart;
 mod sessions_local;
 mod sessions_slurm;
 #[path = "../support/mod.rs"]
