@@ -18,7 +18,8 @@ use axum::Json;
     params(("id" = String, Path, description = "Session id")),
     responses((status = 201, body = CollectResponse), (status = 403, body = Problem), (status = 404, body = Problem),
         (status = 409, body = Problem), (status = 422, body = Problem), (status = 500, body = Problem),
-        (status = 502, body = Problem), (status = 503, body = Problem)))]
+        (status = 502, body = Problem), (status = 503, body = Problem),
+        (status = 507, body = Problem, description = "The artifacts filesystem is full (ENOSPC, EDQUOT)")))]
 pub async fn collect(
     State(app): State<AppState>,
     IdPathJson(id, req): IdPathJson<RunId, CollectRequest>,

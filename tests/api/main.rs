@@ -12,6 +12,7 @@ mod rendering;
 mod restart;
 mod sessions_local;
 mod sessions_slurm;
+mod storage;
 #[path = "../support/mod.rs"]
 mod support;
 mod targets;
