@@ -190,6 +190,8 @@ pub struct ServerSettings {
     /// The most bytes a request body may have; a larger one is refused with 413 before it is
     /// read in full. API bodies are small JSON documents (a label set is at most 4 KiB).
     pub max_body_bytes: usize,
+    /// The longest `?timeout=` a long-poll (`?wait=STATE`) may ask for; longer is a 422.
+    pub max_wait: PromDuration,
 }
 
 /// Default of `server.max_body_bytes`: 1 MiB.
@@ -201,6 +203,7 @@ impl Default for ServerSettings {
             poll_interval: PromDuration::from_secs(1),
             stop_timeout: PromDuration::from_secs(90),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            max_wait: PromDuration::from_secs(3600),
         }
     }
 }

@@ -57,6 +57,14 @@ where
         } else {
             &bytes
         };
+        // Every body is an object; serde would also fill a struct from an array
+        // (`[null, null]` as the start options), which no client means.
+        if text.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return Err(ApiError::validation(
+                "body",
+                "the body must be a JSON object",
+            ));
+        }
         parse_json(text).map(AppJson)
     }
 }

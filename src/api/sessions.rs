@@ -25,7 +25,8 @@ pub struct ListQuery {
 pub struct WaitQuery {
     /// State to wait for.
     pub wait: Option<String>,
-    /// How long to wait (Prometheus duration or seconds; default 60s, at most 1h).
+    /// How long to wait (Prometheus duration or seconds; default 60s, at most `server.max_wait`,
+    /// 1h unless configured).
     pub timeout: Option<String>,
 }
 
@@ -74,12 +75,16 @@ pub async fn get_session(
         return Ok(Json(app.sessions.get(&id).await?));
     };
     let wanted = parse_state("wait", wait)?;
+    let max = &app.settings.site.server.max_wait;
     let timeout = match q.timeout.as_deref() {
-        None => std::time::Duration::from_secs(60),
+        None => std::time::Duration::from_secs(60).min(max.as_duration()),
         Some(t) => {
             let d = PromDuration::parse(t).map_err(|e| ApiError::validation("timeout", e.0))?;
-            if d.as_millis() > 3_600_000 {
-                return Err(ApiError::validation("timeout", "may be at most 1h"));
+            if d.as_millis() > max.as_millis() {
+                return Err(ApiError::validation(
+                    "timeout",
+                    format!("may be at most {max} (server.max_wait)"),
+                ));
             }
             d.as_duration()
         }
