@@ -76,7 +76,10 @@ async fn schemathesis_finds_no_failures_and_no_server_errors_against_the_served_
         .unwrap();
     let server_errors: Vec<&str> = metrics
         .lines()
-        .filter(|l| l.starts_with("benchmon_http_request_duration_seconds_count") && l.contains("status=\"5"))
+        .filter(|l| {
+            l.starts_with("benchmon_http_request_duration_seconds_count")
+                && l.contains("status=\"5")
+        })
         .collect();
     assert!(server_errors.is_empty(), "{server_errors:?}");
     assert!(
