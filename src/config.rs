@@ -63,7 +63,13 @@ pub struct CollectSettings {
     /// refused with 422 before anything is written. The default, 500 M, is ≈ 1 GB of raw
     /// Parquet; a 256-node × 1 s × 1 h raw export (≈ 1.7 G samples) needs it raised.
     pub max_points: u64,
+    /// Collections running at once; one more is answered 503 (clients retry it). Each holds
+    /// one series and a Parquet row group in memory, plus its fetches' chunks.
+    pub max_concurrent: usize,
 }
+
+/// Default of `collect.max_concurrent`.
+pub const DEFAULT_MAX_CONCURRENT_COLLECTIONS: usize = 4;
 
 impl Default for CollectSettings {
     fn default() -> Self {
@@ -71,6 +77,7 @@ impl Default for CollectSettings {
             allowed_roots: Vec::new(),
             reroot_absolute: true,
             max_points: DEFAULT_MAX_POINTS,
+            max_concurrent: DEFAULT_MAX_CONCURRENT_COLLECTIONS,
         }
     }
 }

@@ -30,6 +30,8 @@ pub struct AppState {
     pub sessions: Arc<Sessions>,
     pub settings: Arc<Settings>,
     pub auth: Arc<auth::Auth>,
+    /// Permits for collections running at once (`collect.max_concurrent`).
+    pub collections: Arc<tokio::sync::Semaphore>,
 }
 
 #[derive(OpenApi)]

@@ -201,3 +201,27 @@ async fn only_application_json_bodies_are_accepted_parameters_allowed() {
     }
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_collection_over_collect_max_concurrent_is_a_503_naming_the_knob() {
+    let dirs = Dirs::new();
+    let mut settings = test_settings(&dirs, LauncherKind::Local);
+    settings.site.collect.max_concurrent = 1;
+    let app = spawn_app_with(settings, dirs).await;
+    let create = json!({"run_id": "busy", "scrape_interval": "10s"});
+    app.create(&from_json(create)).await.success(201);
+    app.start_and_wait("busy").await;
+    // A window that ends now waits for the next scrape (up to 10 s) holding the only
+    // permit; the second collection, sent meanwhile, is turned away at once.
+    let body = from_json(json!({"last": "5s", "raw": false}));
+    let (a, b) = tokio::join!(app.collect("busy", &body), async {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        app.collect("busy", &body).await
+    });
+    assert_ne!(a.status, 503, "{:?}", a.result.as_ref().err());
+    let p = b.problem(503);
+    assert_eq!(p.kind, "/problems/collections-busy");
+    assert!(p.detail.contains("collect.max_concurrent"), "{p:?}");
+    app.client.stop_session("busy").await.unwrap();
+    app.shutdown().await;
+}
