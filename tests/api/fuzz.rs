@@ -40,9 +40,15 @@ async fn schemathesis_finds_no_failures_and_no_server_errors_against_the_served_
         .args(["--max-examples", "5", "--seed", "42", "--workers", "1"])
         .args(["--phases", "examples,coverage,fuzzing"])
         // A collection sent while a session starts waits for its Prometheus (by design, up to
-        // the 15 s startup timeout below), and the suite shares two cores: 60 s, not the
+        // the 15 s startup timeout set above), and the suite shares two cores: 60 s, not the
         // check's default 10 s, is what "too slow" means here.
-        .args(["--max-response-time", "60", "--request-timeout", "90", "--no-color"])
+        .args([
+            "--max-response-time",
+            "60",
+            "--request-timeout",
+            "90",
+            "--no-color",
+        ])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .kill_on_drop(true)
