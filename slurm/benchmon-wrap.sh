@@ -26,6 +26,9 @@
 #   --window NAME        open window NAME before the command, close it after
 #   --client-id ID       default: job-$SLURM_JOB_ID-<node>, or <node> outside SLURM
 #   --node NAME          default: $SLURMD_NODENAME, else `hostname`
+#   --grace SECONDS      how long the command's process group gets after TERM before KILL
+#                        (default $BENCHMON_WRAP_GRACE, else 10; keep it under SLURM's
+#                        KillWait, 30 s by default, after which SLURM kills the wrapper too)
 #   --strict             if registration fails, exit 1 without running the command
 #                        (default: warn and run the command unmonitored — a benchmark that
 #                        waited hours in the queue should not be lost to a monitoring hiccup)
@@ -39,12 +42,18 @@
 # BENCHMON_TOKEN, BENCHMON_RETRIES are read by benchmon itself.
 #
 # Signals: TERM, INT and HUP (scancel, the time limit, Ctrl-C) are forwarded to the command's
-# process group, and the window is closed and the targets deregistered right away: SLURM
-# sends SIGKILL KillWait seconds later (30 by default), whether or not the command is done.
-# USR1 is forwarded too, and closes the window at once (the grace period is wind-down, not
-# benchmark); the targets stay until the command exits. Ask SLURM for USR1 ahead of the time
-# limit with `#SBATCH --signal=B:USR1@60` (B: = the batch shell only, which is this wrapper
-# when the job script `exec`s it). Most programs end on USR1 unless they handle it.
+# process group, and the window is closed and the targets deregistered right away; whatever
+# of the group is still there --grace seconds later gets KILL. SLURM sends SIGKILL KillWait
+# seconds after its TERM (30 by default), but only to the processes it tracks: with
+# proctrack/linuxproc (the dev cluster's, and some sites') a process reparented to init
+# escapes it, so the wrapper ends the group itself. USR1 is forwarded too, and closes the
+# window at once (the grace period is wind-down, not benchmark); the command then has
+# --grace seconds to end on its own before its group gets TERM, then KILL. Ask SLURM for
+# USR1 ahead of the time limit with `#SBATCH --signal=B:USR1@60` (B: = the batch shell only,
+# which is this wrapper when the job script `exec`s it). Most programs end on USR1 unless
+# they handle it. When the command ends, anything it left running in its process group is
+# ended the same way (TERM, then KILL): nothing of the job outlives the wrapper, short of a
+# process that left the group on purpose (setsid).
 set -euo pipefail
 
 readonly PROG=benchmon-wrap
@@ -61,6 +70,7 @@ die_usage() {
 }
 
 session=${BENCHMON_SESSION:-}
+grace=${BENCHMON_WRAP_GRACE:-10}
 client_id=""
 node=""
 window=""
@@ -79,7 +89,7 @@ while (($#)); do
     --) shift; break ;;
     -h | --help) usage; exit 0 ;;
     --strict) strict=1; shift; continue ;;
-    --session | --exporter | --disable | --service | --label | --window | --client-id | --node)
+    --session | --exporter | --disable | --service | --label | --window | --client-id | --node | --grace)
       (($# >= 2)) || die_usage "$1 needs a value" ;;
     *) die_usage "unknown option ${1@Q} (the command goes after --)" ;;
   esac
@@ -92,11 +102,13 @@ while (($#)); do
     --window) window=$2 ;;
     --client-id) client_id=$2 ;;
     --node) node=$2 ;;
+    --grace) grace=$2 ;;
   esac
   shift 2
 done
 
 (($#)) || die_usage "no command given (put it after --)"
+[[ $grace =~ ^[0-9]+$ ]] || die_usage "--grace ${grace@Q} is not a number of seconds"
 [[ -n $session ]] || die_usage "--session (or BENCHMON_SESSION) is required"
 for s in "${services[@]}"; do
   [[ $s == ?*=?* ]] || die_usage "--service ${s@Q} is not NAME=URL"
@@ -172,6 +184,29 @@ forward() {
   kill -s "$1" -- "-$child" 2>/dev/null || kill -s "$1" "$child" 2>/dev/null || true
 }
 
+# Whether any process of the command's group is left (the leader may be gone already).
+group_alive() { [[ -n $child ]] && kill -0 -- "-$child" 2>/dev/null; }
+
+# Waits up to $1 seconds for the command's group to be gone; false if it is still there.
+group_gone_within() {
+  local deadline=$((SECONDS + $1))
+  while group_alive; do
+    ((SECONDS < deadline)) || return 1
+    sleep 0.2
+  done
+}
+
+# Ends what is left of the command's process group: TERM, then KILL after the grace period.
+end_group() {
+  group_alive || return 0
+  log "ending the command's process group $child (TERM, then KILL after ${grace}s)"
+  kill -s TERM -- "-$child" 2>/dev/null || true
+  group_gone_within "$grace" && return 0
+  log "the command's process group outlived TERM by ${grace}s: KILL"
+  kill -s KILL -- "-$child" 2>/dev/null || true
+  group_gone_within 5 || log "warning: processes of group $child survived KILL"
+}
+
 on_signal() {
   local sig=$1
   got_signal=1
@@ -183,14 +218,18 @@ on_signal() {
   forward "$sig"
   if [[ $sig == USR1 ]]; then
     close_window
+    # Wind-down time first; the group ends by itself or is ended.
+    group_gone_within "$grace" || end_group
   else
     cleanup
+    end_group
   fi
 }
 
 on_exit() {
   local rc=$?
   cleanup
+  end_group
   exit "$rc"
 }
 

@@ -85,7 +85,13 @@ pub struct CollectSettings {
     /// refused with 422 before anything is written. The default, 500 M, is ≈ 1 GB of raw
     /// Parquet; a 256-node × 1 s × 1 h raw export (≈ 1.7 G samples) needs it raised.
     pub max_points: u64,
+    /// Collections running at once; one more is answered 503 (clients retry it). Each holds
+    /// one series and a Parquet row group in memory, plus its fetches' chunks.
+    pub max_concurrent: usize,
 }
+
+/// Default of `collect.max_concurrent`.
+pub const DEFAULT_MAX_CONCURRENT_COLLECTIONS: usize = 4;
 
 impl Default for CollectSettings {
     fn default() -> Self {
@@ -93,6 +99,7 @@ impl Default for CollectSettings {
             allowed_roots: Vec::new(),
             reroot_absolute: true,
             max_points: DEFAULT_MAX_POINTS,
+            max_concurrent: DEFAULT_MAX_CONCURRENT_COLLECTIONS,
         }
     }
 }
@@ -225,13 +232,23 @@ pub struct ServerSettings {
     pub poll_interval: PromDuration,
     /// How long `stop` waits for the scheduler to report the job gone.
     pub stop_timeout: PromDuration,
+    /// The most bytes a request body may have; a larger one is refused with 413 before it is
+    /// read in full. API bodies are small JSON documents (a label set is at most 4 KiB).
+    pub max_body_bytes: usize,
+    /// The longest `?timeout=` a long-poll (`?wait=STATE`) may ask for; longer is a 422.
+    pub max_wait: PromDuration,
 }
+
+/// Default of `server.max_body_bytes`: 1 MiB.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 1 << 20;
 
 impl Default for ServerSettings {
     fn default() -> Self {
         ServerSettings {
             poll_interval: PromDuration::from_secs(1),
             stop_timeout: PromDuration::from_secs(90),
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            max_wait: PromDuration::from_secs(3600),
         }
     }
 }

@@ -63,6 +63,9 @@ pub async fn build(mut settings: Settings) -> anyhow::Result<App> {
     }
     Ok(App {
         state: AppState {
+            collections: Arc::new(tokio::sync::Semaphore::new(
+                settings.site.collect.max_concurrent.max(1),
+            )),
             sessions,
             settings,
             auth,

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod collect;
 pub mod extract;
 pub mod observe;
+pub mod openapi;
 pub mod problem;
 pub mod sessions;
 pub mod system;
@@ -17,6 +18,7 @@ use crate::session::Sessions;
 use axum::middleware;
 use axum::routing::{get, post};
 use axum::Router;
+use openapi::{BearerAuth, ProblemResponses};
 use problem::ApiError;
 use std::sync::Arc;
 use utoipa::OpenApi;
@@ -28,6 +30,8 @@ pub struct AppState {
     pub sessions: Arc<Sessions>,
     pub settings: Arc<Settings>,
     pub auth: Arc<auth::Auth>,
+    /// Permits for collections running at once (`collect.max_concurrent`).
+    pub collections: Arc<tokio::sync::Semaphore>,
 }
 
 #[derive(OpenApi)]
@@ -62,7 +66,7 @@ pub struct AppState {
         system::ready,
         system::metrics,
     ),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &ProblemResponses),
     tags(
         (name = "sessions", description = "Monitoring sessions and their Prometheus jobs"),
         (name = "targets", description = "Clients, services and what Prometheus scrapes"),
@@ -73,31 +77,6 @@ pub struct AppState {
 )]
 pub struct ApiDoc;
 
-/// Declares the optional bearer token, so Swagger UI's "Authorize" button works.
-struct BearerAuth;
-
-impl utoipa::Modify for BearerAuth {
-    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::security::{
-            HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
-        };
-        let components = doc.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .description(Some("Only when the server has tokens configured: a read token for GET routes, a write token for everything."))
-                    .build(),
-            ),
-        );
-        doc.security = Some(vec![SecurityRequirement::new(
-            "bearer",
-            Vec::<String>::new(),
-        )]);
-    }
-}
-
 /// The OpenAPI document as served at `/openapi.json` and committed as `openapi/openapi.json`.
 pub fn openapi() -> utoipa::openapi::OpenApi {
     ApiDoc::openapi()
@@ -105,6 +84,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 
 /// The whole application; tests drive it in-process or on a real socket.
 pub fn router(state: AppState) -> Router {
+    let max_body = state.settings.site.server.max_body_bytes;
     let api = Router::new()
         .route(
             "/sessions",
@@ -158,6 +138,8 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(system::metrics))
         .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi()))
         .fallback(|| async { ApiError::not_found("no such route") })
+        .layer(axum::extract::DefaultBodyLimit::max(max_body))
+        .layer(axum::Extension(extract::BodyLimit(max_body)))
         .layer(middleware::from_fn_with_state(
             state.auth.clone(),
             auth::require_token,

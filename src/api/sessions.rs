@@ -25,7 +25,8 @@ pub struct ListQuery {
 pub struct WaitQuery {
     /// State to wait for.
     pub wait: Option<String>,
-    /// How long to wait (Prometheus duration or seconds; default 60s, at most 1h).
+    /// How long to wait (Prometheus duration or seconds; default 60s, at most `server.max_wait`,
+    /// 1h unless configured).
     pub timeout: Option<String>,
 }
 
@@ -75,12 +76,16 @@ pub async fn get_session(
         return Ok(Json(with_sizing_now(&app, s).await));
     };
     let wanted = parse_state("wait", wait)?;
+    let max = &app.settings.site.server.max_wait;
     let timeout = match q.timeout.as_deref() {
-        None => std::time::Duration::from_secs(60),
+        None => std::time::Duration::from_secs(60).min(max.as_duration()),
         Some(t) => {
             let d = PromDuration::parse(t).map_err(|e| ApiError::validation("timeout", e.0))?;
-            if d.as_millis() > 3_600_000 {
-                return Err(ApiError::validation("timeout", "may be at most 1h"));
+            if d.as_millis() > max.as_millis() {
+                return Err(ApiError::validation(
+                    "timeout",
+                    format!("may be at most {max} (server.max_wait)"),
+                ));
             }
             d.as_duration()
         }
@@ -139,7 +144,7 @@ pub async fn start_session(
 #[utoipa::path(post, path = "/api/v1/sessions/{id}/stop", tag = "sessions",
     params(("id" = String, Path, description = "Session id")),
     responses((status = 200, body = Session), (status = 404, body = Problem),
-        (status = 408, body = Problem), (status = 502, body = Problem)))]
+        (status = 408, body = Problem), (status = 409, body = Problem), (status = 502, body = Problem)))]
 pub async fn stop_session(
     State(app): State<AppState>,
     IdPath(id): IdPath<RunId>,
@@ -150,7 +155,8 @@ pub async fn stop_session(
 /// Stops the session if needed and removes its state; collected artifacts stay.
 #[utoipa::path(delete, path = "/api/v1/sessions/{id}", tag = "sessions",
     params(("id" = String, Path, description = "Session id")),
-    responses((status = 204), (status = 404, body = Problem), (status = 502, body = Problem)))]
+    responses((status = 204), (status = 404, body = Problem), (status = 408, body = Problem),
+        (status = 502, body = Problem)))]
 pub async fn delete_session(
     State(app): State<AppState>,
     IdPath(id): IdPath<RunId>,

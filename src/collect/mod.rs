@@ -6,6 +6,7 @@
 pub mod index;
 pub mod request;
 mod source;
+pub mod storage;
 
 pub use index::{list_collections, CollectionEntry};
 pub use request::{CollectRequest, CollectResponse};
@@ -45,6 +46,8 @@ pub enum CollectionError {
     JobEnding { id: RunId, job: String },
     #[error(transparent)]
     Offline(#[from] OfflineError),
+    #[error(transparent)]
+    Storage(#[from] storage::StorageError),
 }
 
 pub(crate) fn invalid(field: &str, detail: impl Into<String>) -> CollectionError {
@@ -256,7 +259,17 @@ async fn collect_from(
             "prometheus_source": source.as_str(),
         }),
     };
-    let outcome = export::collect(&sessions.http, plan, None).await?;
+    let dir = plan.bundle_parent.clone();
+    let outcome = export::collect(&sessions.http, plan, None)
+        .await
+        .map_err(|e| match storage::storage_fault(&e) {
+            Some(fault) => CollectionError::Storage(storage::StorageError {
+                fault,
+                dir,
+                cause: e.to_string(),
+            }),
+            None => e.into(),
+        })?;
     record_in_index(cell, &outcome).await;
     let artifacts = outcome
         .artifacts

@@ -19,6 +19,8 @@ pub struct CollectRequest {
     /// RFC 3339 or unix seconds.
     #[serde(default)]
     pub window_start: Option<Timestamp>,
+    /// Must be after `window_start` (JSON Schema cannot compare two fields: a 422 on
+    /// `window_end`).
     #[serde(default)]
     pub window_end: Option<Timestamp>,
     /// A named window of the session.

@@ -13,7 +13,10 @@ mod time;
 
 pub use duration::PromDuration;
 pub use ident::{ClientId, ExporterKind, Ident, RunId, ServiceName, WindowName};
-pub use labels::{LabelName, Labels, RESERVED_LABELS};
+pub use labels::{
+    bounded_labels, check_label_set, label_set_schema, LabelName, Labels, MAX_LABELS,
+    MAX_LABEL_NAME_BYTES, MAX_LABEL_SET_BYTES, MAX_LABEL_VALUE_BYTES, RESERVED_LABELS,
+};
 pub use net::{Host, HostPort, MetricsEndpoint, Port};
 pub use slurm::{
     CpuCount, MemMb, SlurmConstraint, SlurmName, SlurmNodeList, SlurmOptions, TimeLimit,

@@ -187,6 +187,12 @@ async fn collect_requests_that_escape_or_make_no_sense_are_refused_and_write_not
             "window_end",
         ),
         (json!({"last": "soon"}), 422, "last"),
+        // The hardening pass's 419 MB bundle: a step far below the scrape interval.
+        (
+            json!({"last": "30s", "step": "1ms", "raw": false}),
+            422,
+            "step",
+        ),
         (
             json!({"last": "1m", "queries": {"bad": "rate(up["}}),
             422,

@@ -5,11 +5,15 @@
 mod adoption;
 mod auth_metrics;
 mod collect;
+mod fuzz;
 mod golden;
+mod limits;
 mod openapi;
 mod rendering;
+mod restart;
 mod sessions_local;
 mod sessions_slurm;
+mod storage;
 #[path = "../support/mod.rs"]
 mod support;
 mod targets;

@@ -8,6 +8,7 @@ mod binary;
 mod support;
 
 mod collect;
+mod crash;
 mod errors;
 mod examples;
 mod python_client;

@@ -48,6 +48,38 @@ async fn submit(
     (job, out)
 }
 
+/// Command lines of the processes of SLURM job `job` (by `SLURM_JOB_ID` in their environment,
+/// which every process of the job inherits, reparented or not).
+fn processes_of_job(job: &str) -> Vec<String> {
+    let needle = format!("SLURM_JOB_ID={job}");
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter(|p| {
+            std::fs::read(p.path().join("environ"))
+                .is_ok_and(|env| env.split(|b| *b == 0).any(|v| v == needle.as_bytes()))
+        })
+        .filter_map(|p| std::fs::read(p.path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .collect()
+}
+
+/// Asserts that nothing of job `job` is left within a few seconds of SLURM having it gone.
+async fn nothing_of_the_job_is_left(job: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let left = processes_of_job(job);
+        if left.is_empty() {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "processes of job {job} outlived it: {left:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 fn job_output(path: &PathBuf) -> String {
     std::fs::read_to_string(path).unwrap_or_default()
 }
@@ -172,6 +204,7 @@ async fn a_cancelled_job_closes_its_window_and_deregisters_its_client() {
     sh("scancel", &[&job]);
     let log = undone_when_the_job_ends(&app, &id, &job, &client, &out, 15).await;
     assert!(log.contains("caught SIGTERM"), "{log}");
+    nothing_of_the_job_is_left(&job).await;
     app.shutdown().await;
 }
 
@@ -189,6 +222,7 @@ async fn slurms_usr1_ahead_of_the_time_limit_ends_the_benchmark_window_in_the_gr
     assert!(log.contains("caught SIGUSR1"), "{log}");
     // It ended in its grace period, not killed at the limit.
     assert!(!log.contains("DUE TO TIME LIMIT"), "{log}");
+    nothing_of_the_job_is_left(&job).await;
     app.shutdown().await;
 }
 
@@ -277,5 +311,77 @@ async fn the_wrapper_runs_the_command_unmonitored_unless_strict_when_registratio
     cmd.env("BENCHMON_BIN", BIN)
         .args(["--session", "s", "--bogus", "--", "true"]);
     assert_eq!(output(cmd).await.code, 2);
+    app.shutdown().await;
+}
+
+/// Pids of the `sleep` processes running `sleeper` (the wrapper's and bash's command lines
+/// hold the text too).
+fn sleeps_of(sleeper: &str) -> Vec<String> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter(|p| {
+            std::fs::read(p.path().join("cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).replace('\0', " ").trim() == sleeper)
+        })
+        .map(|p| p.file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+/// Kills this test's sleeps when it ends, so a failing run leaves nothing behind either.
+struct Reap(String);
+
+impl Drop for Reap {
+    fn drop(&mut self) {
+        for pid in sleeps_of(&self.0) {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", &pid])
+                .status();
+        }
+    }
+}
+
+/// Processes of the command that ignore TERM and USR1 (in its process group, where a
+/// benchmark's helpers are) are ended anyway: TERM to the group, then KILL after `--grace`.
+#[tokio::test]
+async fn the_wrapper_ends_its_commands_whole_process_group_even_what_ignores_term() {
+    let app = spawn_app(LauncherKind::Local).await;
+    let id = session(&app).await;
+    // A sleep length no other test uses, to find exactly this test's processes.
+    let sleeper = format!("sleep 9{}.25", std::process::id());
+    let sleeps = || sleeps_of(&sleeper);
+    let _reap = Reap(sleeper.clone());
+    for sig in ["TERM", "USR1"] {
+        let mut cmd = command(repo_file("slurm/benchmon-wrap.sh"), &app.url(""));
+        let script = format!("trap '' TERM USR1; {sleeper} & {sleeper} & echo started; wait");
+        cmd.env("BENCHMON_BIN", BIN)
+            .env("BENCHMON_WRAP_GRACE", "2")
+            .args(["--session", id.as_str(), "--node", "n1"])
+            .args(["--exporter", "node=9100", "--"])
+            .args(["bash", "-c", &script])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let child = cmd.spawn().unwrap();
+        let pid = child.id().unwrap().to_string();
+        eventually("the command runs", Duration::from_secs(20), || async {
+            let running = sleeps().len() == 2;
+            let registered = !client_ids(&app, &id).await.is_empty();
+            (running && registered).then_some(())
+        })
+        .await;
+        sh("kill", &[&format!("-{sig}"), &pid]);
+        let out = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
+            .await
+            .unwrap_or_else(|_| panic!("SIG{sig}: the wrapper still waits for its command"))
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let left = sleeps();
+        assert!(
+            left.is_empty(),
+            "SIG{sig}: {left:?} outlived the wrapper\n{stderr}"
+        );
+        assert!(stderr.contains("KILL"), "SIG{sig}: {stderr}");
+        assert!(client_ids(&app, &id).await.is_empty(), "SIG{sig}: {stderr}");
+    }
     app.shutdown().await;
 }

@@ -3,6 +3,7 @@
 
 use super::ApiError;
 use crate::artifacts::OutDirError;
+use crate::collect::storage::StorageFault;
 use crate::collect::CollectionError;
 use crate::export::CollectError;
 use crate::session::{SessionError, StoreError, WindowError};
@@ -117,10 +118,38 @@ impl From<CollectionError> for ApiError {
                 d,
             )
             .with_field("out_dir"),
-            CollectionError::OutDir(io @ OutDirError::Io { .. }) => ApiError::internal(io),
+            CollectionError::OutDir(io @ OutDirError::Io { errno, .. }) => {
+                match errno.and_then(crate::collect::storage::fault_of_errno) {
+                    Some(fault) => storage_problem(fault, io.to_string()),
+                    None => ApiError::internal(io),
+                }
+            }
+            CollectionError::Storage(s) => storage_problem(s.fault, s.to_string()),
             CollectionError::Collect(c) => c.into(),
         }
     }
+}
+
+/// A full filesystem is 507 (RFC 4918: the server cannot store what the request needs); a
+/// read-only or forbidden one is the server's own fault, a 500 that says which directory and
+/// why instead of pointing at the log.
+fn storage_problem(fault: StorageFault, detail: String) -> ApiError {
+    let e = match fault {
+        StorageFault::Full => ApiError::new(
+            StatusCode::INSUFFICIENT_STORAGE,
+            "insufficient-storage",
+            "The artifacts filesystem is full",
+            detail,
+        ),
+        StorageFault::NotWritable => ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "storage-not-writable",
+            "The artifacts directory cannot be written",
+            detail,
+        ),
+    };
+    tracing::error!("collection failed on its filesystem: {}", e.detail);
+    e.with_field("out_dir")
 }
 
 impl From<CollectError> for ApiError {
