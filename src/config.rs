@@ -2,6 +2,7 @@
 //! TOML file of site defaults. Everything is validated on load; there is no global config.
 
 use crate::domain::{PromDuration, SlurmOptions};
+use crate::export::QualityThresholds;
 use crate::launcher::LauncherKind;
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -63,6 +64,8 @@ pub struct CollectSettings {
     /// refused with 422 before anything is written. The default, 500 M, is ≈ 1 GB of raw
     /// Parquet; a 256-node × 1 s × 1 h raw export (≈ 1.7 G samples) needs it raised.
     pub max_points: u64,
+    /// `[collect.quality]`: what makes a collection `partial` (see [`QualityThresholds`]).
+    pub quality: QualityThresholds,
 }
 
 impl Default for CollectSettings {
@@ -71,6 +74,7 @@ impl Default for CollectSettings {
             allowed_roots: Vec::new(),
             reroot_absolute: true,
             max_points: DEFAULT_MAX_POINTS,
+            quality: QualityThresholds::default(),
         }
     }
 }
@@ -259,6 +263,7 @@ impl SiteConfig {
         if let Some(bad) = args.clone().find(|a| a.contains(['\n', '\r', '\0'])) {
             return Err(format!("argument {bad:?} contains a line break or NUL"));
         }
+        cfg.collect.quality.validate()?;
         Ok(cfg)
     }
 }
@@ -327,5 +332,10 @@ mod tests {
         );
         let spaced = "[[auth.tokens]]\nrole = \"read\"\ntoken = \" 0123456789abcdefgh \"\n";
         assert!(SiteConfig::from_toml(spaced).is_err());
+        let q = SiteConfig::from_toml("[collect.quality]\nmin_coverage = 0.5\n").unwrap();
+        assert_eq!(q.collect.quality.min_coverage, 0.5);
+        assert_eq!(q.collect.quality.gap_intervals, 2.0);
+        assert!(SiteConfig::from_toml("[collect.quality]\nmin_coverage = 2\n").is_err());
+        assert!(SiteConfig::from_toml("[collect.quality]\nmin_cov = 0.5\n").is_err());
     }
 }

@@ -7,7 +7,8 @@
 //! uses, so a malformed argument is a usage error before any request is sent.
 //!
 //! Exit codes: 0 success, 1 the server refused (its problem detail is printed) or could not be
-//! reached, 2 usage (clap's own code for parse errors).
+//! reached, 2 usage (clap's own code for parse errors); `collect` also exits 3 when the bundle
+//! was written but its verdict is `partial` (unless `--allow-partial`) and 4 when it is `empty`.
 
 pub mod collect;
 /// `benchmon export`: the engine against any Prometheus, without a server.
@@ -114,6 +115,10 @@ pub enum CliError {
         waited: String,
         now: String,
     },
+    /// A collection was written but its verdict is below what was accepted (exit 3 for
+    /// `partial`, 4 for `empty`); the summary has been printed.
+    #[error("the collection's quality is {quality}{}", if *.allowed { "" } else { " (--allow-partial accepts partial)" })]
+    Quality { quality: String, allowed: bool },
     /// The session failed (or was stopped) while we waited for it.
     #[error("session {session} is {state}: {reason}")]
     SessionEnded {

@@ -227,6 +227,7 @@ async fn collect_from(
                 .map_or(Formats::RAW_DEFAULT, Formats::from_list),
         },
         max_points: Some(sessions.settings.site.collect.max_points),
+        quality: sessions.settings.site.collect.quality.clone(),
         samples_parquet: req
             .formats
             .as_ref()
@@ -269,5 +270,9 @@ async fn collect_from(
         raw_samples: outcome.raw_samples,
         duration_seconds: outcome.duration_seconds,
         manifest: outcome.manifest,
+        quality: outcome.verdict.quality,
+        quality_reasons: outcome.verdict.reasons,
+        quality_notes: outcome.verdict.notes,
+        quality_thresholds: outcome.verdict.thresholds,
     })
 }

@@ -53,9 +53,20 @@ pub struct CollectRequest {
     pub formats: Option<Vec<SampleFormat>>,
 }
 
-/// The answer to a collection: the seed's `artifacts` (file paths) plus everything measured.
+/// The answer to a collection: the seed's `artifacts` (file paths) plus everything measured,
+/// and the verdict: `quality` is `ok`, `partial` or `empty`, with `quality_reasons`. The status
+/// is 201 whatever the verdict: the bundle was written.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct CollectResponse {
+    /// The verdict on the data: `ok`, `partial` (see `quality_reasons`) or `empty` (not a
+    /// single sample). `manifest.complete` only says every file was written.
+    pub quality: export::Quality,
+    /// Why the quality is not `ok`, each naming the queries or targets concerned.
+    pub quality_reasons: Vec<export::Reason>,
+    /// Facts that did not lower the verdict.
+    pub quality_notes: Vec<String>,
+    /// The site's thresholds the verdict applied (`collect.quality`).
+    pub quality_thresholds: export::QualityThresholds,
     /// Paths of every file in the bundle (the seed's `response.json()["artifacts"]`).
     pub artifacts: Vec<String>,
     #[schema(value_type = String)]

@@ -8,6 +8,7 @@ use super::coverage;
 use super::manifest::{to_json, Found, Manifest, ManifestInput};
 use super::plan::Resolved;
 use super::progress::{emit, ProgressTx};
+use super::quality;
 use super::report::{render, ReportInput};
 use super::summary;
 use super::{
@@ -91,6 +92,7 @@ pub(super) async fn finish(
         raw_series,
         raw_samples,
         duration_seconds: started.elapsed().as_secs_f64(),
+        verdict: manifest.verdict,
     })
 }
 
@@ -104,6 +106,7 @@ fn found(plan: &CollectionPlan, r: &Resolved, m: &mut Merging) -> Found {
             r.end_ms,
             r.scrape_ms,
             std::mem::take(&mut m.coverage),
+            &plan.quality,
         )
     });
     let gaps: Vec<coverage::Gap> = coverage
@@ -117,7 +120,9 @@ fn found(plan: &CollectionPlan, r: &Resolved, m: &mut Merging) -> Found {
         .map(|q| q.name.clone())
         .collect();
     let samples = queries.iter().map(|q| q.samples).sum::<u64>() + m.raw_samples;
+    let verdict = quality::judge(&queries, coverage.as_ref(), samples, &plan.quality);
     Found {
+        verdict,
         queries,
         absent,
         coverage,
@@ -168,6 +173,7 @@ impl Writing {
             coverage: manifest.coverage.as_ref(),
             charts: &merged.charts,
             windows: &manifest.windows,
+            verdict: &manifest.verdict,
         };
         let html = render(&report)?;
         arts.push(write_file(&dir, "report.html", html.as_bytes())?);
@@ -211,7 +217,7 @@ fn write_summaries(
         "summary.csv",
         &summary::summary_csv(&m.summaries).map_err(csv_err)?,
     )?];
-    let sj = summary::summary_json(&m.summaries, &manifest.window);
+    let sj = summary::summary_json(&m.summaries, &manifest.window, &manifest.verdict);
     arts.push(write_file(dir, "summary.json", &to_json(&sj)?)?);
     if let Some(c) = &manifest.coverage {
         arts.push(write_file(

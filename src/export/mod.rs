@@ -31,7 +31,7 @@
 //! | `summary.csv`, `summary.json` | KPIs per series and aggregated per query, each with its method (see [`Kpi`]). |
 //! | `coverage.csv` | per target: samples, expected scrapes, coverage, `up` breakdown, gaps. |
 //! | `report.html` | self-contained report: tables and one chart per query. |
-//! | `MANIFEST.json` | window, step, queries, Prometheus URL and version, coverage, gaps, the caller's context (session snapshot), every other file with size and sha256, `"complete": true`. Written last. |
+//! | `MANIFEST.json` | window, step, queries, Prometheus URL and version, coverage, gaps, the verdict (`quality` with its reasons, see [`quality`]), the caller's context (session snapshot), every other file with size and sha256, `"complete": true` (every file written — not a judgement of the data). Written last. |
 //!
 //! # Memory
 //!
@@ -59,6 +59,7 @@ mod part;
 pub(crate) mod plan;
 mod profiles;
 mod progress;
+mod quality;
 pub(crate) mod raw;
 mod report;
 mod run;
@@ -78,6 +79,7 @@ pub use kpi::{Kpi, KpiKind};
 pub use plan::Tuning;
 pub use profiles::default_queries;
 pub use progress::Progress;
+pub use quality::{Quality, QualityThresholds, Reason, ReasonCode, Verdict};
 pub use run::{collect, collect_tuned};
 
 /// Everything one collection needs. The caller has validated the parent directory.
@@ -112,6 +114,8 @@ pub struct CollectionPlan {
     pub samples_parquet: bool,
     /// Copied into `MANIFEST.json` as `context` (session snapshot, targets, SLURM job id …).
     pub manifest_extra: serde_json::Value,
+    /// What the verdict judges against (`collect.quality`), also the coverage flags.
+    pub quality: QualityThresholds,
 }
 
 /// How raw samples are read.
@@ -263,6 +267,9 @@ pub struct CollectionOutcome {
     pub raw_series: u64,
     pub raw_samples: u64,
     pub duration_seconds: f64,
+    /// `quality` (`ok`, `partial`, `empty`) with its reasons.
+    #[serde(flatten)]
+    pub verdict: Verdict,
 }
 
 /// Why a collection failed. Nothing that looks like a bundle is left behind.

@@ -7,6 +7,7 @@
 
 use super::chart::{ChartData, Line};
 use super::coverage::CoverageReport;
+use super::quality::{Quality, Verdict};
 use super::{CollectError, MarkedWindow, QueryReport, QueryStatus};
 use askama::Template;
 use plotters::prelude::*;
@@ -24,6 +25,32 @@ pub(crate) struct ReportInput<'a> {
     pub(crate) coverage: Option<&'a CoverageReport>,
     pub(crate) charts: &'a [ChartData],
     pub(crate) windows: &'a [MarkedWindow],
+    pub(crate) verdict: &'a Verdict,
+}
+
+/// The verdict at the top of the report.
+struct Banner {
+    /// `ok`, `partial`, `empty`: the CSS class too.
+    quality: String,
+    headline: String,
+    reasons: Vec<String>,
+    notes: Vec<String>,
+}
+
+impl Banner {
+    fn new(v: &Verdict) -> Self {
+        let headline = match v.quality {
+            Quality::Ok => "OK: every query matched and every target was covered",
+            Quality::Partial => "PARTIAL: some of this data is missing or incomplete",
+            Quality::Empty => "EMPTY: this collection holds no data at all",
+        };
+        Banner {
+            quality: v.quality.as_str().to_owned(),
+            headline: headline.to_owned(),
+            reasons: v.reasons.iter().map(|r| r.detail.clone()).collect(),
+            notes: v.notes.clone(),
+        }
+    }
 }
 
 struct KpiRow {
@@ -57,6 +84,7 @@ struct ChartView {
 #[derive(Template)]
 #[template(path = "report.html")]
 struct ReportHtml {
+    banner: Banner,
     title: String,
     generated: String,
     window: String,
@@ -183,6 +211,7 @@ pub(crate) fn render(input: &ReportInput<'_>) -> Result<String, CollectError> {
         });
     }
     ReportHtml {
+        banner: Banner::new(input.verdict),
         title: input.title.to_owned(),
         generated: crate::domain::Timestamp::now().to_string(),
         window: input.window.clone(),

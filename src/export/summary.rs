@@ -5,6 +5,7 @@ use super::kpi::Kpi;
 use super::manifest::Window;
 use super::matrix::Labels;
 use super::merge::SeriesOut;
+use super::quality::Verdict;
 use super::series::label_string;
 use super::QueryReport;
 use serde_json::json;
@@ -112,7 +113,11 @@ pub(crate) fn summary_csv(queries: &[QuerySummary]) -> Result<Vec<u8>, csv::Erro
 }
 
 /// `summary.json`.
-pub(crate) fn summary_json(queries: &[QuerySummary], window: &Window) -> serde_json::Value {
+pub(crate) fn summary_json(
+    queries: &[QuerySummary],
+    window: &Window,
+    verdict: &Verdict,
+) -> serde_json::Value {
     let qs: Vec<serde_json::Value> = queries
         .iter()
         .map(|q| {
@@ -141,7 +146,14 @@ pub(crate) fn summary_json(queries: &[QuerySummary], window: &Window) -> serde_j
             })
         })
         .collect();
-    json!({"format": "benchmon.summary/v1", "window": window, "queries": qs})
+    json!({
+        "format": "benchmon.summary/v1",
+        "quality": verdict.quality,
+        "quality_reasons": verdict.reasons,
+        "quality_notes": verdict.notes,
+        "window": window,
+        "queries": qs,
+    })
 }
 
 /// What each file holds, for the manifest.

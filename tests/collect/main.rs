@@ -7,6 +7,7 @@ mod cli;
 mod coverage;
 mod fixtures;
 mod kpis;
+mod quality;
 mod raw;
 mod remote_read;
 #[path = "../support/mod.rs"]
