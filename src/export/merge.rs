@@ -33,9 +33,9 @@ pub(crate) struct SampleFiles {
 impl SampleFiles {
     pub(crate) fn create(dir: &Path, stem: &str) -> Result<Self, CollectError> {
         let mut csv = HashedFile::create(dir, &format!("{stem}.csv"))?;
-        csv.write(b"timestamp,query,series,value\n")?;
+        csv.write(b"timestamp_ms,query,series,value\n")?;
         let mut json = HashedFile::create(dir, &format!("{stem}.json"))?;
-        json.write(b"{\"format\":\"benchmon.samples/v1\",\"series\":[\n")?;
+        json.write(b"{\"format\":\"benchmon.samples/v2\",\"series\":[\n")?;
         Ok(SampleFiles {
             csv,
             json,

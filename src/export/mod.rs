@@ -23,9 +23,9 @@
 //!
 //! | file | content |
 //! |---|---|
-//! | `samples.csv` | `timestamp,query,series,value`: one row per sample. `timestamp` is unix seconds as Prometheus gave it (`1762250400`, `1762250400.5`); `series` is a key (`s` + 16 hex digits), stable across collections, for (query name, label set); `value` is Prometheus's own text (`0.25`, `1e-05`, `NaN`, `+Inf`), so nothing is lost to float formatting. Rows are grouped by query (plan order), then series (label order), then time. `pd.read_csv("samples.csv")`, then `pd.to_datetime(df.timestamp, unit="s", utc=True)`. |
-//! | `series.csv` | `query,series,labels,<one column per label name>`: join on `query,series` for labels as columns. |
-//! | `samples.json` | `{"format":"benchmon.samples/v1","series":[{"query","series","labels":{…},"values":[[ts,"value"],…]},…]}`, same order and values as the CSV, one series per line. |
+//! | `samples.csv` | `timestamp_ms,query,series,value`: one row per sample. `timestamp_ms` is unix milliseconds, an integer (exact: Prometheus's timestamps are whole milliseconds, and float seconds read back inexact); `series` is a key (`s` + 16 hex digits), stable across collections, for (query name, label set); `value` is Prometheus's own text (`0.25`, `1e-05`, `NaN`, `+Inf`), so nothing is lost to float formatting. Rows are grouped by query (plan order), then series (label order), then time. `pd.read_csv("samples.csv")`, then `pd.to_datetime(df.timestamp_ms, unit="ms", utc=True)`. |
+//! | `series.csv` | `query,series,labels,<one column per label name>`: join on `query,series` for labels as columns. Label values are strings: read with `dtype=str, keep_default_na=False` (else pandas makes `cpu="0"` a number and `NA` a NaN). |
+//! | `samples.json` | `{"format":"benchmon.samples/v2","series":[{"query","series","labels":{…},"values":[[ms,"value"],…]},…]}`, same order and values as the CSV (timestamps as integer milliseconds), one series per line. |
 //! | `raw.parquet` | every raw sample of every series the raw selector matches, read through streamed remote read ([`raw`]): timestamp (ms, UTC), value, query, series and one column per label; zstd. |
 //! | `raw.csv`, `raw_series.csv`, `raw.json` | the same raw samples in the CSV and JSON layouts, when the formats ask for them (query name `raw`, the real scrape timestamps). |
 //! | `summary.csv`, `summary.json` | KPIs per series and aggregated per query, each with its method (see [`Kpi`]). |

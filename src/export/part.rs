@@ -248,14 +248,14 @@ impl MatrixSink for PartWriter {
     }
 
     #[inline]
-    fn sample(&mut self, ms: i64, ts: &[u8], value: &[u8]) -> Result<(), CollectError> {
+    fn sample(&mut self, ms: i64, _ts: &[u8], value: &[u8]) -> Result<(), CollectError> {
         let i = self
             .open
             .ok_or_else(|| CollectError::Task("sample outside a series".into()))?;
         let s = &mut self.series[i];
-        // samples.csv row: timestamp,query,series,value
+        // samples.csv row: timestamp_ms,query,series,value
         let b = &mut self.csv.buf;
-        b.extend_from_slice(ts);
+        write_ms(b, ms);
         b.push(b',');
         b.extend_from_slice(self.spec.query.as_bytes());
         b.push(b',');
@@ -269,7 +269,7 @@ impl MatrixSink for PartWriter {
             j.push(b',');
         }
         j.push(b'[');
-        j.extend_from_slice(ts);
+        write_ms(j, ms);
         j.extend_from_slice(b",\"");
         j.extend_from_slice(value);
         j.extend_from_slice(b"\"]");
@@ -316,6 +316,14 @@ pub(crate) fn remove_part(paths: &[PathBuf; 3]) {
     for p in paths {
         let _ = std::fs::remove_file(p);
     }
+}
+
+/// Integer milliseconds, the exact form of a Prometheus timestamp (its text, unix seconds with
+/// up to three decimals, reads back inexact as a float: `…35.882999897`).
+#[inline]
+pub(crate) fn write_ms(out: &mut Vec<u8>, ms: i64) {
+    use std::io::Write;
+    let _ = write!(out, "{ms}");
 }
 
 #[cfg(test)]

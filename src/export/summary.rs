@@ -159,9 +159,9 @@ pub(crate) fn summary_json(
 /// What each file holds, for the manifest.
 pub(crate) fn formats() -> serde_json::Value {
     json!({
-        "samples.csv": "timestamp,query,series,value — timestamp: unix seconds as Prometheus returned it; series: key into series.csv; value: Prometheus's value text (NaN, +Inf kept). Grouped by query, series (label order), time. pandas: pd.read_csv('samples.csv'); pd.to_datetime(df.timestamp, unit='s', utc=True)",
-        "series.csv": "query,series,labels,<label columns>: join samples.csv on (query, series)",
-        "samples.json": "{format, series:[{query, series, labels, values:[[unix_seconds, \"value\"], …]}]}: the same samples as samples.csv",
+        "samples.csv": "timestamp_ms,query,series,value — timestamp_ms: unix milliseconds, integer (exact); series: key into series.csv; value: Prometheus's value text (NaN, +Inf kept). Grouped by query, series (label order), time. pandas: df = pd.read_csv('samples.csv'); pd.to_datetime(df.timestamp_ms, unit='ms', utc=True)",
+        "series.csv": "query,series,labels,<label columns>: join samples.csv on (query, series); label values are strings: pd.read_csv('series.csv', dtype=str, keep_default_na=False)",
+        "samples.json": "{format: benchmon.samples/v2, series:[{query, series, labels, values:[[unix_ms, \"value\"], …]}]}: the same samples as samples.csv",
         "raw.csv": "as samples.csv, query 'raw', real scrape timestamps; labels in raw_series.csv",
         "raw.json": "as samples.json for the raw export",
         "summary.csv": "query,scope(aggregate|series),series,labels,kind,samples,nonfinite,min,max,mean,p50,p95,p99,increase,rate_per_second,resets,observations,method",

@@ -119,7 +119,7 @@ async fn a_named_window_of_a_real_session_becomes_a_complete_bundle() {
     assert!(node["coverage"].as_f64().unwrap() > 0.6, "{node}");
     assert!(node["up"].as_u64().unwrap() >= 5, "{node}");
     let csv = std::fs::read_to_string(bundle.join("samples.csv")).unwrap();
-    assert!(csv.starts_with("timestamp,query,series,value\n"));
+    assert!(csv.starts_with("timestamp_ms,query,series,value\n"));
 
     // Collecting again never overwrites: a new directory.
     let (status, _, again) = app

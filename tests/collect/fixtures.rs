@@ -237,12 +237,12 @@ pub fn plan(
     }
 }
 
-/// `samples.csv` rows as `(timestamp, query, series, value)`.
+/// `samples.csv` rows as `(timestamp_ms, query, series, value)`.
 pub fn read_samples(path: &Path) -> Vec<(String, String, String, String)> {
     let mut r = csv::Reader::from_path(path).unwrap();
     assert_eq!(
         r.headers().unwrap(),
-        vec!["timestamp", "query", "series", "value"]
+        vec!["timestamp_ms", "query", "series", "value"]
     );
     r.records()
         .map(|rec| {
