@@ -13,6 +13,7 @@
 pub mod collect;
 /// `benchmon export`: the engine against any Prometheus, without a server.
 pub mod export;
+pub mod first_scrape;
 pub mod output;
 pub mod session;
 pub mod targets;
@@ -119,6 +120,14 @@ pub enum CliError {
     /// `partial`, 4 for `empty`); the summary has been printed.
     #[error("the collection's quality is {quality}{}", if *.allowed { "" } else { " (--allow-partial accepts partial)" })]
     Quality { quality: String, allowed: bool },
+    /// `targets --wait-scraped` ran out of time.
+    #[error("targets of session {session} not scraped within {waited}: {pending}{}", if .note.is_empty() { String::new() } else { format!(" ({note})") })]
+    NotScraped {
+        session: String,
+        waited: String,
+        pending: String,
+        note: String,
+    },
     /// The session failed (or was stopped) while we waited for it.
     #[error("session {session} is {state}: {reason}")]
     SessionEnded {
