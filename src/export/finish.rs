@@ -11,6 +11,7 @@ use super::progress::{emit, ProgressTx};
 use super::quality;
 use super::report::{render, ReportInput};
 use super::summary;
+use super::windowed::{self, WindowSummary};
 use super::{
     Artifact, CollectError, CollectionOutcome, CollectionPlan, Progress, QueryReport, QueryStatus,
 };
@@ -157,7 +158,14 @@ impl Writing {
             started,
         } = self;
         let mut arts = write_samples(&dir, &mut merged)?;
-        arts.extend(write_summaries(&dir, &merged, &manifest)?);
+        let windowed = windowed::window_kpis(
+            &dir,
+            &manifest.windows,
+            (resolved.start_ms, resolved.end_ms),
+            &merged.summaries,
+            &merged.series_rows,
+        )?;
+        arts.extend(write_summaries(&dir, &merged, &manifest, &windowed)?);
         let report = ReportInput {
             title: &title,
             start_s: resolved.start_ms as f64 / 1000.0,
@@ -174,6 +182,7 @@ impl Writing {
             charts: &merged.charts,
             windows: &manifest.windows,
             verdict: &manifest.verdict,
+            window_kpis: &windowed,
         };
         let html = render(&report)?;
         arts.push(write_file(&dir, "report.html", html.as_bytes())?);
@@ -210,14 +219,15 @@ fn write_summaries(
     dir: &Path,
     m: &Merging,
     manifest: &Manifest,
+    windows: &[WindowSummary],
 ) -> Result<Vec<Artifact>, CollectError> {
     let csv_err = |e: csv::Error| CollectError::Task(e.to_string());
     let mut arts = vec![write_file(
         dir,
         "summary.csv",
-        &summary::summary_csv(&m.summaries).map_err(csv_err)?,
+        &summary::summary_csv(&m.summaries, windows).map_err(csv_err)?,
     )?];
-    let sj = summary::summary_json(&m.summaries, &manifest.window, &manifest.verdict);
+    let sj = summary::summary_json(&m.summaries, &manifest.window, &manifest.verdict, windows);
     arts.push(write_file(dir, "summary.json", &to_json(&sj)?)?);
     if let Some(c) = &manifest.coverage {
         arts.push(write_file(

@@ -8,17 +8,14 @@
 
 use super::bundle::HashedFile;
 use super::chart::{chart_lines, merge_bins, Bin, ChartAcc, ChartData, MAX_LINES};
-use super::kpi::{
-    gauge_kpi, histogram_kpi, parse_le, percentiles_from_file, sum_counters, CounterAcc,
-    GaugeStats, Kpi, KpiKind, BUCKETS_NOTE, GAUGE_METHOD, HISTOGRAM_METHOD, POOLED_NOTE,
-};
+use super::kpi::{parse_le, CounterAcc, Kpi, KpiKind};
+use super::kpi_set::{bucket_group, KpiSet};
 use super::matrix::Labels;
 use super::part::{remove_part, ChunkPart, PartSeries};
-use super::series::{label, label_string, series_key};
+use super::series::{label, label_string};
 use super::CollectError;
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
-use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
@@ -298,24 +295,11 @@ fn kpis(
     spill: &Path,
 ) -> Result<KpiOut, CollectError> {
     let mut buf = vec![0u8; 1 << 20];
-    let mut spill_file =
-        std::io::BufWriter::new(File::create(spill).map_err(|e| CollectError::io(spill, e))?);
-    let mut pooled = GaugeStats::default();
+    let mut set = KpiSet::new(query, spill)?;
     let mut values: Vec<f64> = Vec::new();
-    let mut buckets: BTreeMap<Labels, Vec<(f64, CounterAcc)>> = BTreeMap::new();
-    let mut counters = Vec::new();
-    let mut out = KpiOut {
-        kpis: Vec::new(),
-        aggregate: Vec::new(),
-        lines: Vec::new(),
-    };
+    let mut lines = Vec::new();
     for pieces in order {
         let first = pieces[0].1;
-        let series_out = |kpi| SeriesOut {
-            key: first.key.clone(),
-            labels: first.labels.clone(),
-            kpi: Some(kpi),
-        };
         match first.kind {
             None => {}
             Some(KpiKind::Gauge) => {
@@ -326,14 +310,7 @@ fn kpis(
                     let o = &opened[pi];
                     read_f64s(&o.files[2], &o.paths[2], s.vals, &mut values, &mut buf)?;
                 }
-                for &v in &values {
-                    spill_file
-                        .write_all(&v.to_le_bytes())
-                        .map_err(|e| CollectError::io(spill, e))?;
-                    pooled.push(v);
-                }
-                pooled.nonfinite += nonfinite;
-                out.kpis.push(series_out(gauge_kpi(&mut values, nonfinite)));
+                set.gauge(&first.key, &first.labels, &mut values, nonfinite)?;
             }
             Some(kind) => {
                 let mut acc = CounterAcc::default();
@@ -341,18 +318,11 @@ fn kpis(
                     acc.append(&s.counter);
                 }
                 let le = label(&first.labels, "le").and_then(parse_le);
-                if let (KpiKind::Histogram, Some(le)) = (kind, le) {
-                    let group: Labels = first
-                        .labels
-                        .iter()
-                        .filter(|(k, _)| k != "le" && k != "__name__")
-                        .cloned()
-                        .collect();
-                    buckets.entry(group).or_default().push((le, acc));
-                } else {
-                    let k = acc.kpi();
-                    counters.push(k.clone());
-                    out.kpis.push(series_out(k));
+                match (kind, le) {
+                    (KpiKind::Histogram, Some(le)) => {
+                        set.bucket(bucket_group(&first.labels), le, acc)
+                    }
+                    _ => set.counter(&first.key, &first.labels, &acc),
                 }
             }
         }
@@ -361,45 +331,15 @@ fn kpis(
             for &(_, s) in pieces {
                 merge_bins(&mut bins, &s.bins);
             }
-            out.lines.push((label_string(&first.labels), bins));
+            lines.push((label_string(&first.labels), bins));
         }
     }
-    spill_file.flush().map_err(|e| CollectError::io(spill, e))?;
-    drop(spill_file);
-
-    // Aggregates, one per kind present.
-    if pooled.n > 0 || pooled.nonfinite > 0 {
-        let q = percentiles_from_file(spill, pooled.n).map_err(|e| CollectError::io(spill, e))?;
-        out.aggregate
-            .push(pooled.kpi(q, format!("{GAUGE_METHOD}{POOLED_NOTE}")));
-    }
-    if !counters.is_empty() {
-        out.aggregate.push(sum_counters(counters.iter()));
-    }
-    if !buckets.is_empty() {
-        let mut total: BTreeMap<u64, (f64, f64)> = BTreeMap::new();
-        let mut samples_all = 0;
-        for (group, bs) in &buckets {
-            let counts: Vec<(f64, f64)> = bs.iter().map(|(le, a)| (*le, a.increase)).collect();
-            let samples: u64 = bs.iter().map(|(_, a)| a.n).sum();
-            samples_all += samples;
-            for &(le, c) in &counts {
-                total.entry(le.to_bits()).or_insert((le, 0.0)).1 += c;
-            }
-            out.kpis.push(SeriesOut {
-                key: series_key(query, group),
-                labels: group.clone(),
-                kpi: Some(histogram_kpi(&counts, samples, HISTOGRAM_METHOD.to_owned())),
-            });
-        }
-        let counts: Vec<(f64, f64)> = total.into_values().collect();
-        out.aggregate.push(histogram_kpi(
-            &counts,
-            samples_all,
-            format!("{HISTOGRAM_METHOD}{BUCKETS_NOTE}"),
-        ));
-    }
-    Ok(out)
+    let (kpis, aggregate) = set.finish()?;
+    Ok(KpiOut {
+        kpis,
+        aggregate,
+        lines,
+    })
 }
 
 /// Appends the `(offset, count)` f64s of a part's values file to `out`.

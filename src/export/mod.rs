@@ -8,8 +8,10 @@
 //! through the incremental `matrix` parser (`matrix/parser.rs`) into a per-chunk `part` on disk →
 //! `consume` takes the fetches in plan order and, once all chunks of a query are in, `merge`
 //! appends its parts in order to the bundle files and finishes the `kpi`s (exact percentiles by
-//! `select`ion); `coverage` turns raw `up` samples into per-target coverage and gaps → `finish`
-//! writes the `summary` files and the `report` (charts from `chart` bins), then the `manifest`
+//! `select`ion, the sets built by `kpi_set`); `coverage` turns raw `up` samples into per-target
+//! coverage and gaps, `quality` judges them → `finish` computes the KPIs of each named window
+//! (`windowed`, a pass over `samples.csv`), writes the `summary` files and the `report` (charts
+//! from `chart` bins), then the `manifest`
 //! (`MANIFEST.json`, last, with the sha256 of every file computed as it was written, see
 //! [`bundle`](crate::export::bundle)), and renames the temp directory into place. `run` drives it
 //! all; `progress` carries the [`Progress`] events that `run`, `consume` and `finish` send;
@@ -28,10 +30,10 @@
 //! | `samples.json` | `{"format":"benchmon.samples/v2","series":[{"query","series","labels":{…},"values":[[ms,"value"],…]},…]}`, same order and values as the CSV (timestamps as integer milliseconds), one series per line. |
 //! | `raw.parquet` | every raw sample of every series the raw selector matches, read through streamed remote read ([`raw`]): timestamp (ms, UTC), value, query, series and one column per label; zstd. |
 //! | `raw.csv`, `raw_series.csv`, `raw.json` | the same raw samples in the CSV and JSON layouts, when the formats ask for them (query name `raw`, the real scrape timestamps). |
-//! | `summary.csv`, `summary.json` | KPIs per series and aggregated per query, each with its method (see [`Kpi`]). |
+//! | `summary.csv`, `summary.json` | KPIs per series and aggregated per query, each with its method (see [`Kpi`]), for the whole collection (`window` = `collection`) and each named window overlapping it (`windowed`). |
 //! | `coverage.csv` | per target: samples, expected scrapes, coverage, `up` breakdown, gaps. |
 //! | `report.html` | self-contained report: tables and one chart per query. |
-//! | `MANIFEST.json` | window, step, queries, Prometheus URL and version, coverage, gaps, the verdict (`quality` with its reasons, see [`quality`]), the caller's context (session snapshot), every other file with size and sha256, `"complete": true` (every file written — not a judgement of the data). Written last. |
+//! | `MANIFEST.json` | window, step, queries, Prometheus URL and version, coverage, gaps, the verdict (`quality` with its reasons, see `quality`), the caller's context (session snapshot), every other file with size and sha256, `"complete": true` (every file written — not a judgement of the data). Written last. |
 //!
 //! # Memory
 //!
@@ -52,6 +54,7 @@ mod fetch;
 mod finish;
 pub mod formats;
 mod kpi;
+mod kpi_set;
 mod manifest;
 mod matrix;
 mod merge;
@@ -68,6 +71,7 @@ mod schedule;
 mod select;
 mod series;
 mod summary;
+mod windowed;
 
 use crate::domain::{PromDuration, Timestamp};
 use serde::{Deserialize, Serialize};
