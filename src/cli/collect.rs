@@ -77,7 +77,11 @@ pub async fn run(client: &Client, out: &Output, a: CollectArgs) -> Result<(), Cl
         step: a.step,
         out_dir: a.out_dir,
         run_id: a.run_id,
-        queries: a.queries.into_iter().collect::<BTreeMap<_, _>>(),
+        queries: a
+            .queries
+            .into_iter()
+            .map(|(k, v)| (k, v.into()))
+            .collect::<BTreeMap<_, _>>(),
         ..CollectRequest::default()
     };
     let session = a.session.session;

@@ -8,7 +8,7 @@ pub mod request;
 mod source;
 
 pub use index::{list_collections, CollectionEntry};
-pub use request::{CollectRequest, CollectResponse};
+pub use request::{CollectRequest, CollectResponse, QuerySpec};
 
 use crate::artifacts::OutDirError;
 use crate::domain::{RunId, Timestamp};
@@ -183,14 +183,14 @@ async fn collect_from(
         let names: Vec<String> = services.iter().map(|s| s.name.to_string()).collect();
         queries.extend(export::default_queries(&kinds, &names, &selector));
     }
-    for (name, promql) in &req.queries {
+    for (name, spec) in &req.queries {
         if queries.iter().any(|q: &NamedQuery| &q.name == name) {
             return Err(invalid(
                 &format!("queries.{name}"),
                 "a query of that name already exists (default profile)",
             ));
         }
-        queries.push(NamedQuery::user(name.clone(), promql.clone()));
+        queries.push(NamedQuery::user(name.clone(), spec.promql.clone()).with_unit(spec.unit));
     }
     let windows = sessions
         .windows(id)

@@ -71,6 +71,7 @@ mod schedule;
 mod select;
 mod series;
 mod summary;
+mod unit;
 mod windowed;
 
 use crate::domain::{PromDuration, Timestamp};
@@ -85,6 +86,7 @@ pub use profiles::default_queries;
 pub use progress::Progress;
 pub use quality::{Quality, QualityThresholds, Reason, ReasonCode, Verdict};
 pub use run::{collect, collect_tuned};
+pub use unit::{human, Unit};
 
 /// Everything one collection needs. The caller has validated the parent directory.
 #[derive(Debug, Clone)]
@@ -162,6 +164,9 @@ pub struct NamedQuery {
     pub promql: String,
     pub kind: MetricKind,
     pub origin: QueryOrigin,
+    /// What the values measure; profiles always say, user queries may.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<Unit>,
 }
 
 impl NamedQuery {
@@ -172,7 +177,14 @@ impl NamedQuery {
             promql: promql.into(),
             kind: MetricKind::Auto,
             origin: QueryOrigin::User,
+            unit: None,
         }
+    }
+
+    /// The same query with its unit.
+    pub fn with_unit(mut self, unit: Option<Unit>) -> Self {
+        self.unit = unit;
+        self
     }
 }
 
@@ -237,6 +249,9 @@ pub struct QueryReport {
     pub sent_promql: String,
     pub kind: MetricKind,
     pub origin: QueryOrigin,
+    /// The unit of the values (and of `increase`; `rate_per_second` is it per second).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<Unit>,
     pub status: QueryStatus,
     pub series: u64,
     pub samples: u64,

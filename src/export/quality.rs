@@ -317,6 +317,7 @@ mod tests {
             sent_promql: String::new(),
             kind: MetricKind::Gauge,
             origin,
+            unit: None,
             status,
             series: 0,
             samples: 0,

@@ -45,13 +45,14 @@ pub(crate) fn series_csv(rows: &[(String, String, Labels)]) -> Result<Vec<u8>, c
     w.into_inner().map_err(|e| csv::Error::from(e.into_error()))
 }
 
-const SUMMARY_COLUMNS: [&str; 19] = [
+const SUMMARY_COLUMNS: [&str; 20] = [
     "query",
     "window",
     "scope",
     "series",
     "labels",
     "kind",
+    "unit",
     "samples",
     "nonfinite",
     "min",
@@ -71,6 +72,7 @@ const SUMMARY_COLUMNS: [&str; 19] = [
 struct RowKey<'a> {
     query: &'a str,
     window: &'a str,
+    unit: &'a str,
 }
 
 fn kpi_record(at: &RowKey<'_>, scope: &str, series: &str, labels: &str, k: &Kpi) -> Vec<String> {
@@ -82,6 +84,7 @@ fn kpi_record(at: &RowKey<'_>, scope: &str, series: &str, labels: &str, k: &Kpi)
         series.to_owned(),
         labels.to_owned(),
         k.kind.as_str().to_owned(),
+        at.unit.to_owned(),
         k.samples.to_string(),
         k.nonfinite.to_string(),
         f(k.min),
@@ -132,9 +135,11 @@ pub(crate) fn summary_csv(
     w.write_record(SUMMARY_COLUMNS)?;
     for q in queries {
         let name = q.report.name.as_str();
+        let unit = q.report.unit.map_or("", |u| u.as_str());
         let at = RowKey {
             query: name,
             window: WHOLE,
+            unit,
         };
         write_rows(&mut w, &at, &q.report.aggregate, &q.series)?;
         for win in windows {
@@ -142,6 +147,7 @@ pub(crate) fn summary_csv(
                 let at = RowKey {
                     query: name,
                     window: &win.name,
+                    unit,
                 };
                 write_rows(&mut w, &at, &wq.aggregate, &wq.series)?;
             }
@@ -196,6 +202,7 @@ pub(crate) fn summary_json(
             json!({
                 "name": name,
                 "kind": q.report.kind,
+                "unit": q.report.unit,
                 "status": q.report.status,
                 "series_count": q.report.series,
                 "samples": q.report.samples,
@@ -224,7 +231,7 @@ pub(crate) fn formats() -> serde_json::Value {
         "samples.json": "{format: benchmon.samples/v2, series:[{query, series, labels, values:[[unix_ms, \"value\"], …]}]}: the same samples as samples.csv",
         "raw.csv": "as samples.csv, query 'raw', real scrape timestamps; labels in raw_series.csv",
         "raw.json": "as samples.json for the raw export",
-        "summary.csv": "query,window,scope(aggregate|series),series,labels,kind,samples,nonfinite,min,max,mean,p50,p95,p99,increase,rate_per_second,resets,observations,method — window: 'collection' for the whole collection, else the named window (clipped to the collection) the row is computed over",
+        "summary.csv": "query,window,scope(aggregate|series),series,labels,kind,unit,samples,nonfinite,min,max,mean,p50,p95,p99,increase,rate_per_second,resets,observations,method — window: 'collection' for the whole collection, else the named window (clipped to the collection) the row is computed over; unit: of min…p99 and increase (rate_per_second is the unit per second), empty when the query declared none; numbers are exact, in that unit",
         "summary.json": "the same KPIs, structured per query: the whole collection's (window 'collection') and, under windows, each named window's",
         "coverage.csv": "per target: scrapes, expected, coverage, up/down, gaps, flagged",
         "report.html": "self-contained report with tables and one chart per query",

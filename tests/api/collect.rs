@@ -192,6 +192,21 @@ async fn collect_requests_that_escape_or_make_no_sense_are_refused_and_write_not
             422,
             "queries.bad",
         ),
+        (
+            json!({"last": "1m", "queries": {"mem": {"promql": "up", "unit": "furlongs"}}}),
+            422,
+            "queries.mem.unit",
+        ),
+        (
+            json!({"last": "1m", "queries": {"mem": {"unit": "bytes"}}}),
+            422,
+            "queries.mem",
+        ),
+        (
+            json!({"last": "1m", "queries": {"bad": {"promql": "rate(up[", "unit": "bytes"}}}),
+            422,
+            "queries.bad",
+        ),
         (json!({"last": "1m", "formats": ["xml"]}), 422, "formats[0]"),
         (
             json!({"last": "1m", "formats": ["csv", "csv", "json", "parquet"]}),

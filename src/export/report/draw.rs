@@ -1,8 +1,8 @@
 //! One chart per query as an SVG string (plotters' SVG backend), the named windows shaded
 //! and labelled.
 
-use super::tables::num;
 use crate::export::chart::{ChartData, Line};
+use crate::export::unit::{tick, Unit};
 use crate::export::MarkedWindow;
 use plotters::prelude::*;
 
@@ -50,6 +50,7 @@ pub(super) fn draw(
     start_s: f64,
     end_s: f64,
     windows: &[MarkedWindow],
+    unit: Option<Unit>,
 ) -> Result<String, String> {
     let err = |e: &dyn std::fmt::Display| e.to_string();
     let ys = c
@@ -85,7 +86,8 @@ pub(super) fn draw(
             .y_labels(6)
             .x_desc("UTC")
             .x_label_formatter(&|x| clock(*x, long))
-            .y_label_formatter(&|y| num(*y))
+            .y_desc(unit.map_or("", |u| u.symbol()))
+            .y_label_formatter(&|y| tick(*y, hi - lo, unit))
             .light_line_style(WHITE.mix(0.0))
             .draw()
             .map_err(|e| err(&e))?;
@@ -179,7 +181,7 @@ mod tests {
             start: crate::domain::Timestamp::parse("5").unwrap(),
             end: crate::domain::Timestamp::parse("15").unwrap(),
         };
-        let svg = draw(&c, 0.0, 20.0, &[w]).unwrap();
+        let svg = draw(&c, 0.0, 20.0, &[w], None).unwrap();
         assert!(
             svg.starts_with("<svg") && !svg.contains("<script>") && svg.contains("&lt;script&gt;")
         );

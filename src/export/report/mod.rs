@@ -106,8 +106,14 @@ pub(crate) fn render(input: &ReportInput<'_>) -> Result<String, CollectError> {
             name: c.query.clone(),
             promql: q.map(|q| q.sent_promql.clone()).unwrap_or_default(),
             note,
-            svg: draw(c, input.start_s, input.end_s, input.windows)
-                .map_err(CollectError::Report)?,
+            svg: draw(
+                c,
+                input.start_s,
+                input.end_s,
+                input.windows,
+                q.and_then(|q| q.unit),
+            )
+            .map_err(CollectError::Report)?,
         });
     }
     ReportHtml {

@@ -3,6 +3,7 @@
 
 use crate::export::coverage::CoverageReport;
 use crate::export::kpi::Kpi;
+use crate::export::unit::{human, Unit};
 use crate::export::windowed::{WindowSummary, WHOLE};
 use crate::export::{QueryReport, QueryStatus};
 
@@ -12,6 +13,8 @@ pub(crate) struct KpiRow {
     /// `collection`, or a named window.
     pub(crate) window: String,
     pub(crate) kind: String,
+    /// The unit's symbol (`B`, `W`), empty when none was declared.
+    pub(crate) unit: String,
     pub(crate) status: String,
     pub(crate) absent: bool,
     /// Rows of a named window (set off in the table).
@@ -33,34 +36,31 @@ pub(crate) struct CovRow {
     pub(crate) flagged: bool,
 }
 
-/// Compact number for tables and axes: 4 significant digits, exponent when large or tiny.
-pub(crate) fn num(x: f64) -> String {
-    if !x.is_finite() {
-        return x.to_string();
-    }
-    let a = x.abs();
-    if a != 0.0 && !(1e-3..1e6).contains(&a) {
-        format!("{x:.3e}")
-    } else {
-        let s = format!("{x:.4}");
-        s.trim_end_matches('0').trim_end_matches('.').to_owned()
-    }
-}
-
 fn opt(x: Option<f64>) -> String {
-    x.map(num).unwrap_or_default()
+    x.map(|v| human(v, None)).unwrap_or_default()
 }
 
-fn cells(k: &Kpi) -> [String; 9] {
+/// The KPI cells for people, in the query's unit (the rate per second of it).
+fn cells(k: &Kpi, unit: Option<Unit>) -> [String; 9] {
+    let u = |x: Option<f64>| x.map(|v| human(v, unit)).unwrap_or_default();
+    let rate = |x: Option<f64>| {
+        x.map(|v| match unit {
+            Some(Unit::Bytes) => human(v, Some(Unit::BytesPerSecond)),
+            Some(Unit::Tokens) => human(v, Some(Unit::TokensPerSecond)),
+            Some(other) => format!("{}/s", human(v, Some(other))),
+            None => human(v, None),
+        })
+        .unwrap_or_default()
+    };
     [
-        opt(k.min),
-        opt(k.max),
-        opt(k.mean),
-        opt(k.p50),
-        opt(k.p95),
-        opt(k.p99),
-        opt(k.increase),
-        opt(k.rate_per_second),
+        u(k.min),
+        u(k.max),
+        u(k.mean),
+        u(k.p50),
+        u(k.p95),
+        u(k.p99),
+        u(k.increase),
+        rate(k.rate_per_second),
         opt(k.observations),
     ]
 }
@@ -75,10 +75,12 @@ pub(crate) fn kpi_rows(
     for q in queries {
         let absent = q.status == QueryStatus::Absent;
         let status = if absent { "absent" } else { "ok" }.to_owned();
+        let unit = q.unit.map(|u| u.symbol().to_owned()).unwrap_or_default();
         let row = |window: &str, kind: String, series: u64, samples: u64, cells| KpiRow {
             query: q.name.clone(),
             window: window.to_owned(),
             kind,
+            unit: unit.clone(),
             status: status.clone(),
             absent,
             named: window != WHOLE,
@@ -99,7 +101,7 @@ pub(crate) fn kpi_rows(
                 methods.push(k.method.clone());
             }
             let kind = k.kind.as_str().to_owned();
-            rows.push(row(WHOLE, kind, q.series, k.samples, cells(k)));
+            rows.push(row(WHOLE, kind, q.series, k.samples, cells(k, q.unit)));
         }
         for w in windows {
             let Some(wq) = w.queries.iter().find(|x| x.name == q.name) else {
@@ -108,7 +110,7 @@ pub(crate) fn kpi_rows(
             for k in &wq.aggregate {
                 let kind = k.kind.as_str().to_owned();
                 let n = wq.series.len() as u64;
-                rows.push(row(&w.name, kind, n, k.samples, cells(k)));
+                rows.push(row(&w.name, kind, n, k.samples, cells(k, q.unit)));
             }
         }
     }
@@ -147,10 +149,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn numbers_are_compact() {
-        assert_eq!(num(50.5), "50.5");
-        assert_eq!(num(95.049999999), "95.05");
-        assert_eq!(num(1234567.0), "1.235e6");
-        assert_eq!(num(0.0), "0");
+    fn kpi_cells_carry_the_unit_and_rates_per_second() {
+        let mut k = crate::export::kpi::CounterAcc::default();
+        k.push(0, 0.0);
+        k.push(10_000, 5.0 * 1073741824.0);
+        let c = cells(&k.kpi(), Some(Unit::Bytes));
+        assert_eq!((c[6].as_str(), c[7].as_str()), ("5 GiB", "512 MiB/s"));
+        let c = cells(&k.kpi(), Some(Unit::Joules));
+        assert_eq!((c[6].as_str(), c[7].as_str()), ("5.369 GJ", "536.9 MJ/s"));
+        assert_eq!(cells(&k.kpi(), None)[6], "5.369e9");
     }
 }
