@@ -5,6 +5,7 @@
 use super::bundle::{write_file, TempBundle};
 use super::consume::Merging;
 use super::coverage;
+use super::energy::{self, EnergyRow};
 use super::manifest::{to_json, Found, Manifest, ManifestInput};
 use super::plan::Resolved;
 use super::progress::{emit, ProgressTx};
@@ -165,7 +166,10 @@ impl Writing {
             &merged.summaries,
             &merged.series_rows,
         )?;
-        arts.extend(write_summaries(&dir, &merged, &manifest, &windowed)?);
+        let energy = energy::energy_rows(&merged.summaries, &windowed);
+        arts.extend(write_summaries(
+            &dir, &merged, &manifest, &windowed, &energy,
+        )?);
         let report = ReportInput {
             title: &title,
             start_s: resolved.start_ms as f64 / 1000.0,
@@ -183,6 +187,7 @@ impl Writing {
             windows: &manifest.windows,
             verdict: &manifest.verdict,
             window_kpis: &windowed,
+            energy: &energy,
         };
         let html = render(&report)?;
         arts.push(write_file(&dir, "report.html", html.as_bytes())?);
@@ -220,6 +225,7 @@ fn write_summaries(
     m: &Merging,
     manifest: &Manifest,
     windows: &[WindowSummary],
+    energy: &[EnergyRow],
 ) -> Result<Vec<Artifact>, CollectError> {
     let csv_err = |e: csv::Error| CollectError::Task(e.to_string());
     let mut arts = vec![write_file(
@@ -227,8 +233,18 @@ fn write_summaries(
         "summary.csv",
         &summary::summary_csv(&m.summaries, windows).map_err(csv_err)?,
     )?];
-    let sj = summary::summary_json(&m.summaries, &manifest.window, &manifest.verdict, windows);
+    let sj = summary::summary_json(
+        &m.summaries,
+        &manifest.window,
+        &manifest.verdict,
+        windows,
+        energy,
+    );
     arts.push(write_file(dir, "summary.json", &to_json(&sj)?)?);
+    if !energy.is_empty() {
+        let bytes = energy::to_csv(energy).map_err(csv_err)?;
+        arts.push(write_file(dir, "energy.csv", &bytes)?);
+    }
     if let Some(c) = &manifest.coverage {
         arts.push(write_file(
             dir,

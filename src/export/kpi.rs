@@ -17,7 +17,7 @@ pub(crate) use super::select::{percentiles_from_file, percentiles_in_place};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-pub(crate) const GAUGE_METHOD: &str = "gauge: min, max, mean of the finite samples; p50/p95/p99 by linear interpolation between closest ranks (numpy 'linear': h=(n-1)p, x[floor h] + (h-floor h)(x[floor h+1]-x[floor h])); NaN/Inf samples counted in nonfinite, not used";
+pub(crate) const GAUGE_METHOD: &str = "gauge: min, max, mean of the finite samples; p50/p95/p99 by linear interpolation between closest ranks (numpy 'linear': h=(n-1)p, x[floor h] + (h-floor h)(x[floor h+1]-x[floor h])); integral = trapezoid rule over consecutive samples (value x seconds); NaN/Inf samples counted in nonfinite, not used";
 pub(crate) const COUNTER_METHOD: &str = "counter: increase = sum of consecutive differences, a drop is a restart from 0 so the new value is added (resets counts them); rate = increase / seconds between first and last sample, no extrapolation";
 pub(crate) const HISTOGRAM_METHOD: &str = "histogram: increase of every bucket over the window (counter rules), then p50/p95/p99 as Prometheus's histogram_quantile: linear interpolation inside the bucket holding rank q*observations, first bucket starting at 0, a rank in the +Inf bucket gives the highest finite bound";
 pub(crate) const POOLED_NOTE: &str = " [aggregate: all samples of all series pooled]";
@@ -74,6 +74,10 @@ pub struct Kpi {
     pub rate_per_second: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resets: Option<u64>,
+    /// Gauges: ∫ value dt over the samples by the trapezoid rule, in the unit × seconds (a
+    /// power in W gives an energy in J); summed over series in the aggregate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub integral: Option<f64>,
     /// Histograms: observations in the window (increase of the `+Inf` bucket).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observations: Option<f64>,
@@ -99,6 +103,7 @@ impl Kpi {
             increase: None,
             rate_per_second: None,
             resets: None,
+            integral: None,
             observations: None,
             method,
         }
@@ -199,14 +204,17 @@ pub(crate) fn percentile_sorted(sorted: &[f64], q: f64) -> Option<f64> {
     Some(a + frac * (b - a))
 }
 
-/// Gauge KPI of one series' finite values (reordered in place) plus its non-finite count.
-pub(crate) fn gauge_kpi(values: &mut [f64], nonfinite: u64) -> Kpi {
+/// Gauge KPI of one series' finite values (reordered in place), its non-finite count and its
+/// integral over time.
+pub(crate) fn gauge_kpi(values: &mut [f64], nonfinite: u64, integral: &Integral) -> Kpi {
     let mut st = GaugeStats::default();
     for &v in values.iter() {
         st.push(v);
     }
     st.nonfinite = nonfinite;
-    st.kpi(percentiles_in_place(values), GAUGE_METHOD.to_owned())
+    let mut k = st.kpi(percentiles_in_place(values), GAUGE_METHOD.to_owned());
+    k.integral = integral.value();
+    k
 }
 
 /// Counter state over consecutive samples; two accumulators of adjacent time ranges combine.
@@ -285,6 +293,48 @@ impl CounterAcc {
             k.rate_per_second = self.span_seconds().map(|s| self.increase / s);
         }
         k
+    }
+}
+
+/// The trapezoid integral of a gauge over time (value × seconds: watts → joules) over its
+/// finite samples, linear between them; two accumulators of adjacent time ranges combine.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub(crate) struct Integral {
+    first: Option<(i64, f64)>,
+    last: Option<(i64, f64)>,
+    /// Value × milliseconds.
+    area: Sum,
+}
+
+impl Integral {
+    pub(crate) fn push(&mut self, ms: i64, v: f64) {
+        if !v.is_finite() {
+            return;
+        }
+        match self.last {
+            Some((t0, v0)) => self.area.add((v0 + v) / 2.0 * (ms - t0) as f64),
+            None => self.first = Some((ms, v)),
+        }
+        self.last = Some((ms, v));
+    }
+
+    /// Appends the accumulator of the time range right after this one.
+    pub(crate) fn append(&mut self, later: &Integral) {
+        if let (Some((t0, v0)), Some((t1, v1))) = (self.last, later.first) {
+            self.area.add((v0 + v1) / 2.0 * (t1 - t0) as f64);
+        }
+        if self.first.is_none() {
+            self.first = later.first;
+        }
+        self.area.add(later.area.value());
+        if later.last.is_some() {
+            self.last = later.last;
+        }
+    }
+
+    /// Value × seconds; `None` without a finite sample.
+    pub(crate) fn value(&self) -> Option<f64> {
+        self.first.map(|_| self.area.value() / 1000.0)
     }
 }
 
@@ -383,7 +433,7 @@ mod tests {
     #[test]
     fn gauge_1_to_100_has_numpy_linear_percentiles() {
         let mut v: Vec<f64> = (1..=100).rev().map(f64::from).collect();
-        let k = gauge_kpi(&mut v, 2);
+        let k = gauge_kpi(&mut v, 2, &Integral::default());
         assert_eq!(
             (k.min, k.max, k.mean, k.samples, k.nonfinite),
             (Some(1.0), Some(100.0), Some(50.5), 100, 2)
@@ -393,6 +443,19 @@ mod tests {
             "{k:?}"
         );
         assert!(close(percentile_sorted(&[7.0], 0.99), 7.0));
+    }
+
+    #[test]
+    fn the_integral_is_the_trapezoid_area_across_chunks() {
+        // 100 W then 300 W 10 s later, then 300 W for another 10 s: 2000 + 3000 J.
+        let (mut a, mut b) = (Integral::default(), Integral::default());
+        a.push(0, 100.0);
+        a.push(10_000, 300.0);
+        b.push(20_000, 300.0);
+        b.push(25_000, f64::NAN);
+        a.append(&b);
+        assert_eq!(a.value(), Some(5000.0));
+        assert_eq!(Integral::default().value(), None);
     }
 
     #[test]

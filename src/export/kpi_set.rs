@@ -7,8 +7,8 @@
 //! percentiles are selected from it at the end: memory is one series, not the query.
 
 use super::kpi::{
-    gauge_kpi, histogram_kpi, percentiles_from_file, sum_counters, CounterAcc, GaugeStats, Kpi,
-    BUCKETS_NOTE, GAUGE_METHOD, HISTOGRAM_METHOD, POOLED_NOTE,
+    gauge_kpi, histogram_kpi, percentiles_from_file, sum_counters, CounterAcc, GaugeStats,
+    Integral, Kpi, BUCKETS_NOTE, GAUGE_METHOD, HISTOGRAM_METHOD, POOLED_NOTE,
 };
 use super::matrix::Labels;
 use super::merge::SeriesOut;
@@ -25,6 +25,8 @@ pub(crate) struct KpiSet {
     spill_path: PathBuf,
     spill: BufWriter<File>,
     pooled: GaugeStats,
+    /// Sum of the gauge series' integrals, if any had one.
+    integral: Option<f64>,
     counters: Vec<Kpi>,
     buckets: BTreeMap<Labels, Vec<(f64, CounterAcc)>>,
     series: Vec<SeriesOut>,
@@ -39,20 +41,26 @@ impl KpiSet {
             spill_path: spill.to_owned(),
             spill: BufWriter::new(f),
             pooled: GaugeStats::default(),
+            integral: None,
             counters: Vec::new(),
             buckets: BTreeMap::new(),
             series: Vec::new(),
         })
     }
 
-    /// A gauge series: its finite `values` (reordered) and how many were NaN or ±Inf.
+    /// A gauge series: its finite `values` (reordered), how many were NaN or ±Inf, and its
+    /// integral over time.
     pub(crate) fn gauge(
         &mut self,
         key: &str,
         labels: &Labels,
         values: &mut [f64],
         nonfinite: u64,
+        integral: &Integral,
     ) -> Result<(), CollectError> {
+        if let Some(i) = integral.value() {
+            self.integral = Some(self.integral.unwrap_or(0.0) + i);
+        }
         for &v in values.iter() {
             self.spill
                 .write_all(&v.to_le_bytes())
@@ -63,7 +71,7 @@ impl KpiSet {
         self.series.push(SeriesOut {
             key: key.to_owned(),
             labels: labels.clone(),
-            kpi: Some(gauge_kpi(values, nonfinite)),
+            kpi: Some(gauge_kpi(values, nonfinite, integral)),
         });
         Ok(())
     }
@@ -101,7 +109,9 @@ impl KpiSet {
         if pooled.n > 0 || pooled.nonfinite > 0 {
             let q =
                 percentiles_from_file(spill, pooled.n).map_err(|e| CollectError::io(spill, e))?;
-            aggregate.push(pooled.kpi(q, format!("{GAUGE_METHOD}{POOLED_NOTE}")));
+            let mut k = pooled.kpi(q, format!("{GAUGE_METHOD}{POOLED_NOTE}"));
+            k.integral = self.integral;
+            aggregate.push(k);
         }
         if !self.counters.is_empty() {
             aggregate.push(sum_counters(self.counters.iter()));

@@ -8,7 +8,7 @@
 
 use super::bundle::HashedFile;
 use super::chart::{chart_lines, merge_bins, Bin, ChartAcc, ChartData, MAX_LINES};
-use super::kpi::{parse_le, CounterAcc, Kpi, KpiKind};
+use super::kpi::{parse_le, CounterAcc, Integral, Kpi, KpiKind};
 use super::kpi_set::{bucket_group, KpiSet};
 use super::matrix::Labels;
 use super::part::{remove_part, ChunkPart, PartSeries};
@@ -305,12 +305,14 @@ fn kpis(
             Some(KpiKind::Gauge) => {
                 values.clear();
                 let mut nonfinite = 0;
+                let mut integral = Integral::default();
                 for &(pi, s) in pieces {
                     nonfinite += s.nonfinite;
+                    integral.append(&s.integral);
                     let o = &opened[pi];
                     read_f64s(&o.files[2], &o.paths[2], s.vals, &mut values, &mut buf)?;
                 }
-                set.gauge(&first.key, &first.labels, &mut values, nonfinite)?;
+                set.gauge(&first.key, &first.labels, &mut values, nonfinite, &integral)?;
             }
             Some(kind) => {
                 let mut acc = CounterAcc::default();

@@ -50,6 +50,7 @@ pub mod bundle;
 mod chart;
 mod consume;
 mod coverage;
+mod energy;
 mod fetch;
 mod finish;
 pub mod formats;

@@ -8,7 +8,7 @@
 //! chunks ends up contiguous and in time order.
 
 use super::chart::{Bin, Binning, ChartAcc, MAX_LINES};
-use super::kpi::{CounterAcc, KpiKind};
+use super::kpi::{CounterAcc, Integral, KpiKind};
 use super::matrix::{Labels, MatrixMeta, MatrixSink};
 use super::series::{label, series_key};
 use super::{CollectError, MetricKind};
@@ -50,6 +50,8 @@ pub(crate) struct PartSeries {
     pub(crate) nonfinite: u64,
     /// Counters and histogram buckets.
     pub(crate) counter: CounterAcc,
+    /// Gauges: the integral over time.
+    pub(crate) integral: Integral,
     /// Mean-per-bin chart data, for the first [`MAX_LINES`] series of the part.
     pub(crate) bins: Vec<Bin>,
 }
@@ -241,6 +243,7 @@ impl MatrixSink for PartWriter {
             samples: 0,
             nonfinite: 0,
             counter: CounterAcc::default(),
+            integral: Integral::default(),
             bins: Vec::new(),
         });
         self.open = Some(self.series.len() - 1);
@@ -285,7 +288,8 @@ impl MatrixSink for PartWriter {
             })?;
             match kind {
                 KpiKind::Gauge if v.is_finite() => {
-                    self.vals.buf.extend_from_slice(&v.to_le_bytes())
+                    self.vals.buf.extend_from_slice(&v.to_le_bytes());
+                    s.integral.push(ms, v);
                 }
                 KpiKind::Gauge => s.nonfinite += 1,
                 KpiKind::Counter | KpiKind::Histogram => s.counter.push(ms, v),

@@ -94,6 +94,27 @@ pub fn default_queries(
             ));
         }
     }
+    if has("node") {
+        // RAPL package counters (node exporter's rapl collector), in joules.
+        let n = with("exporter=\"node\"");
+        out.push(q(
+            "node",
+            "cpu_package_energy_joules",
+            MetricKind::Counter,
+            format!("node_rapl_package_joules_total{{{n}}}"),
+            Unit::Joules,
+        ));
+    }
+    if has("ipmi") {
+        let i = with("exporter=\"ipmi\"");
+        out.push(q(
+            "ipmi",
+            "node_power_watts",
+            Gauge,
+            format!("ipmi_dcmi_power_consumption_watts{{{i}}}"),
+            Unit::Watts,
+        ));
+    }
     if has("dcgm") {
         let d = with("exporter=\"dcgm\"");
         for (name, metric, unit) in [
@@ -116,6 +137,14 @@ pub fn default_queries(
         ] {
             out.push(q("dcgm", name, Gauge, format!("{metric}{{{d}}}"), unit));
         }
+        // The board's energy counter since the driver loaded, in mJ: a counter in joules.
+        out.push(q(
+            "dcgm",
+            "gpu_energy_joules",
+            MetricKind::Counter,
+            format!("DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION{{{d}}} / 1000"),
+            Unit::Joules,
+        ));
     }
     let all = with("");
     out.push(q(
@@ -175,6 +204,14 @@ pub fn default_queries(
                 unit,
             ));
         }
+        // The work done, for energy per token.
+        out.push(q(
+            p,
+            "vllm_generation_tokens",
+            MetricKind::Counter,
+            format!("sum by ({by}) ({})", v("vllm:generation_tokens_total")),
+            Unit::Tokens,
+        ));
         for (name, metric) in [
             (
                 "vllm_e2e_latency_seconds",

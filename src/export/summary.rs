@@ -1,6 +1,7 @@
 //! The small bundle files: `series.csv`, `summary.csv`, `summary.json`, and the manifest's
 //! description of the formats.
 
+use super::energy::EnergyRow;
 use super::kpi::Kpi;
 use super::manifest::Window;
 use super::matrix::Labels;
@@ -45,7 +46,7 @@ pub(crate) fn series_csv(rows: &[(String, String, Labels)]) -> Result<Vec<u8>, c
     w.into_inner().map_err(|e| csv::Error::from(e.into_error()))
 }
 
-const SUMMARY_COLUMNS: [&str; 20] = [
+const SUMMARY_COLUMNS: [&str; 21] = [
     "query",
     "window",
     "scope",
@@ -65,6 +66,7 @@ const SUMMARY_COLUMNS: [&str; 20] = [
     "rate_per_second",
     "resets",
     "observations",
+    "integral",
     "method",
 ];
 
@@ -97,6 +99,7 @@ fn kpi_record(at: &RowKey<'_>, scope: &str, series: &str, labels: &str, k: &Kpi)
         f(k.rate_per_second),
         k.resets.map(|r| r.to_string()).unwrap_or_default(),
         f(k.observations),
+        f(k.integral),
         k.method.clone(),
     ]
 }
@@ -181,6 +184,7 @@ pub(crate) fn summary_json(
     window: &Window,
     verdict: &Verdict,
     windows: &[WindowSummary],
+    energy: &[EnergyRow],
 ) -> serde_json::Value {
     let qs: Vec<serde_json::Value> = queries
         .iter()
@@ -220,6 +224,7 @@ pub(crate) fn summary_json(
         "quality_notes": verdict.notes,
         "window": window,
         "queries": qs,
+        "energy": energy,
     })
 }
 
@@ -231,8 +236,9 @@ pub(crate) fn formats() -> serde_json::Value {
         "samples.json": "{format: benchmon.samples/v2, series:[{query, series, labels, values:[[unix_ms, \"value\"], …]}]}: the same samples as samples.csv",
         "raw.csv": "as samples.csv, query 'raw', real scrape timestamps; labels in raw_series.csv",
         "raw.json": "as samples.json for the raw export",
-        "summary.csv": "query,window,scope(aggregate|series),series,labels,kind,unit,samples,nonfinite,min,max,mean,p50,p95,p99,increase,rate_per_second,resets,observations,method — window: 'collection' for the whole collection, else the named window (clipped to the collection) the row is computed over; unit: of min…p99 and increase (rate_per_second is the unit per second), empty when the query declared none; numbers are exact, in that unit",
+        "summary.csv": "query,window,scope(aggregate|series),series,labels,kind,unit,samples,nonfinite,min,max,mean,p50,p95,p99,increase,rate_per_second,resets,observations,integral,method — integral: gauges, trapezoid over time in unit x seconds (W → J); window: 'collection' for the whole collection, else the named window (clipped to the collection) the row is computed over; unit: of min…p99 and increase (rate_per_second is the unit per second), empty when the query declared none; numbers are exact, in that unit",
         "summary.json": "the same KPIs, structured per query: the whole collection's (window 'collection') and, under windows, each named window's",
+        "energy.csv": "window,scope(gpu|cpu_package|node|work),target(label set or total),metric(energy|mean_power|peak_power|tokens|joules_per_token|tokens_per_joule),value,unit,method — written when an energy query returned data; also under energy in summary.json",
         "coverage.csv": "per target: scrapes, expected, coverage, up/down, gaps, flagged",
         "report.html": "self-contained report with tables and one chart per query",
     })

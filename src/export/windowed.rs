@@ -7,7 +7,7 @@
 //! in the merge. Counters count only the increase between samples inside the window, as the
 //! whole-window KPIs do (no extrapolation to the window's edges).
 
-use super::kpi::{parse_le, CounterAcc, Kpi, KpiKind};
+use super::kpi::{parse_le, CounterAcc, Integral, Kpi, KpiKind};
 use super::kpi_set::{bucket_group, KpiSet};
 use super::matrix::Labels;
 use super::merge::SeriesOut;
@@ -48,6 +48,7 @@ struct Acc {
     values: Vec<f64>,
     nonfinite: u64,
     counter: CounterAcc,
+    integral: Integral,
 }
 
 /// The windows that overlap `[start_ms, end_ms]`, clipped to it.
@@ -171,6 +172,7 @@ impl Pass<'_> {
                 acc.nonfinite += 1;
             }
             acc.counter.push(ms, v);
+            acc.integral.push(ms, v);
         }
         Ok(())
     }
@@ -188,9 +190,13 @@ impl Pass<'_> {
                 continue;
             }
             match (kind, label(labels, "le").and_then(parse_le)) {
-                (KpiKind::Gauge, _) => {
-                    set.gauge(&self.key, labels, &mut acc.values, acc.nonfinite)?
-                }
+                (KpiKind::Gauge, _) => set.gauge(
+                    &self.key,
+                    labels,
+                    &mut acc.values,
+                    acc.nonfinite,
+                    &acc.integral,
+                )?,
                 (KpiKind::Histogram, Some(le)) => set.bucket(bucket_group(labels), le, acc.counter),
                 _ => set.counter(&self.key, labels, &acc.counter),
             }

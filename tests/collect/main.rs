@@ -5,6 +5,7 @@ mod bundles;
 mod chunking;
 mod cli;
 mod coverage;
+mod energy;
 mod fixtures;
 mod kpis;
 mod quality;

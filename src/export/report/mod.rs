@@ -12,6 +12,7 @@ mod tables;
 
 use super::chart::ChartData;
 use super::coverage::CoverageReport;
+use super::energy::EnergyRow;
 use super::quality::{Quality, Verdict};
 use super::windowed::WindowSummary;
 use super::{CollectError, MarkedWindow, QueryReport};
@@ -35,6 +36,7 @@ pub(crate) struct ReportInput<'a> {
     pub(crate) verdict: &'a Verdict,
     /// KPIs of each named window overlapping the collection.
     pub(crate) window_kpis: &'a [WindowSummary],
+    pub(crate) energy: &'a [EnergyRow],
 }
 
 /// The verdict at the top of the report.
@@ -84,6 +86,8 @@ struct ReportHtml {
     coverage: Vec<CovRow>,
     coverage_note: String,
     windows: Vec<(String, String, String)>,
+    /// `(window, scope, target, metric, value for people, method)`.
+    energy: Vec<[String; 6]>,
     charts: Vec<ChartView>,
 }
 
@@ -116,7 +120,22 @@ pub(crate) fn render(input: &ReportInput<'_>) -> Result<String, CollectError> {
             .map_err(CollectError::Report)?,
         });
     }
+    let energy = input
+        .energy
+        .iter()
+        .map(|r| {
+            [
+                r.window.clone(),
+                r.scope.to_owned(),
+                r.target.clone(),
+                r.metric.replace('_', " "),
+                crate::export::human(r.value, Some(r.unit)),
+                r.method.clone(),
+            ]
+        })
+        .collect();
     ReportHtml {
+        energy,
         banner: Banner::new(input.verdict),
         title: input.title.to_owned(),
         generated: crate::domain::Timestamp::now().to_string(),
