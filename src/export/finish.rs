@@ -188,6 +188,7 @@ impl Writing {
             verdict: &manifest.verdict,
             window_kpis: &windowed,
             energy: &energy,
+            context: &manifest.context,
         };
         let html = render(&report)?;
         arts.push(write_file(&dir, "report.html", html.as_bytes())?);

@@ -7,7 +7,9 @@
 //! query-wide spill file from which the pooled percentiles are selected.
 
 use super::bundle::HashedFile;
-use super::chart::{chart_lines, merge_bins, Bin, ChartAcc, ChartData, MAX_LINES};
+use super::chart::{
+    chart_lines, merge_bins, outliers, split_common, Bin, ChartAcc, ChartData, MAX_LINES,
+};
 use super::kpi::{parse_le, CounterAcc, Integral, Kpi, KpiKind};
 use super::kpi_set::{bucket_group, KpiSet};
 use super::matrix::Labels;
@@ -191,13 +193,38 @@ pub(crate) fn merge_query(
         }
     }
     if let Some(acc) = acc.filter(|_| !order.is_empty() && !histogram) {
-        let per_series = (order.len() <= MAX_LINES).then_some(k.lines);
+        let sets: Vec<&Labels> = order.iter().map(|p| &p[0].1.labels).collect();
+        let (common, own) = split_common(&sets);
+        let banded = order.len() > MAX_LINES;
+        let per_series = (!banded).then(|| {
+            k.lines
+                .into_iter()
+                .map(|(i, bins)| (own[i].clone(), bins))
+                .collect()
+        });
+        let means = banded.then(|| {
+            let by_key: HashMap<&str, usize> = order
+                .iter()
+                .enumerate()
+                .map(|(i, p)| (p[0].1.key.as_str(), i))
+                .collect();
+            m.kpis
+                .iter()
+                .filter_map(|s| {
+                    let k = s.kpi.as_ref()?;
+                    let mean = k.mean.or(k.rate_per_second)?;
+                    Some((own[*by_key.get(s.key.as_str())?].clone(), mean))
+                })
+                .collect()
+        });
         let (lines, banded) = chart_lines(&acc, per_series);
         m.chart = Some(ChartData {
             query: query.to_owned(),
             lines,
             banded,
             series: order.len() as u64,
+            common: label_string(&common),
+            outliers: means.map(outliers).unwrap_or_default(),
         });
     }
     drop(opened);
@@ -284,7 +311,8 @@ fn copy_json(
 struct KpiOut {
     kpis: Vec<SeriesOut>,
     aggregate: Vec<Kpi>,
-    lines: Vec<(String, Vec<Bin>)>,
+    /// `(index in the series order, bins)` for small queries.
+    lines: Vec<(usize, Vec<Bin>)>,
 }
 
 /// KPIs per series and per query; chart lines for small queries.
@@ -298,7 +326,7 @@ fn kpis(
     let mut set = KpiSet::new(query, spill)?;
     let mut values: Vec<f64> = Vec::new();
     let mut lines = Vec::new();
-    for pieces in order {
+    for (idx, pieces) in order.iter().enumerate() {
         let first = pieces[0].1;
         match first.kind {
             None => {}
@@ -333,7 +361,7 @@ fn kpis(
             for &(_, s) in pieces {
                 merge_bins(&mut bins, &s.bins);
             }
-            lines.push((label_string(&first.labels), bins));
+            lines.push((idx, bins));
         }
     }
     let (kpis, aggregate) = set.finish()?;

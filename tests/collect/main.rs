@@ -1,6 +1,7 @@
 //! The collection engine against a real Prometheus serving backfilled data with known values.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod browser;
 mod bundles;
 mod chunking;
 mod cli;

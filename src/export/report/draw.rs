@@ -86,7 +86,11 @@ pub(super) fn draw(
             .y_labels(6)
             .x_desc("UTC")
             .x_label_formatter(&|x| clock(*x, long))
-            .y_desc(unit.map_or("", |u| u.symbol()))
+            // A ratio's ticks print as percentages.
+            .y_desc(unit.map_or("", |u| match u {
+                Unit::Ratio => "%",
+                other => other.symbol(),
+            }))
             .y_label_formatter(&|y| tick(*y, hi - lo, unit))
             .light_line_style(WHITE.mix(0.0))
             .draw()
@@ -114,33 +118,32 @@ pub(super) fn draw(
         }
         for (i, line) in c.lines.iter().enumerate() {
             let color = Palette99::pick(i).to_rgba();
-            let mut first = true;
             for seg in segments(line) {
                 // A lone point (isolated by gaps) is a dot; a line of one point draws nothing.
                 if let [p] = seg.as_slice() {
                     ch.draw_series(std::iter::once(Circle::new(*p, 3, color.filled())))
                         .map_err(|e| err(&e))?;
                 }
-                let s = ch
-                    .draw_series(LineSeries::new(seg, color.stroke_width(2)))
+                ch.draw_series(LineSeries::new(seg, color.stroke_width(2)))
                     .map_err(|e| err(&e))?;
-                if first {
-                    s.label(shorten(&line.label, 70)).legend(move |(x, y)| {
-                        PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2))
-                    });
-                    first = false;
-                }
             }
         }
-        ch.configure_series_labels()
-            .border_style(BLACK.mix(0.3))
-            .background_style(WHITE.mix(0.85))
-            .label_font(("sans-serif", 12))
-            .draw()
-            .map_err(|e| err(&e))?;
         root.present().map_err(|e| err(&e))?;
     }
     Ok(svg)
+}
+
+/// The legend, drawn by the page under the chart (never over the lines): each line's label —
+/// the labels that tell the series apart — and its colour as `#rrggbb`.
+pub(super) fn legend(c: &ChartData) -> Vec<(String, String)> {
+    c.lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let (r, g, b) = Palette99::pick(i).rgb();
+            (l.label.clone(), format!("#{r:02x}{g:02x}{b:02x}"))
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -175,6 +178,8 @@ mod tests {
             }],
             banded: false,
             series: 1,
+            common: String::new(),
+            outliers: vec![],
         };
         let w = MarkedWindow {
             name: "<script>".into(),

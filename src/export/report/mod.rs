@@ -8,6 +8,7 @@
 //! Files: `tables` (KPI and coverage rows), `draw` (the charts).
 
 mod draw;
+mod meta;
 mod tables;
 
 use super::chart::ChartData;
@@ -37,6 +38,8 @@ pub(crate) struct ReportInput<'a> {
     /// KPIs of each named window overlapping the collection.
     pub(crate) window_kpis: &'a [WindowSummary],
     pub(crate) energy: &'a [EnergyRow],
+    /// The manifest's `context`: the run metadata of the header.
+    pub(crate) context: &'a serde_json::Value,
 }
 
 /// The verdict at the top of the report.
@@ -68,6 +71,12 @@ struct ChartView {
     name: String,
     promql: String,
     note: String,
+    /// The labels all series share (legends show only the others).
+    common: String,
+    /// Banded charts: the series with the highest and lowest means, for people to find.
+    outliers: Vec<String>,
+    /// `(label, #rrggbb)` per line.
+    legend: Vec<(String, String)>,
     svg: String,
 }
 
@@ -79,13 +88,13 @@ struct ReportHtml {
     generated: String,
     window: String,
     step: String,
-    prometheus: String,
-    version: String,
     rows: Vec<KpiRow>,
     methods: Vec<String>,
     coverage: Vec<CovRow>,
     coverage_note: String,
     windows: Vec<(String, String, String)>,
+    /// Run metadata: `(label, value)`.
+    meta: Vec<(String, String)>,
     /// `(window, scope, target, metric, value for people, method)`.
     energy: Vec<[String; 6]>,
     charts: Vec<ChartView>,
@@ -98,18 +107,35 @@ pub(crate) fn render(input: &ReportInput<'_>) -> Result<String, CollectError> {
     let mut charts = Vec::new();
     for c in input.charts {
         let q = input.queries.iter().find(|q| q.name == c.query);
+        let unit = q.and_then(|q| q.unit);
         let note = if c.banded {
             format!(
-                "{} series: minimum, mean and maximum over all series per time bin",
+                "{} series: minimum, mean and maximum over all series per time bin; the series \
+                 with the highest and lowest means are named below",
                 c.series
             )
         } else {
             format!("{} series: mean per time bin", c.series)
         };
+        let outliers = c
+            .outliers
+            .iter()
+            .map(|o| {
+                format!(
+                    "{} mean: {} — {}",
+                    o.rank,
+                    crate::export::human(o.mean, unit),
+                    o.label
+                )
+            })
+            .collect();
         charts.push(ChartView {
             name: c.query.clone(),
             promql: q.map(|q| q.sent_promql.clone()).unwrap_or_default(),
             note,
+            common: c.common.clone(),
+            outliers,
+            legend: draw::legend(c),
             svg: draw(
                 c,
                 input.start_s,
@@ -135,14 +161,13 @@ pub(crate) fn render(input: &ReportInput<'_>) -> Result<String, CollectError> {
         })
         .collect();
     ReportHtml {
+        meta: meta::run_metadata(input.context, &input.prometheus, &input.version),
         energy,
         banner: Banner::new(input.verdict),
         title: input.title.to_owned(),
         generated: crate::domain::Timestamp::now().to_string(),
         window: input.window.clone(),
         step: input.step.clone(),
-        prometheus: input.prometheus.clone(),
-        version: input.version.clone(),
         rows,
         methods,
         coverage,
