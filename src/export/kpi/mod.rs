@@ -13,7 +13,12 @@
 //! percentiles selected exactly from a spill file, see [`super::select`]); counter
 //! increases and rates summed; histogram bucket increases summed by `le`.
 
+mod histogram;
+mod integral;
+
 pub(crate) use super::select::{percentiles_from_file, percentiles_in_place};
+pub(crate) use histogram::{histogram_kpi, parse_le};
+pub(crate) use integral::Integral;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -296,48 +301,6 @@ impl CounterAcc {
     }
 }
 
-/// The trapezoid integral of a gauge over time (value × seconds: watts → joules) over its
-/// finite samples, linear between them; two accumulators of adjacent time ranges combine.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub(crate) struct Integral {
-    first: Option<(i64, f64)>,
-    last: Option<(i64, f64)>,
-    /// Value × milliseconds.
-    area: Sum,
-}
-
-impl Integral {
-    pub(crate) fn push(&mut self, ms: i64, v: f64) {
-        if !v.is_finite() {
-            return;
-        }
-        match self.last {
-            Some((t0, v0)) => self.area.add((v0 + v) / 2.0 * (ms - t0) as f64),
-            None => self.first = Some((ms, v)),
-        }
-        self.last = Some((ms, v));
-    }
-
-    /// Appends the accumulator of the time range right after this one.
-    pub(crate) fn append(&mut self, later: &Integral) {
-        if let (Some((t0, v0)), Some((t1, v1))) = (self.last, later.first) {
-            self.area.add((v0 + v1) / 2.0 * (t1 - t0) as f64);
-        }
-        if self.first.is_none() {
-            self.first = later.first;
-        }
-        self.area.add(later.area.value());
-        if later.last.is_some() {
-            self.last = later.last;
-        }
-    }
-
-    /// Value × seconds; `None` without a finite sample.
-    pub(crate) fn value(&self) -> Option<f64> {
-        self.first.map(|_| self.area.value() / 1000.0)
-    }
-}
-
 /// Sum of counter KPIs: increases and rates added.
 pub(crate) fn sum_counters<'a>(kpis: impl Iterator<Item = &'a Kpi>) -> Kpi {
     let mut k = Kpi::empty(KpiKind::Counter, format!("{COUNTER_METHOD}{SUMMED_NOTE}"));
@@ -360,65 +323,6 @@ pub(crate) fn sum_counters<'a>(kpis: impl Iterator<Item = &'a Kpi>) -> Kpi {
         k.resets = Some(resets);
     }
     k.rate_per_second = any_rate.then_some(rate);
-    k
-}
-
-/// Parses a bucket's `le` (`0.5`, `+Inf`).
-pub(crate) fn parse_le(le: &str) -> Option<f64> {
-    match le {
-        "+Inf" | "Inf" | "inf" | "+inf" => Some(f64::INFINITY),
-        s => s.parse().ok(),
-    }
-}
-
-/// Quantile `q` of cumulative buckets `(upper bound, count)`, as Prometheus's
-/// `histogram_quantile` (promql/quantile.go, `bucketQuantile`).
-pub(crate) fn bucket_quantile(q: f64, buckets: &[(f64, f64)]) -> Option<f64> {
-    let mut b: Vec<(f64, f64)> = buckets.to_vec();
-    b.sort_by(|x, y| x.0.total_cmp(&y.0));
-    // Coalesce equal bounds, then force the counts to be monotonic.
-    b.dedup_by(|later, earlier| {
-        let same = later.0 == earlier.0;
-        if same {
-            earlier.1 += later.1;
-        }
-        same
-    });
-    let mut max = f64::NEG_INFINITY;
-    for x in &mut b {
-        max = max.max(x.1);
-        x.1 = max;
-    }
-    let last = *b.last()?;
-    if !last.0.is_infinite() || b.len() < 2 || last.1 <= 0.0 {
-        return None;
-    }
-    let mut rank = q * last.1;
-    let i = b[..b.len() - 1]
-        .iter()
-        .position(|x| x.1 >= rank)
-        .unwrap_or(b.len() - 1);
-    if i == b.len() - 1 {
-        return Some(b[b.len() - 2].0);
-    }
-    if i == 0 && b[0].0 <= 0.0 {
-        return Some(b[0].0);
-    }
-    let (mut start, end, mut count) = (0.0, b[i].0, b[i].1);
-    if i > 0 {
-        start = b[i - 1].0;
-        count -= b[i - 1].1;
-        rank -= b[i - 1].1;
-    }
-    Some(start + (end - start) * (rank / count))
-}
-
-/// Histogram KPI from each bucket's `(le, increase)` and the bucket samples seen.
-pub(crate) fn histogram_kpi(buckets: &[(f64, f64)], samples: u64, method: String) -> Kpi {
-    let mut k = Kpi::empty(KpiKind::Histogram, method);
-    k.samples = samples;
-    k.observations = buckets.iter().find(|b| b.0.is_infinite()).map(|b| b.1);
-    k.set_quantiles(QUANTILES.map(|q| bucket_quantile(q, buckets)));
     k
 }
 
@@ -446,19 +350,6 @@ mod tests {
     }
 
     #[test]
-    fn the_integral_is_the_trapezoid_area_across_chunks() {
-        // 100 W then 300 W 10 s later, then 300 W for another 10 s: 2000 + 3000 J.
-        let (mut a, mut b) = (Integral::default(), Integral::default());
-        a.push(0, 100.0);
-        a.push(10_000, 300.0);
-        b.push(20_000, 300.0);
-        b.push(25_000, f64::NAN);
-        a.append(&b);
-        assert_eq!(a.value(), Some(5000.0));
-        assert_eq!(Integral::default().value(), None);
-    }
-
-    #[test]
     fn counter_increase_adds_the_value_after_a_reset() {
         let mut a = CounterAcc::default();
         for (i, v) in [0.0, 10.0, 20.0, 30.0, 40.0, 5.0, 15.0, 25.0]
@@ -480,29 +371,5 @@ mod tests {
         }
         x.append(&y);
         assert_eq!((x.increase, x.resets, x.n), (65.0, 1, 8));
-    }
-
-    #[test]
-    fn histogram_quantiles_follow_prometheus() {
-        let inf = f64::INFINITY;
-        let b = [
-            (0.1, 10.0),
-            (0.5, 60.0),
-            (1.0, 90.0),
-            (2.5, 100.0),
-            (inf, 100.0),
-        ];
-        assert!(close(bucket_quantile(0.5, &b), 0.42));
-        assert!(close(bucket_quantile(0.95, &b), 1.75));
-        assert!(close(bucket_quantile(0.99, &b), 2.35));
-        // A rank in the +Inf bucket gives the highest finite bound.
-        assert!(close(
-            bucket_quantile(0.99, &[(1.0, 50.0), (inf, 100.0)]),
-            1.0
-        ));
-        assert_eq!(bucket_quantile(0.5, &[(1.0, 0.0), (inf, 0.0)]), None);
-        assert_eq!(bucket_quantile(0.5, &[(1.0, 5.0)]), None);
-        let k = histogram_kpi(&b, 5, HISTOGRAM_METHOD.into());
-        assert_eq!(k.observations, Some(100.0));
     }
 }
