@@ -10,9 +10,11 @@
 #
 # What it does:
 #   1. registers a client (this node and its --exporter's) and each --service,
-#   2. opens window --window (if given),
-#   3. runs the command as a child and waits for it,
-#   4. closes the window and deregisters everything — also when the job is cancelled, hits its
+#   2. waits (at most --scrape-wait) until the session's Prometheus has scraped each of them
+#      once, so that the window does not begin with a gap before the first scrape,
+#   3. opens window --window (if given),
+#   4. runs the command as a child and waits for it,
+#   5. closes the window and deregisters everything — also when the job is cancelled, hits its
 #      time limit or gets Ctrl-C — and exits with the command's status (128+N if signal N
 #      killed it).
 #
@@ -24,6 +26,8 @@
 #   --service NAME=URL   a service's metrics URL; repeatable
 #   --label KEY=VALUE    label on the client's and the services' series; repeatable
 #   --window NAME        open window NAME before the command, close it after
+#   --scrape-wait DUR    longest wait for the first scrape of the registered targets (default
+#                        60s; 0 = do not wait). On timeout: a warning, then on as usual
 #   --client-id ID       default: job-$SLURM_JOB_ID-<node>, or <node> outside SLURM
 #   --node NAME          default: $SLURMD_NODENAME, else `hostname`
 #   --grace SECONDS      how long the command's process group gets after TERM before KILL
@@ -65,7 +69,7 @@ usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; }
 
 die_usage() {
   log "$*"
-  log "usage: $PROG --session ID [--exporter KIND=ADDR]... [--service NAME=URL]... [--window NAME] -- COMMAND [ARGS...]"
+  log "usage: $PROG --session ID [--exporter KIND=ADDR]... [--service NAME=URL]... [--window NAME] [--scrape-wait DUR] -- COMMAND [ARGS...]"
   exit 2
 }
 
@@ -74,6 +78,7 @@ grace=${BENCHMON_WRAP_GRACE:-10}
 client_id=""
 node=""
 window=""
+scrape_wait=60s
 strict=0
 exporters=()
 disabled=()
@@ -89,7 +94,8 @@ while (($#)); do
     --) shift; break ;;
     -h | --help) usage; exit 0 ;;
     --strict) strict=1; shift; continue ;;
-    --session | --exporter | --disable | --service | --label | --window | --client-id | --node | --grace)
+    --session | --exporter | --disable | --service | --label | --window | --client-id | --node | \
+      --grace | --scrape-wait)
       (($# >= 2)) || die_usage "$1 needs a value" ;;
     *) die_usage "unknown option ${1@Q} (the command goes after --)" ;;
   esac
@@ -103,6 +109,7 @@ while (($#)); do
     --client-id) client_id=$2 ;;
     --node) node=$2 ;;
     --grace) grace=$2 ;;
+    --scrape-wait) scrape_wait=$2 ;;
   esac
   shift 2
 done
@@ -126,6 +133,7 @@ client_registered=0
 window_open=0
 registered_services=()
 child=""
+waiter=""
 cleaned=0
 got_signal=0
 
@@ -148,6 +156,32 @@ register() {
       --client-id "$client_id" "${label_args[@]}" || return 1
     registered_services+=("$name")
   done
+}
+
+# The first scrape comes after file_sd picks the targets up and up to one scrape interval: a
+# window opened before it would begin with a gap.
+wait_first_scrape() {
+  [[ $scrape_wait =~ ^0+[a-z]*$ ]] && return 0
+  local args=(targets --session "$session" --wait-scraped --wait-timeout "$scrape_wait")
+  ((client_registered)) && args+=(--client-id "$client_id")
+  local name
+  for name in "${registered_services[@]}"; do args+=(--service "$name"); done
+  ((client_registered || ${#registered_services[@]})) || return 0
+  log "waiting (up to $scrape_wait) until Prometheus has scraped the registered targets once"
+  # In the background, so that a signal is handled at once rather than after the wait.
+  bm "${args[@]}" &
+  waiter=$!
+  local rc=0
+  wait "$waiter" || rc=$?
+  waiter=""
+  if ((rc == 0)); then
+    log "the registered targets have been scraped once${window:+; opening window $window}"
+  else
+    log "warning: not every registered target was scraped within $scrape_wait${window:+; opening window $window anyway (it may begin with a gap)}"
+  fi
+}
+
+open_window() {
   if [[ -n $window ]]; then
     bm window open --session "$session" "$window" || return 1
     window_open=1
@@ -212,6 +246,7 @@ on_signal() {
   got_signal=1
   log "caught SIG$sig${child:+, forwarding it to the command (pid $child)}"
   if [[ -z $child ]]; then
+    [[ -z $waiter ]] || kill "$waiter" 2>/dev/null || true
     cleanup
     exit $((128 + $(kill -l "$sig")))
   fi
@@ -240,7 +275,7 @@ for sig in TERM INT HUP USR1; do
 done
 
 log "session $session, client $client_id on node $node${window:+, window $window}"
-if ! register; then
+if ! { register && wait_first_scrape && open_window; }; then
   if ((strict)); then
     log "registration failed; not running the command (--strict)"
     exit 1

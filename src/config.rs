@@ -2,6 +2,7 @@
 //! TOML file of site defaults. Everything is validated on load; there is no global config.
 
 use crate::domain::{PromDuration, SlurmOptions};
+use crate::export::QualityThresholds;
 use crate::launcher::LauncherKind;
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -88,6 +89,8 @@ pub struct CollectSettings {
     /// Collections running at once; one more is answered 503 (clients retry it). Each holds
     /// one series and a Parquet row group in memory, plus its fetches' chunks.
     pub max_concurrent: usize,
+    /// `[collect.quality]`: what makes a collection `partial` (see [`QualityThresholds`]).
+    pub quality: QualityThresholds,
 }
 
 /// Default of `collect.max_concurrent`.
@@ -100,6 +103,7 @@ impl Default for CollectSettings {
             reroot_absolute: true,
             max_points: DEFAULT_MAX_POINTS,
             max_concurrent: DEFAULT_MAX_CONCURRENT_COLLECTIONS,
+            quality: QualityThresholds::default(),
         }
     }
 }
@@ -331,6 +335,7 @@ impl SiteConfig {
         if let Some(bad) = args.clone().find(|a| a.contains(['\n', '\r', '\0'])) {
             return Err(format!("argument {bad:?} contains a line break or NUL"));
         }
+        cfg.collect.quality.validate()?;
         Ok(cfg)
     }
 }
@@ -424,5 +429,10 @@ mod tests {
         );
         let spaced = "[[auth.tokens]]\nrole = \"read\"\ntoken = \" 0123456789abcdefgh \"\n";
         assert!(SiteConfig::from_toml(spaced).is_err());
+        let q = SiteConfig::from_toml("[collect.quality]\nmin_coverage = 0.5\n").unwrap();
+        assert_eq!(q.collect.quality.min_coverage, 0.5);
+        assert_eq!(q.collect.quality.gap_intervals, 2.0);
+        assert!(SiteConfig::from_toml("[collect.quality]\nmin_coverage = 2\n").is_err());
+        assert!(SiteConfig::from_toml("[collect.quality]\nmin_cov = 0.5\n").is_err());
     }
 }

@@ -41,6 +41,10 @@ pub struct CollectArgs {
     /// Query resolution, e.g. 15s (server default when omitted).
     #[arg(long)]
     pub step: Option<PromDuration>,
+    /// Exit 0 when the verdict is `partial` (a gap, a target under the coverage threshold, a
+    /// query that matched nothing). Without it: exit 3 on `partial`; `empty` always exits 4.
+    #[arg(long)]
+    pub allow_partial: bool,
 }
 
 fn parse_query(s: &str) -> Result<(String, String), String> {
@@ -73,7 +77,11 @@ pub async fn run(client: &Client, out: &Output, a: CollectArgs) -> Result<(), Cl
         step: a.step,
         out_dir: a.out_dir,
         run_id: a.run_id,
-        queries: a.queries.into_iter().collect::<BTreeMap<_, _>>(),
+        queries: a
+            .queries
+            .into_iter()
+            .map(|(k, v)| (k, v.into()))
+            .collect::<BTreeMap<_, _>>(),
         ..CollectRequest::default()
     };
     let session = a.session.session;
@@ -83,7 +91,17 @@ pub async fn run(client: &Client, out: &Output, a: CollectArgs) -> Result<(), Cl
     drop(progress);
     let done = result?;
     out.show(&done, |r| summary(r, took));
-    Ok(())
+    match done.quality.as_deref() {
+        Some("empty") => Err(CliError::Quality {
+            quality: "empty".into(),
+            allowed: true,
+        }),
+        Some("partial") if !a.allow_partial => Err(CliError::Quality {
+            quality: "partial".into(),
+            allowed: false,
+        }),
+        _ => Ok(()),
+    }
 }
 
 fn summary(r: &CollectResult, took: Duration) -> String {
@@ -96,7 +114,18 @@ fn summary(r: &CollectResult, took: Duration) -> String {
             .collect::<Vec<_>>()
             .join(", ")
     };
+    let reasons: Vec<String> = r
+        .quality_reasons
+        .iter()
+        .filter_map(|x| x.get("detail").and_then(|d| d.as_str()).map(str::to_owned))
+        .collect();
+    let quality = match (&r.quality, reasons.is_empty()) {
+        (Some(q), true) => q.to_uppercase(),
+        (Some(q), false) => format!("{} — {}", q.to_uppercase(), reasons.join("; ")),
+        (None, _) => String::new(),
+    };
     fields(&[
+        ("quality", quality),
         ("bundle", r.bundle_dir.clone()),
         ("report", r.report.clone().unwrap_or_default()),
         (

@@ -168,6 +168,7 @@ pub fn plan_from_args(args: &ExportArgs) -> anyhow::Result<CollectionPlan> {
             .formats
             .contains(&crate::export::formats::SampleFormat::Parquet),
         manifest_extra: serde_json::json!({"source": "benchmon export"}),
+        quality: crate::export::QualityThresholds::default(),
     })
 }
 
@@ -211,6 +212,10 @@ pub async fn run_export(args: ExportArgs) -> anyhow::Result<()> {
             c.flagged,
             outcome.gaps.len()
         );
+    }
+    println!("quality: {}", outcome.verdict.quality.as_str());
+    for r in &outcome.verdict.reasons {
+        println!("  {}", r.detail);
     }
     Ok(())
 }

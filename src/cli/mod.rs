@@ -7,11 +7,13 @@
 //! uses, so a malformed argument is a usage error before any request is sent.
 //!
 //! Exit codes: 0 success, 1 the server refused (its problem detail is printed) or could not be
-//! reached, 2 usage (clap's own code for parse errors).
+//! reached, 2 usage (clap's own code for parse errors); `collect` also exits 3 when the bundle
+//! was written but its verdict is `partial` (unless `--allow-partial`) and 4 when it is `empty`.
 
 pub mod collect;
 /// `benchmon export`: the engine against any Prometheus, without a server.
 pub mod export;
+pub mod first_scrape;
 pub mod output;
 pub mod session;
 pub mod targets;
@@ -113,6 +115,18 @@ pub enum CliError {
         session: String,
         waited: String,
         now: String,
+    },
+    /// A collection was written but its verdict is below what was accepted (exit 3 for
+    /// `partial`, 4 for `empty`); the summary has been printed.
+    #[error("the collection's quality is {quality}{}", if *.allowed { "" } else { " (--allow-partial accepts partial)" })]
+    Quality { quality: String, allowed: bool },
+    /// `targets --wait-scraped` ran out of time.
+    #[error("targets of session {session} not scraped within {waited}: {pending}{}", if .note.is_empty() { String::new() } else { format!(" ({note})") })]
+    NotScraped {
+        session: String,
+        waited: String,
+        pending: String,
+        note: String,
     },
     /// The session failed (or was stopped) while we waited for it.
     #[error("session {session} is {state}: {reason}")]

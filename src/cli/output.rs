@@ -81,6 +81,10 @@ impl Output {
                     eline(&format!("    {l}"));
                 }
             }
+            CliError::Quality { quality, .. } => {
+                eline(&format!("error: {e}"));
+                return ExitCode::from(if quality == "empty" { 4 } else { 3 });
+            }
             _ => eline(&format!("error: {e}")),
         }
         ExitCode::from(1)

@@ -9,7 +9,7 @@ mod source;
 pub mod storage;
 
 pub use index::{list_collections, CollectionEntry};
-pub use request::{CollectRequest, CollectResponse};
+pub use request::{CollectRequest, CollectResponse, QuerySpec};
 
 use crate::artifacts::OutDirError;
 use crate::domain::{RunId, Timestamp};
@@ -198,14 +198,14 @@ async fn collect_from(
         let names: Vec<String> = services.iter().map(|s| s.name.to_string()).collect();
         queries.extend(export::default_queries(&kinds, &names, &selector));
     }
-    for (name, promql) in &req.queries {
+    for (name, spec) in &req.queries {
         if queries.iter().any(|q: &NamedQuery| &q.name == name) {
             return Err(invalid(
                 &format!("queries.{name}"),
                 "a query of that name already exists (default profile)",
             ));
         }
-        queries.push(NamedQuery::user(name.clone(), promql.clone()));
+        queries.push(NamedQuery::user(name.clone(), spec.promql.clone()).with_unit(spec.unit));
     }
     let windows = sessions
         .windows(id)
@@ -247,6 +247,7 @@ async fn collect_from(
                 .map_or(Formats::RAW_DEFAULT, Formats::from_list),
         },
         max_points: Some(sessions.settings.site.collect.max_points),
+        quality: sessions.settings.site.collect.quality.clone(),
         samples_parquet: req
             .formats
             .as_ref()
@@ -299,5 +300,9 @@ async fn collect_from(
         raw_samples: outcome.raw_samples,
         duration_seconds: outcome.duration_seconds,
         manifest: outcome.manifest,
+        quality: outcome.verdict.quality,
+        quality_reasons: outcome.verdict.reasons,
+        quality_notes: outcome.verdict.notes,
+        quality_thresholds: outcome.verdict.thresholds,
     })
 }

@@ -2,7 +2,7 @@
 //! signal handling run directly.
 
 use crate::binary::*;
-use crate::support::{sh, spawn_app, squeue_state, unique_id, TestApp};
+use crate::support::{sh, spawn_app, squeue_state, unique_id, NodeExporter, TestApp};
 use benchmon::domain::RunId;
 use benchmon::launcher::LauncherKind;
 use std::path::PathBuf;
@@ -33,6 +33,17 @@ async fn submit(
     load_seconds: u32,
     time_limit: &str,
 ) -> (String, PathBuf) {
+    submit_with(app, session, load_seconds, time_limit, None).await
+}
+
+/// [`submit`], registering the node exporter at `exporter_port` (default 9100).
+async fn submit_with(
+    app: &TestApp,
+    session: &RunId,
+    load_seconds: u32,
+    time_limit: &str,
+    exporter_port: Option<u16>,
+) -> (String, PathBuf) {
     let out_dir = app.dirs.artifacts.parent().unwrap().to_path_buf();
     let mut cmd = command("sbatch", &app.url(""));
     cmd.args(["--parsable", &format!("--time={time_limit}")])
@@ -42,6 +53,9 @@ async fn submit(
         .env("BENCHMON_BIN", BIN)
         .env("BENCHMON_WRAP", repo_file("slurm/benchmon-wrap.sh"))
         .env("LOAD_SECONDS", load_seconds.to_string());
+    if let Some(port) = exporter_port {
+        cmd.env("NODE_EXPORTER_PORT", port.to_string());
+    }
     let run = output(cmd).await.success();
     let job = run.stdout.trim().split(';').next().unwrap().to_owned();
     let out = out_dir.join(format!("job-{job}.out"));
@@ -165,6 +179,55 @@ async fn a_wrapped_job_is_registered_while_it_runs_and_deregistered_after() {
     assert!(!w.open && w.end.is_some(), "{w:?}");
     let log = job_output(&out);
     assert!(log.contains("command exited with status 0"), "{log}");
+    app.shutdown().await;
+}
+
+/// The wrapper waits until Prometheus has scraped what it registered before it opens the
+/// window, so the window's coverage starts with a scrape, not with a gap.
+#[tokio::test]
+async fn a_wrapped_jobs_window_opens_after_the_first_scrape_and_has_no_leading_gap() {
+    let app = spawn_app(LauncherKind::Local).await;
+    let exporter = NodeExporter::start().await;
+    let id = unique_id("wrap-gap");
+    app.create_session(&id).await; // scrapes every second
+    app.start_and_wait(&id).await;
+    let session: RunId = id.parse().unwrap();
+    let (job, out) = submit_with(&app, &session, 6, "00:10:00", Some(exporter.port)).await;
+    let _cancel = Cancel(job.clone());
+    let client = registered(&app, &session, &job, &out).await;
+    undone_when_the_job_ends(&app, &session, &job, &client, &out, 90).await;
+    let log = job_output(&out);
+    let window = format!("benchmark-{job}");
+    let req = benchmon::client::CollectRequest {
+        window: Some(window.parse().unwrap()),
+        raw: Some(false),
+        ..Default::default()
+    };
+    let result = app.client.collect(&session, &req).await.unwrap();
+    let coverage: benchmon::export::CoverageReport =
+        serde_json::from_value(result.extra["coverage"].clone()).unwrap();
+    let target = coverage
+        .targets
+        .iter()
+        .find(|t| t.labels.get("client_id") == Some(&client))
+        .unwrap_or_else(|| panic!("no coverage of {client}: {coverage:?}"));
+    let start: benchmon::domain::Timestamp =
+        serde_json::from_value(result.extra["window_start"].clone()).unwrap();
+    // A leading gap would start at the window's start (the window edge counts as a spacing).
+    assert!(target.scrapes >= 4, "{target:?}");
+    assert!(
+        target
+            .gaps
+            .iter()
+            .all(|g| g.start.unix_millis() != start.unix_millis()),
+        "leading gap: {target:?}\n{log}"
+    );
+    assert!(
+        log.contains(&format!(
+            "the registered targets have been scraped once; opening window {window}"
+        )),
+        "{log}"
+    );
     app.shutdown().await;
 }
 
