@@ -24,7 +24,8 @@ enum Command {
     Client(benchmon::cli::ClientCommand),
 }
 
-/// Exit codes: 0 ok, 1 an error (a server problem, no server, a failed serve), 2 usage.
+/// Exit codes: 0 ok, 1 an error (a server problem, no server, a failed serve), 2 usage; `collect`
+/// also 3 (bundle written, verdict `partial`, without `--allow-partial`) and 4 (verdict `empty`).
 #[tokio::main]
 async fn main() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();

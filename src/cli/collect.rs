@@ -12,6 +12,11 @@ use std::time::Duration;
 
 #[derive(Debug, clap::Args)]
 #[command(group(ArgGroup::new("range").required(true).args(["start", "last", "window"])))]
+#[command(
+    after_help = "Exit codes: 0 the bundle is written and its verdict is ok (or partial \
+    with --allow-partial); 1 error; 2 usage; 3 written but partial (the reasons are printed); \
+    4 written but empty (no data in the window)."
+)]
 pub struct CollectArgs {
     #[command(flatten)]
     pub globals: Globals,

@@ -31,6 +31,7 @@
 //! | `raw.parquet` | every raw sample of every series the raw selector matches, read through streamed remote read ([`raw`]): timestamp (ms, UTC), value, query, series and one column per label; zstd. |
 //! | `raw.csv`, `raw_series.csv`, `raw.json` | the same raw samples in the CSV and JSON layouts, when the formats ask for them (query name `raw`, the real scrape timestamps). |
 //! | `summary.csv`, `summary.json` | KPIs per series and aggregated per query, each with its method (see [`Kpi`]), for the whole collection (`window` = `collection`) and each named window overlapping it (`windowed`). |
+//! | `energy.csv` | energy per GPU, CPU package and node, mean and peak power, J/token, per window, each row with its method (`energy`), when an energy query returned data. |
 //! | `coverage.csv` | per target: samples, expected scrapes, coverage, `up` breakdown, gaps. |
 //! | `report.html` | self-contained report: tables and one chart per query. |
 //! | `MANIFEST.json` | window, step, queries, Prometheus URL and version, coverage, gaps, the verdict (`quality` with its reasons, see `quality`), the caller's context (session snapshot), every other file with size and sha256, `"complete": true` (every file written — not a judgement of the data). Written last. |

@@ -10,6 +10,11 @@ use super::{MetricKind, NamedQuery, QueryOrigin, Unit};
 
 const RI: &str = "$__rate_interval";
 
+/// Profile queries of metrics that only some hardware has (RAPL needs Intel/AMD package
+/// counters readable by the exporter; older DCGM lacks the energy counter): when absent, the
+/// verdict notes it instead of calling the collection partial.
+pub(crate) const OPTIONAL: [&str; 2] = ["cpu_package_energy_joules", "gpu_energy_joules"];
+
 fn q(profile: &str, name: &str, kind: MetricKind, promql: String, unit: Unit) -> NamedQuery {
     NamedQuery {
         name: name.to_owned(),

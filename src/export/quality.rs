@@ -8,6 +8,7 @@
 //! manifest next to the verdict, so a bundle says what it was judged against.
 
 use super::coverage::CoverageReport;
+use super::profiles::OPTIONAL;
 use super::{QueryOrigin, QueryReport, QueryStatus};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -172,6 +173,13 @@ pub(crate) fn judge(
     }
     let mut absent = Vec::new();
     for q in queries.iter().filter(|q| q.status == QueryStatus::Absent) {
+        if matches!(q.origin, QueryOrigin::Profile(_)) && OPTIONAL.contains(&q.name.as_str()) {
+            notes.push(format!(
+                "{}: no such series here (the hardware or exporter does not provide it)",
+                q.name
+            ));
+            continue;
+        }
         let speculative = match &q.origin {
             QueryOrigin::Profile(p) if SPECULATIVE_PROFILES.contains(&p.as_str()) => {
                 let same = |o: &QueryReport| o.origin == q.origin;
@@ -352,6 +360,17 @@ mod tests {
         assert_eq!(v.notes.len(), 0, "part of the profile matched");
         assert_eq!(v.reasons[0].queries, vec!["a", "v2"]);
         assert_eq!(v.reasons[0].detail, "2 queries matched no series: a, v2");
+        // RAPL counters missing on the node: a note, not a partial collection.
+        let qs = [
+            q("a", QueryOrigin::User, QueryStatus::Ok),
+            q(
+                "cpu_package_energy_joules",
+                QueryOrigin::Profile("node".into()),
+                QueryStatus::Absent,
+            ),
+        ];
+        let v = judge(&qs, None, 10, &t);
+        assert_eq!((v.quality, v.notes.len()), (Quality::Ok, 1), "{v:?}");
     }
 
     #[test]
