@@ -17,6 +17,8 @@ pub mod cli;
 pub mod client;
 /// A session's collections: request → source Prometheus → export engine → index.
 pub mod collect;
+/// Verdicts across runs: two bundles compared, many bundles as one KPI history.
+pub mod compare;
 /// Server configuration: flags, env vars, site TOML.
 pub mod config;
 /// Validated newtypes for everything that crosses the edge.

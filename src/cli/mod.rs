@@ -10,6 +10,8 @@
 //! reached, 2 usage (clap's own code for parse errors).
 
 pub mod collect;
+/// `benchmon compare` and `benchmon history`: verdicts across bundles, no server.
+pub mod compare;
 /// `benchmon export`: the engine against any Prometheus, without a server.
 pub mod export;
 pub mod output;

@@ -4,8 +4,10 @@
 mod bundles;
 mod chunking;
 mod cli;
+mod compare;
 mod coverage;
 mod fixtures;
+mod history;
 mod kpis;
 mod raw;
 mod remote_read;
