@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod collect;
+pub mod compare;
 pub mod extract;
 pub mod observe;
 pub mod problem;
@@ -58,6 +59,7 @@ pub struct AppState {
         windows::delete_window,
         collect::collect,
         collect::list_collections,
+        compare::compare,
         system::health,
         system::ready,
         system::metrics,
@@ -150,7 +152,8 @@ pub fn router(state: AppState) -> Router {
             post(windows::close_window),
         )
         .route("/sessions/{id}/collect", post(collect::collect))
-        .route("/sessions/{id}/collections", get(collect::list_collections));
+        .route("/sessions/{id}/collections", get(collect::list_collections))
+        .route("/compare", post(compare::compare));
     Router::new()
         .nest("/api/v1", api)
         .route("/health", get(system::health))

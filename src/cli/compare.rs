@@ -6,7 +6,7 @@
 //! (bad arguments or an invalid tolerance file).
 
 use super::output::{line, Table};
-use crate::compare::tolerance::{Limit, Rule};
+use crate::compare::tolerance::{Limit, LimitSpec, Rule};
 use crate::compare::{self, history, Bundle, CompareError, Direction, Options, TolerancesSpec};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -57,7 +57,7 @@ enum Failure {
 }
 
 fn limit(text: &str, flag: &str) -> Result<Limit, Failure> {
-    Limit::parse(&serde_json::Value::String(text.to_owned()))
+    Limit::parse(&LimitSpec::Text(text.to_owned()))
         .map_err(|e| Failure::Usage(format!("{flag}: {e}")))
 }
 

@@ -7,7 +7,7 @@ pub mod index;
 pub mod request;
 mod source;
 
-pub use index::{list_collections, CollectionEntry};
+pub use index::{find_collection, list_collections, CollectionEntry};
 pub use request::{CollectRequest, CollectResponse};
 
 use crate::artifacts::OutDirError;

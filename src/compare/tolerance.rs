@@ -15,6 +15,16 @@ pub enum Direction {
     Higher,
 }
 
+/// A limit as written: `"10%"`, `"2.5"` or `2.5`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum LimitSpec {
+    /// Absolute, in the KPI's unit.
+    Number(f64),
+    /// `"10%"` of the baseline's magnitude, or a number as text.
+    Text(String),
+}
+
 /// How far a KPI may move the wrong way.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Limit {
@@ -26,15 +36,14 @@ pub enum Limit {
 
 impl Limit {
     /// `"10%"`, `"2.5"` or a number; negative or non-finite values are refused.
-    pub fn parse(v: &serde_json::Value) -> Result<Limit, String> {
-        let bad = || format!("{v} is not a percentage (\"10%\") or a non-negative number");
+    pub fn parse(v: &LimitSpec) -> Result<Limit, String> {
+        let bad = || format!("{v:?} is not a percentage (\"10%\") or a non-negative number");
         let limit = match v {
-            serde_json::Value::Number(n) => Limit::Absolute(n.as_f64().ok_or_else(bad)?),
-            serde_json::Value::String(s) => match s.trim().strip_suffix('%') {
+            LimitSpec::Number(n) => Limit::Absolute(*n),
+            LimitSpec::Text(s) => match s.trim().strip_suffix('%') {
                 Some(p) => Limit::Relative(p.trim().parse::<f64>().map_err(|_| bad())? / 100.0),
                 None => Limit::Absolute(s.trim().parse().map_err(|_| bad())?),
             },
-            _ => return Err(bad()),
         };
         match limit {
             Limit::Relative(x) | Limit::Absolute(x) if x.is_finite() && x >= 0.0 => Ok(limit),
@@ -60,8 +69,7 @@ pub struct RuleSpec {
     /// KPI name (`p99`, `mean`, `increase`, `rate_per_second`, …) or `*`.
     pub kpi: String,
     /// `"10%"` of the baseline, or an absolute number in the KPI's unit.
-    #[schema(value_type = Object, example = json!("10%"))]
-    pub max_regression: serde_json::Value,
+    pub max_regression: LimitSpec,
     /// Overrides the direction the profile gives.
     #[serde(default)]
     pub direction: Option<Direction>,
@@ -83,8 +91,7 @@ pub struct TolerancesSpec {
     pub ignore_labels: Option<Vec<String>>,
     /// Changes within this are `same` (default `"1%"`).
     #[serde(default)]
-    #[schema(value_type = Option<Object>, example = json!("1%"))]
-    pub noise: Option<serde_json::Value>,
+    pub noise: Option<LimitSpec>,
 }
 
 /// A validated rule.

@@ -5,6 +5,7 @@
 mod adoption;
 mod auth_metrics;
 mod collect;
+mod compare;
 mod golden;
 mod openapi;
 mod rendering;

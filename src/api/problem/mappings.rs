@@ -170,3 +170,20 @@ impl From<CollectError> for ApiError {
         }
     }
 }
+
+impl From<crate::compare::CompareError> for ApiError {
+    fn from(e: crate::compare::CompareError) -> Self {
+        use crate::compare::CompareError as E;
+        match e {
+            E::Tolerances(inner) => ApiError::validation(inner.field.clone(), inner.to_string()),
+            // Listed in the session's index but gone or incomplete on disk now.
+            E::NotABundle { .. } => ApiError::new(
+                StatusCode::CONFLICT,
+                "bundle-unreadable",
+                "The bundle cannot be read",
+                e.to_string(),
+            ),
+            E::Write { .. } | E::Render(_) => ApiError::internal(e),
+        }
+    }
+}
