@@ -166,6 +166,8 @@ pub struct PrometheusSettings {
     /// Prometheus, so a site on a shared network may turn it off (benchmon itself never calls it:
     /// targets change through file_sd).
     pub enable_lifecycle: bool,
+    /// promtool on benchmon's own host, which checks a session's rules before they are used.
+    pub promtool: String,
 }
 
 impl Default for PrometheusSettings {
@@ -176,6 +178,7 @@ impl Default for PrometheusSettings {
             startup_timeout: PromDuration::from_secs(180),
             sd_refresh_interval: PromDuration::from_secs(5),
             enable_lifecycle: true,
+            promtool: "promtool".into(),
         }
     }
 }

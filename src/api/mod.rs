@@ -45,6 +45,7 @@ pub struct AppState {
         sessions::start_session,
         sessions::stop_session,
         sessions::delete_session,
+        sessions::set_rules,
         targets::register_client,
         targets::register_service,
         targets::register_session_client,
@@ -119,6 +120,10 @@ pub fn router(state: AppState) -> Router {
         .route("/sessions/{id}/status", get(sessions::session_status))
         .route("/sessions/{id}/start", post(sessions::start_session))
         .route("/sessions/{id}/stop", post(sessions::stop_session))
+        .route(
+            "/sessions/{id}/rules",
+            axum::routing::put(sessions::set_rules),
+        )
         .route("/clients", post(targets::register_client))
         .route("/services", post(targets::register_service))
         .route(

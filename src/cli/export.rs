@@ -168,6 +168,7 @@ pub fn plan_from_args(args: &ExportArgs) -> anyhow::Result<CollectionPlan> {
             .formats
             .contains(&crate::export::formats::SampleFormat::Parquet),
         manifest_extra: serde_json::json!({"source": "benchmon export"}),
+        extra_files: Vec::new(),
     })
 }
 

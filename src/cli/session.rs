@@ -62,6 +62,10 @@ pub struct CreateArgs {
     /// Also scrape benchmon's own /metrics in this session's Prometheus.
     #[arg(long)]
     pub scrape_benchmon: bool,
+    /// Alert and recording rules: a Prometheus rule file (YAML), checked by the server with
+    /// promtool.
+    #[arg(long, value_name = "FILE")]
+    pub rules: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -105,6 +109,14 @@ pub async fn run(client: &Client, out: &Output, cmd: SessionCmd) -> Result<(), C
                 retention: a.retention,
                 labels: labels(a.labels),
                 scrape_benchmon: a.scrape_benchmon,
+                rules: match &a.rules {
+                    Some(path) => Some(crate::prometheus::rules::RulesSpec::Yaml(
+                        std::fs::read_to_string(path).map_err(|e| {
+                            CliError::Usage(format!("--rules {}: {e}", path.display()))
+                        })?,
+                    )),
+                    None => None,
+                },
             };
             let s = client.create_session(&req).await?;
             out.show(&s, |s| {

@@ -3,6 +3,8 @@
 //! over the ended job's TSDB), the default profiles are built from what the session registered,
 //! the [`crate::export`] engine writes the bundle, and the [`index`] records it.
 
+/// The alerts of the window (`alerts.csv`), from the `ALERTS` series.
+pub mod alerts;
 pub mod index;
 pub mod request;
 mod source;
@@ -214,6 +216,21 @@ async fn collect_from(
             end: w.end.unwrap_or(end),
         })
         .collect();
+    // The session's Prometheus (or the offline one over its TSDB) holds only this session's
+    // alerts, so ALERTS needs no selector: an alert whose expression aggregated the session
+    // label away is still the session's.
+    let prom = crate::prometheus::PromClient::new(sessions.http.clone(), &prometheus_url);
+    let (alert_files, alerts_context) = match alerts::alerts_in_window(&prom, "", start, end).await
+    {
+        Ok(seen) => match alerts::alerts_csv(&seen) {
+            Ok(file) => (vec![file], serde_json::json!(seen)),
+            Err(e) => (Vec::new(), serde_json::json!({"error": e.to_string()})),
+        },
+        Err(e) => {
+            tracing::warn!(session = %id, "no alerts.csv: {e}");
+            (Vec::new(), serde_json::json!({"error": e.to_string()}))
+        }
+    };
     let bundle_name = req
         .run_id
         .as_ref()
@@ -254,7 +271,9 @@ async fn collect_from(
             "request": req,
             "window": window_name,
             "prometheus_source": source.as_str(),
+            "alerts": alerts_context,
         }),
+        extra_files: alert_files,
     };
     let outcome = export::collect(&sessions.http, plan, None).await?;
     record_in_index(cell, &outcome).await;

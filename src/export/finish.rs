@@ -38,10 +38,11 @@ pub(super) async fn finish(
         bundle,
         mut merged,
         resolved,
-        plan,
+        mut plan,
         version,
         started,
     } = done;
+    let extra = std::mem::take(&mut plan.extra_files);
     let found = found(&plan, &resolved, &mut merged);
     let manifest = Manifest::new(ManifestInput {
         plan: &plan,
@@ -58,6 +59,7 @@ pub(super) async fn finish(
         resolved,
         manifest,
         started,
+        extra,
     };
     let (mut artifacts, manifest, value) = tokio::task::spawn_blocking(move || writing.write())
         .await
@@ -137,6 +139,8 @@ struct Writing {
     resolved: Resolved,
     manifest: Manifest,
     started: Instant,
+    /// The caller's files ([`CollectionPlan::extra_files`]).
+    extra: Vec<super::ExtraFile>,
 }
 
 impl Writing {
@@ -150,9 +154,13 @@ impl Writing {
             resolved,
             mut manifest,
             started,
+            extra,
         } = self;
         let mut arts = write_samples(&dir, &mut merged)?;
         arts.extend(write_summaries(&dir, &merged, &manifest)?);
+        for f in &extra {
+            arts.push(write_file(&dir, &f.name, &f.bytes)?);
+        }
         let report = ReportInput {
             title: &title,
             start_s: resolved.start_ms as f64 / 1000.0,

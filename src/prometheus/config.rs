@@ -21,6 +21,8 @@ struct PrometheusYml<'a> {
     services_glob: String,
     /// (scheme, host:port) of benchmon itself when the session opted in.
     benchmon: Option<(String, String)>,
+    /// The session's rule file, when it has one.
+    rule_file: Option<String>,
 }
 
 /// What of a session its scrape config depends on (the session record lives above this
@@ -78,6 +80,11 @@ pub fn render_prometheus_config(
             .to_string_lossy()
             .into_owned(),
         benchmon,
+        // Rules are optional; a session without them keeps the config it always had.
+        rule_file: paths
+            .rules()
+            .exists()
+            .then(|| paths.rules().to_string_lossy().into_owned()),
     }
     .render()
     .map(|mut text| {

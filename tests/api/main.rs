@@ -9,6 +9,7 @@ mod compare;
 mod golden;
 mod openapi;
 mod rendering;
+mod rules;
 mod sessions_local;
 mod sessions_slurm;
 #[path = "../support/mod.rs"]

@@ -233,6 +233,7 @@ pub fn plan(
         max_points: None,
         samples_parquet: false,
         manifest_extra: serde_json::json!({"test": true}),
+        extra_files: Vec::new(),
     }
 }
 

@@ -187,3 +187,27 @@ impl From<crate::compare::CompareError> for ApiError {
         }
     }
 }
+
+impl From<crate::session::RulesError> for ApiError {
+    fn from(e: crate::session::RulesError) -> Self {
+        use crate::session::RulesError as E;
+        match e {
+            E::Invalid(_) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-rules",
+                "promtool refused the rules",
+                e.to_string(),
+            )
+            .with_field("rules"),
+            E::Reload(_) => ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "reload-failed",
+                "Prometheus did not reload its rules",
+                e.to_string(),
+            )
+            .with_field("rules"),
+            E::Session(inner) => inner.into(),
+            E::Promtool(_) => ApiError::internal(e),
+        }
+    }
+}
