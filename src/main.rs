@@ -35,7 +35,7 @@ async fn main() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
     match cli.command {
         Command::Client(cmd) => Ok(benchmon::cli::run(cmd).await),
-        Command::Compare(args) => Ok(benchmon::cli::compare::compare_command(args)),
+        Command::Compare(args) => Ok(benchmon::cli::compare::compare_command(args).await),
         Command::History(args) => Ok(benchmon::cli::compare::history_command(args)),
         command => server(command).await.map(|()| ExitCode::SUCCESS),
     }

@@ -17,10 +17,17 @@ pub const EXIT_REGRESSION: u8 = 3;
 /// Compare a candidate bundle's KPIs against a baseline bundle's.
 #[derive(Debug, Clone, clap::Args)]
 pub struct CompareArgs {
-    /// The baseline bundle directory (the run to compare against).
+    /// The baseline: a bundle directory, or SESSION/COLLECTION of a benchmon server (its bundle
+    /// directory must be readable here, as on a shared filesystem).
     pub baseline: PathBuf,
-    /// The candidate bundle directory (the new run).
+    /// The candidate: a bundle directory or SESSION/COLLECTION.
     pub candidate: PathBuf,
+    /// URL of the benchmon server that resolves SESSION/COLLECTION names.
+    #[arg(long, env = "BENCHMON_URL", default_value = "http://127.0.0.1:8002")]
+    pub server: String,
+    /// Bearer token, for servers that require one.
+    #[arg(long, env = "BENCHMON_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
     /// TOML file of `[[rule]]` tables: query, kpi, max_regression ("10%" or absolute),
     /// optional direction ("lower"/"higher") and window; first matching rule applies.
     #[arg(long)]
@@ -176,10 +183,44 @@ fn human(c: &compare::Comparison) {
     });
 }
 
-fn run_compare(args: &CompareArgs) -> Result<bool, Failure> {
+/// The bundle directory `arg` names: itself when it is a directory or not a `SESSION/COLLECTION`
+/// name, else the directory the server's index records for that collection.
+async fn locate(arg: &std::path::Path, args: &CompareArgs) -> Result<PathBuf, Failure> {
+    let text = arg.to_string_lossy();
+    let Ok(r) = crate::domain::CollectionRef::parse(&text) else {
+        return Ok(arg.to_owned());
+    };
+    if arg.is_dir() {
+        return Ok(arg.to_owned());
+    }
+    let fail = |e: String| Failure::Error(format!("{text}: {e}"));
+    let session = r.session().map_err(|e| Failure::Usage(e.to_string()))?;
+    let token = args.token.clone().filter(|t| !t.is_empty());
+    let client =
+        crate::client::Client::new(&args.server, token).map_err(|e| fail(e.to_string()))?;
+    let entries = client
+        .collections(&session)
+        .await
+        .map_err(|e| fail(e.to_string()))?;
+    entries
+        .iter()
+        .rev()
+        .filter_map(|e| e.get("bundle_dir").and_then(|d| d.as_str()))
+        .map(PathBuf::from)
+        .find(|d| d.file_name().is_some_and(|n| n == r.collection()))
+        .ok_or_else(|| {
+            fail(format!(
+                "session {session} has no collection {:?}",
+                r.collection()
+            ))
+        })
+}
+
+async fn run_compare(args: &CompareArgs) -> Result<bool, Failure> {
     let opts = options(args)?;
-    let read = |p: &PathBuf| Bundle::read(p).map_err(|e| Failure::Error(e.to_string()));
-    let (base, cand) = (read(&args.baseline)?, read(&args.candidate)?);
+    let read = |p: PathBuf| Bundle::read(&p).map_err(|e| Failure::Error(e.to_string()));
+    let base = read(locate(&args.baseline, args).await?)?;
+    let cand = read(locate(&args.candidate, args).await?)?;
     let c = compare::compare(&base, &cand, &opts);
     if let Some(dir) = &args.out {
         compare::files::write_all(dir, &c, &base, &cand, &opts.identity)
@@ -197,8 +238,8 @@ fn run_compare(args: &CompareArgs) -> Result<bool, Failure> {
 }
 
 /// Runs `benchmon compare` and returns its exit code (0, 3, 1 or 2).
-pub fn compare_command(args: CompareArgs) -> ExitCode {
-    match run_compare(&args) {
+pub async fn compare_command(args: CompareArgs) -> ExitCode {
+    match run_compare(&args).await {
         Ok(false) => ExitCode::SUCCESS,
         Ok(true) => ExitCode::from(EXIT_REGRESSION),
         Err(Failure::Usage(msg)) => {

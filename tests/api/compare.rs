@@ -78,6 +78,36 @@ async fn two_collections_of_a_session_compare_by_session_and_collection_name() {
     );
     assert_eq!(c["candidate"]["id"], "cand");
 
+    // The CLI resolves the same names through the server and reads the same bundles.
+    let cli = tokio::process::Command::new(env!("CARGO_BIN_EXE_benchmon"))
+        .args([
+            "compare",
+            &format!("{id}/base"),
+            &format!("{id}/cand"),
+            "--json",
+        ])
+        .args(["--server", &app.url("")])
+        .env_remove("BENCHMON_TOKEN")
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(
+        cli.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&cli.stderr)
+    );
+    let from_cli: Value = serde_json::from_slice(&cli.stdout).unwrap();
+    assert_eq!(from_cli, c);
+    let cli = tokio::process::Command::new(env!("CARGO_BIN_EXE_benchmon"))
+        .args(["compare", &format!("{id}/base"), &format!("{id}/nope")])
+        .args(["--server", &app.url("")])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(cli.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&cli.stderr).contains("has no collection \"nope\""));
+
     // Bad input: a problem naming the field.
     let cases: [(Value, u16, &str); 6] = [
         (
