@@ -7,7 +7,7 @@
 //! uses, so a malformed argument is a usage error before any request is sent.
 //!
 //! Exit codes: 0 success, 1 the server refused (its problem detail is printed) or could not be
-//! reached, 2 usage (clap's own code for parse errors).
+//! reached, 2 usage (clap's own code for parse errors), 5 a `collect --threshold` failed.
 
 pub mod collect;
 /// `benchmon compare` and `benchmon history`: verdicts across bundles, no server.
@@ -116,6 +116,9 @@ pub enum CliError {
         waited: String,
         now: String,
     },
+    /// A collection's `--threshold` failed (exit code 5).
+    #[error("{failed} threshold result(s) failed")]
+    ThresholdsFailed { failed: usize },
     /// The session failed (or was stopped) while we waited for it.
     #[error("session {session} is {state}: {reason}")]
     SessionEnded {

@@ -8,6 +8,8 @@ pub mod alerts;
 pub mod index;
 pub mod request;
 mod source;
+/// Absolute limits on a collection's KPIs, judged on its bundle.
+pub mod thresholds;
 
 pub use index::{find_collection, list_collections, CollectionEntry};
 pub use request::{CollectRequest, CollectResponse};
@@ -167,6 +169,7 @@ async fn collect_from(
         window_name,
         bundle_parent,
     } = checked;
+    let req_thresholds = req.thresholds.clone();
     let now_ms = Timestamp::now().unix_millis();
     let scrape_ms = scrape_millis(&session);
 
@@ -287,6 +290,7 @@ async fn collect_from(
         .iter()
         .find(|a| a.name == "report.html")
         .map(|a| a.path.to_string_lossy().into_owned());
+    let thresholds = judge_thresholds(req_thresholds, &outcome.bundle_dir).await;
     Ok(CollectResponse {
         artifacts,
         bundle_dir: outcome.bundle_dir,
@@ -305,5 +309,28 @@ async fn collect_from(
         raw_samples: outcome.raw_samples,
         duration_seconds: outcome.duration_seconds,
         manifest: outcome.manifest,
+        thresholds,
     })
+}
+
+/// The thresholds judged on the bundle just written; a bundle whose summary cannot be read
+/// back fails them all (no value), rather than passing unchecked.
+async fn judge_thresholds(
+    ts: Vec<thresholds::Threshold>,
+    dir: &std::path::Path,
+) -> Option<thresholds::ThresholdReport> {
+    if ts.is_empty() {
+        return None;
+    }
+    let dir = dir.to_owned();
+    let rows = tokio::task::spawn_blocking(move || crate::compare::Bundle::read(&dir))
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|r| r.map_err(|e| e.to_string()))
+        .map(|b| b.rows)
+        .unwrap_or_else(|e| {
+            tracing::error!("thresholds not judged: {e}");
+            Vec::new()
+        });
+    Some(thresholds::evaluate(&ts, &rows))
 }

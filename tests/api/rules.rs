@@ -133,10 +133,33 @@ async fn a_rule_that_fires_in_a_window_is_in_alerts_csv_with_its_first_and_last_
     let end = now();
     let req = from_json(
         json!({"window_start": format!("{start:.3}"), "window_end": format!("{end:.3}"),
-        "run_id": "alerts", "raw": false, "queries": {"rec": "bench:driven:max"}}),
+        "run_id": "alerts", "raw": false, "queries": {"rec": "bench:driven:max"},
+        "thresholds": [{"query": "rec", "kpi": "max", "max": 0.5},
+                       {"query": "rec", "kpi": "min", "min": 0},
+                       {"query": "nope", "kpi": "p99", "max": 1}]}),
     );
     let out = app.collect(&id, &req).await.success(201);
     let bundle = Path::new(&out.bundle_dir);
+    // Thresholds on this run's own KPIs: rec's max is 1 (over 0.5), its min 0; no `nope`.
+    assert_eq!(
+        out.extra["thresholds"],
+        json!({"passed": false, "results": [
+            {"query": "rec", "kpi": "max", "window": "collection", "value": 1.0, "min": null, "max": 0.5, "passed": false},
+            {"query": "rec", "kpi": "min", "window": "collection", "value": 0.0, "min": 0.0, "max": null, "passed": true},
+            {"query": "nope", "kpi": "p99", "window": "collection", "value": null, "min": null, "max": 1.0, "passed": false}]})
+    );
+    let (status, _, p) = app
+        .send(
+            Method::POST,
+            &format!("/api/v1/sessions/{id}/collect"),
+            Some(json!({"last": "5s", "thresholds": [{"query": "rec", "kpi": "max"}]})),
+        )
+        .await;
+    assert_eq!(
+        (status, &p["field"]),
+        (422, &json!("thresholds[0].max")),
+        "{p}"
+    );
 
     let mut csv = csv::Reader::from_path(bundle.join("alerts.csv")).unwrap();
     let rows: Vec<csv::StringRecord> = csv.records().map(Result::unwrap).collect();
@@ -172,6 +195,32 @@ async fn a_rule_that_fires_in_a_window_is_in_alerts_csv_with_its_first_and_last_
     assert_eq!(rec["status"], "ok");
     assert_eq!(rec["aggregate"][0]["max"], 1.0);
 
+    // The CLI's exit code follows the thresholds: from 3 s after the switch-off the gauge is 0.
+    for (threshold, code) in [("rec:max<=0.5", 0), ("rec:max>=0.5", 5)] {
+        let cli = tokio::process::Command::new(env!("CARGO_BIN_EXE_benchmon"))
+            .args([
+                "collect",
+                "--session",
+                &id,
+                "--start",
+                &format!("{:.3}", off + 3.0),
+            ])
+            .args(["--end", &format!("{end:.3}"), "--query"])
+            .args(["rec=bench:driven:max", "--threshold", threshold])
+            .args(["--server", &app.url("")])
+            .env_remove("BENCHMON_TOKEN")
+            .output()
+            .await
+            .unwrap();
+        let text = String::from_utf8_lossy(&cli.stdout);
+        assert_eq!(
+            cli.status.code(),
+            Some(code),
+            "{threshold}: {text} {}",
+            String::from_utf8_lossy(&cli.stderr)
+        );
+        assert!(text.contains("thresholds:"), "{text}");
+    }
     // New rules while running: checked, written, reloaded without a restart.
     let (status, _, p) = app
         .send(
