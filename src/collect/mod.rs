@@ -1,7 +1,9 @@
 //! A session's collections — the use case behind `POST /api/v1/sessions/{id}/collect`: the
 //! [`request`] is checked, a [`source`] Prometheus is chosen (the live job, or an offline one
 //! over the ended job's TSDB), the default profiles are built from what the session registered,
-//! the [`crate::export`] engine writes the bundle, and the [`index`] records it.
+//! the window's [`alerts`] are read from `ALERTS` (→ `alerts.csv`, handed to the engine with the
+//! plan), the [`crate::export`] engine writes the bundle, the [`index`] records it, and the
+//! request's [`thresholds`] are judged on the bundle's summary.
 
 /// The alerts of the window (`alerts.csv`), from the `ALERTS` series.
 pub mod alerts;

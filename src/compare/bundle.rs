@@ -4,7 +4,8 @@
 //! The reader is lenient about the summary's evolution: a row without a `window` is a
 //! whole-collection row (`"collection"`), a row without a `unit` has none, and any numeric
 //! column or field that is not one of the bookkeeping ones below is a KPI, so a KPI added to
-//! the writer later (`energy_j`) is compared without a change here.
+//! the writer later (`energy_j`) is compared without a change here. Times and spans
+//! (`start`, `window_end`, `…_ms`, `…_at`, `…_seconds`) describe a row, so they are never KPIs.
 
 use super::labels::parse_label_string;
 use super::CompareError;
@@ -28,6 +29,15 @@ const NOT_KPIS: [&str; 11] = [
     "window",
     "unit",
 ];
+
+/// Whether a column or field holds a KPI (rather than describing its row).
+fn is_kpi(name: &str) -> bool {
+    !NOT_KPIS.contains(&name)
+        && !["start", "end", "seconds"].contains(&name)
+        && !["_start", "_end", "_ms", "_at", "_seconds"]
+            .iter()
+            .any(|s| name.ends_with(s))
+}
 
 /// One KPI value of one bundle.
 #[derive(Debug, Clone, PartialEq)]
@@ -118,7 +128,7 @@ pub fn rows_from_csv(text: &[u8]) -> Result<Vec<KpiRow>, String> {
     let kpis: Vec<(usize, &str)> = headers
         .iter()
         .enumerate()
-        .filter(|(_, h)| !NOT_KPIS.contains(h))
+        .filter(|(_, h)| is_kpi(h))
         .collect();
     let mut out = Vec::new();
     for rec in r.records() {
@@ -204,7 +214,7 @@ fn json_queries(queries: &[serde_json::Value], window: Option<&str>, out: &mut V
                 return;
             };
             for (k, v) in fields {
-                let (false, Some(value)) = (NOT_KPIS.contains(&k.as_str()), v.as_f64()) else {
+                let (true, Some(value)) = (is_kpi(k), v.as_f64()) else {
                     continue;
                 };
                 out.push(KpiRow {
@@ -271,9 +281,9 @@ mod tests {
 
     #[test]
     fn window_and_unit_columns_and_fields_are_read_when_present() {
-        let text = "window,query,scope,series,labels,kind,samples,mean,energy_j,unit,method\n\
-            collection,p,aggregate,,,gauge,3,250,,W,m\n\
-            decode,p,aggregate,,,gauge,2,300,42.5,W,m\n";
+        let text = "window,window_start_ms,query,scope,series,labels,kind,samples,mean,energy_j,unit,method\n\
+            collection,1000,p,aggregate,,,gauge,3,250,,W,m\n\
+            decode,2000,p,aggregate,,,gauge,2,300,42.5,W,m\n";
         let rows = rows_from_csv(text.as_bytes()).unwrap();
         let got: Vec<(&str, &str, f64, Option<&str>)> = rows
             .iter()
