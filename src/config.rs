@@ -168,6 +168,10 @@ pub struct PrometheusSettings {
     pub enable_lifecycle: bool,
     /// promtool on benchmon's own host, which checks a session's rules before they are used.
     pub promtool: String,
+    /// Rule files every session's Prometheus loads besides its own rules (default packs:
+    /// target down, GPU temperature, throttling — `examples/rules/site-defaults.yml`), on a
+    /// filesystem the compute nodes read; checked with promtool when benchmon starts.
+    pub rule_packs: Vec<std::path::PathBuf>,
 }
 
 impl Default for PrometheusSettings {
@@ -179,6 +183,7 @@ impl Default for PrometheusSettings {
             sd_refresh_interval: PromDuration::from_secs(5),
             enable_lifecycle: true,
             promtool: "promtool".into(),
+            rule_packs: Vec::new(),
         }
     }
 }

@@ -257,3 +257,68 @@ async fn a_rule_that_fires_in_a_window_is_in_alerts_csv_with_its_first_and_last_
     app.client.stop_session(&id).await.unwrap();
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_site_rule_pack_is_loaded_by_every_session_and_a_broken_one_stops_startup() {
+    let pack = std::fs::canonicalize(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/rules/site-defaults.yml"
+    ))
+    .unwrap();
+    let dirs = Dirs::new();
+    let mut settings = test_settings(&dirs, LauncherKind::Local);
+    settings.site.prometheus.rule_packs = vec![pack.clone()];
+    let app = spawn_app_with(settings, dirs.clone()).await;
+    let id = unique_id("pack");
+    app.create(&from_json(json!({"run_id": id, "rules": RULES})))
+        .await
+        .success(201);
+    let yml = app.config(&id).await.success(200).prometheus_yml;
+    let pack_line = format!("  - {}\n", serde_json::to_string(&pack).unwrap());
+    let session_rules = dirs.state.join("sessions").join(&id).join("rules.yml");
+    let own_line = format!("  - {}\n", serde_json::to_string(&session_rules).unwrap());
+    let at = yml.find("rule_files:\n").unwrap();
+    assert!(
+        yml[at..].starts_with(&format!("rule_files:\n{pack_line}{own_line}")),
+        "{yml}"
+    );
+    // promtool agrees: the config and both rule files load.
+    let file = dirs.state.join("check.yml");
+    std::fs::write(&file, &yml).unwrap();
+    let check = std::process::Command::new("promtool")
+        .args(["check", "config"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        check.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    assert!(
+        said.contains("SUCCESS: 3 rules found") && said.contains("SUCCESS: 2 rules found"),
+        "{said}"
+    );
+    app.shutdown().await;
+
+    let broken = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        broken.path(),
+        "groups:\n  - name: x\n    rules:\n      - alert: A\n        expr: up ==\n",
+    )
+    .unwrap();
+    let dirs = Dirs::new();
+    let mut settings = test_settings(&dirs, LauncherKind::Local);
+    settings.site.prometheus.rule_packs = vec![broken.path().to_owned()];
+    settings.state_dir = dirs.state.clone();
+    settings.artifacts_dir = dirs.artifacts.clone();
+    let err = match benchmon::startup::build(settings).await {
+        Ok(_) => panic!("a broken rule pack was accepted"),
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        err.starts_with("rule pack ") && err.contains("parse error"),
+        "{err}"
+    );
+}
