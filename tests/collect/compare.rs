@@ -215,6 +215,20 @@ async fn compare_gives_exact_deltas_verdicts_and_exit_codes() {
     assert!(html.contains("<svg") && html.contains("seconds since window start"));
     assert!(html.contains("baseline {__name__=") && html.contains("candidate {__name__="));
     assert!(!html.contains("<script"));
+    // The latency chart (the first: most severe) draws both runs' 20 samples, a day apart but
+    // aligned on time since window start: the same x for the first point of each.
+    let svg = &html[html.find("<svg").unwrap()..html.find("</svg>").unwrap()];
+    let lines: Vec<Vec<&str>> = svg
+        .split("<polyline")
+        .skip(1)
+        .filter_map(|p| p.split("points=\"").nth(1)?.split('"').next())
+        .map(|p| p.split_whitespace().collect::<Vec<_>>())
+        .filter(|p| p.len() == 20)
+        .collect();
+    assert_eq!(lines.len(), 2, "{svg}");
+    let x = |p: &str| p.split(',').next().unwrap().to_owned();
+    assert_eq!(x(lines[0][0]), x(lines[1][0]));
+    assert_eq!(x(lines[0][19]), x(lines[1][19]));
 }
 
 #[tokio::test]
