@@ -300,6 +300,47 @@ async fn a_site_rule_pack_is_loaded_by_every_session_and_a_broken_one_stops_star
         said.contains("SUCCESS: 3 rules found") && said.contains("SUCCESS: 2 rules found"),
         "{said}"
     );
+    // `benchmon session rules` replaces them (not started: nothing to reload); a bad file is
+    // the server's 422, printed with its field.
+    let file = dirs.state.join("new-rules.yml");
+    for (text, code) in [
+        (
+            "groups:\n  - name: n\n    rules:\n      - record: up:sum\n        expr: sum(up)\n",
+            0,
+        ),
+        (
+            "groups:\n  - name: n\n    rules:\n      - record: up:sum\n",
+            1,
+        ),
+    ] {
+        std::fs::write(&file, text).unwrap();
+        let cli = tokio::process::Command::new(env!("CARGO_BIN_EXE_benchmon"))
+            .args(["session", "rules", &id])
+            .arg(&file)
+            .args(["--server", &app.url("")])
+            .env_remove("BENCHMON_TOKEN")
+            .output()
+            .await
+            .unwrap();
+        let (out, err) = (
+            String::from_utf8_lossy(&cli.stdout),
+            String::from_utf8_lossy(&cli.stderr),
+        );
+        assert_eq!(cli.status.code(), Some(code), "{out}{err}");
+        if code == 0 {
+            assert!(out.contains("replaced; they load when it starts"), "{out}");
+        } else {
+            assert!(
+                err.contains("field: rules") && err.contains("promtool check rules"),
+                "{err}"
+            );
+        }
+    }
+    let rules = app.config(&id).await.success(200).rules.unwrap();
+    assert!(
+        rules.contains("up:sum") && rules.contains("sum(up)"),
+        "{rules}"
+    );
     app.shutdown().await;
 
     let broken = tempfile::NamedTempFile::new().unwrap();
