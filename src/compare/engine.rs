@@ -140,7 +140,8 @@ fn keyed<'a>(rows: &'a [KpiRow], identity: &Identity) -> BTreeMap<Key, &'a KpiRo
 
 pub(crate) fn limit_text(l: Limit) -> String {
     match l {
-        Limit::Relative(f) => format!("{}%", f * 100.0),
+        // Rounded so "7%" does not come back as 7.000000000000001 %.
+        Limit::Relative(f) => format!("{}%", (f * 100.0 * 1e9).round() / 1e9),
         Limit::Absolute(x) => x.to_string(),
     }
 }

@@ -93,7 +93,7 @@ pub async fn check_rules(promtool: &str, text: &str) -> Result<(), CheckError> {
     let lines: Vec<&str> = said
         .lines()
         .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with("Checking "))
+        .filter(|l| !l.is_empty() && !l.starts_with("Checking ") && *l != "FAILED:")
         .collect();
     Err(CheckError::Invalid(lines.join("; ")))
 }

@@ -64,7 +64,8 @@ async fn a_rule_with_a_syntax_error_is_a_422_with_promtools_message_and_no_sessi
     let detail = p["detail"].as_str().unwrap();
     assert!(detail.starts_with("promtool check rules: "), "{detail}");
     assert!(
-        detail.contains("parse error") && detail.contains("rules"),
+        detail.contains(r#"rules: 5:15: group "g", rule 1, "Broken": could not parse expression"#)
+            && detail.contains("parse error"),
         "{detail}"
     );
     assert!(!detail.contains("/tmp"), "{detail}");
