@@ -102,6 +102,15 @@ impl Bundle {
                 .map_err(|e| not_bundle(format!("summary.json is not JSON: {e}")))?;
             rows_from_json(&doc)
         };
+        let mut rows = rows;
+        let energy = dir.join("energy.csv");
+        if energy.exists() {
+            let text = std::fs::read(&energy)
+                .map_err(|e| not_bundle(format!("cannot read energy.csv: {e}")))?;
+            rows.extend(
+                rows_from_energy_csv(&text).map_err(|e| not_bundle(format!("energy.csv: {e}")))?,
+            );
+        }
         let id = dir
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -161,12 +170,53 @@ pub fn rows_from_csv(text: &[u8]) -> Result<Vec<KpiRow>, String> {
     Ok(out)
 }
 
+/// The query name energy rows are compared under.
+pub const ENERGY_QUERY: &str = "energy";
+
+/// Rows of `energy.csv` (`window,scope,target,metric,value,unit,method`, newer bundles): each
+/// metric (`energy`, `mean_power`, `joules_per_token`, …) a KPI of query [`ENERGY_QUERY`], its
+/// scope (`gpu`, `node`, `work`, …) the scope and its target the one label.
+pub fn rows_from_energy_csv(text: &[u8]) -> Result<Vec<KpiRow>, String> {
+    let mut r = csv::Reader::from_reader(text);
+    let headers = r.headers().map_err(|e| e.to_string())?.clone();
+    let col = |name: &str| headers.iter().position(|h| h == name);
+    let (Some(metric), Some(value)) = (col("metric"), col("value")) else {
+        return Err("no metric or value column".into());
+    };
+    let (window, scope, target, unit) = (col("window"), col("scope"), col("target"), col("unit"));
+    let mut out = Vec::new();
+    for rec in r.records() {
+        let rec = rec.map_err(|e| e.to_string())?;
+        let get = |i: Option<usize>| i.and_then(|i| rec.get(i)).unwrap_or("");
+        let Ok(v) = get(Some(value)).parse::<f64>() else {
+            continue;
+        };
+        let labels = non_empty(get(target))
+            .map(|t| BTreeMap::from([("target".to_owned(), t.to_owned())]))
+            .unwrap_or_default();
+        out.push(KpiRow {
+            window: non_empty(get(window))
+                .unwrap_or(COLLECTION_WINDOW)
+                .to_owned(),
+            query: ENERGY_QUERY.to_owned(),
+            scope: non_empty(get(scope)).unwrap_or("aggregate").to_owned(),
+            kind: "energy".to_owned(),
+            labels,
+            kpi: get(Some(metric)).to_owned(),
+            value: v,
+            unit: non_empty(get(unit)).map(str::to_owned),
+        });
+    }
+    Ok(out)
+}
+
 fn non_empty(s: &str) -> Option<&str> {
     (!s.is_empty()).then_some(s)
 }
 
 /// Rows of `summary.json`: `window` and `unit` may sit on a KPI, its series entry or its
-/// query; a top-level `windows: [{name, queries}]` adds per-window queries.
+/// query; a query's `windows: [{window, aggregate, series}]` and a top-level
+/// `windows: [{name, queries}]` add per-window rows.
 pub fn rows_from_json(doc: &serde_json::Value) -> Vec<KpiRow> {
     let mut out = Vec::new();
     let empty = Vec::new();
@@ -175,6 +225,24 @@ pub fn rows_from_json(doc: &serde_json::Value) -> Vec<KpiRow> {
         .and_then(|q| q.as_array())
         .unwrap_or(&empty);
     json_queries(queries, None, &mut out);
+    // Per query, each named window's KPIs: read as the same query in that window.
+    for q in queries {
+        for w in q
+            .get("windows")
+            .and_then(|w| w.as_array())
+            .into_iter()
+            .flatten()
+        {
+            let mut wq = w.clone();
+            if let (Some(obj), Some(name)) = (wq.as_object_mut(), q.get("name")) {
+                obj.insert("name".into(), name.clone());
+                if let Some(unit) = q.get("unit") {
+                    obj.entry("unit").or_insert(unit.clone());
+                }
+            }
+            json_queries(std::slice::from_ref(&wq), None, &mut out);
+        }
+    }
     for w in doc
         .get("windows")
         .and_then(|w| w.as_array())
@@ -333,5 +401,49 @@ mod tests {
             ]
         );
         assert_eq!(rows[2].labels["gpu"], "0");
+        // Issue 11's shape: named windows under each query.
+        let doc = serde_json::json!({"queries": [{"name": "p", "unit": "W", "window": "collection",
+            "aggregate": [{"kind": "gauge", "samples": 3, "mean": 250.0}], "series": [],
+            "windows": [{"window": "decode", "start": "x", "end": "y",
+                "aggregate": [{"kind": "gauge", "samples": 2, "mean": 300.0}], "series": []}]}]});
+        let got: Vec<(String, f64, Option<String>)> = rows_from_json(&doc)
+            .into_iter()
+            .map(|r| (r.window, r.value, r.unit))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("collection".into(), 250.0, Some("W".into())),
+                ("decode".into(), 300.0, Some("W".into()))
+            ]
+        );
+    }
+
+    #[test]
+    fn energy_rows_are_kpis_of_the_energy_query() {
+        let text = "window,scope,target,metric,value,unit,method\n\
+            collection,gpu,\"{gpu=\"\"0\"\"}\",energy,1200.5,J,m\n\
+            decode,work,total,joules_per_token,0.25,J/token,m\n";
+        let rows = rows_from_energy_csv(text.as_bytes()).unwrap();
+        let got: Vec<(&str, &str, &str, f64, Option<&str>)> = rows
+            .iter()
+            .map(|r| {
+                (
+                    r.window.as_str(),
+                    r.scope.as_str(),
+                    r.kpi.as_str(),
+                    r.value,
+                    r.unit.as_deref(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("collection", "gpu", "energy", 1200.5, Some("J")),
+                ("decode", "work", "joules_per_token", 0.25, Some("J/token"))
+            ]
+        );
+        assert_eq!(rows[0].labels["target"], r#"{gpu="0"}"#);
     }
 }

@@ -23,7 +23,14 @@ const PROFILE: [(&str, Direction); 14] = [
 ];
 
 /// The default direction of `kpi` of query `query`.
-pub fn default_direction(query: &str) -> Option<Direction> {
+pub fn default_direction(query: &str, kpi: &str) -> Option<Direction> {
+    // energy.csv: energy and power are costs, tokens and tokens per joule the work done.
+    if query == super::bundle::ENERGY_QUERY {
+        return Some(match kpi {
+            "tokens" | "tokens_per_joule" => Direction::Higher,
+            _ => Direction::Lower,
+        });
+    }
     if let Some((_, d)) = PROFILE.iter().find(|(q, _)| *q == query) {
         return Some(*d);
     }
@@ -69,15 +76,23 @@ mod tests {
     #[test]
     fn latency_power_and_energy_are_lower_throughput_higher() {
         use Direction::*;
-        assert_eq!(default_direction("vllm_ttft_seconds"), Some(Lower));
-        assert_eq!(default_direction("vllm_ttft_seconds_p95"), Some(Lower));
-        assert_eq!(default_direction("gpu_power_watts"), Some(Lower));
-        assert_eq!(default_direction("energy_per_token_j"), Some(Lower));
+        assert_eq!(default_direction("vllm_ttft_seconds", "mean"), Some(Lower));
         assert_eq!(
-            default_direction("vllm_generation_tokens_per_second"),
+            default_direction("vllm_ttft_seconds_p95", "mean"),
+            Some(Lower)
+        );
+        assert_eq!(default_direction("gpu_power_watts", "mean"), Some(Lower));
+        assert_eq!(default_direction("energy_per_token_j", "mean"), Some(Lower));
+        assert_eq!(
+            default_direction("vllm_generation_tokens_per_second", "mean"),
             Some(Higher)
         );
-        assert_eq!(default_direction("my_throughput"), Some(Higher));
-        assert_eq!(default_direction("node_cpu_utilisation"), None);
+        assert_eq!(default_direction("my_throughput", "mean"), Some(Higher));
+        assert_eq!(default_direction("node_cpu_utilisation", "mean"), None);
+        assert_eq!(default_direction("energy", "joules_per_token"), Some(Lower));
+        assert_eq!(
+            default_direction("energy", "tokens_per_joule"),
+            Some(Higher)
+        );
     }
 }

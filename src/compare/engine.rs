@@ -210,7 +210,7 @@ pub fn compare_rows(baseline: &Bundle, candidate: &Bundle, opts: &Options) -> Ve
                         .find(|(p, _)| super::tolerance::glob(p, &query))
                         .map(|(_, d)| *d)
                 })
-                .or_else(|| default_direction(&query));
+                .or_else(|| default_direction(&query, &kpi));
             let (bv, cv) = (b.map(|r| r.value), c.map(|r| r.value));
             let (mut delta, mut relative) = (None, None);
             let verdict = match (bv, cv) {
