@@ -322,6 +322,26 @@ impl Client {
         self.call_within(Method::POST, &path, None, limit).await
     }
 
+    /// `PUT /api/v1/sessions/{id}/rules` with a rule file's YAML text.
+    pub async fn set_rules(
+        &self,
+        id: &crate::domain::RunId,
+        yaml: &str,
+    ) -> Result<crate::session::RulesView, ClientError> {
+        let body = serde_json::json!({"rules": yaml});
+        let path = format!("/api/v1/sessions/{id}/rules");
+        self.call(Method::PUT, &path, Some(&body)).await
+    }
+
+    /// `POST /api/v1/compare`: `body` is `{baseline, candidate, tolerances?}`; the answer is
+    /// `compare.json`'s content.
+    pub async fn compare(
+        &self,
+        body: &serde_json::Value,
+    ) -> Result<serde_json::Value, ClientError> {
+        self.call(Method::POST, "/api/v1/compare", Some(body)).await
+    }
+
     pub async fn delete_session(&self, id: &str) -> Result<(), ClientError> {
         let path = format!("/api/v1/sessions/{id}");
         self.call::<serde_json::Value>(Method::DELETE, &path, None)

@@ -204,6 +204,12 @@ pub struct PrometheusSettings {
     /// Prometheus, so a site on a shared network may turn it off (benchmon itself never calls it:
     /// targets change through file_sd).
     pub enable_lifecycle: bool,
+    /// promtool on benchmon's own host, which checks a session's rules before they are used.
+    pub promtool: String,
+    /// Rule files every session's Prometheus loads besides its own rules (default packs:
+    /// target down, GPU temperature, throttling — `examples/rules/site-defaults.yml`), on a
+    /// filesystem the compute nodes read; checked with promtool when benchmon starts.
+    pub rule_packs: Vec<std::path::PathBuf>,
 }
 
 impl PrometheusSettings {
@@ -225,6 +231,8 @@ impl Default for PrometheusSettings {
             startup_timeout: PromDuration::from_secs(180),
             sd_refresh_interval: PromDuration::from_secs(5),
             enable_lifecycle: true,
+            promtool: "promtool".into(),
+            rule_packs: Vec::new(),
         }
     }
 }

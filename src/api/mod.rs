@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod collect;
+pub mod compare;
 pub mod extract;
 pub mod observe;
 pub mod openapi;
@@ -48,6 +49,7 @@ pub struct AppState {
         sessions::start_session,
         sessions::stop_session,
         sessions::delete_session,
+        sessions::set_rules,
         targets::register_client,
         targets::register_service,
         targets::register_session_client,
@@ -62,6 +64,7 @@ pub struct AppState {
         windows::delete_window,
         collect::collect,
         collect::list_collections,
+        compare::compare,
         system::health,
         system::ready,
         system::metrics,
@@ -97,6 +100,10 @@ pub fn router(state: AppState) -> Router {
         .route("/sessions/{id}/status", get(sessions::session_status))
         .route("/sessions/{id}/start", post(sessions::start_session))
         .route("/sessions/{id}/stop", post(sessions::stop_session))
+        .route(
+            "/sessions/{id}/rules",
+            axum::routing::put(sessions::set_rules),
+        )
         .route("/clients", post(targets::register_client))
         .route("/services", post(targets::register_service))
         .route(
@@ -130,7 +137,8 @@ pub fn router(state: AppState) -> Router {
             post(windows::close_window),
         )
         .route("/sessions/{id}/collect", post(collect::collect))
-        .route("/sessions/{id}/collections", get(collect::list_collections));
+        .route("/sessions/{id}/collections", get(collect::list_collections))
+        .route("/compare", post(compare::compare));
     Router::new()
         .nest("/api/v1", api)
         .route("/health", get(system::health))

@@ -47,6 +47,7 @@ impl utoipa::Modify for ProblemResponses {
             let ops = [
                 (&mut item.get, false),
                 (&mut item.post, false),
+                (&mut item.put, false),
                 (&mut item.delete, true),
             ];
             for (op, is_delete) in ops {

@@ -37,12 +37,13 @@ fn parse_state(field: &str, raw: &str) -> Result<SessionState, ApiError> {
 
 #[utoipa::path(post, path = "/api/v1/sessions", tag = "sessions",
     request_body = CreateSession,
-    responses((status = 201, body = Session), (status = 409, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 201, body = Session), (status = 409, body = Problem), (status = 422, body = Problem),
+        (status = 500, body = Problem)))]
 pub async fn create_session(
     State(app): State<AppState>,
     AppJson(req): AppJson<CreateSession>,
 ) -> Result<(StatusCode, Json<Session>), ApiError> {
-    let s = app.sessions.create(req).await?;
+    let s = app.sessions.create_with_rules(req).await?;
     Ok((StatusCode::CREATED, Json(s)))
 }
 
@@ -163,4 +164,19 @@ pub async fn delete_session(
 ) -> Result<StatusCode, ApiError> {
     app.sessions.delete(&id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Replaces the session's alert and recording rules (checked with promtool first); a running
+/// Prometheus reloads them without a restart.
+#[utoipa::path(put, path = "/api/v1/sessions/{id}/rules", tag = "sessions",
+    request_body = crate::session::SetRules,
+    params(("id" = String, Path, description = "Session id")),
+    responses((status = 200, body = crate::session::RulesView), (status = 404, body = Problem),
+        (status = 409, body = Problem), (status = 422, body = Problem), (status = 500, body = Problem),
+        (status = 502, body = Problem)))]
+pub async fn set_rules(
+    State(app): State<AppState>,
+    IdPathJson(id, req): IdPathJson<RunId, crate::session::SetRules>,
+) -> Result<Json<crate::session::RulesView>, ApiError> {
+    Ok(Json(app.sessions.set_rules(&id, req).await?))
 }

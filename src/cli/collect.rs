@@ -50,6 +50,35 @@ pub struct CollectArgs {
     /// query that matched nothing). Without it: exit 3 on `partial`; `empty` always exits 4.
     #[arg(long)]
     pub allow_partial: bool,
+    /// An absolute limit on a KPI of the collection, QUERY:KPI<=X or QUERY:KPI>=X (`<`, `>`
+    /// alike: limits are inclusive); repeatable. Any failing: exit 5.
+    #[arg(long = "threshold", value_name = "QUERY:KPI<=X", value_parser = parse_threshold)]
+    pub thresholds: Vec<crate::collect::thresholds::Threshold>,
+}
+
+/// Exit code when a `--threshold` failed.
+pub const EXIT_THRESHOLD: u8 = 5;
+
+fn parse_threshold(s: &str) -> Result<crate::collect::thresholds::Threshold, String> {
+    let bad = || format!("{s:?} is not QUERY:KPI<=X or QUERY:KPI>=X");
+    let (i, op) = s
+        .char_indices()
+        .find(|(_, c)| matches!(c, '<' | '>'))
+        .ok_or_else(bad)?;
+    let (name, rest) = (&s[..i], s[i + 1..].trim_start_matches('='));
+    let (query, kpi) = name.trim().split_once(':').ok_or_else(bad)?;
+    let value: f64 = rest.trim().parse().map_err(|_| bad())?;
+    if query.is_empty() || kpi.is_empty() || !value.is_finite() {
+        return Err(bad());
+    }
+    Ok(crate::collect::thresholds::Threshold {
+        query: query.to_owned(),
+        kpi: kpi.to_owned(),
+        max: (op == '<').then_some(value),
+        min: (op == '>').then_some(value),
+        window: None,
+        scope: Default::default(),
+    })
 }
 
 fn parse_query(s: &str) -> Result<(String, String), String> {
@@ -87,6 +116,7 @@ pub async fn run(client: &Client, out: &Output, a: CollectArgs) -> Result<(), Cl
             .into_iter()
             .map(|(k, v)| (k, v.into()))
             .collect::<BTreeMap<_, _>>(),
+        thresholds: a.thresholds,
         ..CollectRequest::default()
     };
     let session = a.session.session;
@@ -96,12 +126,19 @@ pub async fn run(client: &Client, out: &Output, a: CollectArgs) -> Result<(), Cl
     drop(progress);
     let done = result?;
     out.show(&done, |r| summary(r, took));
-    match done.quality.as_deref() {
-        Some("empty") => Err(CliError::Quality {
+    let failed = done
+        .extra
+        .get("thresholds")
+        .and_then(|t| t.get("results"))
+        .and_then(|r| r.as_array())
+        .map_or(0, |r| r.iter().filter(|x| x["passed"] == false).count());
+    match (done.quality.as_deref(), failed) {
+        (Some("empty"), _) => Err(CliError::Quality {
             quality: "empty".into(),
             allowed: true,
         }),
-        Some("partial") if !a.allow_partial => Err(CliError::Quality {
+        (_, failed @ 1..) => Err(CliError::ThresholdsFailed { failed }),
+        (Some("partial"), _) if !a.allow_partial => Err(CliError::Quality {
             quality: "partial".into(),
             allowed: false,
         }),
@@ -143,6 +180,7 @@ fn summary(r: &CollectResult, took: Duration) -> String {
             ),
         ),
         ("absent queries", list(&r.absent_queries)),
+        ("thresholds", thresholds_line(r)),
         (
             "gaps",
             if r.gaps.is_empty() {
@@ -152,4 +190,44 @@ fn summary(r: &CollectResult, took: Duration) -> String {
             },
         ),
     ])
+}
+
+/// `2 of 3 passed; FAILED: lat:p99 = 0.7 (max 0.5)`, or nothing without thresholds.
+fn thresholds_line(r: &CollectResult) -> String {
+    let Some(results) = r
+        .extra
+        .get("thresholds")
+        .and_then(|t| t.get("results"))
+        .and_then(|x| x.as_array())
+    else {
+        return String::new();
+    };
+    let failed: Vec<String> = results
+        .iter()
+        .filter(|x| x["passed"] == false)
+        .map(|x| {
+            let limit = |k: &str| x[k].as_f64().map(|v| format!("{k} {v}"));
+            let limits: Vec<String> = [limit("min"), limit("max")].into_iter().flatten().collect();
+            format!(
+                "{}:{}{} = {} ({})",
+                x["query"].as_str().unwrap_or_default(),
+                x["kpi"].as_str().unwrap_or_default(),
+                x["series"]
+                    .as_str()
+                    .map(|s| format!(" {{{s}}}"))
+                    .unwrap_or_default(),
+                x["value"].as_f64().map_or("none".into(), |v| v.to_string()),
+                limits.join(", ")
+            )
+        })
+        .collect();
+    let passed = results.len() - failed.len();
+    match failed.is_empty() {
+        true => format!("{passed} of {} passed", results.len()),
+        false => format!(
+            "{passed} of {} passed; FAILED: {}",
+            results.len(),
+            failed.join("; ")
+        ),
+    }
 }

@@ -169,6 +169,7 @@ pub fn plan_from_args(args: &ExportArgs) -> anyhow::Result<CollectionPlan> {
             .contains(&crate::export::formats::SampleFormat::Parquet),
         manifest_extra: serde_json::json!({"source": "benchmon export"}),
         quality: crate::export::QualityThresholds::default(),
+        extra_files: Vec::new(),
     })
 }
 

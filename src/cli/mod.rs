@@ -9,8 +9,11 @@
 //! Exit codes: 0 success, 1 the server refused (its problem detail is printed) or could not be
 //! reached, 2 usage (clap's own code for parse errors); `collect` also exits 3 when the bundle
 //! was written but its verdict is `partial` (unless `--allow-partial`) and 4 when it is `empty`.
+//! reached, 2 usage (clap's own code for parse errors), 5 a `collect --threshold` failed.
 
 pub mod collect;
+/// `benchmon compare` and `benchmon history`: verdicts across bundles, no server.
+pub mod compare;
 /// `benchmon export`: the engine against any Prometheus, without a server.
 pub mod export;
 pub mod first_scrape;
@@ -128,6 +131,9 @@ pub enum CliError {
         pending: String,
         note: String,
     },
+    /// A collection's `--threshold` failed (exit code 5).
+    #[error("{failed} threshold result(s) failed")]
+    ThresholdsFailed { failed: usize },
     /// The session failed (or was stopped) while we waited for it.
     #[error("session {session} is {state}: {reason}")]
     SessionEnded {

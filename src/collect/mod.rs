@@ -1,14 +1,21 @@
 //! A session's collections — the use case behind `POST /api/v1/sessions/{id}/collect`: the
 //! [`request`] is checked, a [`source`] Prometheus is chosen (the live job, or an offline one
 //! over the ended job's TSDB), the default profiles are built from what the session registered,
-//! the [`crate::export`] engine writes the bundle, and the [`index`] records it.
+//! the window's [`alerts`] are read from `ALERTS` (→ `alerts.csv`, handed to the engine with the
+//! plan), the [`crate::export`] engine writes the bundle, the [`index`] records it, and the
+//! request's [`thresholds`] are judged on the bundle's summary.
 
+/// The alerts of the window (`alerts.csv`), from the `ALERTS` series.
+pub mod alerts;
 pub mod index;
 pub mod request;
 mod source;
 pub mod storage;
 
-pub use index::{list_collections, CollectionEntry};
+/// Absolute limits on a collection's KPIs, judged on its bundle.
+pub mod thresholds;
+
+pub use index::{find_collection, list_collections, CollectionEntry};
 pub use request::{CollectRequest, CollectResponse, QuerySpec};
 
 use crate::artifacts::OutDirError;
@@ -168,6 +175,7 @@ async fn collect_from(
         window_name,
         bundle_parent,
     } = checked;
+    let req_thresholds = req.thresholds.clone();
     let now_ms = Timestamp::now().unix_millis();
     let scrape_ms = scrape_millis(&session);
 
@@ -217,6 +225,21 @@ async fn collect_from(
             end: w.end.unwrap_or(end),
         })
         .collect();
+    // The session's Prometheus (or the offline one over its TSDB) holds only this session's
+    // alerts, so ALERTS needs no selector: an alert whose expression aggregated the session
+    // label away is still the session's.
+    let prom = crate::prometheus::PromClient::new(sessions.http.clone(), &prometheus_url);
+    let (alert_files, alerts_context) = match alerts::alerts_in_window(&prom, "", start, end).await
+    {
+        Ok(seen) => match alerts::alerts_csv(&seen) {
+            Ok(file) => (vec![file], serde_json::json!(seen)),
+            Err(e) => (Vec::new(), serde_json::json!({"error": e.to_string()})),
+        },
+        Err(e) => {
+            tracing::warn!(session = %id, "no alerts.csv: {e}");
+            (Vec::new(), serde_json::json!({"error": e.to_string()}))
+        }
+    };
     let bundle_name = req
         .run_id
         .as_ref()
@@ -258,7 +281,9 @@ async fn collect_from(
             "request": req,
             "window": window_name,
             "prometheus_source": source.as_str(),
+            "alerts": alerts_context,
         }),
+        extra_files: alert_files,
     };
     let dir = plan.bundle_parent.clone();
     let outcome = export::collect(&sessions.http, plan, None)
@@ -282,6 +307,7 @@ async fn collect_from(
         .iter()
         .find(|a| a.name == "report.html")
         .map(|a| a.path.to_string_lossy().into_owned());
+    let thresholds = judge_thresholds(req_thresholds, &outcome.bundle_dir).await;
     Ok(CollectResponse {
         artifacts,
         bundle_dir: outcome.bundle_dir,
@@ -304,5 +330,28 @@ async fn collect_from(
         quality_reasons: outcome.verdict.reasons,
         quality_notes: outcome.verdict.notes,
         quality_thresholds: outcome.verdict.thresholds,
+        thresholds,
     })
+}
+
+/// The thresholds judged on the bundle just written; a bundle whose summary cannot be read
+/// back fails them all (no value), rather than passing unchecked.
+async fn judge_thresholds(
+    ts: Vec<thresholds::Threshold>,
+    dir: &std::path::Path,
+) -> Option<thresholds::ThresholdReport> {
+    if ts.is_empty() {
+        return None;
+    }
+    let dir = dir.to_owned();
+    let rows = tokio::task::spawn_blocking(move || crate::compare::Bundle::read(&dir))
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|r| r.map_err(|e| e.to_string()))
+        .map(|b| b.rows)
+        .unwrap_or_else(|e| {
+            tracing::error!("thresholds not judged: {e}");
+            Vec::new()
+        });
+    Some(thresholds::evaluate(&ts, &rows))
 }

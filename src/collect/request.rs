@@ -54,6 +54,10 @@ pub struct CollectRequest {
     #[serde(default)]
     #[schema(max_items = 3)]
     pub formats: Option<Vec<SampleFormat>>,
+    /// Absolute limits on this collection's KPIs (`{"query": …, "kpi": "p99", "max": 0.5}`),
+    /// judged once the bundle is written; the answer's `thresholds` says which passed.
+    #[serde(default)]
+    pub thresholds: Vec<super::thresholds::Threshold>,
 }
 
 /// A user query: the plain PromQL string, or the object form with a unit.
@@ -196,6 +200,9 @@ pub struct CollectResponse {
     /// The bundle's MANIFEST.json.
     #[schema(value_type = Object)]
     pub manifest: serde_json::Value,
+    /// The request's thresholds judged on the bundle's KPIs (absent when none were given).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub thresholds: Option<super::thresholds::ThresholdReport>,
 }
 
 /// Resolves the request's window to (start, end, name).
@@ -265,6 +272,7 @@ pub(super) async fn check_request(
 ) -> Result<CheckedRequest, CollectionError> {
     let id = &session.session_id;
     let (start, end, window_name) = resolve_window(sessions, id, &req).await?;
+    super::thresholds::validate(&req.thresholds).map_err(|(field, why)| invalid(&field, why))?;
     if end.unix_millis() > Timestamp::now().unix_millis() + scrape_millis(session) {
         return Err(invalid(
             "window_end",

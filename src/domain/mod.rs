@@ -4,6 +4,7 @@
 //! scripts, YAML, file paths) never re-checks it. Each type deserializes through its parser, so a
 //! bad value in a JSON body is rejected with the field's path before any handler runs.
 
+mod collection_ref;
 mod duration;
 mod ident;
 mod labels;
@@ -11,6 +12,7 @@ mod net;
 mod slurm;
 mod time;
 
+pub use collection_ref::CollectionRef;
 pub use duration::PromDuration;
 pub use ident::{ClientId, ExporterKind, Ident, RunId, ServiceName, WindowName};
 pub use labels::{

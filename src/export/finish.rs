@@ -41,10 +41,11 @@ pub(super) async fn finish(
         bundle,
         mut merged,
         resolved,
-        plan,
+        mut plan,
         version,
         started,
     } = done;
+    let extra = std::mem::take(&mut plan.extra_files);
     let found = found(&plan, &resolved, &mut merged);
     let manifest = Manifest::new(ManifestInput {
         plan: &plan,
@@ -61,6 +62,7 @@ pub(super) async fn finish(
         resolved,
         manifest,
         started,
+        extra,
     };
     let (mut artifacts, manifest, value) = tokio::task::spawn_blocking(move || writing.write())
         .await
@@ -144,6 +146,8 @@ struct Writing {
     resolved: Resolved,
     manifest: Manifest,
     started: Instant,
+    /// The caller's files ([`CollectionPlan::extra_files`]).
+    extra: Vec<super::ExtraFile>,
 }
 
 impl Writing {
@@ -157,6 +161,7 @@ impl Writing {
             resolved,
             mut manifest,
             started,
+            extra,
         } = self;
         let mut arts = write_samples(&dir, &mut merged)?;
         let windowed = windowed::window_kpis(
@@ -170,6 +175,9 @@ impl Writing {
         arts.extend(write_summaries(
             &dir, &merged, &manifest, &windowed, &energy,
         )?);
+        for f in &extra {
+            arts.push(write_file(&dir, &f.name, &f.bytes)?);
+        }
         let report = ReportInput {
             title: &title,
             start_s: resolved.start_ms as f64 / 1000.0,

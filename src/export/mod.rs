@@ -125,6 +125,16 @@ pub struct CollectionPlan {
     pub manifest_extra: serde_json::Value,
     /// What the verdict judges against (`collect.quality`), also the coverage flags.
     pub quality: QualityThresholds,
+    /// Files the caller made (a session's `alerts.csv`), written into the bundle and listed in
+    /// the manifest like the engine's own.
+    pub extra_files: Vec<ExtraFile>,
+}
+
+/// A small file a caller adds to the bundle.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExtraFile {
+    pub name: String,
+    pub bytes: Vec<u8>,
 }
 
 /// How raw samples are read.

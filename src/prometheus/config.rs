@@ -21,6 +21,8 @@ struct PrometheusYml<'a> {
     services_glob: String,
     /// (scheme, host:port) of benchmon itself when the session opted in.
     benchmon: Option<(String, String)>,
+    /// The site's rule packs, then the session's rule file when it has one.
+    rule_files: Vec<String>,
 }
 
 /// What of a session its scrape config depends on (the session record lives above this
@@ -38,6 +40,8 @@ pub struct RenderContext {
     pub sd_refresh_interval: PromDuration,
     /// How Prometheus reaches benchmon (for `scrape_benchmon`).
     pub benchmon_url: String,
+    /// The site's rule packs (absolute paths, checked at startup).
+    pub rule_packs: Vec<String>,
 }
 
 mod filters {
@@ -78,6 +82,18 @@ pub fn render_prometheus_config(
             .to_string_lossy()
             .into_owned(),
         benchmon,
+        // Rules are optional; a session without them keeps the config it always had.
+        rule_files: ctx
+            .rule_packs
+            .iter()
+            .cloned()
+            .chain(
+                paths
+                    .rules()
+                    .exists()
+                    .then(|| paths.rules().to_string_lossy().into_owned()),
+            )
+            .collect(),
     }
     .render()
     .map(|mut text| {

@@ -30,6 +30,10 @@ pub struct CreateSession {
     /// Also scrape benchmon's own `/metrics` (job `benchmon`).
     #[serde(default)]
     pub scrape_benchmon: bool,
+    /// Alert and recording rules (Prometheus rule groups, YAML text or JSON), checked with
+    /// `promtool check rules` before the session is created; loaded by its Prometheus.
+    #[serde(default)]
+    pub rules: Option<crate::prometheus::rules::RulesSpec>,
 }
 
 /// `POST /api/v1/sessions/{id}/start`: the SLURM options; omitted fields take the site defaults.

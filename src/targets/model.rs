@@ -132,4 +132,7 @@ pub struct ConfigView {
     /// file_sd file name → its JSON content.
     #[schema(value_type = Object)]
     pub file_sd: BTreeMap<String, serde_json::Value>,
+    /// The session's rule file (rules.yml), null when it has no rules.
+    #[serde(default)]
+    pub rules: Option<String>,
 }

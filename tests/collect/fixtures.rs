@@ -234,6 +234,7 @@ pub fn plan(
         samples_parquet: false,
         manifest_extra: serde_json::json!({"test": true}),
         quality: Default::default(),
+        extra_files: Vec::new(),
     }
 }
 

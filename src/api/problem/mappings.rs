@@ -199,3 +199,44 @@ impl From<CollectError> for ApiError {
         }
     }
 }
+
+impl From<crate::compare::CompareError> for ApiError {
+    fn from(e: crate::compare::CompareError) -> Self {
+        use crate::compare::CompareError as E;
+        match e {
+            E::Tolerances(inner) => ApiError::validation(inner.field.clone(), inner.to_string()),
+            // Listed in the session's index but gone or incomplete on disk now.
+            E::NotABundle { .. } => ApiError::new(
+                StatusCode::CONFLICT,
+                "bundle-unreadable",
+                "The bundle cannot be read",
+                e.to_string(),
+            ),
+            E::Write { .. } | E::Render(_) => ApiError::internal(e),
+        }
+    }
+}
+
+impl From<crate::session::RulesError> for ApiError {
+    fn from(e: crate::session::RulesError) -> Self {
+        use crate::session::RulesError as E;
+        match e {
+            E::Invalid(_) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-rules",
+                "promtool refused the rules",
+                e.to_string(),
+            )
+            .with_field("rules"),
+            E::Reload(_) => ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "reload-failed",
+                "Prometheus did not reload its rules",
+                e.to_string(),
+            )
+            .with_field("rules"),
+            E::Session(inner) => inner.into(),
+            E::Promtool(_) => ApiError::internal(e),
+        }
+    }
+}
