@@ -36,6 +36,8 @@ async fn schemathesis_finds_no_failures_and_no_server_errors_against_the_served_
         .unwrap()
         .join("schemathesis.har");
     let child = tokio::process::Command::new("st")
+        // Its cache and reports go to the test's directory, not the repository.
+        .current_dir(app.dirs.artifacts.parent().unwrap())
         .arg("run")
         .arg(app.url("/openapi.json"))
         .args(["--report", "har", "--report-har-path"])
