@@ -140,21 +140,23 @@ got_signal=0
 # benchmon's own output goes to stderr: the command's stdout stays the command's.
 bm() { "$BENCHMON" "$@" >&2; }
 
+# Each flag is set before its call: a signal that arrives during the call runs its trap only
+# after the call returned, and the cleanup must then undo what that call did.
 register() {
   if ((${#exporters[@]})); then
     local args=(register client --session "$session" --client-id "$client_id" --node "$node")
     local e
     for e in "${exporters[@]}"; do args+=(--exporter "$e"); done
     for e in "${disabled[@]}"; do args+=(--disable "$e"); done
-    bm "${args[@]}" "${label_args[@]}" || return 1
     client_registered=1
+    bm "${args[@]}" "${label_args[@]}" || { client_registered=0; return 1; }
   fi
   local s name
   for s in "${services[@]}"; do
     name=${s%%=*}
-    bm register service --session "$session" --name "$name" --endpoint "${s#*=}" \
-      --client-id "$client_id" "${label_args[@]}" || return 1
     registered_services+=("$name")
+    bm register service --session "$session" --name "$name" --endpoint "${s#*=}" \
+      --client-id "$client_id" "${label_args[@]}" || { unset 'registered_services[-1]'; return 1; }
   done
 }
 
@@ -183,8 +185,8 @@ wait_first_scrape() {
 
 open_window() {
   if [[ -n $window ]]; then
-    bm window open --session "$session" "$window" || return 1
     window_open=1
+    bm window open --session "$session" "$window" || { window_open=0; return 1; }
   fi
 }
 

@@ -53,6 +53,7 @@ impl utoipa::Modify for ProblemResponses {
             for (op, is_delete) in ops {
                 let Some(op) = op else { continue };
                 add_shared_statuses(op, api, is_delete);
+                constrain_path_ids(op);
                 for (status, resp) in op.responses.responses.iter_mut() {
                     if let (true, RefOr::T(resp)) = (status.as_str() >= "400", resp) {
                         as_problem(resp);
@@ -108,6 +109,20 @@ fn add_shared_statuses(op: &mut Operation, api: bool, is_delete: bool) {
             .responses
             .entry(status.to_owned())
             .or_insert_with(|| problem(why).into());
+    }
+}
+
+/// Every path parameter is an id (session, client, service, window): its grammar, so the
+/// document is not looser than the `IdPath` extractor.
+fn constrain_path_ids(op: &mut Operation) {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    for p in op.parameters.iter_mut().flatten() {
+        if p.parameter_in == ParameterIn::Path {
+            let id = ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some(crate::domain::IDENT_PATTERN));
+            p.schema = Some(id.into());
+        }
     }
 }
 

@@ -15,6 +15,7 @@ use utoipa::IntoParams;
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// Only sessions in this state.
+    #[param(value_type = Option<crate::session::SessionState>)]
     pub state: Option<String>,
 }
 
@@ -24,6 +25,7 @@ pub struct ListQuery {
 #[into_params(parameter_in = Query)]
 pub struct WaitQuery {
     /// State to wait for.
+    #[param(value_type = Option<crate::session::SessionState>)]
     pub wait: Option<String>,
     /// How long to wait (Prometheus duration or seconds; default 60s, at most `server.max_wait`,
     /// 1h unless configured).

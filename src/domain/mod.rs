@@ -14,7 +14,7 @@ mod time;
 
 pub use collection_ref::CollectionRef;
 pub use duration::PromDuration;
-pub use ident::{ClientId, ExporterKind, Ident, RunId, ServiceName, WindowName};
+pub use ident::{ClientId, ExporterKind, Ident, RunId, ServiceName, WindowName, IDENT_PATTERN};
 pub use labels::{
     bounded_labels, check_label_set, label_set_schema, LabelName, Labels, MAX_LABELS,
     MAX_LABEL_NAME_BYTES, MAX_LABEL_SET_BYTES, MAX_LABEL_VALUE_BYTES, RESERVED_LABELS,

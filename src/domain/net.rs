@@ -4,9 +4,23 @@ use super::{only_chars, string_newtype, Invalid};
 use std::fmt;
 
 /// A TCP port, 1–65535.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, utoipa::ToSchema)]
-#[schema(value_type = u16, example = 9090)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 pub struct Port(u16);
+
+/// An integer 1–65535 in the OpenAPI document, as `Port::new` takes it.
+impl utoipa::PartialSchema for Port {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .minimum(Some(1))
+            .maximum(Some(65535))
+            .examples([9090])
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Port {}
 
 impl Port {
     pub fn new(n: u64) -> Result<Self, Invalid> {
