@@ -5,8 +5,8 @@
 mod adoption;
 mod auth_metrics;
 mod collect;
-mod fuzz;
 mod compare;
+mod fuzz;
 mod golden;
 mod limits;
 mod openapi;
