@@ -29,6 +29,8 @@ async fn serve(root: &Path, port: u16) -> Serve {
         .arg(root.join("state"))
         .arg("--artifacts-dir")
         .arg(root.join("artifacts"))
+        // The jobs' node-local TSDBs (`$TMPDIR`) stay inside the test's directory.
+        .env("TMPDIR", root.join("tmp"))
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());
     let child = cmd.spawn().unwrap();

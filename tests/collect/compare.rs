@@ -133,12 +133,12 @@ async fn compare_gives_exact_deltas_verdicts_and_exit_codes() {
     );
     let c: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(c["regression"], true);
-    // 6 queries × (aggregate + 1 series) × 6 gauge KPIs; the mean of latency (aggregate and
+    // 6 queries × (aggregate + 1 series) × 7 gauge KPIs (with the integral); the mean of latency (aggregate and
     // series) beyond its 5 %, the other latency KPIs and every tokens KPI worse but within.
     assert_eq!(
         c["counts"],
-        serde_json::json!({"regression": 2, "worse": 22, "missing": 12, "new": 12,
-            "changed": 0, "better": 12, "same": 12})
+        serde_json::json!({"regression": 2, "worse": 26, "missing": 14, "new": 14,
+            "changed": 0, "better": 14, "same": 14})
     );
     let mean = row(&c, "latency_seconds", "aggregate", "mean");
     assert_eq!(
@@ -202,7 +202,7 @@ async fn compare_gives_exact_deltas_verdicts_and_exit_codes() {
     assert_eq!(json, c);
     let mut csv = csv::Reader::from_path(out.join("compare.csv")).unwrap();
     let records: Vec<csv::StringRecord> = csv.records().map(Result::unwrap).collect();
-    assert_eq!(records.len(), 72);
+    assert_eq!(records.len(), 84);
     assert_eq!(&records[0][0], "regression");
     let exact = records
         .iter()
@@ -248,7 +248,7 @@ async fn compare_exits_0_without_regression_1_on_error_2_on_usage() {
     );
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(
-        text.contains("0 regression, 24 worse") && text.contains("no regression"),
+        text.contains("0 regression, 28 worse") && text.contains("no regression"),
         "{text}"
     );
     // A catch-all limit of 10 %: tokens (−10 %) stays within, latency p50 (+1/10.5) is over.

@@ -27,6 +27,9 @@ pub struct Dirs {
     _root: tempfile::TempDir,
     pub state: PathBuf,
     pub artifacts: PathBuf,
+    /// The jobs' node-local TSDB directory (`storage.local_dir`): inside the test's own temp
+    /// dir, so what a hard-killed job leaves there goes with the test.
+    pub node_local: PathBuf,
 }
 
 impl Dirs {
@@ -34,10 +37,12 @@ impl Dirs {
         let root = tempfile::tempdir().unwrap();
         let state = root.path().join("state");
         let artifacts = root.path().join("artifacts");
+        let node_local = root.path().join("node-local");
         Arc::new(Dirs {
             _root: root,
             state,
             artifacts,
+            node_local,
         })
     }
 }
@@ -78,6 +83,7 @@ pub fn test_settings(dirs: &Dirs, launcher: LauncherKind) -> Settings {
     let mut site = SiteConfig::default();
     site.server.poll_interval = PromDuration::parse("250ms").unwrap();
     site.prometheus.sd_refresh_interval = PromDuration::parse("1s").unwrap();
+    site.storage.local_dir = Some(dirs.node_local.to_string_lossy().into_owned());
     Settings {
         listen: "127.0.0.1:0".parse().unwrap(),
         advertise_url: None,
