@@ -29,7 +29,7 @@ fn nodes_fixture() -> String {
 }
 
 /// Chromium with the flags a root, display-less test needs.
-fn chromium(args: &[&str]) -> std::process::Output {
+pub(crate) fn chromium(args: &[&str]) -> std::process::Output {
     Command::new("chromium")
         .args([
             "--headless",
@@ -46,7 +46,7 @@ fn chromium(args: &[&str]) -> std::process::Output {
 }
 
 /// Where the screenshot stays after the test: one per run, overwritten by the next.
-fn keep_dir() -> PathBuf {
+pub(crate) fn keep_dir() -> PathBuf {
     let d = std::env::temp_dir()
         .join("benchmon-tests")
         .join("report-browser");
@@ -54,7 +54,7 @@ fn keep_dir() -> PathBuf {
     d
 }
 
-fn console_errors(stderr: &str) -> Vec<&str> {
+pub(crate) fn console_errors(stderr: &str) -> Vec<&str> {
     stderr
         .lines()
         .filter(|l| l.contains(":CONSOLE") || l.contains("Uncaught"))

@@ -229,6 +229,38 @@ async fn compare_gives_exact_deltas_verdicts_and_exit_codes() {
     let x = |p: &str| p.split(',').next().unwrap().to_owned();
     assert_eq!(x(lines[0][0]), x(lines[1][0]));
     assert_eq!(x(lines[0][19]), x(lines[1][19]));
+
+    // As a person sees it: headless Chromium renders the page without console errors, the
+    // verdict first; a screenshot is kept next to the report's.
+    let url = format!("file://{}", out.join("compare.html").display());
+    let dom = crate::browser::chromium(&["--dump-dom", &url]);
+    let stderr = String::from_utf8_lossy(&dom.stderr);
+    assert!(dom.status.success(), "chromium failed: {stderr}");
+    assert!(
+        crate::browser::console_errors(&stderr).is_empty(),
+        "{stderr}"
+    );
+    let rendered = String::from_utf8_lossy(&dom.stdout);
+    let gate = rendered
+        .find("REGRESSION")
+        .expect("the gate in the rendered page");
+    assert!(gate < rendered.find("<h2>Charts").unwrap());
+    assert!(rendered.contains("latency_seconds") && rendered.contains("+100.00%"));
+    let shot = crate::browser::keep_dir().join("compare.png");
+    let _ = std::fs::remove_file(&shot);
+    let arg = format!("--screenshot={}", shot.display());
+    let run = crate::browser::chromium(&[&arg, "--window-size=1280,1600", &url]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let png = std::fs::read(&shot).unwrap();
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 20_000,
+        "{} bytes",
+        png.len()
+    );
 }
 
 #[tokio::test]
