@@ -242,13 +242,17 @@ fn write_summaries(
         "summary.csv",
         &summary::summary_csv(&m.summaries, windows).map_err(csv_err)?,
     )?];
-    let sj = summary::summary_json(
+    let mut sj = summary::summary_json(
         &m.summaries,
         &manifest.window,
         &manifest.verdict,
         windows,
         energy,
     );
+    // A session's alerts in the window (the caller put them in the manifest's context).
+    if let Some(alerts) = manifest.context.get("alerts").filter(|a| a.is_array()) {
+        sj["alerts"] = alerts.clone();
+    }
     arts.push(write_file(dir, "summary.json", &to_json(&sj)?)?);
     if !energy.is_empty() {
         let bytes = energy::to_csv(energy).map_err(csv_err)?;

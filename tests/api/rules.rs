@@ -186,6 +186,16 @@ async fn a_rule_that_fires_in_a_window_is_in_alerts_csv_with_its_first_and_last_
         .unwrap()
         .iter()
         .any(|f| f["name"] == "alerts.csv"));
+    // And in summary.json and the report.
+    let summary: Value =
+        serde_json::from_slice(&std::fs::read(bundle.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["alerts"][0]["alertname"], "DrivenHigh");
+    let report = std::fs::read_to_string(bundle.join("report.html")).unwrap();
+    assert!(
+        report.contains(r#"<h2 id="alerts">Alerts</h2>"#)
+            && report.contains("<td class=\"l\">DrivenHigh</td><td class=\"l\">firing</td>"),
+        "the alert is not in the report"
+    );
     // The recording rule's series is collected like any metric: it saw the gauge at 1.
     let rec = manifest["queries"]
         .as_array()

@@ -97,7 +97,40 @@ struct ReportHtml {
     meta: Vec<(String, String)>,
     /// `(window, scope, target, metric, value for people, method)`.
     energy: Vec<[String; 6]>,
+    /// `(alert, state, first seen, last seen, labels)`: the session's alerts in the window.
+    alerts: Vec<[String; 5]>,
     charts: Vec<ChartView>,
+}
+
+/// The alerts the caller listed in the manifest's context (`alerts`, as `alerts.csv` has them).
+fn alert_rows(context: &serde_json::Value) -> Vec<[String; 5]> {
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_owned();
+    context["alerts"]
+        .as_array()
+        .map(|alerts| {
+            alerts
+                .iter()
+                .map(|a| {
+                    let labels = a["labels"]
+                        .as_object()
+                        .map(|l| {
+                            l.iter()
+                                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        })
+                        .unwrap_or_default();
+                    [
+                        text(&a["alertname"]),
+                        text(&a["alertstate"]),
+                        text(&a["first_seen"]),
+                        text(&a["last_seen"]),
+                        labels,
+                    ]
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Renders `report.html`.
@@ -163,6 +196,7 @@ pub(crate) fn render(input: &ReportInput<'_>) -> Result<String, CollectError> {
     ReportHtml {
         meta: meta::run_metadata(input.context, &input.prometheus, &input.version),
         energy,
+        alerts: alert_rows(input.context),
         banner: Banner::new(input.verdict),
         title: input.title.to_owned(),
         generated: crate::domain::Timestamp::now().to_string(),
