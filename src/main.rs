@@ -1,7 +1,7 @@
 //! The `benchmon` binary: the server and its command-line tools.
 
 use benchmon::config::{ServeArgs, Settings};
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use std::process::ExitCode;
 
 /// Monitoring sessions for HPC benchmarks: Prometheus as a SLURM job, windowed collection.
@@ -24,6 +24,13 @@ enum Command {
     Compare(benchmon::cli::compare::CompareArgs),
     /// Write the KPIs of many bundles as one table (CSV and Parquet) for change-point tools.
     History(benchmon::cli::compare::HistoryArgs),
+    /// Print a shell completion script, e.g. `benchmon completions bash > /etc/bash_completion.d/benchmon`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), e.g. `benchmon man > /usr/local/share/man/man1/benchmon.1`.
+    Man,
     #[command(flatten)]
     Client(benchmon::cli::ClientCommand),
 }
@@ -38,6 +45,17 @@ async fn main() -> anyhow::Result<ExitCode> {
         Command::Client(cmd) => Ok(benchmon::cli::run(cmd).await),
         Command::Compare(args) => Ok(benchmon::cli::compare::compare_command(args).await),
         Command::History(args) => Ok(benchmon::cli::compare::history_command(args)),
+        Command::Completions { shell } => {
+            // Into a buffer first: the generator panics on a write error (`| head`).
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "benchmon", &mut script);
+            std::io::Write::write_all(&mut std::io::stdout(), &script)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man => {
+            clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?;
+            Ok(ExitCode::SUCCESS)
+        }
         command => server(command).await.map(|()| ExitCode::SUCCESS),
     }
 }
@@ -50,10 +68,11 @@ async fn server(command: Command) -> anyhow::Result<()> {
             let listener = tokio::net::TcpListener::bind(settings.listen).await?;
             // With port 0 the kernel picks; everything after this sees the real address.
             settings.listen = listener.local_addr()?;
+            let addr = listener.local_addr()?;
             tracing::info!(
-                "benchmon {} listening on http://{} (launcher {:?})",
+                "benchmon {} listening on http://{addr} (launcher {:?}): API http://{addr}/api/v1, \
+                 docs http://{addr}/docs, metrics http://{addr}/metrics",
                 env!("CARGO_PKG_VERSION"),
-                listener.local_addr()?,
                 settings.launcher
             );
             let app = benchmon::startup::build(settings).await?;
@@ -64,6 +83,10 @@ async fn server(command: Command) -> anyhow::Result<()> {
             println!("{}", benchmon::api::openapi().to_pretty_json()?);
             Ok(())
         }
-        Command::Client(_) | Command::Compare(_) | Command::History(_) => Ok(()),
+        Command::Client(_)
+        | Command::Compare(_)
+        | Command::History(_)
+        | Command::Completions { .. }
+        | Command::Man => Ok(()),
     }
 }

@@ -186,3 +186,31 @@ async fn the_default_client_id_and_node_come_from_the_slurm_job() {
     assert_eq!(list["clients"].as_array().map(Vec::len), Some(0), "{list}");
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn completions_and_the_man_page_cover_every_subcommand() {
+    let run = cli("http://127.0.0.1:9", &["completions", "bash"]).await;
+    assert_eq!(run.code, 0, "{run}");
+    assert!(run.stdout.contains("complete -F _benchmon"), "{run}");
+    for sub in [
+        "session", "collect", "compare", "history", "export", "window", "targets",
+    ] {
+        assert!(
+            run.stdout.contains(sub),
+            "{sub} missing from the bash completions"
+        );
+    }
+    for shell in ["zsh", "fish"] {
+        let run = cli("http://127.0.0.1:9", &["completions", shell]).await;
+        assert!(
+            run.code == 0 && run.stdout.contains("collect"),
+            "{shell}: {run}"
+        );
+    }
+    let man = cli("http://127.0.0.1:9", &["man"]).await;
+    assert_eq!(man.code, 0, "{man}");
+    assert!(man.stdout.contains(".TH benchmon 1"), "{man}");
+    assert!(man.stdout.contains("collect"), "{man}");
+    let bad = cli("http://127.0.0.1:9", &["completions", "tcsh"]).await;
+    assert_eq!(bad.code, 2, "{bad}");
+}
