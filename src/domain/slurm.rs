@@ -114,95 +114,68 @@ impl TimeLimit {
 }
 string_newtype!(TimeLimit);
 
-/// `--cpus-per-task` of a job: 1 to 1024.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(try_from = "u64", into = "u64")]
-pub struct CpuCount(u16);
+/// A whole number within bounds that crosses the edge as a JSON number or a flag: validated
+/// once, on deserialising and parsing alike, with an error naming the field and the bounds.
+macro_rules! bounded_count {
+    ($(#[$doc:meta])* $ty:ident($inner:ty), $field:literal, $min:expr, $max:expr, $unit:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+        #[serde(try_from = "u64", into = "u64")]
+        pub struct $ty($inner);
 
-impl CpuCount {
-    pub const MAX: u16 = 1024;
-    pub fn new(n: u64) -> Result<Self, Invalid> {
-        match u16::try_from(n) {
-            Ok(n @ 1..=Self::MAX) => Ok(CpuCount(n)),
-            _ => Err(Invalid::new(format!(
-                "cpus_per_task must be between 1 and {}, not {n}",
-                Self::MAX
-            ))),
+        impl $ty {
+            pub const MIN: $inner = $min;
+            pub const MAX: $inner = $max;
+            pub fn new(n: u64) -> Result<Self, Invalid> {
+                match <$inner>::try_from(n) {
+                    Ok(n @ Self::MIN..=Self::MAX) => Ok($ty(n)),
+                    _ => Err(Invalid::new(format!(
+                        "{} must be between {} and {}{}, not {n}",
+                        $field,
+                        Self::MIN,
+                        Self::MAX,
+                        $unit
+                    ))),
+                }
+            }
+            pub fn get(self) -> $inner {
+                self.0
+            }
         }
-    }
-    pub fn get(self) -> u16 {
-        self.0
-    }
-}
 
-impl TryFrom<u64> for CpuCount {
-    type Error = Invalid;
-    fn try_from(n: u64) -> Result<Self, Invalid> {
-        Self::new(n)
-    }
-}
-
-impl From<CpuCount> for u64 {
-    fn from(c: CpuCount) -> u64 {
-        c.0.into()
-    }
-}
-
-impl std::str::FromStr for CpuCount {
-    type Err = Invalid;
-    fn from_str(s: &str) -> Result<Self, Invalid> {
-        let n = s
-            .parse::<u64>()
-            .map_err(|_| Invalid::new(format!("cpus_per_task {s:?} is not a whole number")))?;
-        Self::new(n)
-    }
-}
-
-/// `--mem` of a job in MiB: 64 MiB to 16 TiB.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(try_from = "u64", into = "u64")]
-pub struct MemMb(u32);
-
-impl MemMb {
-    pub const MIN: u32 = 64;
-    pub const MAX: u32 = 16 * 1024 * 1024;
-    pub fn new(n: u64) -> Result<Self, Invalid> {
-        match u32::try_from(n) {
-            Ok(n @ Self::MIN..=Self::MAX) => Ok(MemMb(n)),
-            _ => Err(Invalid::new(format!(
-                "mem_mb must be between {} and {} (MiB), not {n}",
-                Self::MIN,
-                Self::MAX
-            ))),
+        impl TryFrom<u64> for $ty {
+            type Error = Invalid;
+            fn try_from(n: u64) -> Result<Self, Invalid> {
+                Self::new(n)
+            }
         }
-    }
-    pub fn get(self) -> u32 {
-        self.0
-    }
+
+        impl From<$ty> for u64 {
+            fn from(c: $ty) -> u64 {
+                c.0.into()
+            }
+        }
+
+        impl std::str::FromStr for $ty {
+            type Err = Invalid;
+            fn from_str(s: &str) -> Result<Self, Invalid> {
+                let n = s.parse::<u64>().map_err(|_| {
+                    Invalid::new(format!("{} {s:?} is not a whole number", $field))
+                })?;
+                Self::new(n)
+            }
+        }
+    };
 }
 
-impl TryFrom<u64> for MemMb {
-    type Error = Invalid;
-    fn try_from(n: u64) -> Result<Self, Invalid> {
-        Self::new(n)
-    }
-}
-
-impl From<MemMb> for u64 {
-    fn from(m: MemMb) -> u64 {
-        m.0.into()
-    }
-}
-
-impl std::str::FromStr for MemMb {
-    type Err = Invalid;
-    fn from_str(s: &str) -> Result<Self, Invalid> {
-        let n = s
-            .parse::<u64>()
-            .map_err(|_| Invalid::new(format!("mem_mb {s:?} is not a whole number of MiB")))?;
-        Self::new(n)
-    }
-}
+bounded_count!(
+    /// `--cpus-per-task` of a job: 1 to 1024.
+    CpuCount(u16), "cpus_per_task", 1, 1024, ""
+);
+bounded_count!(
+    /// `--mem` of a job in MiB: 64 MiB to 16 TiB.
+    MemMb(u32), "mem_mb", 64, 16 * 1024 * 1024, " (MiB)"
+);
 
 /// The SLURM options of a Prometheus job, declared once: the start request's body, the site
 /// defaults (`[slurm]` in the TOML) and `benchmon session start`'s flags are all this struct.

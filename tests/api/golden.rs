@@ -52,20 +52,15 @@ fn the_prometheus_config_matches_its_golden_file() {
     );
 }
 
-#[test]
-fn the_job_script_matches_its_golden_file() {
+/// The job script of the golden session with `resources`.
+fn job_script(resources: &JobResources) -> String {
     let s = session();
     let paths = SessionPaths::new(Path::new("/shared/benchmon state"), &s.session_id);
-    let resources: JobResources = serde_json::from_value(serde_json::json!({
-        "partition": "cpu", "time_limit": "02:00:00", "account": "proj-1", "qos": "normal",
-        "constraint": "gpu&a100", "nodelist": "node[01-02]"
-    }))
-    .unwrap();
-    let script = render_job_script(
+    render_job_script(
         &paths,
         &ScriptInputs {
             run_id: "benchmark-01",
-            resources: &resources,
+            resources,
             port: None,
             prometheus_command: &["/opt/prometheus/bin/prometheus".to_owned()],
             retention: s.retention.as_ref(),
@@ -78,35 +73,27 @@ fn the_job_script_matches_its_golden_file() {
             local_dir: None,
         },
     )
+    .unwrap()
+}
+
+#[test]
+fn the_job_script_matches_its_golden_file() {
+    let resources: JobResources = serde_json::from_value(serde_json::json!({
+        "partition": "cpu", "time_limit": "02:00:00", "account": "proj-1", "qos": "normal",
+        "constraint": "gpu&a100", "nodelist": "node[01-02]"
+    }))
     .unwrap();
-    golden("prometheus-job.sh", &script);
+    golden("prometheus-job.sh", &job_script(&resources));
 }
 
 /// The `#SBATCH` lines of a job sized for `nodes` node-exporter targets and `gpus` DCGM ones
 /// scraped every `interval_s`.
 fn sized_sbatch_lines(nodes: u64, gpus: u64, interval_s: f64) -> Vec<String> {
     use benchmon::launcher::{apply_sizing, size_job, ExpectedTargets};
-    let s = session();
-    let paths = SessionPaths::new(Path::new("/shared/state"), &s.session_id);
     let targets = ExpectedTargets([("node".into(), nodes), ("dcgm".into(), gpus)].into());
     let sizing = size_job(&targets, interval_s);
     let resources = JobResources(apply_sizing(Default::default(), &sizing));
-    let script = render_job_script(
-        &paths,
-        &ScriptInputs {
-            run_id: "benchmark-01",
-            resources: &resources,
-            port: None,
-            prometheus_command: &["prometheus".to_owned()],
-            retention: None,
-            extra_args: &[],
-            enable_lifecycle: false,
-            node_local: false,
-            local_dir: None,
-        },
-    )
-    .unwrap();
-    script
+    job_script(&resources)
         .lines()
         .filter(|l| l.starts_with("#SBATCH --cpus") || l.starts_with("#SBATCH --mem"))
         .map(str::to_owned)
