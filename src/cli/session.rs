@@ -3,7 +3,10 @@
 use super::output::{fields, human_duration, Output, Table};
 use super::{labels, parse_label, CliError, Globals};
 use crate::client::{Client, ClientError};
-use crate::domain::{Host, Invalid, LabelName, Port, PromDuration, RunId, SlurmOptions};
+use crate::domain::{
+    Host, Invalid, LabelName, Port, PromDuration, RemoteStore, RunId, ScraperCount, SlurmOptions,
+    StoreSpec, StoreUrl,
+};
 use crate::session::{CreateSession, Session, SessionState};
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::Subcommand;
@@ -62,6 +65,33 @@ pub struct CreateArgs {
     /// Also scrape benchmon's own /metrics in this session's Prometheus.
     #[arg(long)]
     pub scrape_benchmon: bool,
+    /// Where samples are stored: prometheus (one job) or victoriametrics (a store job fed by
+    /// scraper jobs); default the site's `topology.store`.
+    #[arg(long, value_parser = ["prometheus", "victoriametrics"], conflicts_with = "remote_write_url")]
+    pub store: Option<String>,
+    /// A store the site runs: where scrapers remote-write (needs --query-url).
+    #[arg(long, requires = "query_url")]
+    pub remote_write_url: Option<StoreUrl>,
+    /// A store the site runs: its Prometheus-compatible query API (needs --remote-write-url).
+    #[arg(long, requires = "remote_write_url")]
+    pub query_url: Option<StoreUrl>,
+    /// Scraper jobs of a sharded store, 1–64 (default: sized from the targets at start).
+    #[arg(long)]
+    pub scrapers: Option<ScraperCount>,
+}
+
+impl CreateArgs {
+    /// The topology the flags name, if any.
+    fn store(&self) -> Result<Option<StoreSpec>, Invalid> {
+        match (&self.store, &self.remote_write_url, &self.query_url) {
+            (Some(word), _, _) => StoreSpec::parse_word(word).map(Some),
+            (None, Some(w), Some(q)) => Ok(Some(StoreSpec::Remote(RemoteStore {
+                remote_write_url: w.clone(),
+                query_url: q.clone(),
+            }))),
+            _ => Ok(None),
+        }
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -97,7 +127,12 @@ fn parse_port(s: &str) -> Result<Port, String> {
 pub async fn run(client: &Client, out: &Output, cmd: SessionCmd) -> Result<(), CliError> {
     match cmd {
         SessionCmd::Create(a) => {
+            let store = a
+                .store()
+                .map_err(|e| CliError::Usage(format!("--store: {e}")))?;
             let req = CreateSession {
+                store,
+                scrapers: a.scrapers,
                 run_id: a.run_id,
                 prometheus_port: a.prometheus_port,
                 prom_host: a.prom_host,

@@ -120,13 +120,14 @@ async fn collect(
         state: state.as_str(),
     };
     let request = match session.state {
-        SessionState::Running | SessionState::Stopped | SessionState::Failed => {
-            check_request(sessions, &session, req).await?
-        }
+        SessionState::Running
+        | SessionState::Degraded
+        | SessionState::Stopped
+        | SessionState::Failed => check_request(sessions, &session, req).await?,
         other => return Err(not_running(other)),
     };
     match (&session.prometheus_url, session.state) {
-        (Some(url), SessionState::Running) => {
+        (Some(url), state) if state.is_live() => {
             let url = url.clone();
             collect_from(sessions, &cell, request, session, url, Source::Job).await
         }

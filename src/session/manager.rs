@@ -128,6 +128,17 @@ impl Sessions {
     }
 
     pub async fn create(&self, req: CreateSession) -> Result<Session, SessionError> {
+        let store = req
+            .store
+            .unwrap_or_else(|| self.settings.site.topology.store.clone());
+        if req.scrapers.is_some() && !store.sharded() {
+            return Err(SessionError::Invalid {
+                field: "scrapers",
+                message: "scrapers needs a sharded store: \"victoriametrics\" or \
+                          {\"remote_write_url\", \"query_url\"}"
+                    .into(),
+            });
+        }
         let session = Session {
             session_id: req.run_id.clone(),
             run_id: req.run_id,
@@ -140,6 +151,12 @@ impl Sessions {
             retention: req.retention,
             labels: req.labels,
             scrape_benchmon: req.scrape_benchmon,
+            scrapers: req
+                .scrapers
+                .or(self.settings.site.topology.scrapers)
+                .filter(|_| store.sharded()),
+            store,
+            scraper_jobs: Vec::new(),
             launcher: self.launcher.kind(),
             resources: None,
             job_id: None,
@@ -333,10 +350,14 @@ impl Sessions {
                     return Ok(current)
                 }
                 SessionState::Stopping => {}
-                SessionState::Pending | SessionState::Starting | SessionState::Running => {
+                SessionState::Pending
+                | SessionState::Starting
+                | SessionState::Running
+                | SessionState::Degraded => {
                     if let Some(job) = &current.job_id {
                         self.launcher.cancel(job).await?;
                     }
+                    self.cancel_scrapers(&current).await?;
                     let mut next = current;
                     next.state = SessionState::Stopping;
                     next.ready = false;

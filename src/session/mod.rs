@@ -6,13 +6,14 @@ mod manager;
 mod model;
 mod monitor;
 mod requests;
+mod shards;
 mod store;
 mod wait;
 mod windows;
 
 pub use error::SessionError;
 pub use manager::Sessions;
-pub use model::{Session, SessionState};
+pub use model::{LostShard, ScraperJob, Session, SessionState};
 pub use requests::{CreateSession, StartSession};
 pub use store::{SessionCell, SessionGuard, SessionStore, StoreError};
 pub use windows::{CloseWindow, NewWindow, Window, WindowError};

@@ -13,5 +13,6 @@ mod sessions_slurm;
 #[path = "../support/mod.rs"]
 mod support;
 mod targets;
+mod topology;
 mod validation;
 mod windows;
