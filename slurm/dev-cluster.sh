@@ -15,7 +15,7 @@
 set -euo pipefail
 
 # curl, python3 (+ pip for pyarrow) and procps: the examples, the tests (the seed's Python client, Parquet read-back) and pgrep here.
-readonly PACKAGES=(munge slurmctld slurmd slurm-client prometheus prometheus-node-exporter curl python3 python3-pip procps)
+readonly PACKAGES=(munge slurmctld slurmd slurm-client prometheus prometheus-node-exporter victoria-metrics curl python3 python3-pip procps)
 readonly SLURM_CONF=/etc/slurm/slurm.conf
 readonly CGROUP_CONF=/etc/slurm/cgroup.conf
 readonly MUNGE_KEY=/etc/munge/munge.key

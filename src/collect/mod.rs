@@ -171,7 +171,9 @@ async fn collect_from(
 
     // A window that just ended may still be missing its last scrape: wait for it (a job that
     // has ended scrapes no more).
-    let ready_at = end.unix_millis().saturating_add(scrape_ms);
+    // Scrapers of a sharded session send within `batch_send_deadline` (1 s) of the scrape.
+    let flush_ms = if session.store.sharded() { 2_000 } else { 0 };
+    let ready_at = end.unix_millis().saturating_add(scrape_ms + flush_ms);
     if source == Source::Job && ready_at > now_ms {
         let wait = Duration::from_millis((ready_at - now_ms) as u64).min(MAX_SCRAPE_WAIT);
         tokio::time::sleep(wait).await;
@@ -255,6 +257,8 @@ async fn collect_from(
             "request": req,
             "window": window_name,
             "prometheus_source": source.as_str(),
+            // Which store answered: the session's Prometheus, or the store its scrapers feed.
+            "store": session.store.kind(),
         }),
     };
     let outcome = export::collect(&sessions.http, plan, None).await?;

@@ -21,6 +21,16 @@ struct PrometheusYml<'a> {
     services_glob: String,
     /// (scheme, host:port) of benchmon itself when the session opted in.
     benchmon: Option<(String, String)>,
+    /// Set for a scraper of a sharded session.
+    shard: Option<&'a Shard>,
+}
+
+/// A scraper's share of a sharded session: it keeps the targets whose address hashes to
+/// `index` modulo `count`, labels every series `scraper=<index>`, and remote-writes them.
+pub struct Shard {
+    pub index: u16,
+    pub count: u16,
+    pub remote_write_url: String,
 }
 
 /// What of a session its scrape config depends on (the session record lives above this
@@ -53,6 +63,25 @@ pub fn render_prometheus_config(
     paths: &SessionPaths,
     ctx: &RenderContext,
 ) -> askama::Result<String> {
+    render(session, paths, ctx, None)
+}
+
+/// Renders the config of one scraper (a Prometheus agent) of a sharded session.
+pub fn render_scraper_config(
+    session: &ScrapeSpec<'_>,
+    paths: &SessionPaths,
+    ctx: &RenderContext,
+    shard: &Shard,
+) -> askama::Result<String> {
+    render(session, paths, ctx, Some(shard))
+}
+
+fn render(
+    session: &ScrapeSpec<'_>,
+    paths: &SessionPaths,
+    ctx: &RenderContext,
+    shard: Option<&Shard>,
+) -> askama::Result<String> {
     let file_sd = paths.file_sd();
     let benchmon = session
         .scrape_benchmon
@@ -78,6 +107,7 @@ pub fn render_prometheus_config(
             .to_string_lossy()
             .into_owned(),
         benchmon,
+        shard,
     }
     .render()
     .map(|mut text| {

@@ -6,4 +6,6 @@ pub mod offline;
 pub mod remote_read;
 
 pub use client::PromClient;
-pub use config::{render_prometheus_config, RenderContext, ScrapeSpec};
+pub use config::{
+    render_prometheus_config, render_scraper_config, RenderContext, ScrapeSpec, Shard,
+};

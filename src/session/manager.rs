@@ -6,14 +6,11 @@ use super::model::{Session, SessionState};
 use super::requests::{CreateSession, StartSession};
 use super::store::{SessionCell, SessionStore, StoreError};
 use crate::config::Settings;
-use crate::domain::{PromDuration, RunId, Timestamp};
-use crate::fsutil;
+use crate::domain::{PromDuration, RunId, StoreSpec, Timestamp};
 use crate::launcher::LauncherKind;
 use crate::launcher::{
-    apply_sizing, render_job_script, size_job, ExpectedTargets, JobResources, LaunchError,
-    Launcher, ScriptInputs,
+    apply_sizing, size_job, ExpectedTargets, JobResources, LaunchError, Launcher,
 };
-use crate::prometheus::render_prometheus_config;
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use tokio_util::sync::CancellationToken;
@@ -238,15 +235,21 @@ impl Sessions {
                 action: "start",
             });
         }
+        if matches!(current.store, StoreSpec::Remote(_)) {
+            return Err(SessionError::Invalid {
+                field: "store",
+                message: "sessions on a remote store cannot be started yet".into(),
+            });
+        }
         let sizing = size_job(targets, current.scrape_interval.as_secs_f64());
         let resources = JobResources(apply_sizing(
             req.or(&self.settings.site.slurm.options),
             &sizing,
         ));
-        self.write_job_files(&cell, &current, &resources).await?;
+        self.write_main_job(&cell, &current, &resources).await?;
         let job_id = self
             .launcher
-            .submit(&cell.paths)
+            .submit(&cell.paths.main_job())
             .await
             .map_err(|e| match e {
                 LaunchError::Refused { field, message } => SessionError::Refused { field, message },
@@ -264,61 +267,6 @@ impl Sessions {
         tracing::info!(session = %id, job = %job_id, "job submitted");
         self.spawn_monitor(cell);
         Ok(next)
-    }
-
-    async fn write_job_files(
-        &self,
-        cell: &SessionCell,
-        session: &Session,
-        resources: &JobResources,
-    ) -> Result<(), SessionError> {
-        let paths = &cell.paths;
-        let prom = &self.settings.site.prometheus;
-        let yml = render_prometheus_config(&session.scrape_spec(), paths, &self.render_context())
-            .map_err(|e| SessionError::Render {
-            what: "prometheus.yml",
-            message: e.to_string(),
-        })?;
-        let script = render_job_script(
-            paths,
-            &ScriptInputs {
-                run_id: session.run_id.as_str(),
-                resources,
-                port: session.prometheus_port.map(|p| p.get()),
-                prometheus_command: &prom.argv(),
-                retention: session.retention.as_ref(),
-                extra_args: &prom.extra_args,
-                enable_lifecycle: prom.enable_lifecycle,
-                node_local: self.settings.site.storage.node_local,
-                local_dir: self.settings.site.storage.local_dir.as_deref(),
-            },
-        )
-        .map_err(|e| SessionError::Render {
-            what: "job script",
-            message: e.to_string(),
-        })?;
-        let runtime = paths.runtime();
-        let files = [
-            (paths.prometheus_yml(), yml.into_bytes()),
-            (paths.job_script(), script.into_bytes()),
-        ];
-        tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-            std::fs::create_dir_all(&runtime)?;
-            // What the previous job reported must not be mistaken for the next one's.
-            for stale in ["endpoint", "self.json"] {
-                match std::fs::remove_file(runtime.join(stale)) {
-                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
-                    _ => {}
-                }
-            }
-            for (path, bytes) in &files {
-                fsutil::write_atomic(path, bytes)?;
-            }
-            Ok(())
-        })
-        .await
-        .map_err(|e| SessionError::io(&paths.dir, std::io::Error::other(e)))?
-        .map_err(|e| SessionError::io(&paths.dir, e))
     }
 
     /// Where collection bundles may go.

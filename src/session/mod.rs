@@ -2,6 +2,7 @@
 //! and stops their Prometheus jobs.
 
 mod error;
+mod jobfiles;
 mod manager;
 mod model;
 mod monitor;

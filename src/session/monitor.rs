@@ -73,13 +73,18 @@ impl Sessions {
                 }
             };
             let running = matches!(status, JobStatus::Running { .. });
-            let next = self.next_record(&cell, &snap, status).await;
+            let mut next = self.next_record(&cell, &snap, status).await;
+            if snap.store.sharded() {
+                next = self.follow_scrapers(&cell, &snap, next).await;
+            }
             let Some(next) = next else { continue };
             let mut guard = cell.lock().await;
             let still_same_job = guard
                 .get()
                 .is_some_and(|s| s.job_id.as_deref() == Some(&job_id) && s.state == snap.state);
             if !still_same_job {
+                drop(guard);
+                self.cancel_new_scrapers(&snap, &next).await;
                 continue; // stop/start raced with this poll: look again next tick
             }
             if next.state == SessionState::Failed && running {
@@ -181,9 +186,12 @@ impl Sessions {
             // The job publishes the endpoint file once its own Prometheus listens; until then a
             // fixed port may still belong to someone else.
             if endpoint.is_some() && PromClient::new(self.http.clone(), &url).ready().await {
-                next.state = SessionState::Running;
                 next.ready = true;
-                next.running_at = Some(Timestamp::now());
+                // A sharded session runs once its scrapers do too (`follow_scrapers`).
+                if !next.store.sharded() {
+                    next.state = SessionState::Running;
+                    next.running_at = Some(Timestamp::now());
+                }
             }
             next.prometheus_url = Some(url);
         }

@@ -2,7 +2,7 @@
 //! up as a diff in review. Regenerate with `BENCHMON_UPDATE_GOLDEN=1 cargo test --test api golden`.
 
 use benchmon::launcher::JobResources;
-use benchmon::launcher::{render_job_script, ScriptInputs};
+use benchmon::launcher::{render_job_script, ScriptInputs, ServerFlavor};
 use benchmon::paths::SessionPaths;
 use benchmon::prometheus::{render_prometheus_config, RenderContext};
 use benchmon::session::Session;
@@ -61,12 +61,13 @@ fn the_job_script_matches_its_golden_file() {
     }))
     .unwrap();
     let script = render_job_script(
-        &paths,
+        &paths.main_job(),
         &ScriptInputs {
             run_id: "benchmark-01",
+            flavor: ServerFlavor::Prometheus,
             resources: &resources,
             port: None,
-            prometheus_command: &["/opt/prometheus/bin/prometheus".to_owned()],
+            prometheus_command: vec!["/opt/prometheus/bin/prometheus".to_owned()],
             retention: s.retention.as_ref(),
             extra_args: &[
                 "--query.max-samples=1000000".to_owned(),
@@ -91,12 +92,13 @@ fn sized_sbatch_lines(nodes: u64, gpus: u64, interval_s: f64) -> Vec<String> {
     let sizing = size_job(&targets, interval_s);
     let resources = JobResources(apply_sizing(Default::default(), &sizing));
     let script = render_job_script(
-        &paths,
+        &paths.main_job(),
         &ScriptInputs {
             run_id: "benchmark-01",
+            flavor: ServerFlavor::Prometheus,
             resources: &resources,
             port: None,
-            prometheus_command: &["prometheus".to_owned()],
+            prometheus_command: vec!["prometheus".to_owned()],
             retention: None,
             extra_args: &[],
             enable_lifecycle: false,

@@ -8,6 +8,7 @@ mod collect;
 mod golden;
 mod openapi;
 mod rendering;
+mod scaleout;
 mod sessions_local;
 mod sessions_slurm;
 #[path = "../support/mod.rs"]
