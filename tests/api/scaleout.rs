@@ -189,6 +189,9 @@ async fn a_cancelled_scraper_degrades_the_session_naming_its_targets_and_survive
     let exporters = SyntheticExporters::start(TARGETS).await;
     let id = unique_id("vmlost");
     let store = sharded_session(&app, &id, &exporters).await;
+    // Every target scraped for a while before and after the loss: the window below then has
+    // gaps only where the lost shard stopped.
+    tokio::time::sleep(Duration::from_secs(6)).await;
     let by_instance = scraper_of_each_target(&store, &id).await;
     let s = app.session(&id).await.success(200);
     let victim = s
@@ -221,13 +224,14 @@ async fn a_cancelled_scraper_degrades_the_session_naming_its_targets_and_survive
         .collect(&id, &from_json(json!({"last": "8s", "profiles": false})))
         .await
         .success(201);
-    let flagged: Vec<String> = out.extra["coverage"]["targets"]
+    let mut flagged: Vec<String> = out.extra["coverage"]["targets"]
         .as_array()
         .unwrap()
         .iter()
         .filter(|t| t["flagged"] == true)
         .map(|t| t["instance"].as_str().unwrap().to_owned())
         .collect();
+    flagged.sort();
     assert_eq!(flagged, expected);
 
     // A restarted benchmon follows the same jobs: still degraded, and stop ends them all.
