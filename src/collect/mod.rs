@@ -11,7 +11,7 @@ pub use index::{list_collections, CollectionEntry};
 pub use request::{CollectRequest, CollectResponse};
 
 use crate::artifacts::OutDirError;
-use crate::domain::{RunId, Timestamp};
+use crate::domain::{RunId, StoreSpec, Timestamp};
 use crate::export::formats::{Formats, SampleFormat};
 use crate::export::{
     self, CollectError, CollectionPlan, MarkedWindow, NamedQuery, RawOptions, RawSource,
@@ -43,6 +43,8 @@ pub enum CollectionError {
     NoData { id: RunId, state: &'static str },
     #[error("cannot collect from session {id} yet: its job {job} is still ending; try again in a few seconds")]
     JobEnding { id: RunId, job: String },
+    #[error("cannot collect from session {id}: it has ended, and benchmon reads a {store} store's data only while its job runs; collect before stopping it")]
+    EndedStore { id: RunId, store: &'static str },
     #[error(transparent)]
     Offline(#[from] OfflineError),
 }
@@ -131,6 +133,21 @@ async fn collect(
             let url = url.clone();
             collect_from(sessions, &cell, request, session, url, Source::Job).await
         }
+        // A site's store outlives the session's scrapers: it answers as it did while they ran.
+        (Some(url), SessionState::Stopped | SessionState::Failed)
+            if matches!(session.store, StoreSpec::Remote(_)) =>
+        {
+            let url = url.clone();
+            collect_from(sessions, &cell, request, session, url, Source::Store).await
+        }
+        (_, SessionState::Stopped | SessionState::Failed)
+            if session.store == StoreSpec::VictoriaMetrics =>
+        {
+            Err(CollectionError::EndedStore {
+                id: id.clone(),
+                store: session.store.kind(),
+            })
+        }
         (_, SessionState::Stopped | SessionState::Failed) => {
             // Held until the offline Prometheus is gone: no second one, no new job, no delete.
             let _tsdb = cell.tsdb.lock().await;
@@ -174,7 +191,7 @@ async fn collect_from(
     // Scrapers of a sharded session send within `batch_send_deadline` (1 s) of the scrape.
     let flush_ms = if session.store.sharded() { 2_000 } else { 0 };
     let ready_at = end.unix_millis().saturating_add(scrape_ms + flush_ms);
-    if source == Source::Job && ready_at > now_ms {
+    if source != Source::Offline && ready_at > now_ms {
         let wait = Duration::from_millis((ready_at - now_ms) as u64).min(MAX_SCRAPE_WAIT);
         tokio::time::sleep(wait).await;
     }

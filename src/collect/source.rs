@@ -13,6 +13,8 @@ pub(super) enum Source {
     Job,
     /// benchmon's own Prometheus over the TSDB the ended job left behind.
     Offline,
+    /// A site's store, after the session's scrapers ended.
+    Store,
 }
 
 impl Source {
@@ -20,6 +22,7 @@ impl Source {
         match self {
             Source::Job => "job",
             Source::Offline => "offline",
+            Source::Store => "store",
         }
     }
 }

@@ -94,7 +94,7 @@ impl Sessions {
                 continue;
             };
             // What was asked of the scheduler was lost with the request: left unknown.
-            let next = self.submitted(current, &job.job_id, None);
+            let next = self.submitted(current, Some(&job.job_id), None);
             if let Err(e) = guard.save(next).await {
                 tracing::error!(session = %cell.id, job = %job.job_id, "cannot save the adopted job: {e}");
                 continue;
@@ -109,16 +109,17 @@ impl Sessions {
     fn submitted(
         &self,
         current: Session,
-        job_id: &str,
+        job_id: Option<&str>,
         resources: Option<JobResources>,
     ) -> Session {
         let mut next = current;
         next.reset_job();
         next.state = SessionState::Pending;
         next.resources = resources;
-        next.slurm_job_id =
-            (self.launcher.kind() == LauncherKind::Slurm).then(|| job_id.to_owned());
-        next.job_id = Some(job_id.to_owned());
+        next.slurm_job_id = job_id
+            .filter(|_| self.launcher.kind() == LauncherKind::Slurm)
+            .map(str::to_owned);
+        next.job_id = job_id.map(str::to_owned);
         next.port = next.prometheus_port.map(|p| p.get());
         next.started_at = Some(Timestamp::now());
         next
@@ -235,36 +236,38 @@ impl Sessions {
                 action: "start",
             });
         }
-        if matches!(current.store, StoreSpec::Remote(_)) {
-            return Err(SessionError::Invalid {
-                field: "store",
-                message: "sessions on a remote store cannot be started yet".into(),
-            });
-        }
         let sizing = size_job(targets, current.scrape_interval.as_secs_f64());
         let resources = JobResources(apply_sizing(
             req.or(&self.settings.site.slurm.options),
             &sizing,
         ));
-        self.write_main_job(&cell, &current, &resources).await?;
-        let job_id = self
-            .launcher
-            .submit(&cell.paths.main_job())
-            .await
-            .map_err(|e| match e {
-                LaunchError::Refused { field, message } => SessionError::Refused { field, message },
-                other => SessionError::Launch(other),
-            })?;
-        let mut next = self.submitted(current, &job_id, Some(resources));
+        // A remote store has no job of benchmon's: its scrapers are submitted by the poller
+        // once the store answers, as a `victoriametrics` session's are once its job does.
+        let job_id = match &current.store {
+            StoreSpec::Remote(_) => None,
+            _ => {
+                self.write_main_job(&cell, &current, &resources).await?;
+                let submitted = self.launcher.submit(&cell.paths.main_job()).await;
+                Some(submitted.map_err(|e| match e {
+                    LaunchError::Refused { field, message } => {
+                        SessionError::Refused { field, message }
+                    }
+                    other => SessionError::Launch(other),
+                })?)
+            }
+        };
+        let mut next = self.submitted(current, job_id.as_deref(), Some(resources));
         next.sizing = Some(sizing);
         if let Err(e) = guard.save(next.clone()).await {
             // Without a record the job would be an orphan nobody follows: take it back.
-            let _ = self.launcher.cancel(&job_id).await;
+            if let Some(job_id) = &job_id {
+                let _ = self.launcher.cancel(job_id).await;
+            }
             return Err(SessionError::io(&cell.paths.record(), e));
         }
         drop(guard);
         drop(tsdb);
-        tracing::info!(session = %id, job = %job_id, "job submitted");
+        tracing::info!(session = %id, job = ?job_id, "started");
         self.spawn_monitor(cell);
         Ok(next)
     }

@@ -11,7 +11,7 @@ use super::error::SessionError;
 use super::manager::Sessions;
 use super::model::{LostShard, ScraperJob, Session, SessionState};
 use super::store::SessionCell;
-use crate::domain::{CpuCount, MemMb, Timestamp};
+use crate::domain::{CpuCount, MemMb, StoreSpec, Timestamp};
 use crate::launcher::{default_scrapers, scraper_sizing, JobResources, JobStatus};
 use crate::prometheus::Shard;
 use serde::Deserialize;
@@ -83,8 +83,10 @@ impl Sessions {
         cell: &SessionCell,
         next: &mut Session,
     ) -> Result<(), SessionError> {
-        let Some(store) = next.prometheus_url.clone() else {
-            return Ok(());
+        let remote_write_url = match (&next.store, &next.prometheus_url) {
+            (StoreSpec::Remote(r), _) => r.remote_write_url.to_string(),
+            (_, Some(store)) => format!("{}/api/v1/write", store.trim_end_matches('/')),
+            (_, None) => return Ok(()),
         };
         let count = self.scraper_count(next);
         let resources = scraper_resources(next, count);
@@ -92,7 +94,7 @@ impl Sessions {
             let shard = Shard {
                 index,
                 count,
-                remote_write_url: format!("{}/api/v1/write", store.trim_end_matches('/')),
+                remote_write_url: remote_write_url.clone(),
             };
             let job = self
                 .write_scraper_job(cell, next, &resources, &shard)
@@ -110,6 +112,57 @@ impl Sessions {
             });
         }
         Ok(())
+    }
+
+    /// The record of a session on a remote store after a poll: `starting` until the store
+    /// answers a query (then `follow_scrapers` submits the scrapers), `stopped` once stopping
+    /// (the scrapers keep it `stopping` while any runs); `None` when nothing changed.
+    pub(super) async fn remote_store_record(&self, snap: &Session) -> Option<Session> {
+        let StoreSpec::Remote(remote) = &snap.store else {
+            return None;
+        };
+        let mut next = snap.clone();
+        match snap.state {
+            SessionState::Pending | SessionState::Starting => {
+                next.state = SessionState::Starting;
+                let url = remote.query_url.as_str().trim_end_matches('/').to_owned();
+                if !next.ready && self.store_answers(&url).await {
+                    next.ready = true;
+                }
+                next.prometheus_url = Some(url);
+                let limit = self.settings.site.prometheus.startup_timeout.as_duration();
+                let since = next.started_at.unwrap_or(next.created_at).datetime();
+                let waited = (chrono::Utc::now() - since).to_std().unwrap_or_default();
+                if waited > limit {
+                    next.fail(
+                        format!(
+                            "the store and its scrapers were not ready within {} s of the start",
+                            limit.as_secs()
+                        ),
+                        None,
+                    );
+                }
+            }
+            SessionState::Stopping => {
+                next.state = SessionState::Stopped;
+                next.ready = false;
+                next.stopped_at = Some(Timestamp::now());
+            }
+            _ => {}
+        }
+        (next != *snap).then_some(next)
+    }
+
+    /// Whether a store's Prometheus-compatible API answers a query.
+    async fn store_answers(&self, base: &str) -> bool {
+        let answer = self
+            .http
+            .get(format!("{base}/api/v1/query"))
+            .query(&[("query", "vector(1)")])
+            .timeout(std::time::Duration::from_secs(5))
+            .send()
+            .await;
+        answer.is_ok_and(|r| r.status().is_success())
     }
 
     /// Scrapers asked for at create, else one per CPU of work its sizing found.

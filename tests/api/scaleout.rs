@@ -247,3 +247,143 @@ async fn a_cancelled_scraper_degrades_the_session_naming_its_targets_and_survive
     }
     app.shutdown().await;
 }
+
+/// A store this test runs itself (killed on drop): benchmon is only told its URLs.
+struct OwnStore {
+    child: std::process::Child,
+    base: String,
+    _data: tempfile::TempDir,
+}
+
+impl OwnStore {
+    async fn start(program: &str) -> OwnStore {
+        let port = free_port();
+        let data = tempfile::tempdir().unwrap();
+        let dir = data.path().display();
+        let args: Vec<String> = match program {
+            "victoria-metrics" => vec![
+                format!("-storageDataPath={dir}"),
+                format!("-httpListenAddr=127.0.0.1:{port}"),
+                "-search.latencyOffset=0s".into(),
+            ],
+            _ => vec![
+                format!("--storage.tsdb.path={dir}"),
+                format!("--web.listen-address=127.0.0.1:{port}"),
+                format!("--config.file={}", write_empty_config(data.path())),
+                "--web.enable-remote-write-receiver".into(),
+            ],
+        };
+        let child = std::process::Command::new(program)
+            .args(&args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let store = OwnStore {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            _data: data,
+        };
+        for _ in 0..100 {
+            let ready = reqwest::get(format!("{}/-/ready", store.base)).await;
+            if matches!(ready, Ok(r) if r.status().is_success()) {
+                return store;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("{program} on {port} did not come up");
+    }
+}
+
+fn write_empty_config(dir: &std::path::Path) -> String {
+    let path = dir.join("prometheus.yml");
+    std::fs::write(&path, "global: {}\n").unwrap();
+    path.display().to_string()
+}
+
+impl Drop for OwnStore {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A session on `store` with 2 scrapers: every target in the store once, a collection from
+/// it, and after stop (no job of benchmon's holds the data) a collection from it again.
+async fn scrapers_feed_a_store_benchmon_did_not_start(program: &str) {
+    let store = OwnStore::start(program).await;
+    let app = spawn_app(LauncherKind::Slurm).await;
+    let exporters = SyntheticExporters::start(12).await;
+    let id = unique_id("remote");
+    app.create(&from_json(
+        json!({"run_id": id, "scrape_interval": "1s", "scrapers": 2,
+        "store": {"remote_write_url": format!("{}/api/v1/write", store.base),
+                  "query_url": store.base}}),
+    ))
+    .await
+    .success(201);
+    for (i, port) in exporters.ports.iter().enumerate() {
+        let client = json!({"client_id": format!("c{i:03}"), "node": "localhost",
+            "exporters": {"node": format!("127.0.0.1:{port}")}});
+        app.register_client(&id, &from_json(client))
+            .await
+            .success(201);
+    }
+    app.start(&id, &from_json(json!({"time_limit": "00:20:00"})))
+        .await
+        .success(202);
+    let s = app
+        .client
+        .wait_for(&id, SessionState::Running, Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!((s.job_id.as_deref(), s.scraper_jobs.len()), (None, 2));
+    let up = format!(r#"up{{session="{id}"}} == 1"#);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while query(&store.base, &up).await.len() < 12 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not every target in the store"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let by_instance = scraper_of_each_target(&store.base, &id).await;
+    assert_eq!(by_instance.len(), 12);
+    assert!(
+        by_instance.values().all(|s| s.len() == 1),
+        "{by_instance:?}"
+    );
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let live = app
+        .collect(&id, &from_json(json!({"last": "3s", "profiles": false})))
+        .await
+        .success(201);
+    assert_eq!(live.manifest["context"]["store"], "remote");
+    assert_eq!(
+        live.extra["coverage"]["targets"].as_array().unwrap().len(),
+        12
+    );
+
+    let stopped = app.client.stop_session(&id).await.unwrap();
+    assert_eq!(stopped.state, SessionState::Stopped);
+    for job in running_jobs(&stopped) {
+        assert_eq!(squeue_state(&job), "", "job {job} still active");
+    }
+    let after = app
+        .collect(&id, &from_json(json!({"last": "20s", "profiles": false})))
+        .await
+        .success(201);
+    assert_eq!(after.manifest["context"]["prometheus_source"], "store");
+    assert_eq!(after.extra["raw_series"], 12 * 6);
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn scrapers_feed_a_victoriametrics_benchmon_did_not_start() {
+    scrapers_feed_a_store_benchmon_did_not_start("victoria-metrics").await;
+}
+
+#[tokio::test]
+async fn scrapers_feed_a_prometheus_remote_write_receiver_benchmon_did_not_start() {
+    scrapers_feed_a_store_benchmon_did_not_start("prometheus").await;
+}
