@@ -43,8 +43,6 @@ pub enum CollectionError {
     NoData { id: RunId, state: &'static str },
     #[error("cannot collect from session {id} yet: its job {job} is still ending; try again in a few seconds")]
     JobEnding { id: RunId, job: String },
-    #[error("cannot collect from session {id}: it has ended, and benchmon reads a {store} store's data only while its job runs; collect before stopping it")]
-    EndedStore { id: RunId, store: &'static str },
     #[error(transparent)]
     Offline(#[from] OfflineError),
 }
@@ -139,14 +137,6 @@ async fn collect(
         {
             let url = url.clone();
             collect_from(sessions, &cell, request, session, url, Source::Store).await
-        }
-        (_, SessionState::Stopped | SessionState::Failed)
-            if session.store == StoreSpec::VictoriaMetrics =>
-        {
-            Err(CollectionError::EndedStore {
-                id: id.clone(),
-                store: session.store.kind(),
-            })
         }
         (_, SessionState::Stopped | SessionState::Failed) => {
             // Held until the offline Prometheus is gone: no second one, no new job, no delete.

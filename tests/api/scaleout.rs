@@ -180,6 +180,19 @@ async fn three_scrapers_feed_victoriametrics_each_target_once_and_the_window_col
     for job in running_jobs(&stopped) {
         assert_eq!(squeue_state(&job), "", "job {job} still active");
     }
+
+    // The store's data was copied back from the node: an offline VictoriaMetrics over it
+    // gives the same window the same samples.
+    let window = json!({"window_start": out.extra["window_start"], "formats": ["csv"],
+        "window_end": out.extra["window_end"]});
+    let after = app.collect(&id, &from_json(window)).await.success(201);
+    assert_eq!(after.manifest["context"]["prometheus_source"], "offline");
+    assert_eq!(after.samples, out.samples);
+    assert_eq!(after.extra["raw_samples"], out.extra["raw_samples"]);
+    let csv = |r: &benchmon::client::CollectResult| {
+        std::fs::read(std::path::Path::new(&r.bundle_dir).join("raw.csv")).unwrap()
+    };
+    assert!(csv(&after) == csv(&out), "raw.csv differs offline");
     app.shutdown().await;
 }
 

@@ -91,9 +91,9 @@ impl From<CollectionError> for ApiError {
         match e {
             CollectionError::Session(s) => s.into(),
             CollectionError::Invalid { field, detail } => ApiError::validation(field, detail),
-            CollectionError::NotRunning { .. }
-            | CollectionError::NoData { .. }
-            | CollectionError::EndedStore { .. } => ApiError::conflict(e.to_string()),
+            CollectionError::NotRunning { .. } | CollectionError::NoData { .. } => {
+                ApiError::conflict(e.to_string())
+            }
             // Transient by nature: a 503 is what clients (ours included) retry.
             CollectionError::JobEnding { .. } => ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
