@@ -226,7 +226,12 @@ mod tests {
         let de = &mut serde_json::Deserializer::from_str(body);
         let err = serde_path_to_error::deserialize::<_, StoreSpec>(de).unwrap_err();
         assert_eq!(err.path().to_string(), "query_url");
-        for bad in ["vm:8428", "http://u:p@vm/", "http://vm/#x", "http:///x"] {
+        for bad in [
+            "vm:8428",
+            "http://u:p@vm/",
+            "http://vm/#x",
+            "http://vm:99999/",
+        ] {
             assert!(StoreUrl::parse(bad).is_err(), "{bad:?}");
         }
     }

@@ -57,6 +57,7 @@ impl Sessions {
             }
         }
         sessions.adopt_lost_jobs().await;
+        sessions.cancel_orphan_scrapers().await;
         Ok(sessions)
     }
 

@@ -25,6 +25,41 @@ impl Sessions {
         Ok(())
     }
 
+    /// Cancels the scraper jobs of a session that its record does not list: submitted just
+    /// before benchmon stopped, their ids never saved. The poller submits a new set when the
+    /// session still needs one, so nothing runs that benchmon cannot stop.
+    pub(super) async fn cancel_orphan_scrapers(&self) {
+        let cells: Vec<_> = self.store.all().await;
+        let cells: Vec<_> = cells
+            .into_iter()
+            .filter(|c| c.snapshot().store.sharded())
+            .collect();
+        if cells.is_empty() {
+            return;
+        }
+        let live = match self.launcher.live_jobs().await {
+            Ok(live) => live,
+            Err(e) => {
+                tracing::warn!("cannot look for scraper jobs benchmon lost track of: {e}");
+                return;
+            }
+        };
+        for cell in cells {
+            let root = cell.paths.dir.join("scrapers");
+            let resolved = root.canonicalize().unwrap_or_else(|_| root.clone());
+            let known = cell.snapshot().scraper_jobs;
+            for job in live.iter().filter(|j| {
+                (j.session_dir.starts_with(&root) || j.session_dir.starts_with(&resolved))
+                    && !known.iter().any(|k| k.job_id == j.job_id)
+            }) {
+                tracing::warn!(session = %cell.id, job = %job.job_id, "cancelling a scraper job benchmon lost track of");
+                if let Err(e) = self.launcher.cancel(&job.job_id).await {
+                    tracing::warn!(session = %cell.id, job = %job.job_id, "cannot cancel it: {e}");
+                }
+            }
+        }
+    }
+
     /// Cancels scraper jobs `next` has and `snap` had not: submitted by a poll whose outcome
     /// lost a race with stop or start, they would otherwise run unfollowed.
     pub(super) async fn cancel_new_scrapers(&self, snap: &Session, next: &Session) {

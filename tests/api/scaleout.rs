@@ -13,13 +13,13 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 const TARGETS: usize = 90;
 
 /// One process serving `/metrics` on many loopback ports (aborted on drop).
-struct SyntheticExporters {
-    ports: Vec<u16>,
+pub(crate) struct SyntheticExporters {
+    pub(crate) ports: Vec<u16>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl SyntheticExporters {
-    async fn start(n: usize) -> SyntheticExporters {
+    pub(crate) async fn start(n: usize) -> SyntheticExporters {
         let mut ports = Vec::new();
         let mut tasks = Vec::new();
         for _ in 0..n {
@@ -262,14 +262,14 @@ async fn a_cancelled_scraper_degrades_the_session_naming_its_targets_and_survive
 }
 
 /// A store this test runs itself (killed on drop): benchmon is only told its URLs.
-struct OwnStore {
+pub(crate) struct OwnStore {
     child: std::process::Child,
-    base: String,
+    pub(crate) base: String,
     _data: tempfile::TempDir,
 }
 
 impl OwnStore {
-    async fn start(program: &str) -> OwnStore {
+    pub(crate) async fn start(program: &str) -> OwnStore {
         let port = free_port();
         let data = tempfile::tempdir().unwrap();
         let dir = data.path().display();
