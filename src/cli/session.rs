@@ -294,6 +294,31 @@ fn waiting_text(s: &Session) -> String {
 }
 
 /// One session as `key: value` lines.
+/// One line per scraper job of a sharded session: job id, node and state, or what was lost.
+fn scrapers_text(s: &Session) -> String {
+    s.scraper_jobs
+        .iter()
+        .map(|j| {
+            let state = j.scheduler_state.as_deref().unwrap_or("submitted");
+            let node = j
+                .node
+                .as_deref()
+                .map(|n| format!(" on {n}"))
+                .unwrap_or_default();
+            match &j.lost {
+                Some(l) => format!(
+                    "{}: job {} LOST, targets {}",
+                    j.index,
+                    j.job_id,
+                    l.targets.join(" ")
+                ),
+                None => format!("{}: job {}{node} ({state})", j.index, j.job_id),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 pub fn describe(s: &Session) -> String {
     let opt = |v: &Option<String>| v.clone().unwrap_or_default();
     let ts = |v: &Option<crate::domain::Timestamp>| v.map(|t| t.to_string()).unwrap_or_default();
@@ -316,8 +341,17 @@ pub fn describe(s: &Session) -> String {
         ("session", s.session_id.to_string()),
         ("state", s.state.as_str().to_owned()),
         ("launcher", format!("{:?}", s.launcher).to_lowercase()),
+        // Shown for the sharded topologies only: a plain session's view stays as it was.
+        (
+            "store",
+            match s.store.sharded() {
+                true => s.store.kind().to_owned(),
+                false => String::new(),
+            },
+        ),
         ("job", job),
         ("prometheus", prometheus),
+        ("scrapers", scrapers_text(s)),
         ("scrape interval", s.scrape_interval.to_string()),
         ("labels", labels),
         ("created", s.created_at.to_string()),
@@ -354,4 +388,37 @@ fn table(list: &[Session]) -> String {
         ]);
     }
     t.render()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sharded_session_names_its_store_and_each_scraper_and_what_a_lost_one_scraped() {
+        let s: Session = serde_json::from_value(serde_json::json!({
+            "session_id": "b", "run_id": "b", "state": "degraded", "prometheus_port": null,
+            "prom_host": null, "scrape_interval": "1s", "retention": null, "labels": {},
+            "launcher": "slurm", "resources": null, "job_id": "7", "slurm_job_id": "7",
+            "scheduler_state": "RUNNING", "scheduler_reason": null, "node": "n1", "port": 1,
+            "prometheus_url": null, "ready": true, "created_at": "2025-11-04T10:00:00Z",
+            "started_at": null, "running_at": null, "stopped_at": null, "failure_reason": null,
+            "output_tail": null, "store": "victoriametrics",
+            "scraper_jobs": [
+                {"index": 0, "job_id": "8", "scheduler_state": "RUNNING", "node": "n2",
+                 "port": 2, "ready": true, "lost": null},
+                {"index": 1, "job_id": "9", "scheduler_state": "CANCELLED", "node": "n3",
+                 "port": null, "ready": false, "lost": {"at": "2025-11-04T10:01:00Z",
+                 "reason": "scancel", "targets": ["n5:9100", "n6:9100"]}}
+            ]
+        }))
+        .unwrap();
+        let text = describe(&s);
+        assert!(text.contains("store:"), "{text}");
+        assert!(text.contains("victoriametrics"), "{text}");
+        assert!(
+            text.contains("0: job 8 on n2 (RUNNING); 1: job 9 LOST, targets n5:9100 n6:9100"),
+            "{text}"
+        );
+    }
 }
