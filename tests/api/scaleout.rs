@@ -135,6 +135,15 @@ async fn three_scrapers_feed_victoriametrics_each_target_once_and_the_window_col
     }
     assert_eq!(squeue_state(s.job_id.as_deref().unwrap()), "RUNNING");
 
+    // The targets view asks every agent for its share's health.
+    let view = app.targets(&id).await.success(200);
+    assert_eq!(view.health_note, None);
+    let up = view
+        .targets
+        .iter()
+        .filter(|t| t.health.as_ref().is_some_and(|h| h.health == "up"));
+    assert_eq!(up.count(), TARGETS);
+
     // Every target is scraped by exactly one scraper, and the shards all have a share.
     let by_instance = scraper_of_each_target(&store, &id).await;
     assert_eq!(by_instance.len(), TARGETS);
