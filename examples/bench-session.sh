@@ -7,6 +7,9 @@
 # targets with their own labels), WINDOW seconds (default 60) of scraping, then side by side:
 #   curl remote read   — POST /api/v1/read of every series of the session over the window (the
 #                        raw floor: Prometheus's own serving of the same samples, to /dev/null);
+#   curl + queries     — that, plus the same profile query_range requests the collection sent
+#                        (read from its manifest; bodies to /dev/null, 2 at a time as benchmon
+#                        fetches): the floor of the whole default collection;
 #   benchmon collect   — `benchmon collect --last WINDOW` of the session: the default a user
 #                        gets (profile queries + raw export as Parquet + coverage + report),
 #                        through benchmon serve;
@@ -37,8 +40,25 @@ host=$(hostname)
 rss_kb() { awk -v k="$1:" '$1 == k { print $2 }' "/proc/$server_pid/status"; }
 
 
-printf '| targets | series | raw samples | curl remote read s | benchmon collect s | ratio | RSS before MB | RSS after MB | peak MB |\n'
-printf '|---|---|---|---|---|---|---|---|---|\n'
+# The profile queries of a bundle's manifest, as query_range requests, 2 at a time.
+queries_floor() { # prom manifest
+  python3 - "$1" "$2" <<'PY'
+import json, subprocess, sys, time, concurrent.futures as cf
+prom, manifest = sys.argv[1], json.load(open(sys.argv[2]))
+w = manifest["window"]
+def one(q):
+    subprocess.run(["curl", "-sf", "-o", "/dev/null", "--data-urlencode", "query=" + q["sent_promql"],
+                    "--data-urlencode", "start=" + w["start"], "--data-urlencode", "end=" + w["end"],
+                    "--data-urlencode", "step=%gs" % w["step_seconds"], prom + "/api/v1/query_range"], check=True)
+t = time.monotonic()
+with cf.ThreadPoolExecutor(2) as pool:
+    list(pool.map(one, manifest["queries"]))
+print("%.3f" % (time.monotonic() - t))
+PY
+}
+
+printf '| targets | series | raw samples | curl remote read s | + profile queries s | benchmon collect s | ratio to both | RSS before MB | RSS after MB | peak MB |\n'
+printf '|---|---|---|---|---|---|---|---|---|---|\n'
 for n in $TARGETS; do
   id="bench-$n-$$"
   "$bin" session create "$id" --scrape-interval 5s >/dev/null
@@ -73,8 +93,10 @@ for n in $TARGETS; do
   t1=$(date +%s.%N)
   after=$(rss_kb VmRSS); peak=$(rss_kb VmHWM)
   raw=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["raw_samples"])' <<<"$out")
-  awk -v n="$n" -v s="$series" -v raw="$raw" -v f="$floor" -v b="$(echo "$t1 - $t0" | bc)" \
+  bundle=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["bundle_dir"])' <<<"$out")
+  qfloor=$(queries_floor "$prom" "$bundle/MANIFEST.json")
+  awk -v n="$n" -v s="$series" -v raw="$raw" -v f="$floor" -v q="$qfloor" -v b="$(echo "$t1 - $t0" | bc)" \
     -v rb="$before" -v ra="$after" -v pk="$peak" \
-    'BEGIN { printf "| %d | %d | %d | %.2f | %.2f | %.1f× | %.0f | %.0f | %.0f |\n", n, s, raw, f, b, b/f, rb/1024, ra/1024, pk/1024 }'
+    'BEGIN { printf "| %d | %d | %d | %.2f | %.2f | %.2f | %.1f× | %.0f | %.0f | %.0f |\n", n, s, raw, f, f + q, b, b/(f + q), rb/1024, ra/1024, pk/1024 }'
   "$bin" session delete "$id" >/dev/null
 done

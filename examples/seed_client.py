@@ -102,8 +102,13 @@ try:
         }
     ))
 
-    artifacts = response.json()["artifacts"]
+    body = response.json()
+    artifacts = body["artifacts"]
     print(f"Metrics saved to: {artifacts}")
+    # benchmon's verdict on the data (the status is 201 whatever it is): ok, partial or empty.
+    print(f"Quality: {body['quality']}")
+    for reason in body["quality_reasons"]:
+        print(f"  - {reason['detail']}")
 finally:
     # Stop session
     http.post(f"{BASE_URL}/sessions/{session_id}/stop")

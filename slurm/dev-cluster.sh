@@ -14,8 +14,9 @@
 #   DEV_CLUSTER_APT_WAIT  seconds to wait for a busy dpkg/apt lock (900)
 set -euo pipefail
 
-# curl, python3 (+ pip for pyarrow) and procps: the examples, the tests (the seed's Python client, Parquet read-back) and pgrep here.
-readonly PACKAGES=(munge slurmctld slurmd slurm-client prometheus prometheus-node-exporter victoria-metrics curl python3 python3-pip procps)
+# curl, python3 (+ pip for pyarrow and schemathesis) and procps: the examples, the tests (the seed's Python client, Parquet read-back) and pgrep here.
+# chromium: the report's test loads report.html in a real headless browser.
+readonly PACKAGES=(munge slurmctld slurmd slurm-client prometheus prometheus-node-exporter curl python3 python3-pip procps chromium victoria-metrics)
 readonly SLURM_CONF=/etc/slurm/slurm.conf
 readonly CGROUP_CONF=/etc/slurm/cgroup.conf
 readonly MUNGE_KEY=/etc/munge/munge.key
@@ -115,13 +116,16 @@ ensure_packages() {
   [[ -z $missing ]] || die "packages still missing after install: $missing"
 }
 
-# The tests read Parquet back the way users do (pyarrow into pandas); PyPI packages.
+# PyPI packages of the tests: they read Parquet back the way users do (pyarrow into pandas),
+# and fuzz the API with schemathesis (`st`; pinned, so the fixed seed means the same run).
+readonly PIP_PACKAGES=(pyarrow pandas schemathesis==4.32.5)
 ensure_python_packages() {
-  python3 -c 'import pyarrow, pandas' 2>/dev/null && return 0
-  log "installing: pyarrow pandas (pip)"
-  python3 -m pip install -q pyarrow pandas >&2 ||
-    python3 -m pip install -q --break-system-packages pyarrow pandas >&2 ||
-    die "pip install pyarrow pandas failed"
+  python3 -c 'import pyarrow, pandas, schemathesis' 2>/dev/null && command -v st >/dev/null &&
+    return 0
+  log "installing: ${PIP_PACKAGES[*]} (pip)"
+  python3 -m pip install -q "${PIP_PACKAGES[@]}" >&2 ||
+    python3 -m pip install -q --break-system-packages "${PIP_PACKAGES[@]}" >&2 ||
+    die "pip install ${PIP_PACKAGES[*]} failed"
 }
 
 # Debian's prometheus / node-exporter daemons (ports 9090/9100) run as the

@@ -21,7 +21,12 @@ pub enum OutDirError {
     #[error("{0}")]
     Outside(String),
     #[error("cannot create {path}: {message}")]
-    Io { path: PathBuf, message: String },
+    Io {
+        path: PathBuf,
+        message: String,
+        /// The OS error number, so a full or read-only filesystem can be told apart.
+        errno: Option<i32>,
+    },
 }
 
 /// The policy, from the server config (roots are canonical).
@@ -89,6 +94,7 @@ fn create_within(root: &Path, rest: &Path) -> Result<PathBuf, OutDirError> {
     let io = |path: &Path, e: std::io::Error| OutDirError::Io {
         path: path.to_owned(),
         message: e.to_string(),
+        errno: e.raw_os_error(),
     };
     std::fs::create_dir_all(root).map_err(|e| io(root, e))?;
     let root = std::fs::canonicalize(root).map_err(|e| io(root, e))?;

@@ -30,7 +30,7 @@ pub enum ClientError {
     /// The server answered with a problem+json body.
     #[error("{} {}: {}{}", .0.status, .0.title, .0.detail, .0.field.as_deref().map(|f| format!(" (field: {f})")).unwrap_or_default())]
     Problem(Box<Problem>),
-    #[error("cannot reach benchmon at {url}: {}", error_chain(.source))]
+    #[error("cannot reach benchmon at {url}: {}{}", error_chain(.source), transport_hint(.source))]
     Transport { url: String, source: reqwest::Error },
     #[error("unexpected answer from {url} ({status}): {body}")]
     Decode {
@@ -40,6 +40,17 @@ pub enum ClientError {
     },
     #[error("invalid server URL {0:?}")]
     BadUrl(String),
+}
+
+/// What to do about a connection nobody accepted: usually, no server is running there.
+fn transport_hint(e: &reqwest::Error) -> &'static str {
+    match e.is_connect() {
+        true => {
+            "\nhint: is the server running? Start it with `benchmon serve`, or point --server \
+             (BENCHMON_URL) at the one that is"
+        }
+        false => "",
+    }
 }
 
 impl ClientError {
@@ -309,6 +320,26 @@ impl Client {
         let path = format!("/api/v1/sessions/{id}/stop");
         let limit = self.timeout.map(|t| t + Duration::from_secs(300));
         self.call_within(Method::POST, &path, None, limit).await
+    }
+
+    /// `PUT /api/v1/sessions/{id}/rules` with a rule file's YAML text.
+    pub async fn set_rules(
+        &self,
+        id: &crate::domain::RunId,
+        yaml: &str,
+    ) -> Result<crate::session::RulesView, ClientError> {
+        let body = serde_json::json!({"rules": yaml});
+        let path = format!("/api/v1/sessions/{id}/rules");
+        self.call(Method::PUT, &path, Some(&body)).await
+    }
+
+    /// `POST /api/v1/compare`: `body` is `{baseline, candidate, tolerances?}`; the answer is
+    /// `compare.json`'s content.
+    pub async fn compare(
+        &self,
+        body: &serde_json::Value,
+    ) -> Result<serde_json::Value, ClientError> {
+        self.call(Method::POST, "/api/v1/compare", Some(body)).await
     }
 
     pub async fn delete_session(&self, id: &str) -> Result<(), ClientError> {

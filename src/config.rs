@@ -2,6 +2,7 @@
 //! TOML file of site defaults. Everything is validated on load; there is no global config.
 
 use crate::domain::{PromDuration, SlurmOptions};
+use crate::export::QualityThresholds;
 use crate::launcher::LauncherKind;
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -110,7 +111,15 @@ pub struct CollectSettings {
     /// refused with 422 before anything is written. The default, 500 M, is ≈ 1 GB of raw
     /// Parquet; a 256-node × 1 s × 1 h raw export (≈ 1.7 G samples) needs it raised.
     pub max_points: u64,
+    /// Collections running at once; one more is answered 503 (clients retry it). Each holds
+    /// one series and a Parquet row group in memory, plus its fetches' chunks.
+    pub max_concurrent: usize,
+    /// `[collect.quality]`: what makes a collection `partial` (see [`QualityThresholds`]).
+    pub quality: QualityThresholds,
 }
+
+/// Default of `collect.max_concurrent`.
+pub const DEFAULT_MAX_CONCURRENT_COLLECTIONS: usize = 4;
 
 impl Default for CollectSettings {
     fn default() -> Self {
@@ -118,6 +127,8 @@ impl Default for CollectSettings {
             allowed_roots: Vec::new(),
             reroot_absolute: true,
             max_points: DEFAULT_MAX_POINTS,
+            max_concurrent: DEFAULT_MAX_CONCURRENT_COLLECTIONS,
+            quality: QualityThresholds::default(),
         }
     }
 }
@@ -218,6 +229,12 @@ pub struct PrometheusSettings {
     /// Prometheus, so a site on a shared network may turn it off (benchmon itself never calls it:
     /// targets change through file_sd).
     pub enable_lifecycle: bool,
+    /// promtool on benchmon's own host, which checks a session's rules before they are used.
+    pub promtool: String,
+    /// Rule files every session's Prometheus loads besides its own rules (default packs:
+    /// target down, GPU temperature, throttling — `examples/rules/site-defaults.yml`), on a
+    /// filesystem the compute nodes read; checked with promtool when benchmon starts.
+    pub rule_packs: Vec<std::path::PathBuf>,
 }
 
 impl PrometheusSettings {
@@ -239,6 +256,8 @@ impl Default for PrometheusSettings {
             startup_timeout: PromDuration::from_secs(180),
             sd_refresh_interval: PromDuration::from_secs(5),
             enable_lifecycle: true,
+            promtool: "promtool".into(),
+            rule_packs: Vec::new(),
         }
     }
 }
@@ -250,13 +269,23 @@ pub struct ServerSettings {
     pub poll_interval: PromDuration,
     /// How long `stop` waits for the scheduler to report the job gone.
     pub stop_timeout: PromDuration,
+    /// The most bytes a request body may have; a larger one is refused with 413 before it is
+    /// read in full. API bodies are small JSON documents (a label set is at most 4 KiB).
+    pub max_body_bytes: usize,
+    /// The longest `?timeout=` a long-poll (`?wait=STATE`) may ask for; longer is a 422.
+    pub max_wait: PromDuration,
 }
+
+/// Default of `server.max_body_bytes`: 1 MiB.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 1 << 20;
 
 impl Default for ServerSettings {
     fn default() -> Self {
         ServerSettings {
             poll_interval: PromDuration::from_secs(1),
             stop_timeout: PromDuration::from_secs(90),
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            max_wait: PromDuration::from_secs(3600),
         }
     }
 }
@@ -348,6 +377,7 @@ impl SiteConfig {
         if let Some(bad) = args.clone().find(|a| a.contains(['\n', '\r', '\0'])) {
             return Err(format!("argument {bad:?} contains a line break or NUL"));
         }
+        cfg.collect.quality.validate()?;
         Ok(cfg)
     }
 }
@@ -441,5 +471,10 @@ mod tests {
         );
         let spaced = "[[auth.tokens]]\nrole = \"read\"\ntoken = \" 0123456789abcdefgh \"\n";
         assert!(SiteConfig::from_toml(spaced).is_err());
+        let q = SiteConfig::from_toml("[collect.quality]\nmin_coverage = 0.5\n").unwrap();
+        assert_eq!(q.collect.quality.min_coverage, 0.5);
+        assert_eq!(q.collect.quality.gap_intervals, 2.0);
+        assert!(SiteConfig::from_toml("[collect.quality]\nmin_coverage = 2\n").is_err());
+        assert!(SiteConfig::from_toml("[collect.quality]\nmin_cov = 0.5\n").is_err());
     }
 }

@@ -3,18 +3,52 @@
 use std::io::{self, Write};
 use std::path::Path;
 
+/// Prefix of the temp files [`write_atomic`] creates; followed by [`TEMP_RAND_LEN`] random
+/// ASCII letters and digits, nothing else.
+const TEMP_PREFIX: &str = ".tmp";
+const TEMP_RAND_LEN: usize = 6;
+
 /// Writes `bytes` to `path` via a temp file in the same directory, fsync, then rename.
 /// Temp files start with `.tmp`, so globs like `*.json` (Prometheus file_sd) never match them.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let dir = path
         .parent()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no parent"))?;
-    let mut tmp = tempfile::Builder::new().prefix(".tmp").tempfile_in(dir)?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(TEMP_PREFIX)
+        .rand_bytes(TEMP_RAND_LEN)
+        .tempfile_in(dir)?;
     tmp.write_all(bytes)?;
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
     sync_dir(dir);
     Ok(())
+}
+
+/// Whether `name` is one [`write_atomic`] creates (`.tmpXXXXXX`), and only such a name.
+pub fn is_atomic_temp(name: &str) -> bool {
+    name.strip_prefix(TEMP_PREFIX).is_some_and(|rest| {
+        rest.len() == TEMP_RAND_LEN && rest.bytes().all(|b| b.is_ascii_alphanumeric())
+    })
+}
+
+/// Removes the temp files a crash left in `dir` (not recursive), returning how many. Only for
+/// start-up, when no write of this process is in flight; any other name is left alone.
+pub fn remove_atomic_temps(dir: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for e in entries.flatten() {
+        let is_file = e.file_type().is_ok_and(|t| t.is_file());
+        if is_file && e.file_name().to_str().is_some_and(is_atomic_temp) {
+            match std::fs::remove_file(e.path()) {
+                Ok(()) => removed += 1,
+                Err(err) => tracing::warn!("cannot remove {}: {err}", e.path().display()),
+            }
+        }
+    }
+    removed
 }
 
 /// Serializes `value` as pretty JSON and writes it atomically.
@@ -80,5 +114,20 @@ mod tests {
         assert_eq!(std::fs::read(&p)?, b"two");
         assert_eq!(std::fs::read_dir(dir.path())?.count(), 1);
         Ok(())
+    }
+
+    #[test]
+    fn only_names_write_atomic_creates_count_as_its_temp_files() {
+        assert!(is_atomic_temp(".tmpAb3xY9"));
+        for other in [
+            ".tmp",
+            ".tmpAb3xY",
+            ".tmpAb3xY9z",
+            ".tmp-abcdef",
+            "a.tmpAb3xY9",
+            ".tmpAb3x.9",
+        ] {
+            assert!(!is_atomic_temp(other), "{other}");
+        }
     }
 }

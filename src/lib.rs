@@ -4,8 +4,9 @@
 //! Prometheus job a [`launcher`] runs with a config from [`prometheus`]; registered [`targets`]
 //! become file_sd files; [`collect`] picks the Prometheus that serves the window (the job, or an
 //! offline one after it) and hands it to the [`export`] engine, which reads the window (range
-//! queries, raw samples through remote read) and writes the artifact bundle. Nothing imports a
-//! module above it: api → session → launcher / targets / collect → export / prometheus → domain.
+//! queries, raw samples through remote read) and writes the artifact bundle; [`compare`] reads
+//! bundles back to judge runs against each other. Nothing imports a module above it:
+//! api → session → launcher / targets / collect → compare / export / prometheus → domain.
 
 /// HTTP routes, OpenAPI, problem+json errors.
 pub mod api;
@@ -17,6 +18,8 @@ pub mod cli;
 pub mod client;
 /// A session's collections: request → source Prometheus → export engine → index.
 pub mod collect;
+/// Verdicts across runs: two bundles compared, many bundles as one KPI history.
+pub mod compare;
 /// Server configuration: flags, env vars, site TOML.
 pub mod config;
 /// Validated newtypes for everything that crosses the edge.

@@ -20,16 +20,24 @@ enum Command {
     Openapi,
     /// Collect a time window from any Prometheus into a bundle directory.
     Export(Box<benchmon::cli::export::ExportArgs>),
+    /// Compare a candidate bundle's KPIs with a baseline's; exit 3 on a regression.
+    Compare(benchmon::cli::compare::CompareArgs),
+    /// Write the KPIs of many bundles as one table (CSV and Parquet) for change-point tools.
+    History(benchmon::cli::compare::HistoryArgs),
     #[command(flatten)]
     Client(benchmon::cli::ClientCommand),
 }
 
-/// Exit codes: 0 ok, 1 an error (a server problem, no server, a failed serve), 2 usage.
+/// Exit codes: 0 ok, 1 an error (a server problem, no server, a failed serve), 2 usage; `collect`
+/// also 3 (bundle written, verdict `partial`, without `--allow-partial`), 4 (verdict `empty`) and
+/// 5 (a `--threshold` failed); `compare` 3 (a regression).
 #[tokio::main]
 async fn main() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
     match cli.command {
         Command::Client(cmd) => Ok(benchmon::cli::run(cmd).await),
+        Command::Compare(args) => Ok(benchmon::cli::compare::compare_command(args).await),
+        Command::History(args) => Ok(benchmon::cli::compare::history_command(args)),
         command => server(command).await.map(|()| ExitCode::SUCCESS),
     }
 }
@@ -56,6 +64,6 @@ async fn server(command: Command) -> anyhow::Result<()> {
             println!("{}", benchmon::api::openapi().to_pretty_json()?);
             Ok(())
         }
-        Command::Client(_) => Ok(()),
+        Command::Client(_) | Command::Compare(_) | Command::History(_) => Ok(()),
     }
 }

@@ -23,6 +23,10 @@ impl SessionPaths {
     pub fn prometheus_yml(&self) -> PathBuf {
         self.dir.join("prometheus.yml")
     }
+    /// The session's alert and recording rules (present only when it has some).
+    pub fn rules(&self) -> PathBuf {
+        self.dir.join("rules.yml")
+    }
     pub fn job_script(&self) -> PathBuf {
         self.dir.join("prometheus-job.sh")
     }

@@ -31,6 +31,16 @@ pub async fn build(mut settings: Settings) -> anyhow::Result<App> {
             *root = real;
         }
     }
+    // A broken rule pack would fail every session's Prometheus at start: refuse it here.
+    let promtool = settings.site.prometheus.promtool.clone();
+    for pack in &mut settings.site.prometheus.rule_packs {
+        *pack = std::fs::canonicalize(&*pack)
+            .map_err(|e| anyhow::anyhow!("rule pack {}: {e}", pack.display()))?;
+        let text = std::fs::read_to_string(&*pack)?;
+        crate::prometheus::rules::check_rules(&promtool, &text)
+            .await
+            .map_err(|e| anyhow::anyhow!("rule pack {}: {e}", pack.display()))?;
+    }
     let launcher: Arc<dyn Launcher> = match settings.launcher {
         LauncherKind::Slurm => Arc::new(SlurmLauncher::new(settings.site.slurm.clone())),
         LauncherKind::Local => Arc::new(LocalLauncher::new()),
@@ -63,6 +73,9 @@ pub async fn build(mut settings: Settings) -> anyhow::Result<App> {
     }
     Ok(App {
         state: AppState {
+            collections: Arc::new(tokio::sync::Semaphore::new(
+                settings.site.collect.max_concurrent.max(1),
+            )),
             sessions,
             settings,
             auth,

@@ -18,11 +18,24 @@ use axum::Json;
     params(("id" = String, Path, description = "Session id")),
     responses((status = 201, body = CollectResponse), (status = 403, body = Problem), (status = 404, body = Problem),
         (status = 409, body = Problem), (status = 422, body = Problem), (status = 500, body = Problem),
-        (status = 502, body = Problem), (status = 503, body = Problem)))]
+        (status = 502, body = Problem), (status = 503, body = Problem),
+        (status = 507, body = Problem, description = "The artifacts filesystem is full (ENOSPC, EDQUOT)")))]
 pub async fn collect(
     State(app): State<AppState>,
     IdPathJson(id, req): IdPathJson<RunId, CollectRequest>,
 ) -> Result<(StatusCode, Json<CollectResponse>), ApiError> {
+    // A permit for the whole collection; none left is a 503 the client retries.
+    let Ok(_permit) = app.collections.clone().try_acquire_owned() else {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "collections-busy",
+            "Too many collections at once",
+            format!(
+                "{} collections are running, the most collect.max_concurrent allows; try again shortly",
+                app.settings.site.collect.max_concurrent
+            ),
+        ));
+    };
     // The engine records its own duration, bytes and samples metrics.
     let resp = collections::collect_session(&app.sessions, &id, req).await?;
     Ok((StatusCode::CREATED, Json(resp)))

@@ -5,7 +5,13 @@ use super::problem::ApiError;
 use crate::domain::{ClientId, Invalid, RunId, ServiceName, WindowName};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
+use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
+
+/// The most bytes a request body may have (`server.max_body_bytes`), put in every request's
+/// extensions next to axum's `DefaultBodyLimit`, so a refusal can say the limit.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimit(pub usize);
 
 /// A JSON body. An empty body reads as `{}` (so `POST …/start` without a body works), a
 /// missing content type is fine (scripts forget it) but a non-JSON one is a 415, and a bad
@@ -28,23 +34,37 @@ where
             .get(axum::http::header::CONTENT_TYPE)
             .map(|v| v.to_str().unwrap_or("?").to_ascii_lowercase());
         if let Some(ct) = content_type {
+            // Exactly `application/json` (parameters such as `charset=utf-8` aside): a request
+            // body is not a problem report, nor any other `+json` type.
             let essence = ct.split(';').next().unwrap_or("").trim().to_owned();
-            if essence != "application/json" && !essence.ends_with("+json") {
+            if essence != "application/json" {
                 return Err(ApiError::unsupported_media_type(format!(
                     "Content-Type {essence:?} is not accepted; send application/json"
                 )));
             }
         }
+        let limit = req.extensions().get::<BodyLimit>().copied();
         let bytes = axum::body::Bytes::from_request(req, state)
             .await
-            .map_err(|e| {
-                ApiError::validation("body", format!("cannot read the request body: {e}"))
+            .map_err(|e| match limit {
+                Some(BodyLimit(max)) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                    ApiError::payload_too_large(max)
+                }
+                _ => ApiError::validation("body", format!("cannot read the request body: {e}")),
             })?;
         let text: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
             b"{}"
         } else {
             &bytes
         };
+        // Every body is an object; serde would also fill a struct from an array
+        // (`[null, null]` as the start options), which no client means.
+        if text.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return Err(ApiError::validation(
+                "body",
+                "the body must be a JSON object",
+            ));
+        }
         parse_json(text).map(AppJson)
     }
 }

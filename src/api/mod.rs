@@ -4,8 +4,10 @@
 
 pub mod auth;
 pub mod collect;
+pub mod compare;
 pub mod extract;
 pub mod observe;
+pub mod openapi;
 pub mod problem;
 pub mod sessions;
 pub mod system;
@@ -17,6 +19,7 @@ use crate::session::Sessions;
 use axum::middleware;
 use axum::routing::{get, post};
 use axum::Router;
+use openapi::{BearerAuth, ProblemResponses};
 use problem::ApiError;
 use std::sync::Arc;
 use utoipa::OpenApi;
@@ -28,6 +31,8 @@ pub struct AppState {
     pub sessions: Arc<Sessions>,
     pub settings: Arc<Settings>,
     pub auth: Arc<auth::Auth>,
+    /// Permits for collections running at once (`collect.max_concurrent`).
+    pub collections: Arc<tokio::sync::Semaphore>,
 }
 
 #[derive(OpenApi)]
@@ -44,6 +49,7 @@ pub struct AppState {
         sessions::start_session,
         sessions::stop_session,
         sessions::delete_session,
+        sessions::set_rules,
         targets::register_client,
         targets::register_service,
         targets::register_session_client,
@@ -58,11 +64,12 @@ pub struct AppState {
         windows::delete_window,
         collect::collect,
         collect::list_collections,
+        compare::compare,
         system::health,
         system::ready,
         system::metrics,
     ),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &ProblemResponses),
     tags(
         (name = "sessions", description = "Monitoring sessions and their Prometheus jobs"),
         (name = "targets", description = "Clients, services and what Prometheus scrapes"),
@@ -73,31 +80,6 @@ pub struct AppState {
 )]
 pub struct ApiDoc;
 
-/// Declares the optional bearer token, so Swagger UI's "Authorize" button works.
-struct BearerAuth;
-
-impl utoipa::Modify for BearerAuth {
-    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::security::{
-            HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
-        };
-        let components = doc.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .description(Some("Only when the server has tokens configured: a read token for GET routes, a write token for everything."))
-                    .build(),
-            ),
-        );
-        doc.security = Some(vec![SecurityRequirement::new(
-            "bearer",
-            Vec::<String>::new(),
-        )]);
-    }
-}
-
 /// The OpenAPI document as served at `/openapi.json` and committed as `openapi/openapi.json`.
 pub fn openapi() -> utoipa::openapi::OpenApi {
     ApiDoc::openapi()
@@ -105,6 +87,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 
 /// The whole application; tests drive it in-process or on a real socket.
 pub fn router(state: AppState) -> Router {
+    let max_body = state.settings.site.server.max_body_bytes;
     let api = Router::new()
         .route(
             "/sessions",
@@ -117,6 +100,10 @@ pub fn router(state: AppState) -> Router {
         .route("/sessions/{id}/status", get(sessions::session_status))
         .route("/sessions/{id}/start", post(sessions::start_session))
         .route("/sessions/{id}/stop", post(sessions::stop_session))
+        .route(
+            "/sessions/{id}/rules",
+            axum::routing::put(sessions::set_rules),
+        )
         .route("/clients", post(targets::register_client))
         .route("/services", post(targets::register_service))
         .route(
@@ -150,7 +137,8 @@ pub fn router(state: AppState) -> Router {
             post(windows::close_window),
         )
         .route("/sessions/{id}/collect", post(collect::collect))
-        .route("/sessions/{id}/collections", get(collect::list_collections));
+        .route("/sessions/{id}/collections", get(collect::list_collections))
+        .route("/compare", post(compare::compare));
     Router::new()
         .nest("/api/v1", api)
         .route("/health", get(system::health))
@@ -158,6 +146,8 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(system::metrics))
         .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi()))
         .fallback(|| async { ApiError::not_found("no such route") })
+        .layer(axum::extract::DefaultBodyLimit::max(max_body))
+        .layer(axum::Extension(extract::BodyLimit(max_body)))
         .layer(middleware::from_fn_with_state(
             state.auth.clone(),
             auth::require_token,

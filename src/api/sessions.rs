@@ -15,6 +15,7 @@ use utoipa::IntoParams;
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// Only sessions in this state.
+    #[param(value_type = Option<crate::session::SessionState>)]
     pub state: Option<String>,
 }
 
@@ -24,8 +25,10 @@ pub struct ListQuery {
 #[into_params(parameter_in = Query)]
 pub struct WaitQuery {
     /// State to wait for.
+    #[param(value_type = Option<crate::session::SessionState>)]
     pub wait: Option<String>,
-    /// How long to wait (Prometheus duration or seconds; default 60s, at most 1h).
+    /// How long to wait (Prometheus duration or seconds; default 60s, at most `server.max_wait`,
+    /// 1h unless configured).
     pub timeout: Option<String>,
 }
 
@@ -36,12 +39,13 @@ fn parse_state(field: &str, raw: &str) -> Result<SessionState, ApiError> {
 
 #[utoipa::path(post, path = "/api/v1/sessions", tag = "sessions",
     request_body = CreateSession,
-    responses((status = 201, body = Session), (status = 409, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 201, body = Session), (status = 409, body = Problem), (status = 422, body = Problem),
+        (status = 500, body = Problem)))]
 pub async fn create_session(
     State(app): State<AppState>,
     AppJson(req): AppJson<CreateSession>,
 ) -> Result<(StatusCode, Json<Session>), ApiError> {
-    let s = app.sessions.create(req).await?;
+    let s = app.sessions.create_with_rules(req).await?;
     Ok((StatusCode::CREATED, Json(s)))
 }
 
@@ -75,12 +79,16 @@ pub async fn get_session(
         return Ok(Json(with_sizing_now(&app, s).await));
     };
     let wanted = parse_state("wait", wait)?;
+    let max = &app.settings.site.server.max_wait;
     let timeout = match q.timeout.as_deref() {
-        None => std::time::Duration::from_secs(60),
+        None => std::time::Duration::from_secs(60).min(max.as_duration()),
         Some(t) => {
             let d = PromDuration::parse(t).map_err(|e| ApiError::validation("timeout", e.0))?;
-            if d.as_millis() > 3_600_000 {
-                return Err(ApiError::validation("timeout", "may be at most 1h"));
+            if d.as_millis() > max.as_millis() {
+                return Err(ApiError::validation(
+                    "timeout",
+                    format!("may be at most {max} (server.max_wait)"),
+                ));
             }
             d.as_duration()
         }
@@ -142,7 +150,7 @@ pub async fn start_session(
 #[utoipa::path(post, path = "/api/v1/sessions/{id}/stop", tag = "sessions",
     params(("id" = String, Path, description = "Session id")),
     responses((status = 200, body = Session), (status = 404, body = Problem),
-        (status = 408, body = Problem), (status = 502, body = Problem)))]
+        (status = 408, body = Problem), (status = 409, body = Problem), (status = 502, body = Problem)))]
 pub async fn stop_session(
     State(app): State<AppState>,
     IdPath(id): IdPath<RunId>,
@@ -153,11 +161,27 @@ pub async fn stop_session(
 /// Stops the session if needed and removes its state; collected artifacts stay.
 #[utoipa::path(delete, path = "/api/v1/sessions/{id}", tag = "sessions",
     params(("id" = String, Path, description = "Session id")),
-    responses((status = 204), (status = 404, body = Problem), (status = 502, body = Problem)))]
+    responses((status = 204), (status = 404, body = Problem), (status = 408, body = Problem),
+        (status = 502, body = Problem)))]
 pub async fn delete_session(
     State(app): State<AppState>,
     IdPath(id): IdPath<RunId>,
 ) -> Result<StatusCode, ApiError> {
     app.sessions.delete(&id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Replaces the session's alert and recording rules (checked with promtool first); a running
+/// Prometheus reloads them without a restart.
+#[utoipa::path(put, path = "/api/v1/sessions/{id}/rules", tag = "sessions",
+    request_body = crate::session::SetRules,
+    params(("id" = String, Path, description = "Session id")),
+    responses((status = 200, body = crate::session::RulesView), (status = 404, body = Problem),
+        (status = 409, body = Problem), (status = 422, body = Problem), (status = 500, body = Problem),
+        (status = 502, body = Problem)))]
+pub async fn set_rules(
+    State(app): State<AppState>,
+    IdPathJson(id, req): IdPathJson<RunId, crate::session::SetRules>,
+) -> Result<Json<crate::session::RulesView>, ApiError> {
+    Ok(Json(app.sessions.set_rules(&id, req).await?))
 }

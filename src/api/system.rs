@@ -64,6 +64,7 @@ pub async fn metrics(
             })
             .set(n as i64);
     }
+    crate::telemetry::METRICS.process.update();
     // Prometheus asks for OpenMetrics; everyone else gets the classic text format.
     let wants_openmetrics = headers
         .get(header::ACCEPT)

@@ -12,6 +12,11 @@ use std::time::Duration;
 
 #[derive(Debug, clap::Args)]
 #[command(group(ArgGroup::new("range").required(true).args(["start", "last", "window"])))]
+#[command(
+    after_help = "Exit codes: 0 the bundle is written and its verdict is ok (or partial \
+    with --allow-partial); 1 error; 2 usage; 3 written but partial (the reasons are printed); \
+    4 written but empty (no data in the window)."
+)]
 pub struct CollectArgs {
     #[command(flatten)]
     pub globals: Globals,
@@ -41,6 +46,39 @@ pub struct CollectArgs {
     /// Query resolution, e.g. 15s (server default when omitted).
     #[arg(long)]
     pub step: Option<PromDuration>,
+    /// Exit 0 when the verdict is `partial` (a gap, a target under the coverage threshold, a
+    /// query that matched nothing). Without it: exit 3 on `partial`; `empty` always exits 4.
+    #[arg(long)]
+    pub allow_partial: bool,
+    /// An absolute limit on a KPI of the collection, QUERY:KPI<=X or QUERY:KPI>=X (`<`, `>`
+    /// alike: limits are inclusive); repeatable. Any failing: exit 5.
+    #[arg(long = "threshold", value_name = "QUERY:KPI<=X", value_parser = parse_threshold)]
+    pub thresholds: Vec<crate::collect::thresholds::Threshold>,
+}
+
+/// Exit code when a `--threshold` failed.
+pub const EXIT_THRESHOLD: u8 = 5;
+
+fn parse_threshold(s: &str) -> Result<crate::collect::thresholds::Threshold, String> {
+    let bad = || format!("{s:?} is not QUERY:KPI<=X or QUERY:KPI>=X");
+    let (i, op) = s
+        .char_indices()
+        .find(|(_, c)| matches!(c, '<' | '>'))
+        .ok_or_else(bad)?;
+    let (name, rest) = (&s[..i], s[i + 1..].trim_start_matches('='));
+    let (query, kpi) = name.trim().split_once(':').ok_or_else(bad)?;
+    let value: f64 = rest.trim().parse().map_err(|_| bad())?;
+    if query.is_empty() || kpi.is_empty() || !value.is_finite() {
+        return Err(bad());
+    }
+    Ok(crate::collect::thresholds::Threshold {
+        query: query.to_owned(),
+        kpi: kpi.to_owned(),
+        max: (op == '<').then_some(value),
+        min: (op == '>').then_some(value),
+        window: None,
+        scope: Default::default(),
+    })
 }
 
 fn parse_query(s: &str) -> Result<(String, String), String> {
@@ -73,7 +111,12 @@ pub async fn run(client: &Client, out: &Output, a: CollectArgs) -> Result<(), Cl
         step: a.step,
         out_dir: a.out_dir,
         run_id: a.run_id,
-        queries: a.queries.into_iter().collect::<BTreeMap<_, _>>(),
+        queries: a
+            .queries
+            .into_iter()
+            .map(|(k, v)| (k, v.into()))
+            .collect::<BTreeMap<_, _>>(),
+        thresholds: a.thresholds,
         ..CollectRequest::default()
     };
     let session = a.session.session;
@@ -83,7 +126,24 @@ pub async fn run(client: &Client, out: &Output, a: CollectArgs) -> Result<(), Cl
     drop(progress);
     let done = result?;
     out.show(&done, |r| summary(r, took));
-    Ok(())
+    let failed = done
+        .extra
+        .get("thresholds")
+        .and_then(|t| t.get("results"))
+        .and_then(|r| r.as_array())
+        .map_or(0, |r| r.iter().filter(|x| x["passed"] == false).count());
+    match (done.quality.as_deref(), failed) {
+        (Some("empty"), _) => Err(CliError::Quality {
+            quality: "empty".into(),
+            allowed: true,
+        }),
+        (_, failed @ 1..) => Err(CliError::ThresholdsFailed { failed }),
+        (Some("partial"), _) if !a.allow_partial => Err(CliError::Quality {
+            quality: "partial".into(),
+            allowed: false,
+        }),
+        _ => Ok(()),
+    }
 }
 
 fn summary(r: &CollectResult, took: Duration) -> String {
@@ -96,7 +156,18 @@ fn summary(r: &CollectResult, took: Duration) -> String {
             .collect::<Vec<_>>()
             .join(", ")
     };
+    let reasons: Vec<String> = r
+        .quality_reasons
+        .iter()
+        .filter_map(|x| x.get("detail").and_then(|d| d.as_str()).map(str::to_owned))
+        .collect();
+    let quality = match (&r.quality, reasons.is_empty()) {
+        (Some(q), true) => q.to_uppercase(),
+        (Some(q), false) => format!("{} — {}", q.to_uppercase(), reasons.join("; ")),
+        (None, _) => String::new(),
+    };
     fields(&[
+        ("quality", quality),
         ("bundle", r.bundle_dir.clone()),
         ("report", r.report.clone().unwrap_or_default()),
         (
@@ -109,6 +180,7 @@ fn summary(r: &CollectResult, took: Duration) -> String {
             ),
         ),
         ("absent queries", list(&r.absent_queries)),
+        ("thresholds", thresholds_line(r)),
         (
             "gaps",
             if r.gaps.is_empty() {
@@ -118,4 +190,44 @@ fn summary(r: &CollectResult, took: Duration) -> String {
             },
         ),
     ])
+}
+
+/// `2 of 3 passed; FAILED: lat:p99 = 0.7 (max 0.5)`, or nothing without thresholds.
+fn thresholds_line(r: &CollectResult) -> String {
+    let Some(results) = r
+        .extra
+        .get("thresholds")
+        .and_then(|t| t.get("results"))
+        .and_then(|x| x.as_array())
+    else {
+        return String::new();
+    };
+    let failed: Vec<String> = results
+        .iter()
+        .filter(|x| x["passed"] == false)
+        .map(|x| {
+            let limit = |k: &str| x[k].as_f64().map(|v| format!("{k} {v}"));
+            let limits: Vec<String> = [limit("min"), limit("max")].into_iter().flatten().collect();
+            format!(
+                "{}:{}{} = {} ({})",
+                x["query"].as_str().unwrap_or_default(),
+                x["kpi"].as_str().unwrap_or_default(),
+                x["series"]
+                    .as_str()
+                    .map(|s| format!(" {{{s}}}"))
+                    .unwrap_or_default(),
+                x["value"].as_f64().map_or("none".into(), |v| v.to_string()),
+                limits.join(", ")
+            )
+        })
+        .collect();
+    let passed = results.len() - failed.len();
+    match failed.is_empty() {
+        true => format!("{passed} of {} passed", results.len()),
+        false => format!(
+            "{passed} of {} passed; FAILED: {}",
+            results.len(),
+            failed.join("; ")
+        ),
+    }
 }

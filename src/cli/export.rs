@@ -168,6 +168,8 @@ pub fn plan_from_args(args: &ExportArgs) -> anyhow::Result<CollectionPlan> {
             .formats
             .contains(&crate::export::formats::SampleFormat::Parquet),
         manifest_extra: serde_json::json!({"source": "benchmon export"}),
+        quality: crate::export::QualityThresholds::default(),
+        extra_files: Vec::new(),
     })
 }
 
@@ -211,6 +213,10 @@ pub async fn run_export(args: ExportArgs) -> anyhow::Result<()> {
             c.flagged,
             outcome.gaps.len()
         );
+    }
+    println!("quality: {}", outcome.verdict.quality.as_str());
+    for r in &outcome.verdict.reasons {
+        println!("  {}", r.detail);
     }
     Ok(())
 }

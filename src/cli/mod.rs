@@ -7,11 +7,16 @@
 //! uses, so a malformed argument is a usage error before any request is sent.
 //!
 //! Exit codes: 0 success, 1 the server refused (its problem detail is printed) or could not be
-//! reached, 2 usage (clap's own code for parse errors).
+//! reached, 2 usage (clap's own code for parse errors); `collect` also exits 3 when the bundle
+//! was written but its verdict is `partial` (unless `--allow-partial`) and 4 when it is `empty`.
+//! reached, 2 usage (clap's own code for parse errors), 5 a `collect --threshold` failed.
 
 pub mod collect;
+/// `benchmon compare` and `benchmon history`: verdicts across bundles, no server.
+pub mod compare;
 /// `benchmon export`: the engine against any Prometheus, without a server.
 pub mod export;
+pub mod first_scrape;
 pub mod output;
 pub mod session;
 pub mod targets;
@@ -114,6 +119,21 @@ pub enum CliError {
         waited: String,
         now: String,
     },
+    /// A collection was written but its verdict is below what was accepted (exit 3 for
+    /// `partial`, 4 for `empty`); the summary has been printed.
+    #[error("the collection's quality is {quality}{}", if *.allowed { "" } else { " (--allow-partial accepts partial)" })]
+    Quality { quality: String, allowed: bool },
+    /// `targets --wait-scraped` ran out of time.
+    #[error("targets of session {session} not scraped within {waited}: {pending}{}", if .note.is_empty() { String::new() } else { format!(" ({note})") })]
+    NotScraped {
+        session: String,
+        waited: String,
+        pending: String,
+        note: String,
+    },
+    /// A collection's `--threshold` failed (exit code 5).
+    #[error("{failed} threshold result(s) failed")]
+    ThresholdsFailed { failed: usize },
     /// The session failed (or was stopped) while we waited for it.
     #[error("session {session} is {state}: {reason}")]
     SessionEnded {

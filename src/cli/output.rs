@@ -58,6 +58,10 @@ impl Output {
                 eline(&format!("error: {msg}"));
                 return ExitCode::from(2);
             }
+            CliError::ThresholdsFailed { .. } => {
+                eline(&format!("error: {e}"));
+                return ExitCode::from(super::collect::EXIT_THRESHOLD);
+            }
             CliError::Client(ClientError::Problem(p)) => {
                 if self.json {
                     line(&serde_json::to_string_pretty(p).unwrap_or_default());
@@ -80,6 +84,10 @@ impl Output {
                 for l in tail.lines() {
                     eline(&format!("    {l}"));
                 }
+            }
+            CliError::Quality { quality, .. } => {
+                eline(&format!("error: {e}"));
+                return ExitCode::from(if quality == "empty" { 4 } else { 3 });
             }
             _ => eline(&format!("error: {e}")),
         }

@@ -34,6 +34,17 @@ pub enum SessionCmd {
     Stop(SessionRef),
     /// Delete a session that has no job (stop it first) and its state.
     Delete(SessionRef),
+    /// Replace the session's alert and recording rules (a running Prometheus reloads them).
+    Rules(RulesArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RulesArgs {
+    /// Session id (its run id).
+    #[arg(env = "BENCHMON_SESSION")]
+    pub session: RunId,
+    /// A Prometheus rule file (YAML), checked by the server with promtool.
+    pub file: std::path::PathBuf,
 }
 
 #[derive(Debug, clap::Args)]
@@ -78,6 +89,10 @@ pub struct CreateArgs {
     /// Scraper jobs of a sharded store, 1–64 (default: sized from the targets at start).
     #[arg(long)]
     pub scrapers: Option<ScraperCount>,
+    /// Alert and recording rules: a Prometheus rule file (YAML), checked by the server with
+    /// promtool.
+    #[arg(long, value_name = "FILE")]
+    pub rules: Option<std::path::PathBuf>,
 }
 
 impl CreateArgs {
@@ -140,6 +155,14 @@ pub async fn run(client: &Client, out: &Output, cmd: SessionCmd) -> Result<(), C
                 retention: a.retention,
                 labels: labels(a.labels),
                 scrape_benchmon: a.scrape_benchmon,
+                rules: match &a.rules {
+                    Some(path) => Some(crate::prometheus::rules::RulesSpec::Yaml(
+                        std::fs::read_to_string(path).map_err(|e| {
+                            CliError::Usage(format!("--rules {}: {e}", path.display()))
+                        })?,
+                    )),
+                    None => None,
+                },
             };
             let s = client.create_session(&req).await?;
             out.show(&s, |s| {
@@ -163,6 +186,18 @@ pub async fn run(client: &Client, out: &Output, cmd: SessionCmd) -> Result<(), C
             let s = client.stop_session(a.session.as_str()).await?;
             drop(p);
             out.show(&s, describe);
+        }
+        SessionCmd::Rules(a) => {
+            let text = std::fs::read_to_string(&a.file)
+                .map_err(|e| CliError::Usage(format!("{}: {e}", a.file.display())))?;
+            let view = client.set_rules(&a.session, &text).await?;
+            out.show(&view, |v| match v.reloaded {
+                true => format!("rules of session {} replaced and reloaded", v.session_id),
+                false => format!(
+                    "rules of session {} replaced; they load when it starts",
+                    v.session_id
+                ),
+            });
         }
         SessionCmd::Delete(a) => {
             client.delete_session(a.session.as_str()).await?;

@@ -5,7 +5,8 @@ use super::output::{Output, Table};
 use super::{labels, parse_label, split_kv, this_node, CliError, Globals};
 use crate::client::Client;
 use crate::domain::{
-    ClientId, ExporterKind, Host, HostPort, Invalid, LabelName, MetricsEndpoint, RunId, ServiceName,
+    ClientId, ExporterKind, Host, HostPort, Invalid, LabelName, MetricsEndpoint, PromDuration,
+    RunId, ServiceName,
 };
 use crate::targets::{ClientRegistration, ServiceRegistration, TargetList};
 use clap::Subcommand;
@@ -155,6 +156,20 @@ pub struct TargetsArgs {
     pub globals: Globals,
     #[command(flatten)]
     pub session: SessionOpt,
+    /// Wait until Prometheus has scraped the targets once (all enabled ones, or those of
+    /// --client-id / --service), so that a window opened next starts with data; exit 1 if
+    /// --wait-timeout passes first.
+    #[arg(long)]
+    pub wait_scraped: bool,
+    /// With --wait-scraped: the exporters of this client; repeatable.
+    #[arg(long = "client-id", requires = "wait_scraped")]
+    pub client_ids: Vec<ClientId>,
+    /// With --wait-scraped: this service; repeatable.
+    #[arg(long = "service", requires = "wait_scraped")]
+    pub services: Vec<ServiceName>,
+    /// With --wait-scraped: how long to wait.
+    #[arg(long, default_value = "60s", requires = "wait_scraped")]
+    pub wait_timeout: PromDuration,
 }
 
 fn parse_exporter(s: &str) -> Result<(ExporterKind, String), String> {
@@ -251,6 +266,20 @@ pub async fn deregister(client: &Client, out: &Output, cmd: DeregisterCmd) -> Re
 }
 
 pub async fn list(client: &Client, out: &Output, a: TargetsArgs) -> Result<(), CliError> {
+    if a.wait_scraped {
+        let chosen = super::first_scrape::Chosen {
+            clients: a.client_ids,
+            services: a.services,
+        };
+        return super::first_scrape::wait(
+            client,
+            out,
+            &a.session.session,
+            &chosen,
+            &a.wait_timeout,
+        )
+        .await;
+    }
     let list = client.targets(&a.session.session).await?;
     out.show(&list, table);
     Ok(())

@@ -22,6 +22,10 @@ pub struct CollectResult {
     pub report: Option<String>,
     /// Number of samples written.
     pub samples: u64,
+    /// The verdict: `ok`, `partial` or `empty` (absent from servers older than it).
+    pub quality: Option<String>,
+    /// Why the verdict is not `ok`: `{code, detail, queries?, targets?}`.
+    pub quality_reasons: Vec<serde_json::Value>,
     /// Queries that returned no series.
     pub absent_queries: Vec<serde_json::Value>,
     /// Stretches of the window without data.

@@ -74,3 +74,19 @@ pub async fn list_collections(
     }
     Ok(entries)
 }
+
+/// The directory of the session's most recent bundle named `collection` (its directory name),
+/// as the session's index records it; `None` when the index has no such bundle.
+pub async fn find_collection(
+    sessions: &Sessions,
+    id: &RunId,
+    collection: &str,
+) -> Result<Option<PathBuf>, SessionError> {
+    let cell = sessions.cell(id).await?;
+    let entries = read_index(&cell).await?;
+    Ok(entries
+        .iter()
+        .rev()
+        .map(|e| PathBuf::from(&e.bundle_dir))
+        .find(|dir| dir.file_name().is_some_and(|n| n == collection)))
+}

@@ -1,14 +1,22 @@
 //! A session's collections — the use case behind `POST /api/v1/sessions/{id}/collect`: the
 //! [`request`] is checked, a [`source`] Prometheus is chosen (the live job, or an offline one
 //! over the ended job's TSDB), the default profiles are built from what the session registered,
-//! the [`crate::export`] engine writes the bundle, and the [`index`] records it.
+//! the window's [`alerts`] are read from `ALERTS` (→ `alerts.csv`, handed to the engine with the
+//! plan), the [`crate::export`] engine writes the bundle, the [`index`] records it, and the
+//! request's [`thresholds`] are judged on the bundle's summary.
 
+/// The alerts of the window (`alerts.csv`), from the `ALERTS` series.
+pub mod alerts;
 pub mod index;
 pub mod request;
 mod source;
+pub mod storage;
 
-pub use index::{list_collections, CollectionEntry};
-pub use request::{CollectRequest, CollectResponse};
+/// Absolute limits on a collection's KPIs, judged on its bundle.
+pub mod thresholds;
+
+pub use index::{find_collection, list_collections, CollectionEntry};
+pub use request::{CollectRequest, CollectResponse, QuerySpec};
 
 use crate::artifacts::OutDirError;
 use crate::domain::{RunId, StoreSpec, Timestamp};
@@ -45,6 +53,8 @@ pub enum CollectionError {
     JobEnding { id: RunId, job: String },
     #[error(transparent)]
     Offline(#[from] OfflineError),
+    #[error(transparent)]
+    Storage(#[from] storage::StorageError),
 }
 
 pub(crate) fn invalid(field: &str, detail: impl Into<String>) -> CollectionError {
@@ -173,6 +183,7 @@ async fn collect_from(
         window_name,
         bundle_parent,
     } = checked;
+    let req_thresholds = req.thresholds.clone();
     let now_ms = Timestamp::now().unix_millis();
     let scrape_ms = scrape_millis(&session);
 
@@ -205,14 +216,14 @@ async fn collect_from(
         let names: Vec<String> = services.iter().map(|s| s.name.to_string()).collect();
         queries.extend(export::default_queries(&kinds, &names, &selector));
     }
-    for (name, promql) in &req.queries {
+    for (name, spec) in &req.queries {
         if queries.iter().any(|q: &NamedQuery| &q.name == name) {
             return Err(invalid(
                 &format!("queries.{name}"),
                 "a query of that name already exists (default profile)",
             ));
         }
-        queries.push(NamedQuery::user(name.clone(), promql.clone()));
+        queries.push(NamedQuery::user(name.clone(), spec.promql.clone()).with_unit(spec.unit));
     }
     let windows = sessions
         .windows(id)
@@ -224,6 +235,21 @@ async fn collect_from(
             end: w.end.unwrap_or(end),
         })
         .collect();
+    // The session's Prometheus (or the offline one over its TSDB) holds only this session's
+    // alerts, so ALERTS needs no selector: an alert whose expression aggregated the session
+    // label away is still the session's.
+    let prom = crate::prometheus::PromClient::new(sessions.http.clone(), &prometheus_url);
+    let (alert_files, alerts_context) = match alerts::alerts_in_window(&prom, "", start, end).await
+    {
+        Ok(seen) => match alerts::alerts_csv(&seen) {
+            Ok(file) => (vec![file], serde_json::json!(seen)),
+            Err(e) => (Vec::new(), serde_json::json!({"error": e.to_string()})),
+        },
+        Err(e) => {
+            tracing::warn!(session = %id, "no alerts.csv: {e}");
+            (Vec::new(), serde_json::json!({"error": e.to_string()}))
+        }
+    };
     let bundle_name = req
         .run_id
         .as_ref()
@@ -254,6 +280,7 @@ async fn collect_from(
                 .map_or(Formats::RAW_DEFAULT, Formats::from_list),
         },
         max_points: Some(sessions.settings.site.collect.max_points),
+        quality: sessions.settings.site.collect.quality.clone(),
         samples_parquet: req
             .formats
             .as_ref()
@@ -266,9 +293,21 @@ async fn collect_from(
             "prometheus_source": source.as_str(),
             // Which store answered: the session's Prometheus, or the store its scrapers feed.
             "store": session.store.kind(),
+            "alerts": alerts_context,
         }),
+        extra_files: alert_files,
     };
-    let outcome = export::collect(&sessions.http, plan, None).await?;
+    let dir = plan.bundle_parent.clone();
+    let outcome = export::collect(&sessions.http, plan, None)
+        .await
+        .map_err(|e| match storage::storage_fault(&e) {
+            Some(fault) => CollectionError::Storage(storage::StorageError {
+                fault,
+                dir,
+                cause: e.to_string(),
+            }),
+            None => e.into(),
+        })?;
     record_in_index(cell, &outcome).await;
     let artifacts = outcome
         .artifacts
@@ -280,6 +319,7 @@ async fn collect_from(
         .iter()
         .find(|a| a.name == "report.html")
         .map(|a| a.path.to_string_lossy().into_owned());
+    let thresholds = judge_thresholds(req_thresholds, &outcome.bundle_dir).await;
     Ok(CollectResponse {
         artifacts,
         bundle_dir: outcome.bundle_dir,
@@ -298,5 +338,32 @@ async fn collect_from(
         raw_samples: outcome.raw_samples,
         duration_seconds: outcome.duration_seconds,
         manifest: outcome.manifest,
+        quality: outcome.verdict.quality,
+        quality_reasons: outcome.verdict.reasons,
+        quality_notes: outcome.verdict.notes,
+        quality_thresholds: outcome.verdict.thresholds,
+        thresholds,
     })
+}
+
+/// The thresholds judged on the bundle just written; a bundle whose summary cannot be read
+/// back fails them all (no value), rather than passing unchecked.
+async fn judge_thresholds(
+    ts: Vec<thresholds::Threshold>,
+    dir: &std::path::Path,
+) -> Option<thresholds::ThresholdReport> {
+    if ts.is_empty() {
+        return None;
+    }
+    let dir = dir.to_owned();
+    let rows = tokio::task::spawn_blocking(move || crate::compare::Bundle::read(&dir))
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|r| r.map_err(|e| e.to_string()))
+        .map(|b| b.rows)
+        .unwrap_or_else(|e| {
+            tracing::error!("thresholds not judged: {e}");
+            Vec::new()
+        });
+    Some(thresholds::evaluate(&ts, &rows))
 }

@@ -19,6 +19,8 @@ pub struct CollectRequest {
     /// RFC 3339 or unix seconds.
     #[serde(default)]
     pub window_start: Option<Timestamp>,
+    /// Must be after `window_start` (JSON Schema cannot compare two fields: a 422 on
+    /// `window_end`).
     #[serde(default)]
     pub window_end: Option<Timestamp>,
     /// A named window of the session.
@@ -36,9 +38,10 @@ pub struct CollectRequest {
     /// Bundle directory name (default `collect-<time>`); never overwrites an earlier bundle.
     #[serde(default)]
     pub run_id: Option<RunId>,
-    /// Extra queries: name → PromQL.
+    /// Extra queries: name → PromQL, or name → `{"promql": …, "unit": …}` to give the values'
+    /// unit (`bytes`, `seconds`, `watts` …: then the report prints them for people).
     #[serde(default)]
-    pub queries: BTreeMap<String, String>,
+    pub queries: BTreeMap<String, QuerySpec>,
     /// Include the default profile queries (default true).
     #[serde(default)]
     pub profiles: Option<bool>,
@@ -51,11 +54,126 @@ pub struct CollectRequest {
     #[serde(default)]
     #[schema(max_items = 3)]
     pub formats: Option<Vec<SampleFormat>>,
+    /// Absolute limits on this collection's KPIs (`{"query": …, "kpi": "p99", "max": 0.5}`),
+    /// judged once the bundle is written; the answer's `thresholds` says which passed.
+    #[serde(default)]
+    pub thresholds: Vec<super::thresholds::Threshold>,
 }
 
-/// The answer to a collection: the seed's `artifacts` (file paths) plus everything measured.
+/// A user query: the plain PromQL string, or the object form with a unit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QuerySpec {
+    pub promql: String,
+    pub unit: Option<export::Unit>,
+}
+
+/// `oneOf: [string, {promql, unit?}]`, as the request takes it.
+impl utoipa::PartialSchema for QuerySpec {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, OneOfBuilder, Type};
+        use utoipa::openapi::Ref;
+        let string = || ObjectBuilder::new().schema_type(Type::String);
+        OneOfBuilder::new()
+            .item(string().description(Some("PromQL")))
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::Object)
+                    .property("promql", string())
+                    .required("promql")
+                    .property("unit", Ref::from_schema_name("Unit"))
+                    .additional_properties(Some(AdditionalProperties::FreeForm(false))),
+            )
+            .description(Some(
+                "PromQL, or {\"promql\": PromQL, \"unit\": Unit} to give the values' unit",
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for QuerySpec {
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        schemas.push((
+            "Unit".into(),
+            <export::Unit as utoipa::PartialSchema>::schema(),
+        ));
+    }
+}
+
+impl From<String> for QuerySpec {
+    fn from(promql: String) -> Self {
+        QuerySpec { promql, unit: None }
+    }
+}
+
+/// The object form, strict: an unknown key is an error naming it.
+#[derive(Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct QueryObject {
+    promql: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    unit: Option<export::Unit>,
+}
+
+/// Written back (into the manifest's copy of the request) in the form it came in.
+impl Serialize for QuerySpec {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.unit {
+            None => s.serialize_str(&self.promql),
+            Some(unit) => QueryObject {
+                promql: self.promql.clone(),
+                unit: Some(unit),
+            }
+            .serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for QuerySpec {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = QuerySpec;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str(r#"a PromQL string or {"promql": "…", "unit": "…"}"#)
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<QuerySpec, E> {
+                Ok(QuerySpec::from(v.to_owned()))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<QuerySpec, A::Error> {
+                let o =
+                    QueryObject::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+                Ok(QuerySpec {
+                    promql: o.promql,
+                    unit: o.unit,
+                })
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
+}
+
+/// The answer to a collection: the seed's `artifacts` (file paths) plus everything measured,
+/// and the verdict: `quality` is `ok`, `partial` or `empty`, with `quality_reasons`. The status
+/// is 201 whatever the verdict: the bundle was written.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct CollectResponse {
+    /// The verdict on the data: `ok`, `partial` (see `quality_reasons`) or `empty` (not a
+    /// single sample). `manifest.complete` only says every file was written.
+    pub quality: export::Quality,
+    /// Why the quality is not `ok`, each naming the queries or targets concerned.
+    pub quality_reasons: Vec<export::Reason>,
+    /// Facts that did not lower the verdict.
+    pub quality_notes: Vec<String>,
+    /// The site's thresholds the verdict applied (`collect.quality`).
+    pub quality_thresholds: export::QualityThresholds,
     /// Paths of every file in the bundle (the seed's `response.json()["artifacts"]`).
     pub artifacts: Vec<String>,
     #[schema(value_type = String)]
@@ -82,6 +200,9 @@ pub struct CollectResponse {
     /// The bundle's MANIFEST.json.
     #[schema(value_type = Object)]
     pub manifest: serde_json::Value,
+    /// The request's thresholds judged on the bundle's KPIs (absent when none were given).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub thresholds: Option<super::thresholds::ThresholdReport>,
 }
 
 /// Resolves the request's window to (start, end, name).
@@ -151,6 +272,7 @@ pub(super) async fn check_request(
 ) -> Result<CheckedRequest, CollectionError> {
     let id = &session.session_id;
     let (start, end, window_name) = resolve_window(sessions, id, &req).await?;
+    super::thresholds::validate(&req.thresholds).map_err(|(field, why)| invalid(&field, why))?;
     if end.unix_millis() > Timestamp::now().unix_millis() + scrape_millis(session) {
         return Err(invalid(
             "window_end",

@@ -30,7 +30,7 @@ macro_rules! ident_type {
     ($(#[$doc:meta])* $ty:ident, $example:literal) => {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, utoipa::ToSchema)]
-        #[schema(value_type = String, pattern = r"^[A-Za-z0-9._-]{1,64}$", example = $example)]
+        #[schema(value_type = String, pattern = r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$", example = $example)]
         pub struct $ty(String);
 
         impl $ty {
@@ -84,6 +84,9 @@ string_newtype!(ExporterKind);
 
 /// Any identifier, when the kind does not matter (e.g. file names).
 pub trait Ident: AsRef<str> {}
+
+/// [`check_ident`]'s grammar as a JSON Schema pattern (for path parameters).
+pub const IDENT_PATTERN: &str = r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$";
 impl Ident for RunId {}
 impl Ident for ClientId {}
 impl Ident for ServiceName {}

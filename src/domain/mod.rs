@@ -4,6 +4,7 @@
 //! scripts, YAML, file paths) never re-checks it. Each type deserializes through its parser, so a
 //! bad value in a JSON body is rejected with the field's path before any handler runs.
 
+mod collection_ref;
 mod duration;
 mod ident;
 mod labels;
@@ -12,9 +13,13 @@ mod slurm;
 mod store;
 mod time;
 
+pub use collection_ref::CollectionRef;
 pub use duration::PromDuration;
-pub use ident::{ClientId, ExporterKind, Ident, RunId, ServiceName, WindowName};
-pub use labels::{LabelName, Labels, RESERVED_LABELS};
+pub use ident::{ClientId, ExporterKind, Ident, RunId, ServiceName, WindowName, IDENT_PATTERN};
+pub use labels::{
+    bounded_labels, check_label_set, label_set_schema, LabelName, Labels, MAX_LABELS,
+    MAX_LABEL_NAME_BYTES, MAX_LABEL_SET_BYTES, MAX_LABEL_VALUE_BYTES, RESERVED_LABELS,
+};
 pub use net::{Host, HostPort, MetricsEndpoint, Port};
 pub use slurm::{
     CpuCount, MemMb, SlurmConstraint, SlurmName, SlurmNodeList, SlurmOptions, TimeLimit,

@@ -4,9 +4,23 @@ use super::{only_chars, string_newtype, Invalid};
 use std::fmt;
 
 /// A TCP port, 1–65535.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, utoipa::ToSchema)]
-#[schema(value_type = u16, example = 9090)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 pub struct Port(u16);
+
+/// An integer 1–65535 in the OpenAPI document, as `Port::new` takes it.
+impl utoipa::PartialSchema for Port {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .minimum(Some(1))
+            .maximum(Some(65535))
+            .examples([9090])
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Port {}
 
 impl Port {
     pub fn new(n: u64) -> Result<Self, Invalid> {
@@ -91,13 +105,49 @@ impl HostPort {
 }
 string_newtype!(HostPort);
 
+/// Longest metrics URL, in bytes (it is stored in every registration and file_sd file).
+pub const MAX_ENDPOINT_BYTES: usize = 2048;
+
 /// A service's `/metrics` URL: http or https, a host, an optional port, path and query.
 #[derive(Debug, Clone, PartialEq, Eq, utoipa::ToSchema)]
 #[schema(value_type = String, example = "http://mel2153:8000/metrics")]
 pub struct MetricsEndpoint(String);
 
 impl MetricsEndpoint {
+    /// The `url` crate repairs what it parses (`http:///metrics` becomes `http://metrics/`, a
+    /// newline or tab is dropped, `\\` becomes `/`), so those are refused on the raw text first,
+    /// and the text itself is what is stored: the URL scraped is the URL the user sent.
     pub fn parse(s: &str) -> Result<Self, Invalid> {
+        if s.len() > MAX_ENDPOINT_BYTES {
+            return Err(Invalid::new(format!(
+                "the URL is {} bytes long; at most {MAX_ENDPOINT_BYTES} are allowed",
+                s.len()
+            )));
+        }
+        if let Some(c) = s
+            .chars()
+            .find(|c| c.is_control() || c.is_whitespace() || *c == '\\')
+        {
+            return Err(Invalid::new(format!(
+                "the URL contains {c:?}; control characters, spaces and backslashes are not allowed"
+            )));
+        }
+        let authority = s
+            .split_once("://")
+            .map(|(_, rest)| rest.split(['/', '?', '#']).next().unwrap_or(""))
+            .ok_or_else(|| Invalid::new(format!("{s:?} is not a URL (scheme://host/path)")))?;
+        if authority.contains('@') {
+            return Err(Invalid::new(
+                "user-info (user@ or user:password@) is not allowed in the URL",
+            ));
+        }
+        let host_part = match authority.strip_prefix('[') {
+            Some(v6) => v6.split(']').next().unwrap_or(""),
+            None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
+        };
+        if host_part.is_empty() {
+            return Err(Invalid::new(format!("{s:?} has no host")));
+        }
         let url =
             url::Url::parse(s).map_err(|e| Invalid::new(format!("{s:?} is not a URL: {e}")))?;
         if !matches!(url.scheme(), "http" | "https") {
@@ -135,7 +185,7 @@ impl MetricsEndpoint {
             .host_str()
             .ok_or_else(|| Invalid::new("the URL needs a host"))?;
         Host::parse(host.trim_start_matches('[').trim_end_matches(']'))?;
-        Ok(MetricsEndpoint(url.to_string()))
+        Ok(MetricsEndpoint(s.to_owned()))
     }
 
     pub fn url(&self) -> Option<url::Url> {
@@ -179,8 +229,24 @@ mod tests {
             "mel2153:8000",
             "http://u:p@h/m",
             "http://h/m#f",
+            "http:///metrics",
+            "http://:8000/metrics",
+            "http://127.0.0.1:18499/m\netrics",
+            "http://h/m\tx",
+            "http://h/m x",
+            "http://h\\m",
+            "http://@h/m",
+            "http://u@h/m",
+            "http://[]:80/m",
         ] {
             assert!(MetricsEndpoint::parse(bad).is_err(), "{bad:?}");
+        }
+        // Stored exactly as sent, not as the URL parser would re-serialize it.
+        for good in ["http://h:8000", "HTTP://H/m?x=1", "http://[::1]:9/m"] {
+            assert_eq!(
+                MetricsEndpoint::parse(good).map(|e| e.to_string()),
+                Ok(good.to_owned())
+            );
         }
     }
 }

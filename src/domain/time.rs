@@ -5,9 +5,28 @@ use chrono::{DateTime, TimeZone, Utc};
 
 /// An instant given as RFC 3339 (`2025-11-04T10:00:00Z`, fractional seconds allowed) or unix
 /// seconds (`1762250400`, `1762250400.5`, as a JSON number or string). Serializes as RFC 3339.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, utoipa::ToSchema)]
-#[schema(value_type = String, example = "2025-11-04T10:00:00Z")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Timestamp(DateTime<Utc>);
+
+/// The schema says what `parse` takes: a string (RFC 3339 or unix seconds) or a number of unix
+/// seconds in chrono's range; answers are always RFC 3339 strings.
+impl utoipa::PartialSchema for Timestamp {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+        let text = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .description(Some("RFC 3339, or unix seconds as a string"))
+            .examples(["2025-11-04T10:00:00Z"]);
+        let number = ObjectBuilder::new()
+            .schema_type(Type::Number)
+            .description(Some("unix seconds"))
+            .minimum(Some(0.0))
+            .maximum(Some(253_402_300_799.0));
+        OneOfBuilder::new().item(text).item(number).into()
+    }
+}
+
+impl utoipa::ToSchema for Timestamp {}
 
 impl Timestamp {
     pub fn parse(s: &str) -> Result<Self, Invalid> {

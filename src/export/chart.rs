@@ -3,6 +3,9 @@
 //! of each bin); a larger one as the minimum, mean and maximum over all its series per bin.
 //! Memory is fixed per query, whatever the window.
 
+use super::matrix::Labels;
+use super::series::label_string;
+
 /// Time bins per chart.
 pub(crate) const BINS: usize = 400;
 /// Queries with more series are drawn as min/mean/max bands.
@@ -134,6 +137,75 @@ pub(crate) struct ChartData {
     /// True when the lines are min/mean/max over more than [`MAX_LINES`] series.
     pub(crate) banded: bool,
     pub(crate) series: u64,
+    /// The labels every series shares, `{k="v",…}` (the legends show only the others).
+    pub(crate) common: String,
+    /// Banded charts: the series with the highest and the lowest means, named by the labels
+    /// that tell them apart, so an outlier node can be found without a line of its own.
+    pub(crate) outliers: Vec<Outlier>,
+}
+
+/// A series named under a banded chart.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Outlier {
+    /// `highest` or `lowest`.
+    pub(crate) rank: &'static str,
+    pub(crate) label: String,
+    pub(crate) mean: f64,
+}
+
+/// Series named on each side of a banded chart.
+pub(crate) const OUTLIERS: usize = 3;
+
+/// The labels all `sets` share (same value in each), and each set's other labels as
+/// `{k="v",…}`: what tells the series apart, for legends. One set: nothing is "other", so it
+/// keeps all its labels.
+pub(crate) fn split_common(sets: &[&Labels]) -> (Labels, Vec<String>) {
+    let Some(first) = sets.first() else {
+        return (Vec::new(), Vec::new());
+    };
+    if sets.len() == 1 {
+        return (Vec::new(), vec![label_string(first)]);
+    }
+    let common: Labels = first
+        .iter()
+        .filter(|kv| sets.iter().all(|s| s.contains(kv)))
+        .cloned()
+        .collect();
+    let rest = sets
+        .iter()
+        .map(|s| {
+            let own: Labels = s
+                .iter()
+                .filter(|kv| !common.contains(kv))
+                .cloned()
+                .collect();
+            label_string(&own)
+        })
+        .collect();
+    (common, rest)
+}
+
+/// The [`OUTLIERS`] highest and lowest of `(label, mean)`, highest first.
+pub(crate) fn outliers(mut means: Vec<(String, f64)>) -> Vec<Outlier> {
+    means.retain(|m| m.1.is_finite());
+    means.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let n = means.len();
+    let top = OUTLIERS.min(n);
+    let bottom = OUTLIERS.min(n - top);
+    let mut out: Vec<Outlier> = means[..top]
+        .iter()
+        .map(|(l, m)| Outlier {
+            rank: "highest",
+            label: l.clone(),
+            mean: *m,
+        })
+        .collect();
+    out.extend(means[n - bottom..].iter().rev().map(|(l, m)| Outlier {
+        rank: "lowest",
+        label: l.clone(),
+        mean: *m,
+    }));
+    out
 }
 
 /// Lines for a query: one per series if `per_series` is given, else min/mean/max.
@@ -172,6 +244,36 @@ pub(crate) fn chart_lines(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn legends_keep_only_the_labels_that_differ_and_outliers_are_named() {
+        let l = |node: &str| -> Labels {
+            vec![
+                ("job".into(), "node".into()),
+                ("node".into(), node.into()),
+                ("session".into(), "s".into()),
+            ]
+        };
+        let (a, b) = (l("n1"), l("n2"));
+        let (common, rest) = split_common(&[&a, &b]);
+        assert_eq!(label_string(&common), r#"{job="node",session="s"}"#);
+        assert_eq!(rest, [r#"{node="n1"}"#, r#"{node="n2"}"#]);
+        let means = (0..10).map(|i| (format!("n{i}"), f64::from(i))).collect();
+        let o = outliers(means);
+        let names: Vec<(&str, &str)> = o.iter().map(|x| (x.rank, x.label.as_str())).collect();
+        assert_eq!(
+            names,
+            [
+                ("highest", "n9"),
+                ("highest", "n8"),
+                ("highest", "n7"),
+                ("lowest", "n0"),
+                ("lowest", "n1"),
+                ("lowest", "n2")
+            ]
+        );
+        assert_eq!(outliers(vec![("a".into(), 1.0)]).len(), 1);
+    }
 
     #[test]
     fn binning_covers_the_window_inclusively() {

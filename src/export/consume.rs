@@ -223,6 +223,7 @@ impl Consumer<'_> {
             sent_promql: q.sent.clone(),
             kind: q.query.kind,
             origin: q.query.origin.clone(),
+            unit: q.query.unit,
             status: if series == 0 {
                 QueryStatus::Absent
             } else {

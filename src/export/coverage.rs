@@ -4,10 +4,12 @@
 //! scrapes expected (`window / scrape interval`), the `up` breakdown (1 vs 0) and the gaps —
 //! stretches longer than two scrape intervals without a scrape, window edges included. The
 //! scrape interval is the plan's, or else estimated per target as the smallest spacing between
-//! its samples. A target is flagged when its coverage is below [`MIN_COVERAGE`] or it has a gap.
+//! its samples. A target is flagged when its coverage or its share of successful scrapes is
+//! below the site's thresholds ([`QualityThresholds`]), or it has a gap.
 //! Streaming: per target only counters and the [`MAX_GAPS`] longest spacings are kept.
 
 use super::matrix::{Labels, MatrixSink};
+use super::quality::QualityThresholds;
 use super::series::{label, label_string};
 use super::CollectError;
 use crate::domain::Timestamp;
@@ -15,10 +17,6 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use utoipa::ToSchema;
 
-/// Coverage below this flags a target.
-pub(crate) const MIN_COVERAGE: f64 = 0.9;
-/// A spacing longer than this many scrape intervals is a gap.
-pub(crate) const GAP_INTERVALS: f64 = 2.0;
 /// Longest spacings kept (and gaps reported) per target.
 pub(crate) const MAX_GAPS: usize = 50;
 
@@ -180,7 +178,9 @@ pub(crate) fn report(
     end_ms: i64,
     scrape_ms: Option<i64>,
     targets: BTreeMap<Labels, TargetAcc>,
+    thresholds: &QualityThresholds,
 ) -> CoverageReport {
+    let (min_coverage, gap_intervals) = (thresholds.min_coverage, thresholds.gap_intervals);
     let window = (end_ms - start_ms) as f64 / 1000.0;
     let mut out = Vec::with_capacity(targets.len());
     for (labels, mut acc) in targets {
@@ -194,7 +194,7 @@ pub(crate) fn report(
         let mut gaps = Vec::new();
         let mut truncated = false;
         if let Some(iv) = interval {
-            let limit = GAP_INTERVALS * iv as f64;
+            let limit = gap_intervals * iv as f64;
             for &(a, b) in &acc.spacings {
                 if (b - a) as f64 > limit {
                     if gaps.len() == MAX_GAPS {
@@ -219,7 +219,11 @@ pub(crate) fn report(
                 1.0
             }
         });
-        let flagged = coverage.is_none_or(|c| c < MIN_COVERAGE) || !gaps.is_empty();
+        let up_fraction =
+            (acc.up + acc.down > 0).then(|| acc.up as f64 / (acc.up + acc.down) as f64);
+        let flagged = coverage.is_none_or(|c| c < min_coverage)
+            || up_fraction.is_some_and(|u| u < thresholds.min_up_fraction)
+            || !gaps.is_empty();
         out.push(TargetCoverage {
             instance: label(&labels, "instance").map(str::to_owned),
             job: label(&labels, "job").map(str::to_owned),
@@ -232,8 +236,7 @@ pub(crate) fn report(
             coverage,
             up: acc.up,
             down: acc.down,
-            up_fraction: (acc.up + acc.down > 0)
-                .then(|| acc.up as f64 / (acc.up + acc.down) as f64),
+            up_fraction,
             max_gap_seconds: acc.spacings.first().map(|&(a, b)| (b - a) as f64 / 1000.0),
             gaps,
             gaps_truncated: truncated,
@@ -247,7 +250,7 @@ pub(crate) fn report(
         flagged: out.iter().filter(|t| t.flagged).count(),
         targets: out,
         method: format!(
-            "raw samples of the selector in the window; expected = window / scrape interval (given, else the smallest spacing); coverage = min(1, scrapes/expected); a gap is a spacing over {GAP_INTERVALS} intervals, window edges included; flagged when coverage < {MIN_COVERAGE} or any gap"
+            "raw samples of the selector in the window; expected = window / scrape interval (given, else the smallest spacing); coverage = min(1, scrapes/expected); a gap is a spacing over {gap_intervals} intervals, window edges included; flagged when coverage < {min_coverage}, up fraction < {} or any gap", thresholds.min_up_fraction
         ),
     }
 }
@@ -317,6 +320,7 @@ mod tests {
             100_000,
             Some(10_000),
             [(l, a)].into_iter().collect(),
+            &QualityThresholds::default(),
         );
         let t = &r.targets[0];
         assert_eq!((t.scrapes, t.up, t.down), (8, 8, 0));
@@ -330,7 +334,15 @@ mod tests {
     #[test]
     fn estimated_interval_and_trailing_gap() {
         let a = acc(&[0, 5_000, 10_000, 15_000]);
-        let r = report("up", 0, 60_000, None, [(vec![], a)].into_iter().collect());
+        let t = QualityThresholds::default();
+        let r = report(
+            "up",
+            0,
+            60_000,
+            None,
+            [(vec![], a)].into_iter().collect(),
+            &t,
+        );
         let t = &r.targets[0];
         assert_eq!(t.interval_seconds, Some(5.0));
         assert!(t.interval_estimated);

@@ -5,11 +5,14 @@
 use super::bundle::{write_file, TempBundle};
 use super::consume::Merging;
 use super::coverage;
+use super::energy::{self, EnergyRow};
 use super::manifest::{to_json, Found, Manifest, ManifestInput};
 use super::plan::Resolved;
 use super::progress::{emit, ProgressTx};
+use super::quality;
 use super::report::{render, ReportInput};
 use super::summary;
+use super::windowed::{self, WindowSummary};
 use super::{
     Artifact, CollectError, CollectionOutcome, CollectionPlan, Progress, QueryReport, QueryStatus,
 };
@@ -38,10 +41,11 @@ pub(super) async fn finish(
         bundle,
         mut merged,
         resolved,
-        plan,
+        mut plan,
         version,
         started,
     } = done;
+    let extra = std::mem::take(&mut plan.extra_files);
     let found = found(&plan, &resolved, &mut merged);
     let manifest = Manifest::new(ManifestInput {
         plan: &plan,
@@ -58,6 +62,7 @@ pub(super) async fn finish(
         resolved,
         manifest,
         started,
+        extra,
     };
     let (mut artifacts, manifest, value) = tokio::task::spawn_blocking(move || writing.write())
         .await
@@ -91,6 +96,7 @@ pub(super) async fn finish(
         raw_series,
         raw_samples,
         duration_seconds: started.elapsed().as_secs_f64(),
+        verdict: manifest.verdict,
     })
 }
 
@@ -104,6 +110,7 @@ fn found(plan: &CollectionPlan, r: &Resolved, m: &mut Merging) -> Found {
             r.end_ms,
             r.scrape_ms,
             std::mem::take(&mut m.coverage),
+            &plan.quality,
         )
     });
     let gaps: Vec<coverage::Gap> = coverage
@@ -117,7 +124,9 @@ fn found(plan: &CollectionPlan, r: &Resolved, m: &mut Merging) -> Found {
         .map(|q| q.name.clone())
         .collect();
     let samples = queries.iter().map(|q| q.samples).sum::<u64>() + m.raw_samples;
+    let verdict = quality::judge(&queries, coverage.as_ref(), samples, &plan.quality);
     Found {
+        verdict,
         queries,
         absent,
         coverage,
@@ -137,6 +146,8 @@ struct Writing {
     resolved: Resolved,
     manifest: Manifest,
     started: Instant,
+    /// The caller's files ([`CollectionPlan::extra_files`]).
+    extra: Vec<super::ExtraFile>,
 }
 
 impl Writing {
@@ -150,9 +161,23 @@ impl Writing {
             resolved,
             mut manifest,
             started,
+            extra,
         } = self;
         let mut arts = write_samples(&dir, &mut merged)?;
-        arts.extend(write_summaries(&dir, &merged, &manifest)?);
+        let windowed = windowed::window_kpis(
+            &dir,
+            &manifest.windows,
+            (resolved.start_ms, resolved.end_ms),
+            &merged.summaries,
+            &merged.series_rows,
+        )?;
+        let energy = energy::energy_rows(&merged.summaries, &windowed);
+        arts.extend(write_summaries(
+            &dir, &merged, &manifest, &windowed, &energy,
+        )?);
+        for f in &extra {
+            arts.push(write_file(&dir, &f.name, &f.bytes)?);
+        }
         let report = ReportInput {
             title: &title,
             start_s: resolved.start_ms as f64 / 1000.0,
@@ -168,6 +193,10 @@ impl Writing {
             coverage: manifest.coverage.as_ref(),
             charts: &merged.charts,
             windows: &manifest.windows,
+            verdict: &manifest.verdict,
+            window_kpis: &windowed,
+            energy: &energy,
+            context: &manifest.context,
         };
         let html = render(&report)?;
         arts.push(write_file(&dir, "report.html", html.as_bytes())?);
@@ -204,15 +233,27 @@ fn write_summaries(
     dir: &Path,
     m: &Merging,
     manifest: &Manifest,
+    windows: &[WindowSummary],
+    energy: &[EnergyRow],
 ) -> Result<Vec<Artifact>, CollectError> {
     let csv_err = |e: csv::Error| CollectError::Task(e.to_string());
     let mut arts = vec![write_file(
         dir,
         "summary.csv",
-        &summary::summary_csv(&m.summaries).map_err(csv_err)?,
+        &summary::summary_csv(&m.summaries, windows).map_err(csv_err)?,
     )?];
-    let sj = summary::summary_json(&m.summaries, &manifest.window);
+    let sj = summary::summary_json(
+        &m.summaries,
+        &manifest.window,
+        &manifest.verdict,
+        windows,
+        energy,
+    );
     arts.push(write_file(dir, "summary.json", &to_json(&sj)?)?);
+    if !energy.is_empty() {
+        let bytes = energy::to_csv(energy).map_err(csv_err)?;
+        arts.push(write_file(dir, "energy.csv", &bytes)?);
+    }
     if let Some(c) = &manifest.coverage {
         arts.push(write_file(
             dir,

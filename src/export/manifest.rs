@@ -9,6 +9,7 @@
 use super::consume::Merging;
 use super::coverage::{CoverageReport, Gap};
 use super::plan::Resolved;
+use super::quality::Verdict;
 use super::summary;
 use super::{Artifact, CollectError, CollectionPlan, MarkedWindow, QueryReport};
 use crate::domain::{PromDuration, Timestamp};
@@ -72,6 +73,7 @@ pub(super) struct ManifestFile {
 /// What a collection found, for the manifest, the report and the outcome.
 #[derive(Debug)]
 pub(super) struct Found {
+    pub(super) verdict: Verdict,
     pub(super) queries: Vec<QueryReport>,
     /// Names of the queries that matched nothing.
     pub(super) absent: Vec<String>,
@@ -105,6 +107,9 @@ pub(super) struct Manifest {
     pub(super) scrape_interval: Option<PromDuration>,
     pub(super) step: PromDuration,
     pub(super) step_source: &'static str,
+    /// `quality`, `quality_notes`, `quality_reasons`, `quality_thresholds`.
+    #[serde(flatten)]
+    pub(super) verdict: Verdict,
     pub(super) window: Window,
     pub(super) windows: Vec<MarkedWindow>,
 }
@@ -160,6 +165,7 @@ impl Manifest {
             scrape_interval: plan.scrape_interval.clone(),
             step: r.step.clone(),
             step_source: r.step_source,
+            verdict: found.verdict,
             window: Window::new(plan, r),
             windows: plan.windows.clone(),
         }

@@ -7,18 +7,17 @@
 //! query-wide spill file from which the pooled percentiles are selected.
 
 use super::bundle::HashedFile;
-use super::chart::{chart_lines, merge_bins, Bin, ChartAcc, ChartData, MAX_LINES};
-use super::kpi::{
-    gauge_kpi, histogram_kpi, parse_le, percentiles_from_file, sum_counters, CounterAcc,
-    GaugeStats, Kpi, KpiKind, BUCKETS_NOTE, GAUGE_METHOD, HISTOGRAM_METHOD, POOLED_NOTE,
+use super::chart::{
+    chart_lines, merge_bins, outliers, split_common, Bin, ChartAcc, ChartData, MAX_LINES,
 };
+use super::kpi::{parse_le, CounterAcc, Integral, Kpi, KpiKind};
+use super::kpi_set::{bucket_group, KpiSet};
 use super::matrix::Labels;
 use super::part::{remove_part, ChunkPart, PartSeries};
-use super::series::{label, label_string, series_key};
+use super::series::{label, label_string};
 use super::CollectError;
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
-use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
@@ -33,9 +32,9 @@ pub(crate) struct SampleFiles {
 impl SampleFiles {
     pub(crate) fn create(dir: &Path, stem: &str) -> Result<Self, CollectError> {
         let mut csv = HashedFile::create(dir, &format!("{stem}.csv"))?;
-        csv.write(b"timestamp,query,series,value\n")?;
+        csv.write(b"timestamp_ms,query,series,value\n")?;
         let mut json = HashedFile::create(dir, &format!("{stem}.json"))?;
-        json.write(b"{\"format\":\"benchmon.samples/v1\",\"series\":[\n")?;
+        json.write(b"{\"format\":\"benchmon.samples/v2\",\"series\":[\n")?;
         Ok(SampleFiles {
             csv,
             json,
@@ -194,13 +193,38 @@ pub(crate) fn merge_query(
         }
     }
     if let Some(acc) = acc.filter(|_| !order.is_empty() && !histogram) {
-        let per_series = (order.len() <= MAX_LINES).then_some(k.lines);
+        let sets: Vec<&Labels> = order.iter().map(|p| &p[0].1.labels).collect();
+        let (common, own) = split_common(&sets);
+        let banded = order.len() > MAX_LINES;
+        let per_series = (!banded).then(|| {
+            k.lines
+                .into_iter()
+                .map(|(i, bins)| (own[i].clone(), bins))
+                .collect()
+        });
+        let means = banded.then(|| {
+            let by_key: HashMap<&str, usize> = order
+                .iter()
+                .enumerate()
+                .map(|(i, p)| (p[0].1.key.as_str(), i))
+                .collect();
+            m.kpis
+                .iter()
+                .filter_map(|s| {
+                    let k = s.kpi.as_ref()?;
+                    let mean = k.mean.or(k.rate_per_second)?;
+                    Some((own[*by_key.get(s.key.as_str())?].clone(), mean))
+                })
+                .collect()
+        });
         let (lines, banded) = chart_lines(&acc, per_series);
         m.chart = Some(ChartData {
             query: query.to_owned(),
             lines,
             banded,
             series: order.len() as u64,
+            common: label_string(&common),
+            outliers: means.map(outliers).unwrap_or_default(),
         });
     }
     drop(opened);
@@ -287,7 +311,8 @@ fn copy_json(
 struct KpiOut {
     kpis: Vec<SeriesOut>,
     aggregate: Vec<Kpi>,
-    lines: Vec<(String, Vec<Bin>)>,
+    /// `(index in the series order, bins)` for small queries.
+    lines: Vec<(usize, Vec<Bin>)>,
 }
 
 /// KPIs per series and per query; chart lines for small queries.
@@ -298,42 +323,24 @@ fn kpis(
     spill: &Path,
 ) -> Result<KpiOut, CollectError> {
     let mut buf = vec![0u8; 1 << 20];
-    let mut spill_file =
-        std::io::BufWriter::new(File::create(spill).map_err(|e| CollectError::io(spill, e))?);
-    let mut pooled = GaugeStats::default();
+    let mut set = KpiSet::new(query, spill)?;
     let mut values: Vec<f64> = Vec::new();
-    let mut buckets: BTreeMap<Labels, Vec<(f64, CounterAcc)>> = BTreeMap::new();
-    let mut counters = Vec::new();
-    let mut out = KpiOut {
-        kpis: Vec::new(),
-        aggregate: Vec::new(),
-        lines: Vec::new(),
-    };
-    for pieces in order {
+    let mut lines = Vec::new();
+    for (idx, pieces) in order.iter().enumerate() {
         let first = pieces[0].1;
-        let series_out = |kpi| SeriesOut {
-            key: first.key.clone(),
-            labels: first.labels.clone(),
-            kpi: Some(kpi),
-        };
         match first.kind {
             None => {}
             Some(KpiKind::Gauge) => {
                 values.clear();
                 let mut nonfinite = 0;
+                let mut integral = Integral::default();
                 for &(pi, s) in pieces {
                     nonfinite += s.nonfinite;
+                    integral.append(&s.integral);
                     let o = &opened[pi];
                     read_f64s(&o.files[2], &o.paths[2], s.vals, &mut values, &mut buf)?;
                 }
-                for &v in &values {
-                    spill_file
-                        .write_all(&v.to_le_bytes())
-                        .map_err(|e| CollectError::io(spill, e))?;
-                    pooled.push(v);
-                }
-                pooled.nonfinite += nonfinite;
-                out.kpis.push(series_out(gauge_kpi(&mut values, nonfinite)));
+                set.gauge(&first.key, &first.labels, &mut values, nonfinite, &integral)?;
             }
             Some(kind) => {
                 let mut acc = CounterAcc::default();
@@ -341,18 +348,11 @@ fn kpis(
                     acc.append(&s.counter);
                 }
                 let le = label(&first.labels, "le").and_then(parse_le);
-                if let (KpiKind::Histogram, Some(le)) = (kind, le) {
-                    let group: Labels = first
-                        .labels
-                        .iter()
-                        .filter(|(k, _)| k != "le" && k != "__name__")
-                        .cloned()
-                        .collect();
-                    buckets.entry(group).or_default().push((le, acc));
-                } else {
-                    let k = acc.kpi();
-                    counters.push(k.clone());
-                    out.kpis.push(series_out(k));
+                match (kind, le) {
+                    (KpiKind::Histogram, Some(le)) => {
+                        set.bucket(bucket_group(&first.labels), le, acc)
+                    }
+                    _ => set.counter(&first.key, &first.labels, &acc),
                 }
             }
         }
@@ -361,45 +361,15 @@ fn kpis(
             for &(_, s) in pieces {
                 merge_bins(&mut bins, &s.bins);
             }
-            out.lines.push((label_string(&first.labels), bins));
+            lines.push((idx, bins));
         }
     }
-    spill_file.flush().map_err(|e| CollectError::io(spill, e))?;
-    drop(spill_file);
-
-    // Aggregates, one per kind present.
-    if pooled.n > 0 || pooled.nonfinite > 0 {
-        let q = percentiles_from_file(spill, pooled.n).map_err(|e| CollectError::io(spill, e))?;
-        out.aggregate
-            .push(pooled.kpi(q, format!("{GAUGE_METHOD}{POOLED_NOTE}")));
-    }
-    if !counters.is_empty() {
-        out.aggregate.push(sum_counters(counters.iter()));
-    }
-    if !buckets.is_empty() {
-        let mut total: BTreeMap<u64, (f64, f64)> = BTreeMap::new();
-        let mut samples_all = 0;
-        for (group, bs) in &buckets {
-            let counts: Vec<(f64, f64)> = bs.iter().map(|(le, a)| (*le, a.increase)).collect();
-            let samples: u64 = bs.iter().map(|(_, a)| a.n).sum();
-            samples_all += samples;
-            for &(le, c) in &counts {
-                total.entry(le.to_bits()).or_insert((le, 0.0)).1 += c;
-            }
-            out.kpis.push(SeriesOut {
-                key: series_key(query, group),
-                labels: group.clone(),
-                kpi: Some(histogram_kpi(&counts, samples, HISTOGRAM_METHOD.to_owned())),
-            });
-        }
-        let counts: Vec<(f64, f64)> = total.into_values().collect();
-        out.aggregate.push(histogram_kpi(
-            &counts,
-            samples_all,
-            format!("{HISTOGRAM_METHOD}{BUCKETS_NOTE}"),
-        ));
-    }
-    Ok(out)
+    let (kpis, aggregate) = set.finish()?;
+    Ok(KpiOut {
+        kpis,
+        aggregate,
+        lines,
+    })
 }
 
 /// Appends the `(offset, count)` f64s of a part's values file to `out`.

@@ -8,8 +8,10 @@
 //! through the incremental `matrix` parser (`matrix/parser.rs`) into a per-chunk `part` on disk →
 //! `consume` takes the fetches in plan order and, once all chunks of a query are in, `merge`
 //! appends its parts in order to the bundle files and finishes the `kpi`s (exact percentiles by
-//! `select`ion); `coverage` turns raw `up` samples into per-target coverage and gaps → `finish`
-//! writes the `summary` files and the `report` (charts from `chart` bins), then the `manifest`
+//! `select`ion, the sets built by `kpi_set`); `coverage` turns raw `up` samples into per-target
+//! coverage and gaps, `quality` judges them → `finish` computes the KPIs of each named window
+//! (`windowed`, a pass over `samples.csv`), writes the `summary` files and the `report` (charts
+//! from `chart` bins), then the `manifest`
 //! (`MANIFEST.json`, last, with the sha256 of every file computed as it was written, see
 //! [`bundle`](crate::export::bundle)), and renames the temp directory into place. `run` drives it
 //! all; `progress` carries the [`Progress`] events that `run`, `consume` and `finish` send;
@@ -23,15 +25,16 @@
 //!
 //! | file | content |
 //! |---|---|
-//! | `samples.csv` | `timestamp,query,series,value`: one row per sample. `timestamp` is unix seconds as Prometheus gave it (`1762250400`, `1762250400.5`); `series` is a key (`s` + 16 hex digits), stable across collections, for (query name, label set); `value` is Prometheus's own text (`0.25`, `1e-05`, `NaN`, `+Inf`), so nothing is lost to float formatting. Rows are grouped by query (plan order), then series (label order), then time. `pd.read_csv("samples.csv")`, then `pd.to_datetime(df.timestamp, unit="s", utc=True)`. |
-//! | `series.csv` | `query,series,labels,<one column per label name>`: join on `query,series` for labels as columns. |
-//! | `samples.json` | `{"format":"benchmon.samples/v1","series":[{"query","series","labels":{…},"values":[[ts,"value"],…]},…]}`, same order and values as the CSV, one series per line. |
+//! | `samples.csv` | `timestamp_ms,query,series,value`: one row per sample. `timestamp_ms` is unix milliseconds, an integer (exact: Prometheus's timestamps are whole milliseconds, and float seconds read back inexact); `series` is a key (`s` + 16 hex digits), stable across collections, for (query name, label set); `value` is Prometheus's own text (`0.25`, `1e-05`, `NaN`, `+Inf`), so nothing is lost to float formatting. Rows are grouped by query (plan order), then series (label order), then time. `pd.read_csv("samples.csv")`, then `pd.to_datetime(df.timestamp_ms, unit="ms", utc=True)`. |
+//! | `series.csv` | `query,series,labels,<one column per label name>`: join on `query,series` for labels as columns. Label values are strings: read with `dtype=str, keep_default_na=False` (else pandas makes `cpu="0"` a number and `NA` a NaN). |
+//! | `samples.json` | `{"format":"benchmon.samples/v2","series":[{"query","series","labels":{…},"values":[[ms,"value"],…]},…]}`, same order and values as the CSV (timestamps as integer milliseconds), one series per line. |
 //! | `raw.parquet` | every raw sample of every series the raw selector matches, read through streamed remote read ([`raw`]): timestamp (ms, UTC), value, query, series and one column per label; zstd. |
 //! | `raw.csv`, `raw_series.csv`, `raw.json` | the same raw samples in the CSV and JSON layouts, when the formats ask for them (query name `raw`, the real scrape timestamps). |
-//! | `summary.csv`, `summary.json` | KPIs per series and aggregated per query, each with its method (see [`Kpi`]). |
+//! | `summary.csv`, `summary.json` | KPIs per series and aggregated per query, each with its method (see [`Kpi`]), for the whole collection (`window` = `collection`) and each named window overlapping it (`windowed`). |
+//! | `energy.csv` | energy per GPU, CPU package and node, mean and peak power, J/token, per window, each row with its method (`energy`), when an energy query returned data. |
 //! | `coverage.csv` | per target: samples, expected scrapes, coverage, `up` breakdown, gaps. |
 //! | `report.html` | self-contained report: tables and one chart per query. |
-//! | `MANIFEST.json` | window, step, queries, Prometheus URL and version, coverage, gaps, the caller's context (session snapshot), every other file with size and sha256, `"complete": true`. Written last. |
+//! | `MANIFEST.json` | window, step, queries, Prometheus URL and version, coverage, gaps, the verdict (`quality` with its reasons, see `quality`), the caller's context (session snapshot), every other file with size and sha256, `"complete": true` (every file written — not a judgement of the data). Written last. |
 //!
 //! # Memory
 //!
@@ -48,10 +51,12 @@ pub mod bundle;
 mod chart;
 mod consume;
 mod coverage;
+mod energy;
 mod fetch;
 mod finish;
 pub mod formats;
 mod kpi;
+mod kpi_set;
 mod manifest;
 mod matrix;
 mod merge;
@@ -59,6 +64,7 @@ mod part;
 pub(crate) mod plan;
 mod profiles;
 mod progress;
+mod quality;
 pub(crate) mod raw;
 mod report;
 mod run;
@@ -67,6 +73,8 @@ mod schedule;
 mod select;
 mod series;
 mod summary;
+mod unit;
+mod windowed;
 
 use crate::domain::{PromDuration, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -78,7 +86,9 @@ pub use kpi::{Kpi, KpiKind};
 pub use plan::Tuning;
 pub use profiles::default_queries;
 pub use progress::Progress;
+pub use quality::{Quality, QualityThresholds, Reason, ReasonCode, Verdict};
 pub use run::{collect, collect_tuned};
+pub use unit::{human, Unit};
 
 /// Everything one collection needs. The caller has validated the parent directory.
 #[derive(Debug, Clone)]
@@ -113,6 +123,18 @@ pub struct CollectionPlan {
     pub samples_parquet: bool,
     /// Copied into `MANIFEST.json` as `context` (session snapshot, targets, SLURM job id …).
     pub manifest_extra: serde_json::Value,
+    /// What the verdict judges against (`collect.quality`), also the coverage flags.
+    pub quality: QualityThresholds,
+    /// Files the caller made (a session's `alerts.csv`), written into the bundle and listed in
+    /// the manifest like the engine's own.
+    pub extra_files: Vec<ExtraFile>,
+}
+
+/// A small file a caller adds to the bundle.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExtraFile {
+    pub name: String,
+    pub bytes: Vec<u8>,
 }
 
 /// How raw samples are read.
@@ -155,6 +177,9 @@ pub struct NamedQuery {
     pub promql: String,
     pub kind: MetricKind,
     pub origin: QueryOrigin,
+    /// What the values measure; profiles always say, user queries may.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<Unit>,
 }
 
 impl NamedQuery {
@@ -165,7 +190,14 @@ impl NamedQuery {
             promql: promql.into(),
             kind: MetricKind::Auto,
             origin: QueryOrigin::User,
+            unit: None,
         }
+    }
+
+    /// The same query with its unit.
+    pub fn with_unit(mut self, unit: Option<Unit>) -> Self {
+        self.unit = unit;
+        self
     }
 }
 
@@ -230,6 +262,9 @@ pub struct QueryReport {
     pub sent_promql: String,
     pub kind: MetricKind,
     pub origin: QueryOrigin,
+    /// The unit of the values (and of `increase`; `rate_per_second` is it per second).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<Unit>,
     pub status: QueryStatus,
     pub series: u64,
     pub samples: u64,
@@ -264,6 +299,9 @@ pub struct CollectionOutcome {
     pub raw_series: u64,
     pub raw_samples: u64,
     pub duration_seconds: f64,
+    /// `quality` (`ok`, `partial`, `empty`) with its reasons.
+    #[serde(flatten)]
+    pub verdict: Verdict,
 }
 
 /// Why a collection failed. Nothing that looks like a bundle is left behind.

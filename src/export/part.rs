@@ -8,7 +8,7 @@
 //! chunks ends up contiguous and in time order.
 
 use super::chart::{Bin, Binning, ChartAcc, MAX_LINES};
-use super::kpi::{CounterAcc, KpiKind};
+use super::kpi::{CounterAcc, Integral, KpiKind};
 use super::matrix::{Labels, MatrixMeta, MatrixSink};
 use super::series::{label, series_key};
 use super::{CollectError, MetricKind};
@@ -50,6 +50,8 @@ pub(crate) struct PartSeries {
     pub(crate) nonfinite: u64,
     /// Counters and histogram buckets.
     pub(crate) counter: CounterAcc,
+    /// Gauges: the integral over time.
+    pub(crate) integral: Integral,
     /// Mean-per-bin chart data, for the first [`MAX_LINES`] series of the part.
     pub(crate) bins: Vec<Bin>,
 }
@@ -241,6 +243,7 @@ impl MatrixSink for PartWriter {
             samples: 0,
             nonfinite: 0,
             counter: CounterAcc::default(),
+            integral: Integral::default(),
             bins: Vec::new(),
         });
         self.open = Some(self.series.len() - 1);
@@ -248,14 +251,14 @@ impl MatrixSink for PartWriter {
     }
 
     #[inline]
-    fn sample(&mut self, ms: i64, ts: &[u8], value: &[u8]) -> Result<(), CollectError> {
+    fn sample(&mut self, ms: i64, _ts: &[u8], value: &[u8]) -> Result<(), CollectError> {
         let i = self
             .open
             .ok_or_else(|| CollectError::Task("sample outside a series".into()))?;
         let s = &mut self.series[i];
-        // samples.csv row: timestamp,query,series,value
+        // samples.csv row: timestamp_ms,query,series,value
         let b = &mut self.csv.buf;
-        b.extend_from_slice(ts);
+        write_ms(b, ms);
         b.push(b',');
         b.extend_from_slice(self.spec.query.as_bytes());
         b.push(b',');
@@ -269,7 +272,7 @@ impl MatrixSink for PartWriter {
             j.push(b',');
         }
         j.push(b'[');
-        j.extend_from_slice(ts);
+        write_ms(j, ms);
         j.extend_from_slice(b",\"");
         j.extend_from_slice(value);
         j.extend_from_slice(b"\"]");
@@ -285,7 +288,8 @@ impl MatrixSink for PartWriter {
             })?;
             match kind {
                 KpiKind::Gauge if v.is_finite() => {
-                    self.vals.buf.extend_from_slice(&v.to_le_bytes())
+                    self.vals.buf.extend_from_slice(&v.to_le_bytes());
+                    s.integral.push(ms, v);
                 }
                 KpiKind::Gauge => s.nonfinite += 1,
                 KpiKind::Counter | KpiKind::Histogram => s.counter.push(ms, v),
@@ -316,6 +320,14 @@ pub(crate) fn remove_part(paths: &[PathBuf; 3]) {
     for p in paths {
         let _ = std::fs::remove_file(p);
     }
+}
+
+/// Integer milliseconds, the exact form of a Prometheus timestamp (its text, unix seconds with
+/// up to three decimals, reads back inexact as a float: `…35.882999897`).
+#[inline]
+pub(crate) fn write_ms(out: &mut Vec<u8>, ms: i64) {
+    use std::io::Write;
+    let _ = write!(out, "{ms}");
 }
 
 #[cfg(test)]

@@ -6,16 +6,22 @@
 //! histogram queries keep their buckets summed by `le` so the KPIs can compute quantiles over
 //! the window, and a `histogram_quantile` query next to them gives the chart over time.
 
-use super::{MetricKind, NamedQuery, QueryOrigin};
+use super::{MetricKind, NamedQuery, QueryOrigin, Unit};
 
 const RI: &str = "$__rate_interval";
 
-fn q(profile: &str, name: &str, kind: MetricKind, promql: String) -> NamedQuery {
+/// Profile queries of metrics that only some hardware has (RAPL needs Intel/AMD package
+/// counters readable by the exporter; older DCGM lacks the energy counter): when absent, the
+/// verdict notes it instead of calling the collection partial.
+pub(crate) const OPTIONAL: [&str; 2] = ["cpu_package_energy_joules", "gpu_energy_joules"];
+
+fn q(profile: &str, name: &str, kind: MetricKind, promql: String, unit: Unit) -> NamedQuery {
     NamedQuery {
         name: name.to_owned(),
         promql,
         kind,
         origin: QueryOrigin::Profile(profile.to_owned()),
+        unit: Some(unit),
     }
 }
 
@@ -53,12 +59,14 @@ pub fn default_queries(
             format!(
             "1 - avg by (node, instance) (rate(node_cpu_seconds_total{{{n},mode=\"idle\"}}[{RI}]))"
         ),
+            Unit::Ratio,
         ));
         out.push(q(
             p,
             "node_memory_used_bytes",
             Gauge,
             format!("node_memory_MemTotal_bytes{{{n}}} - node_memory_MemAvailable_bytes{{{n}}}"),
+            Unit::Bytes,
         ));
         for (name, metric, filter) in [
             (
@@ -87,27 +95,76 @@ pub fn default_queries(
                 name,
                 Gauge,
                 format!("sum by (node, instance) (rate({metric}{{{n}{filter}}}[{RI}]))"),
+                Unit::BytesPerSecond,
             ));
         }
     }
+    if has("node") {
+        // RAPL package counters (node exporter's rapl collector), in joules.
+        let n = with("exporter=\"node\"");
+        out.push(q(
+            "node",
+            "cpu_package_energy_joules",
+            MetricKind::Counter,
+            format!("node_rapl_package_joules_total{{{n}}}"),
+            Unit::Joules,
+        ));
+    }
+    if has("ipmi") {
+        let i = with("exporter=\"ipmi\"");
+        out.push(q(
+            "ipmi",
+            "node_power_watts",
+            Gauge,
+            format!("ipmi_dcmi_power_consumption_watts{{{i}}}"),
+            Unit::Watts,
+        ));
+    }
     if has("dcgm") {
         let d = with("exporter=\"dcgm\"");
-        for (name, metric) in [
-            ("gpu_utilisation_percent", "DCGM_FI_DEV_GPU_UTIL"),
-            ("gpu_memory_used_mib", "DCGM_FI_DEV_FB_USED"),
-            ("gpu_power_watts", "DCGM_FI_DEV_POWER_USAGE"),
-            ("gpu_temperature_celsius", "DCGM_FI_DEV_GPU_TEMP"),
+        for (name, metric, unit) in [
+            (
+                "gpu_utilisation_percent",
+                "DCGM_FI_DEV_GPU_UTIL",
+                Unit::Percent,
+            ),
+            (
+                "gpu_memory_used_mib",
+                "DCGM_FI_DEV_FB_USED",
+                Unit::Mebibytes,
+            ),
+            ("gpu_power_watts", "DCGM_FI_DEV_POWER_USAGE", Unit::Watts),
+            (
+                "gpu_temperature_celsius",
+                "DCGM_FI_DEV_GPU_TEMP",
+                Unit::Celsius,
+            ),
         ] {
-            out.push(q("dcgm", name, Gauge, format!("{metric}{{{d}}}")));
+            out.push(q("dcgm", name, Gauge, format!("{metric}{{{d}}}"), unit));
         }
+        // The board's energy counter since the driver loaded, in mJ: a counter in joules.
+        out.push(q(
+            "dcgm",
+            "gpu_energy_joules",
+            MetricKind::Counter,
+            format!("DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION{{{d}}} / 1000"),
+            Unit::Joules,
+        ));
     }
     let all = with("");
-    out.push(q("services", "target_up", Gauge, format!("up{{{all}}}")));
+    out.push(q(
+        "services",
+        "target_up",
+        Gauge,
+        format!("up{{{all}}}"),
+        Unit::Ratio,
+    ));
     out.push(q(
         "services",
         "scrape_duration_seconds",
         Gauge,
         format!("scrape_duration_seconds{{{all}}}"),
+        Unit::Seconds,
     ));
     if !services.is_empty() {
         let by = "service, instance, model_name";
@@ -118,19 +175,30 @@ pub fn default_queries(
             "vllm_requests_running",
             Gauge,
             format!("sum by ({by}) ({})", v("vllm:num_requests_running")),
+            Unit::Count,
         ));
         out.push(q(
             p,
             "vllm_requests_waiting",
             Gauge,
             format!("sum by ({by}) ({})", v("vllm:num_requests_waiting")),
+            Unit::Count,
         ));
-        for (name, metric) in [
-            ("vllm_request_rate", "vllm:request_success_total"),
-            ("vllm_prompt_tokens_per_second", "vllm:prompt_tokens_total"),
+        for (name, metric, unit) in [
+            (
+                "vllm_request_rate",
+                "vllm:request_success_total",
+                Unit::RequestsPerSecond,
+            ),
+            (
+                "vllm_prompt_tokens_per_second",
+                "vllm:prompt_tokens_total",
+                Unit::TokensPerSecond,
+            ),
             (
                 "vllm_generation_tokens_per_second",
                 "vllm:generation_tokens_total",
+                Unit::TokensPerSecond,
             ),
         ] {
             out.push(q(
@@ -138,8 +206,17 @@ pub fn default_queries(
                 name,
                 Gauge,
                 format!("sum by ({by}) (rate({}[{RI}]))", v(metric)),
+                unit,
             ));
         }
+        // The work done, for energy per token.
+        out.push(q(
+            p,
+            "vllm_generation_tokens",
+            MetricKind::Counter,
+            format!("sum by ({by}) ({})", v("vllm:generation_tokens_total")),
+            Unit::Tokens,
+        ));
         for (name, metric) in [
             (
                 "vllm_e2e_latency_seconds",
@@ -155,6 +232,7 @@ pub fn default_queries(
                 name,
                 Histogram,
                 format!("sum by ({by}, le) ({})", v(metric)),
+                Unit::Seconds,
             ));
             out.push(q(
                 p,
@@ -164,6 +242,7 @@ pub fn default_queries(
                     "histogram_quantile(0.95, sum by ({by}, le) (rate({}[{RI}])))",
                     v(metric)
                 ),
+                Unit::Seconds,
             ));
         }
     }
@@ -195,6 +274,12 @@ mod tests {
             .unwrap();
         assert_eq!(lat.kind, MetricKind::Histogram);
         assert_eq!(lat.origin, QueryOrigin::Profile("vllm".into()));
+        assert!(
+            all.iter().all(|q| q.unit.is_some()),
+            "every profile query has a unit"
+        );
+        let power = all.iter().find(|q| q.name == "gpu_power_watts").unwrap();
+        assert_eq!(power.unit, Some(Unit::Watts));
         let names: std::collections::HashSet<_> = all.iter().map(|q| &q.name).collect();
         assert_eq!(names.len(), all.len(), "names are unique");
     }

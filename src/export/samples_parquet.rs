@@ -13,17 +13,6 @@ fn task_err(e: impl std::fmt::Display) -> CollectError {
     CollectError::Task(format!("samples.parquet: {e}"))
 }
 
-/// Unix seconds as Prometheus writes them (`1762250400`, `1762250400.5`) → milliseconds.
-fn parse_millis(text: &str) -> Option<i64> {
-    let (secs, frac) = text.split_once('.').unwrap_or((text, ""));
-    let secs: i64 = secs.parse().ok()?;
-    let mut ms = 0i64;
-    for (i, c) in frac.chars().take(3).enumerate() {
-        ms += i64::from(c.to_digit(10)?) * [100, 10, 1][i];
-    }
-    Some(secs * 1000 + if secs < 0 { -ms } else { ms })
-}
-
 /// Writes `samples.parquet` in `dir` from its `samples.csv`; `series` are the `series.csv` rows
 /// (query, series key, labels).
 pub(crate) fn write(
@@ -69,24 +58,13 @@ pub(crate) fn write(
             flush(&mut w, &query, &key, &mut samples)?;
             (query, key) = (q.to_owned(), k.to_owned());
         }
-        let ms = parse_millis(ts).ok_or_else(|| task_err(format!("timestamp {ts:?}")))?;
+        let ms: i64 = ts
+            .parse()
+            .map_err(|_| task_err(format!("timestamp_ms {ts:?}")))?;
         let value: f64 = v.parse().map_err(|_| task_err(format!("value {v:?}")))?;
         samples.push((ms, value));
     }
     flush(&mut w, &query, &key, &mut samples)?;
     let (_, file) = w.finish_into_inner().map_err(task_err)?;
     file.finish()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_millis;
-
-    #[test]
-    fn prometheus_timestamps_read_back_to_the_millisecond() {
-        assert_eq!(parse_millis("1762250400"), Some(1_762_250_400_000));
-        assert_eq!(parse_millis("1762250400.5"), Some(1_762_250_400_500));
-        assert_eq!(parse_millis("1762250400.005"), Some(1_762_250_400_005));
-        assert_eq!(parse_millis("x"), None);
-    }
 }

@@ -21,6 +21,8 @@ struct PrometheusYml<'a> {
     services_glob: String,
     /// (scheme, host:port) of benchmon itself when the session opted in.
     benchmon: Option<(String, String)>,
+    /// The site's rule packs, then the session's rule file when it has one.
+    rule_files: Vec<String>,
     /// Set for a scraper of a sharded session.
     shard: Option<&'a Shard>,
 }
@@ -48,6 +50,8 @@ pub struct RenderContext {
     pub sd_refresh_interval: PromDuration,
     /// How Prometheus reaches benchmon (for `scrape_benchmon`).
     pub benchmon_url: String,
+    /// The site's rule packs (absolute paths, checked at startup).
+    pub rule_packs: Vec<String>,
 }
 
 mod filters {
@@ -108,6 +112,22 @@ fn render(
             .into_owned(),
         benchmon,
         shard,
+        // Rules are optional; a session without them keeps the config it always had.
+        // A scraper is a Prometheus agent: it evaluates no rules.
+        rule_files: if shard.is_some() {
+            Vec::new()
+        } else {
+            ctx.rule_packs
+                .iter()
+                .cloned()
+                .chain(
+                    paths
+                        .rules()
+                        .exists()
+                        .then(|| paths.rules().to_string_lossy().into_owned()),
+                )
+                .collect()
+        },
     }
     .render()
     .map(|mut text| {

@@ -4,6 +4,8 @@ pub mod client;
 pub mod config;
 pub mod offline;
 pub mod remote_read;
+/// Alert and recording rules: the accepted shapes and `promtool check rules`.
+pub mod rules;
 
 pub use client::PromClient;
 pub use config::{

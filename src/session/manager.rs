@@ -288,6 +288,14 @@ impl Sessions {
         crate::prometheus::RenderContext {
             sd_refresh_interval: self.settings.site.prometheus.sd_refresh_interval.clone(),
             benchmon_url: self.settings.advertised_url(),
+            rule_packs: self
+                .settings
+                .site
+                .prometheus
+                .rule_packs
+                .iter()
+                .map(|p| p.to_string_lossy().into_owned())
+                .collect(),
         }
     }
 

@@ -24,12 +24,18 @@ pub struct CreateSession {
     /// TSDB retention (Prometheus's default when omitted).
     #[serde(default)]
     pub retention: Option<PromDuration>,
-    /// Labels added to every series of the session.
-    #[serde(default)]
+    /// Labels added to every series of the session: at most 8, names ≤ 1024 bytes, values
+    /// ≤ 2048 bytes, 4096 bytes in all (README, "Limits").
+    #[serde(default, deserialize_with = "crate::domain::bounded_labels")]
+    #[schema(schema_with = crate::domain::label_set_schema)]
     pub labels: Labels,
     /// Also scrape benchmon's own `/metrics` (job `benchmon`).
     #[serde(default)]
     pub scrape_benchmon: bool,
+    /// Alert and recording rules (Prometheus rule groups, YAML text or JSON), checked with
+    /// `promtool check rules` before the session is created; loaded by its Prometheus.
+    #[serde(default)]
+    pub rules: Option<crate::prometheus::rules::RulesSpec>,
     /// Where samples are stored (site default `topology.store`, else `prometheus`).
     #[serde(default)]
     pub store: Option<StoreSpec>,

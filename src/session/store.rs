@@ -98,6 +98,23 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> StoreError + '_ {
     }
 }
 
+/// Removes the temp files of atomic writes a crash interrupted, in the directories the server
+/// writes that way (not `runtime/`, which the job writes). The rename never happened, so the
+/// file they were for still has its previous content.
+fn remove_crash_leftovers(session_dir: &Path) {
+    let dirs = ["", "registrations", "file_sd", "offline"].map(|d| session_dir.join(d));
+    let removed: usize = dirs
+        .iter()
+        .map(|d| crate::fsutil::remove_atomic_temps(d))
+        .sum();
+    if removed > 0 {
+        tracing::info!(
+            "removed {removed} temp file(s) of interrupted writes under {}",
+            session_dir.display()
+        );
+    }
+}
+
 /// All sessions, keyed by id.
 pub struct SessionStore {
     root: PathBuf,
@@ -126,6 +143,7 @@ impl SessionStore {
                 let _ = tokio::fs::remove_dir_all(entry.path()).await;
                 continue;
             }
+            remove_crash_leftovers(&entry.path());
             let record = entry.path().join("session.json");
             let loaded = tokio::fs::read(&record)
                 .await

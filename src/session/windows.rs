@@ -24,8 +24,10 @@ pub struct Window {
 #[serde(deny_unknown_fields)]
 pub struct NewWindow {
     pub name: WindowName,
+    /// Required when `end` is given.
     #[serde(default)]
     pub start: Option<Timestamp>,
+    /// Must be after `start` (JSON Schema cannot compare two fields: a 422 on `end`).
     #[serde(default)]
     pub end: Option<Timestamp>,
 }
@@ -34,6 +36,7 @@ pub struct NewWindow {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CloseWindow {
+    /// Must be after the window's start (a 422 on `end`); now when omitted.
     #[serde(default)]
     pub end: Option<Timestamp>,
 }

@@ -188,5 +188,6 @@ pub async fn config_view(
         prometheus_yml,
         job_script,
         file_sd,
+        rules: tokio::fs::read_to_string(cell.paths.rules()).await.ok(),
     })
 }

@@ -19,15 +19,29 @@ pub struct ClientRegistration {
     /// The node's host name (becomes the `node` label).
     pub node: Host,
     /// Exporter kind → `host:port`, e.g. `{"node": "mel2153:9100", "dcgm": "mel2153:9400"}`.
-    #[schema(value_type = BTreeMap<String, String>)]
+    #[schema(schema_with = exporters_schema)]
     pub exporters: BTreeMap<ExporterKind, HostPort>,
     /// `enable_<kind>`: an exporter is scraped unless its preference is `false`.
     #[serde(default)]
     pub preferences: BTreeMap<String, bool>,
-    /// Extra labels on this client's series.
-    #[serde(default)]
-    #[schema(value_type = BTreeMap<String, String>)]
+    /// Extra labels on this client's series (bounded as a session's: README, "Limits").
+    #[serde(default, deserialize_with = "crate::domain::bounded_labels")]
+    #[schema(schema_with = crate::domain::label_set_schema)]
     pub labels: Labels,
+}
+
+/// `exporters` in the OpenAPI document: at least one `kind: host:port`.
+fn exporters_schema() -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    let kind = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some("^[a-zA-Z0-9_]{1,64}$"));
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .additional_properties(Some(ObjectBuilder::new().schema_type(Type::String)))
+        .property_names(Some(kind))
+        .min_properties(Some(1))
+        .build()
 }
 
 impl ClientRegistration {
@@ -53,8 +67,9 @@ pub struct ServiceRegistration {
     pub name: ServiceName,
     /// http(s) URL; its path becomes the metrics path, its query parameters are kept.
     pub endpoint: MetricsEndpoint,
-    #[serde(default)]
-    #[schema(value_type = BTreeMap<String, String>)]
+    /// Extra labels on this service's series (bounded as a session's: README, "Limits").
+    #[serde(default, deserialize_with = "crate::domain::bounded_labels")]
+    #[schema(schema_with = crate::domain::label_set_schema)]
     pub labels: Labels,
 }
 
@@ -117,4 +132,7 @@ pub struct ConfigView {
     /// file_sd file name → its JSON content.
     #[schema(value_type = Object)]
     pub file_sd: BTreeMap<String, serde_json::Value>,
+    /// The session's rule file (rules.yml), null when it has no rules.
+    #[serde(default)]
+    pub rules: Option<String>,
 }

@@ -119,7 +119,7 @@ async fn a_named_window_of_a_real_session_becomes_a_complete_bundle() {
     assert!(node["coverage"].as_f64().unwrap() > 0.6, "{node}");
     assert!(node["up"].as_u64().unwrap() >= 5, "{node}");
     let csv = std::fs::read_to_string(bundle.join("samples.csv")).unwrap();
-    assert!(csv.starts_with("timestamp,query,series,value\n"));
+    assert!(csv.starts_with("timestamp_ms,query,series,value\n"));
 
     // Collecting again never overwrites: a new directory.
     let (status, _, again) = app
@@ -187,8 +187,29 @@ async fn collect_requests_that_escape_or_make_no_sense_are_refused_and_write_not
             "window_end",
         ),
         (json!({"last": "soon"}), 422, "last"),
+        // The hardening pass's 419 MB bundle: a step far below the scrape interval.
+        (
+            json!({"last": "30s", "step": "1ms", "raw": false}),
+            422,
+            "step",
+        ),
         (
             json!({"last": "1m", "queries": {"bad": "rate(up["}}),
+            422,
+            "queries.bad",
+        ),
+        (
+            json!({"last": "1m", "queries": {"mem": {"promql": "up", "unit": "furlongs"}}}),
+            422,
+            "queries.mem.unit",
+        ),
+        (
+            json!({"last": "1m", "queries": {"mem": {"unit": "bytes"}}}),
+            422,
+            "queries.mem",
+        ),
+        (
+            json!({"last": "1m", "queries": {"bad": {"promql": "rate(up[", "unit": "bytes"}}}),
             422,
             "queries.bad",
         ),

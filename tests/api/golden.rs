@@ -44,6 +44,7 @@ fn the_prometheus_config_matches_its_golden_file() {
     let ctx = RenderContext {
         sd_refresh_interval: benchmon::domain::PromDuration::parse("5s").unwrap(),
         benchmon_url: "http://head01:8002".into(),
+        rule_packs: Vec::new(),
     };
     golden(
         "prometheus.yml",
@@ -139,6 +140,7 @@ fn the_scraper_config_and_the_sharded_job_scripts_match_their_golden_files() {
     let ctx = RenderContext {
         sd_refresh_interval: benchmon::domain::PromDuration::parse("5s").unwrap(),
         benchmon_url: "http://head01:8002".into(),
+        rule_packs: vec!["/etc/benchmon/rules/node.yml".into()],
     };
     let shard = Shard {
         index: 1,

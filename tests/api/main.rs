@@ -5,12 +5,18 @@
 mod adoption;
 mod auth_metrics;
 mod collect;
+mod compare;
+mod fuzz;
 mod golden;
+mod limits;
 mod openapi;
 mod rendering;
+mod restart;
+mod rules;
 mod scaleout;
 mod sessions_local;
 mod sessions_slurm;
+mod storage;
 #[path = "../support/mod.rs"]
 mod support;
 mod targets;

@@ -1,4 +1,5 @@
-//! `benchmon collect` by `--last` and by `--window`, against real Prometheus.
+//! `benchmon collect` by `--last` and by `--window`, against real Prometheus, and its exit
+//! codes by verdict: 3 for `partial` (0 with `--allow-partial`), 4 for `empty`.
 
 use crate::binary::*;
 use crate::support::{spawn_app, unique_id, NodeExporter};
@@ -78,6 +79,7 @@ async fn collect_by_last_and_by_window_writes_bundles_with_a_report() {
             "--out-dir",
             "by-last",
             "--json",
+            "--allow-partial",
         ],
     )
     .await
@@ -102,10 +104,12 @@ async fn collect_by_last_and_by_window_writes_bundles_with_a_report() {
             "load=node_load1",
             "--step",
             "1s",
+            "--allow-partial",
         ],
     )
     .await
     .success();
+    assert!(run.stdout.contains("quality:"), "{run}");
     let report = run
         .stdout
         .lines()
@@ -120,6 +124,46 @@ async fn collect_by_last_and_by_window_writes_bundles_with_a_report() {
         run.stdout.contains("bundle:") && run.stdout.contains("samples into"),
         "{run}"
     );
+
+    // A query that matches nothing makes the bundle partial: exit 3, the query named.
+    let args = [
+        "collect",
+        "-s",
+        &id,
+        "--window",
+        "steady",
+        "--query",
+        "missing=benchmon_no_such_metric",
+    ];
+    let run = cli(&url, &args).await;
+    assert_eq!(run.code, 3, "{run}");
+    assert!(
+        run.stdout.contains("quality:") && run.stdout.contains("PARTIAL — "),
+        "{run}"
+    );
+    assert!(run.stdout.contains("matched no series: missing"), "{run}");
+    assert!(run.stderr.contains("--allow-partial"), "{run}");
+    let mut allowed = args.to_vec();
+    allowed.push("--allow-partial");
+    cli(&url, &allowed).await.success();
+
+    // A window long before the session: no data at all, exit 4 whatever the flags.
+    let run = cli(
+        &url,
+        &[
+            "collect",
+            "-s",
+            &id,
+            "--start",
+            "2025-11-04T10:00:00Z",
+            "--end",
+            "2025-11-04T11:00:00Z",
+            "--allow-partial",
+        ],
+    )
+    .await;
+    assert_eq!(run.code, 4, "{run}");
+    assert!(run.stdout.contains("EMPTY — no sample at all"), "{run}");
 
     // A window that does not exist is the server's 404, exit code 1.
     let run = cli(&url, &["collect", "-s", &id, "--window", "nosuch"]).await;

@@ -60,6 +60,12 @@ async fn the_seed_python_client_runs_against_a_spawned_server() {
         "{run}"
     );
     assert!(run.stdout.contains("Metrics saved to: ["), "{run}");
+    // The last hour of a session seconds old cannot be ok: it prints why.
+    assert!(
+        run.stdout.contains("Quality: partial\n  - ")
+            || run.stdout.contains("Quality: empty\n  - "),
+        "{run}"
+    );
     let s = app.client.session(&id).await.unwrap();
     assert_eq!(s.state.as_str(), "stopped");
     app.shutdown().await;

@@ -8,8 +8,10 @@ mod binary;
 mod support;
 
 mod collect;
+mod crash;
 mod errors;
 mod examples;
+mod python_client;
 mod retries;
 mod sessions;
 mod windows;

@@ -46,6 +46,11 @@ async fn without_a_server_the_command_gives_up_after_its_retries_with_exit_code_
         run.stderr.contains("error: cannot reach benchmon at"),
         "{run}"
     );
+    assert!(
+        run.stderr
+            .contains("hint: is the server running? Start it with `benchmon serve`"),
+        "{run}"
+    );
 }
 
 /// A problem+json answer with `status`.

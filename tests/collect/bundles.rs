@@ -239,3 +239,74 @@ async fn the_report_is_self_contained_with_a_chart_per_query_and_marked_windows(
         assert!(!html.contains(external), "report references {external}");
     }
 }
+
+/// Scrapes at timestamps with milliseconds, and labels pandas would take for numbers or NaN.
+fn typed_fixture() -> String {
+    let mut s = String::from("# TYPE http_requests counter\n");
+    for (i, v) in [1, 2, 3].into_iter().enumerate() {
+        let t = format!("{}.{:03}", T0 + 15 * i as i64 + 35, 883 + i);
+        s.push_str(&format!(
+            "http_requests_total{{cpu=\"0\",code=\"200\",note=\"NA\",ratio=\"1e3\"}} {v} {t}\n"
+        ));
+    }
+    s.push_str("# EOF\n");
+    s
+}
+
+#[tokio::test]
+async fn pandas_reads_exact_millisecond_timestamps_and_labels_as_strings() {
+    let prom = TestProm::start_with(&typed_fixture(), &[]).await;
+    let (_d, out) = out_dir();
+    let mut p = plan(
+        &prom.url,
+        T0,
+        T0 + 90,
+        "15s",
+        vec![NamedQuery::user("req", "http_requests_total")],
+        &out,
+    );
+    p.raw_selectors = vec!["{__name__=\"http_requests_total\"}".into()];
+    p.raw_options.formats = Formats::from_list(&[SampleFormat::Csv]);
+    let o = collect(&reqwest::Client::new(), p, None).await.unwrap();
+    let raw = read_samples(&o.bundle_dir.join("raw.csv"));
+    let ts: Vec<&str> = raw.iter().map(|r| r.0.as_str()).collect();
+    assert_eq!(
+        ts,
+        ["1767225635883", "1767225650884", "1767225665885"],
+        "integer milliseconds, as scraped"
+    );
+    // The recipe the manifest and README give, in pandas itself.
+    let script = r#"
+import sys, pandas as pd
+d = sys.argv[1]
+for stem in ("samples", "raw"):
+    df = pd.read_csv(f"{d}/{stem}.csv")
+    assert str(df.timestamp_ms.dtype) == "int64", df.dtypes
+    t = pd.to_datetime(df.timestamp_ms, unit="ms", utc=True)
+    print(stem, t.iloc[0].isoformat(timespec="milliseconds"), int(df.timestamp_ms.iloc[0]))
+for stem in ("series", "raw_series"):
+    s = pd.read_csv(f"{d}/{stem}.csv", dtype=str, keep_default_na=False)
+    row = s.iloc[0]
+    assert all(isinstance(row[c], str) for c in ("cpu", "code", "note", "ratio")), row
+    print(stem, repr(row["cpu"]), repr(row["code"]), repr(row["note"]), repr(row["ratio"]))
+"#;
+    let run = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(&o.bundle_dir)
+        .output()
+        .expect("python3 with pandas (slurm/dev-cluster.sh installs it)");
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert_eq!(
+        stdout,
+        "samples 2026-01-01T00:00:45.000+00:00 1767225645000\n\
+         raw 2026-01-01T00:00:35.883+00:00 1767225635883\n\
+         series '0' '200' 'NA' '1e3'\n\
+         raw_series '0' '200' 'NA' '1e3'\n"
+    );
+}

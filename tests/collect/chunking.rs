@@ -30,7 +30,9 @@ async fn a_window_over_the_11k_point_limit_returns_every_sample_exactly_once() {
             .filter(|r| r.1 == "fine" && &r.2 == key)
             .map(|r| (r.0.parse().unwrap(), r.3.parse().unwrap()))
             .collect();
-        let want: Vec<(i64, i64)> = (0..FINE_SAMPLES).map(|i| (T_FINE + i, i * n)).collect();
+        let want: Vec<(i64, i64)> = (0..FINE_SAMPLES)
+            .map(|i| ((T_FINE + i) * 1000, i * n))
+            .collect();
         assert_eq!(got, want, "series n={n}");
     }
 }

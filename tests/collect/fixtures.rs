@@ -233,15 +233,17 @@ pub fn plan(
         max_points: None,
         samples_parquet: false,
         manifest_extra: serde_json::json!({"test": true}),
+        quality: Default::default(),
+        extra_files: Vec::new(),
     }
 }
 
-/// `samples.csv` rows as `(timestamp, query, series, value)`.
+/// `samples.csv` rows as `(timestamp_ms, query, series, value)`.
 pub fn read_samples(path: &Path) -> Vec<(String, String, String, String)> {
     let mut r = csv::Reader::from_path(path).unwrap();
     assert_eq!(
         r.headers().unwrap(),
-        vec!["timestamp", "query", "series", "value"]
+        vec!["timestamp_ms", "query", "series", "value"]
     );
     r.records()
         .map(|rec| {

@@ -121,8 +121,11 @@ local_root=${TMPDIR:-/tmp}
 tsdb="$local_root/benchmon-benchmark-01-${SLURM_JOB_ID:-local-$$}"
 mkdir -p "$tsdb"
 if [ -d "$tsdb_shared" ]; then cp -a "$tsdb_shared/." "$tsdb/"; fi
+# Quiet when it works: the job's last output line is the failure reason benchmon reports.
 copy_back() {
     [ -d "$tsdb" ] || return 0
+    # No Prometheus ran (a port in use, a stop before the start): nothing new to keep.
+    if [ -z "$prom_pid" ]; then rm -rf "$tsdb"; return 0; fi
     rm -rf "$tsdb_shared.incoming"
     # A complete copy under another name first: an interrupted copy never looks like the TSDB.
     if cp -a "$tsdb" "$tsdb_shared.incoming"; then
@@ -130,7 +133,6 @@ copy_back() {
         if [ -d "$tsdb_shared" ]; then mv "$tsdb_shared" "$tsdb_shared.old"; fi
         mv "$tsdb_shared.incoming" "$tsdb_shared"
         rm -rf "$tsdb_shared.old" "$tsdb"
-        echo "benchmon: TSDB copied from $node:$tsdb to the session directory"
     else
         echo "benchmon: copying the TSDB back failed; it stays in $tsdb on $node" >&2
     fi

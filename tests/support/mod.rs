@@ -416,6 +416,11 @@ pub struct NodeExporter {
 
 impl NodeExporter {
     pub async fn start() -> NodeExporter {
+        NodeExporter::start_with(&[]).await
+    }
+
+    /// With extra flags, e.g. a textfile collector directory whose gauges a test drives.
+    pub async fn start_with(extra: &[String]) -> NodeExporter {
         let port = free_port();
         let child = std::process::Command::new("prometheus-node-exporter")
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
@@ -427,6 +432,7 @@ impl NodeExporter {
                 "--collector.netdev",
                 "--collector.diskstats",
             ])
+            .args(extra)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()

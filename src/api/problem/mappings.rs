@@ -3,6 +3,7 @@
 
 use super::ApiError;
 use crate::artifacts::OutDirError;
+use crate::collect::storage::StorageFault;
 use crate::collect::CollectionError;
 use crate::export::CollectError;
 use crate::session::{SessionError, StoreError, WindowError};
@@ -118,10 +119,38 @@ impl From<CollectionError> for ApiError {
                 d,
             )
             .with_field("out_dir"),
-            CollectionError::OutDir(io @ OutDirError::Io { .. }) => ApiError::internal(io),
+            CollectionError::OutDir(io @ OutDirError::Io { errno, .. }) => {
+                match errno.and_then(crate::collect::storage::fault_of_errno) {
+                    Some(fault) => storage_problem(fault, io.to_string()),
+                    None => ApiError::internal(io),
+                }
+            }
+            CollectionError::Storage(s) => storage_problem(s.fault, s.to_string()),
             CollectionError::Collect(c) => c.into(),
         }
     }
+}
+
+/// A full filesystem is 507 (RFC 4918: the server cannot store what the request needs); a
+/// read-only or forbidden one is the server's own fault, a 500 that says which directory and
+/// why instead of pointing at the log.
+fn storage_problem(fault: StorageFault, detail: String) -> ApiError {
+    let e = match fault {
+        StorageFault::Full => ApiError::new(
+            StatusCode::INSUFFICIENT_STORAGE,
+            "insufficient-storage",
+            "The artifacts filesystem is full",
+            detail,
+        ),
+        StorageFault::NotWritable => ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "storage-not-writable",
+            "The artifacts directory cannot be written",
+            detail,
+        ),
+    };
+    tracing::error!("collection failed on its filesystem: {}", e.detail);
+    e.with_field("out_dir")
 }
 
 impl From<CollectError> for ApiError {
@@ -168,6 +197,47 @@ impl From<CollectError> for ApiError {
                 e.to_string(),
             ),
             other => ApiError::internal(other),
+        }
+    }
+}
+
+impl From<crate::compare::CompareError> for ApiError {
+    fn from(e: crate::compare::CompareError) -> Self {
+        use crate::compare::CompareError as E;
+        match e {
+            E::Tolerances(inner) => ApiError::validation(inner.field.clone(), inner.to_string()),
+            // Listed in the session's index but gone or incomplete on disk now.
+            E::NotABundle { .. } => ApiError::new(
+                StatusCode::CONFLICT,
+                "bundle-unreadable",
+                "The bundle cannot be read",
+                e.to_string(),
+            ),
+            E::Write { .. } | E::Render(_) => ApiError::internal(e),
+        }
+    }
+}
+
+impl From<crate::session::RulesError> for ApiError {
+    fn from(e: crate::session::RulesError) -> Self {
+        use crate::session::RulesError as E;
+        match e {
+            E::Invalid(_) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-rules",
+                "promtool refused the rules",
+                e.to_string(),
+            )
+            .with_field("rules"),
+            E::Reload(_) => ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "reload-failed",
+                "Prometheus did not reload its rules",
+                e.to_string(),
+            )
+            .with_field("rules"),
+            E::Session(inner) => inner.into(),
+            E::Promtool(_) => ApiError::internal(e),
         }
     }
 }

@@ -124,6 +124,17 @@ impl ApiError {
         .with_field("Content-Type")
     }
 
+    /// 413: a body over `server.max_body_bytes`.
+    pub fn payload_too_large(limit: usize) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload-too-large",
+            "The request body is too large",
+            format!("the request body is over the limit of {limit} bytes (server.max_body_bytes)"),
+        )
+        .with_field("body")
+    }
+
     /// 503 from `/ready`: the launcher (for SLURM: `squeue`) does not answer.
     pub fn launcher_unavailable(detail: impl Into<String>) -> Self {
         Self::new(

@@ -5,10 +5,11 @@
 //! label name for its header, so its rows are spilled to a temp file and copied under the header
 //! at the end.
 
-use super::text::{timestamp_text, value_text};
+use super::text::value_text;
 use crate::export::bundle::HashedFile;
 use crate::export::formats::Formats;
 use crate::export::matrix::Labels;
+use crate::export::part::write_ms;
 use crate::export::plan::RAW;
 use crate::export::series::{label_string, series_key};
 use crate::export::{Artifact, CollectError};
@@ -69,7 +70,7 @@ impl RawFiles {
         let csv = match formats.csv {
             true => {
                 let mut f = HashedFile::create(dir, "raw.csv")?;
-                f.write(b"timestamp,query,series,value\n")?;
+                f.write(b"timestamp_ms,query,series,value\n")?;
                 Some(f)
             }
             false => None,
@@ -85,7 +86,7 @@ impl RawFiles {
         let json = match formats.json {
             true => {
                 let mut f = HashedFile::create(dir, "raw.json")?;
-                f.write(b"{\"format\":\"benchmon.samples/v1\",\"series\":[\n")?;
+                f.write(b"{\"format\":\"benchmon.samples/v2\",\"series\":[\n")?;
                 Some(f)
             }
             false => None,
@@ -123,7 +124,7 @@ impl RawFiles {
         }
         if let Some(csv) = self.csv.as_mut() {
             for &(ms, v) in samples {
-                timestamp_text(ms, &mut self.buf);
+                write_ms(&mut self.buf, ms);
                 self.buf.extend_from_slice(b",raw,");
                 self.buf.extend_from_slice(key.as_bytes());
                 self.buf.push(b',');
@@ -165,7 +166,7 @@ impl RawFiles {
                     b.push(b',');
                 }
                 b.push(b'[');
-                timestamp_text(ms, b);
+                write_ms(b, ms);
                 b.extend_from_slice(b",\"");
                 value_text(v, b);
                 b.extend_from_slice(b"\"]");

@@ -1,25 +1,6 @@
-//! Timestamps and values as Prometheus's JSON API writes them, so raw samples read through remote
-//! read (binary: i64 ms, f64) land in CSV and JSON with the same bytes as samples read as JSON.
-
-/// Unix seconds as Prometheus's `MarshalTimestamp` writes them: the whole seconds, then `.` and
-/// three digits of milliseconds unless they are zero (`1762250400`, `1762250400.005`).
-pub fn timestamp_text(ms: i64, out: &mut Vec<u8>) {
-    use std::io::Write;
-    let (secs, frac) = (ms.div_euclid(1000), ms.rem_euclid(1000));
-    // A negative time with a fraction is written by Prometheus as `-` and the absolute value.
-    if ms < 0 {
-        let abs = ms.unsigned_abs();
-        let _ = write!(out, "-{}", abs / 1000);
-        if abs % 1000 != 0 {
-            let _ = write!(out, ".{:03}", abs % 1000);
-        }
-        return;
-    }
-    let _ = write!(out, "{secs}");
-    if frac != 0 {
-        let _ = write!(out, ".{frac:03}");
-    }
-}
+//! Values as Prometheus's JSON API writes them, so raw samples read through remote read (binary:
+//! f64) land in CSV and JSON with the same bytes as samples read as JSON (timestamps are integer
+//! milliseconds either way).
 
 /// A value as Prometheus's `jsonutil.MarshalValue` writes it: Go's shortest round-trip
 /// `strconv.FormatFloat` in `'f'` form, or `'e'` form (two-digit signed exponent) when
@@ -55,25 +36,10 @@ pub fn value_text(v: f64, out: &mut Vec<u8>) {
 mod tests {
     use super::*;
 
-    fn ts(ms: i64) -> String {
-        let mut b = Vec::new();
-        timestamp_text(ms, &mut b);
-        String::from_utf8(b).unwrap()
-    }
-
     fn val(v: f64) -> String {
         let mut b = Vec::new();
         value_text(v, &mut b);
         String::from_utf8(b).unwrap()
-    }
-
-    #[test]
-    fn timestamps_are_written_as_prometheus_writes_them() {
-        assert_eq!(ts(1_762_250_400_000), "1762250400");
-        assert_eq!(ts(1_762_250_400_005), "1762250400.005");
-        assert_eq!(ts(1_762_250_400_500), "1762250400.500");
-        assert_eq!(ts(0), "0");
-        assert_eq!(ts(-1_500), "-1.500");
     }
 
     #[test]

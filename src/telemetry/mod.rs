@@ -4,6 +4,8 @@
 //! and collectors, and threading a handle through every call would buy nothing — there is
 //! exactly one exposition endpoint per process.
 
+mod process;
+
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -59,6 +61,7 @@ pub struct Metrics {
     pub collections: HistogramFamily<OutcomeLabels>,
     pub collected_bytes: Counter,
     pub collected_samples: Counter,
+    pub process: process::ProcessMetrics,
 }
 
 pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
@@ -102,8 +105,10 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         "Samples written into artifact bundles",
         collected_samples.clone(),
     );
+    let process = process::ProcessMetrics::register(&mut registry);
     Metrics {
         registry,
+        process,
         commands,
         http,
         sessions,

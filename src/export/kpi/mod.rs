@@ -13,11 +13,16 @@
 //! percentiles selected exactly from a spill file, see [`super::select`]); counter
 //! increases and rates summed; histogram bucket increases summed by `le`.
 
+mod histogram;
+mod integral;
+
 pub(crate) use super::select::{percentiles_from_file, percentiles_in_place};
+pub(crate) use histogram::{histogram_kpi, parse_le};
+pub(crate) use integral::Integral;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-pub(crate) const GAUGE_METHOD: &str = "gauge: min, max, mean of the finite samples; p50/p95/p99 by linear interpolation between closest ranks (numpy 'linear': h=(n-1)p, x[floor h] + (h-floor h)(x[floor h+1]-x[floor h])); NaN/Inf samples counted in nonfinite, not used";
+pub(crate) const GAUGE_METHOD: &str = "gauge: min, max, mean of the finite samples; p50/p95/p99 by linear interpolation between closest ranks (numpy 'linear': h=(n-1)p, x[floor h] + (h-floor h)(x[floor h+1]-x[floor h])); integral = trapezoid rule over consecutive samples (value x seconds); NaN/Inf samples counted in nonfinite, not used";
 pub(crate) const COUNTER_METHOD: &str = "counter: increase = sum of consecutive differences, a drop is a restart from 0 so the new value is added (resets counts them); rate = increase / seconds between first and last sample, no extrapolation";
 pub(crate) const HISTOGRAM_METHOD: &str = "histogram: increase of every bucket over the window (counter rules), then p50/p95/p99 as Prometheus's histogram_quantile: linear interpolation inside the bucket holding rank q*observations, first bucket starting at 0, a rank in the +Inf bucket gives the highest finite bound";
 pub(crate) const POOLED_NOTE: &str = " [aggregate: all samples of all series pooled]";
@@ -74,6 +79,10 @@ pub struct Kpi {
     pub rate_per_second: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resets: Option<u64>,
+    /// Gauges: ∫ value dt over the samples by the trapezoid rule, in the unit × seconds (a
+    /// power in W gives an energy in J); summed over series in the aggregate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub integral: Option<f64>,
     /// Histograms: observations in the window (increase of the `+Inf` bucket).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observations: Option<f64>,
@@ -99,6 +108,7 @@ impl Kpi {
             increase: None,
             rate_per_second: None,
             resets: None,
+            integral: None,
             observations: None,
             method,
         }
@@ -199,14 +209,17 @@ pub(crate) fn percentile_sorted(sorted: &[f64], q: f64) -> Option<f64> {
     Some(a + frac * (b - a))
 }
 
-/// Gauge KPI of one series' finite values (reordered in place) plus its non-finite count.
-pub(crate) fn gauge_kpi(values: &mut [f64], nonfinite: u64) -> Kpi {
+/// Gauge KPI of one series' finite values (reordered in place), its non-finite count and its
+/// integral over time.
+pub(crate) fn gauge_kpi(values: &mut [f64], nonfinite: u64, integral: &Integral) -> Kpi {
     let mut st = GaugeStats::default();
     for &v in values.iter() {
         st.push(v);
     }
     st.nonfinite = nonfinite;
-    st.kpi(percentiles_in_place(values), GAUGE_METHOD.to_owned())
+    let mut k = st.kpi(percentiles_in_place(values), GAUGE_METHOD.to_owned());
+    k.integral = integral.value();
+    k
 }
 
 /// Counter state over consecutive samples; two accumulators of adjacent time ranges combine.
@@ -313,65 +326,6 @@ pub(crate) fn sum_counters<'a>(kpis: impl Iterator<Item = &'a Kpi>) -> Kpi {
     k
 }
 
-/// Parses a bucket's `le` (`0.5`, `+Inf`).
-pub(crate) fn parse_le(le: &str) -> Option<f64> {
-    match le {
-        "+Inf" | "Inf" | "inf" | "+inf" => Some(f64::INFINITY),
-        s => s.parse().ok(),
-    }
-}
-
-/// Quantile `q` of cumulative buckets `(upper bound, count)`, as Prometheus's
-/// `histogram_quantile` (promql/quantile.go, `bucketQuantile`).
-pub(crate) fn bucket_quantile(q: f64, buckets: &[(f64, f64)]) -> Option<f64> {
-    let mut b: Vec<(f64, f64)> = buckets.to_vec();
-    b.sort_by(|x, y| x.0.total_cmp(&y.0));
-    // Coalesce equal bounds, then force the counts to be monotonic.
-    b.dedup_by(|later, earlier| {
-        let same = later.0 == earlier.0;
-        if same {
-            earlier.1 += later.1;
-        }
-        same
-    });
-    let mut max = f64::NEG_INFINITY;
-    for x in &mut b {
-        max = max.max(x.1);
-        x.1 = max;
-    }
-    let last = *b.last()?;
-    if !last.0.is_infinite() || b.len() < 2 || last.1 <= 0.0 {
-        return None;
-    }
-    let mut rank = q * last.1;
-    let i = b[..b.len() - 1]
-        .iter()
-        .position(|x| x.1 >= rank)
-        .unwrap_or(b.len() - 1);
-    if i == b.len() - 1 {
-        return Some(b[b.len() - 2].0);
-    }
-    if i == 0 && b[0].0 <= 0.0 {
-        return Some(b[0].0);
-    }
-    let (mut start, end, mut count) = (0.0, b[i].0, b[i].1);
-    if i > 0 {
-        start = b[i - 1].0;
-        count -= b[i - 1].1;
-        rank -= b[i - 1].1;
-    }
-    Some(start + (end - start) * (rank / count))
-}
-
-/// Histogram KPI from each bucket's `(le, increase)` and the bucket samples seen.
-pub(crate) fn histogram_kpi(buckets: &[(f64, f64)], samples: u64, method: String) -> Kpi {
-    let mut k = Kpi::empty(KpiKind::Histogram, method);
-    k.samples = samples;
-    k.observations = buckets.iter().find(|b| b.0.is_infinite()).map(|b| b.1);
-    k.set_quantiles(QUANTILES.map(|q| bucket_quantile(q, buckets)));
-    k
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -383,7 +337,7 @@ mod tests {
     #[test]
     fn gauge_1_to_100_has_numpy_linear_percentiles() {
         let mut v: Vec<f64> = (1..=100).rev().map(f64::from).collect();
-        let k = gauge_kpi(&mut v, 2);
+        let k = gauge_kpi(&mut v, 2, &Integral::default());
         assert_eq!(
             (k.min, k.max, k.mean, k.samples, k.nonfinite),
             (Some(1.0), Some(100.0), Some(50.5), 100, 2)
@@ -417,29 +371,5 @@ mod tests {
         }
         x.append(&y);
         assert_eq!((x.increase, x.resets, x.n), (65.0, 1, 8));
-    }
-
-    #[test]
-    fn histogram_quantiles_follow_prometheus() {
-        let inf = f64::INFINITY;
-        let b = [
-            (0.1, 10.0),
-            (0.5, 60.0),
-            (1.0, 90.0),
-            (2.5, 100.0),
-            (inf, 100.0),
-        ];
-        assert!(close(bucket_quantile(0.5, &b), 0.42));
-        assert!(close(bucket_quantile(0.95, &b), 1.75));
-        assert!(close(bucket_quantile(0.99, &b), 2.35));
-        // A rank in the +Inf bucket gives the highest finite bound.
-        assert!(close(
-            bucket_quantile(0.99, &[(1.0, 50.0), (inf, 100.0)]),
-            1.0
-        ));
-        assert_eq!(bucket_quantile(0.5, &[(1.0, 0.0), (inf, 0.0)]), None);
-        assert_eq!(bucket_quantile(0.5, &[(1.0, 5.0)]), None);
-        let k = histogram_kpi(&b, 5, HISTOGRAM_METHOD.into());
-        assert_eq!(k.observations, Some(100.0));
     }
 }
