@@ -16,7 +16,7 @@ set -euo pipefail
 
 # curl, python3 (+ pip for pyarrow and schemathesis) and procps: the examples, the tests (the seed's Python client, Parquet read-back) and pgrep here.
 # chromium: the report's test loads report.html in a real headless browser.
-readonly PACKAGES=(munge slurmctld slurmd slurm-client prometheus prometheus-node-exporter curl python3 python3-pip procps chromium)
+readonly PACKAGES=(munge slurmctld slurmd slurm-client prometheus prometheus-node-exporter curl python3 python3-pip procps chromium victoria-metrics)
 readonly SLURM_CONF=/etc/slurm/slurm.conf
 readonly CGROUP_CONF=/etc/slurm/cgroup.conf
 readonly MUNGE_KEY=/etc/munge/munge.key

@@ -47,6 +47,31 @@ pub struct SiteConfig {
     pub server: ServerSettings,
     pub collect: CollectSettings,
     pub storage: StorageSettings,
+    pub topology: TopologySettings,
+}
+
+/// `[topology]`: the store and scrapers of a session whose create request names none, and how
+/// the VictoriaMetrics job runs.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TopologySettings {
+    /// `"prometheus"`, `"victoriametrics"` or `{ remote_write_url, query_url }`.
+    pub store: crate::domain::StoreSpec,
+    /// Scraper jobs of a sharded session; unset, sized from the expected series at `start`.
+    pub scrapers: Option<crate::domain::ScraperCount>,
+    /// VictoriaMetrics as argv words (a binary, or a container runtime's command); benchmon
+    /// appends its flags.
+    pub victoriametrics_command: Vec<String>,
+}
+
+impl Default for TopologySettings {
+    fn default() -> Self {
+        TopologySettings {
+            store: Default::default(),
+            scrapers: None,
+            victoriametrics_command: vec!["victoria-metrics".into()],
+        }
+    }
 }
 
 /// Where a job's Prometheus keeps its TSDB while it runs.
@@ -331,6 +356,14 @@ impl SiteConfig {
                 "prometheus.command replaces prometheus.binary: give one of them".to_owned(),
             );
         }
+        if cfg
+            .topology
+            .victoriametrics_command
+            .first()
+            .is_none_or(|w| w.is_empty())
+        {
+            return Err("topology.victoriametrics_command must start with a program".to_owned());
+        }
         if prom.command.first().is_some_and(|w| w.is_empty()) {
             return Err("prometheus.command must start with a program".to_owned());
         }
@@ -339,7 +372,8 @@ impl SiteConfig {
             .sbatch_extra
             .iter()
             .chain(&cfg.prometheus.extra_args)
-            .chain(&cfg.prometheus.command);
+            .chain(&cfg.prometheus.command)
+            .chain(&cfg.topology.victoriametrics_command);
         if let Some(bad) = args.clone().find(|a| a.contains(['\n', '\r', '\0'])) {
             return Err(format!("argument {bad:?} contains a line break or NUL"));
         }

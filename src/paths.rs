@@ -63,4 +63,48 @@ impl SessionPaths {
     pub fn job_output(&self) -> PathBuf {
         self.dir.join("job.out")
     }
+
+    /// The session's main job: its Prometheus, or the store of a `victoriametrics` session.
+    pub fn main_job(&self) -> JobFiles {
+        JobFiles {
+            dir: self.dir.clone(),
+            script: self.job_script(),
+            output: self.job_output(),
+            runtime: self.runtime(),
+            config: self.prometheus_yml(),
+            data: self.tsdb(),
+        }
+    }
+
+    /// Scraper job `index` of a sharded session, in a directory of its own (so a scheduler's
+    /// view of the job's directory tells it from the store's job).
+    pub fn scraper_job(&self, index: u16) -> JobFiles {
+        let dir = self.dir.join("scrapers").join(index.to_string());
+        JobFiles {
+            script: dir.join("scraper-job.sh"),
+            output: dir.join("job.out"),
+            runtime: dir.join("runtime"),
+            config: dir.join("prometheus.yml"),
+            data: dir.join("wal"),
+            dir,
+        }
+    }
+}
+
+/// The files of one job: where it runs, its script and output, what it reports back, its
+/// config and its data directory.
+#[derive(Debug, Clone)]
+pub struct JobFiles {
+    pub dir: PathBuf,
+    pub script: PathBuf,
+    pub output: PathBuf,
+    pub runtime: PathBuf,
+    pub config: PathBuf,
+    pub data: PathBuf,
+}
+
+impl JobFiles {
+    pub fn endpoint_file(&self) -> PathBuf {
+        self.runtime.join("endpoint")
+    }
 }

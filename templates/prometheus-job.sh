@@ -1,5 +1,5 @@
 #!/bin/bash
-#SBATCH --job-name=benchmon-{{ inputs.run_id }}
+#SBATCH --job-name=benchmon-{{ inputs.run_id }}{{ job_suffix }}
 #SBATCH --ntasks=1
 #SBATCH --cpus-per-task={{ cpus_per_task }}
 {%- if let Some(m) = mem_mb %}
@@ -193,10 +193,26 @@ for attempt in $(seq 1 "$attempts"); do
     output_before=$(stat -c %s "$job_output" 2>/dev/null || echo 0)
     echo "benchmon: starting Prometheus on $node:$port (attempt $attempt of $attempts)"
    {% for w in inputs.prometheus_command %} {{ w|shell }}{% endfor %} \
+{%- if is_vm %}
+        -storageDataPath="$tsdb" \
+{%- if let Some(r) = vm_retention %}
+        -retentionPeriod={{ r }} \
+{%- endif %}
+        -search.latencyOffset=0s \
+{%- for a in inputs.extra_args %}
+        {{ a|shell }} \
+{%- endfor %}
+        -httpListenAddr="0.0.0.0:$port" &
+{%- else %}
         --config.file={{ config_file|shell }} \
+{%- if is_agent %}
+        --enable-feature=agent \
+        --storage.agent.path="$tsdb" \
+{%- else %}
         --storage.tsdb.path="$tsdb" \
 {%- if let Some(r) = inputs.retention %}
         --storage.tsdb.retention.time={{ r }} \
+{%- endif %}
 {%- endif %}
 {%- for a in inputs.extra_args %}
         {{ a|shell }} \
@@ -205,6 +221,7 @@ for attempt in $(seq 1 "$attempts"); do
         --web.enable-lifecycle \
 {%- endif %}
         --web.listen-address="0.0.0.0:$port" &
+{%- endif %}
     prom_pid=$!
     if await_listener; then
         publish endpoint 'port=%s\nnode=%s\njob=%s\n' "$port" "$node" "${SLURM_JOB_ID:-local-$$}"

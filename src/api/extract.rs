@@ -80,7 +80,11 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             "." | "" | "?" => {
                 missing_field(&inner.to_string()).unwrap_or_else(|| "body".to_owned())
             }
-            _ => path,
+            // A field missing in a nested object (`store.remote_write_url`).
+            _ => match missing_field(&inner.to_string()) {
+                Some(name) => format!("{path}.{name}"),
+                None => path,
+            },
         };
         let detail = if inner.is_syntax() || inner.is_eof() {
             format!("the body is not valid JSON: {inner}")

@@ -103,7 +103,10 @@ pub async fn get_session(
 async fn with_sizing_now(app: &AppState, mut s: Session) -> Session {
     let live = matches!(
         s.state,
-        SessionState::Pending | SessionState::Starting | SessionState::Running
+        SessionState::Pending
+            | SessionState::Starting
+            | SessionState::Running
+            | SessionState::Degraded
     );
     if let (true, Some(sizing)) = (live, s.sizing.as_mut()) {
         if let Ok(cell) = app.sessions.cell(&s.session_id).await {

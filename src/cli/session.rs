@@ -3,7 +3,10 @@
 use super::output::{fields, human_duration, Output, Table};
 use super::{labels, parse_label, CliError, Globals};
 use crate::client::{Client, ClientError};
-use crate::domain::{Host, Invalid, LabelName, Port, PromDuration, RunId, SlurmOptions};
+use crate::domain::{
+    Host, Invalid, LabelName, Port, PromDuration, RemoteStore, RunId, ScraperCount, SlurmOptions,
+    StoreSpec, StoreUrl,
+};
 use crate::session::{CreateSession, Session, SessionState};
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::Subcommand;
@@ -73,10 +76,37 @@ pub struct CreateArgs {
     /// Also scrape benchmon's own /metrics in this session's Prometheus.
     #[arg(long)]
     pub scrape_benchmon: bool,
+    /// Where samples are stored: prometheus (one job) or victoriametrics (a store job fed by
+    /// scraper jobs); default the site's `topology.store`.
+    #[arg(long, value_parser = ["prometheus", "victoriametrics"], conflicts_with = "remote_write_url")]
+    pub store: Option<String>,
+    /// A store the site runs: where scrapers remote-write (needs --query-url).
+    #[arg(long, requires = "query_url")]
+    pub remote_write_url: Option<StoreUrl>,
+    /// A store the site runs: its Prometheus-compatible query API (needs --remote-write-url).
+    #[arg(long, requires = "remote_write_url")]
+    pub query_url: Option<StoreUrl>,
+    /// Scraper jobs of a sharded store, 1–64 (default: sized from the targets at start).
+    #[arg(long)]
+    pub scrapers: Option<ScraperCount>,
     /// Alert and recording rules: a Prometheus rule file (YAML), checked by the server with
     /// promtool.
     #[arg(long, value_name = "FILE")]
     pub rules: Option<std::path::PathBuf>,
+}
+
+impl CreateArgs {
+    /// The topology the flags name, if any.
+    fn store(&self) -> Result<Option<StoreSpec>, Invalid> {
+        match (&self.store, &self.remote_write_url, &self.query_url) {
+            (Some(word), _, _) => StoreSpec::parse_word(word).map(Some),
+            (None, Some(w), Some(q)) => Ok(Some(StoreSpec::Remote(RemoteStore {
+                remote_write_url: w.clone(),
+                query_url: q.clone(),
+            }))),
+            _ => Ok(None),
+        }
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -112,7 +142,12 @@ fn parse_port(s: &str) -> Result<Port, String> {
 pub async fn run(client: &Client, out: &Output, cmd: SessionCmd) -> Result<(), CliError> {
     match cmd {
         SessionCmd::Create(a) => {
+            let store = a
+                .store()
+                .map_err(|e| CliError::Usage(format!("--store: {e}")))?;
             let req = CreateSession {
+                store,
+                scrapers: a.scrapers,
                 run_id: a.run_id,
                 prometheus_port: a.prometheus_port,
                 prom_host: a.prom_host,
@@ -294,6 +329,31 @@ fn waiting_text(s: &Session) -> String {
 }
 
 /// One session as `key: value` lines.
+/// One line per scraper job of a sharded session: job id, node and state, or what was lost.
+fn scrapers_text(s: &Session) -> String {
+    s.scraper_jobs
+        .iter()
+        .map(|j| {
+            let state = j.scheduler_state.as_deref().unwrap_or("submitted");
+            let node = j
+                .node
+                .as_deref()
+                .map(|n| format!(" on {n}"))
+                .unwrap_or_default();
+            match &j.lost {
+                Some(l) => format!(
+                    "{}: job {} LOST, targets {}",
+                    j.index,
+                    j.job_id,
+                    l.targets.join(" ")
+                ),
+                None => format!("{}: job {}{node} ({state})", j.index, j.job_id),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 pub fn describe(s: &Session) -> String {
     let opt = |v: &Option<String>| v.clone().unwrap_or_default();
     let ts = |v: &Option<crate::domain::Timestamp>| v.map(|t| t.to_string()).unwrap_or_default();
@@ -316,8 +376,17 @@ pub fn describe(s: &Session) -> String {
         ("session", s.session_id.to_string()),
         ("state", s.state.as_str().to_owned()),
         ("launcher", format!("{:?}", s.launcher).to_lowercase()),
+        // Shown for the sharded topologies only: a plain session's view stays as it was.
+        (
+            "store",
+            match s.store.sharded() {
+                true => s.store.kind().to_owned(),
+                false => String::new(),
+            },
+        ),
         ("job", job),
         ("prometheus", prometheus),
+        ("scrapers", scrapers_text(s)),
         ("scrape interval", s.scrape_interval.to_string()),
         ("labels", labels),
         ("created", s.created_at.to_string()),
@@ -354,4 +423,37 @@ fn table(list: &[Session]) -> String {
         ]);
     }
     t.render()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sharded_session_names_its_store_and_each_scraper_and_what_a_lost_one_scraped() {
+        let s: Session = serde_json::from_value(serde_json::json!({
+            "session_id": "b", "run_id": "b", "state": "degraded", "prometheus_port": null,
+            "prom_host": null, "scrape_interval": "1s", "retention": null, "labels": {},
+            "launcher": "slurm", "resources": null, "job_id": "7", "slurm_job_id": "7",
+            "scheduler_state": "RUNNING", "scheduler_reason": null, "node": "n1", "port": 1,
+            "prometheus_url": null, "ready": true, "created_at": "2025-11-04T10:00:00Z",
+            "started_at": null, "running_at": null, "stopped_at": null, "failure_reason": null,
+            "output_tail": null, "store": "victoriametrics",
+            "scraper_jobs": [
+                {"index": 0, "job_id": "8", "scheduler_state": "RUNNING", "node": "n2",
+                 "port": 2, "ready": true, "lost": null},
+                {"index": 1, "job_id": "9", "scheduler_state": "CANCELLED", "node": "n3",
+                 "port": null, "ready": false, "lost": {"at": "2025-11-04T10:01:00Z",
+                 "reason": "scancel", "targets": ["n5:9100", "n6:9100"]}}
+            ]
+        }))
+        .unwrap();
+        let text = describe(&s);
+        assert!(text.contains("store:"), "{text}");
+        assert!(text.contains("victoriametrics"), "{text}");
+        assert!(
+            text.contains("0: job 8 on n2 (RUNNING); 1: job 9 LOST, targets n5:9100 n6:9100"),
+            "{text}"
+        );
+    }
 }

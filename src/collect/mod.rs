@@ -19,7 +19,7 @@ pub use index::{find_collection, list_collections, CollectionEntry};
 pub use request::{CollectRequest, CollectResponse, QuerySpec};
 
 use crate::artifacts::OutDirError;
-use crate::domain::{RunId, Timestamp};
+use crate::domain::{RunId, StoreSpec, Timestamp};
 use crate::export::formats::{Formats, SampleFormat};
 use crate::export::{
     self, CollectError, CollectionPlan, MarkedWindow, NamedQuery, RawOptions, RawSource,
@@ -130,15 +130,23 @@ async fn collect(
         state: state.as_str(),
     };
     let request = match session.state {
-        SessionState::Running | SessionState::Stopped | SessionState::Failed => {
-            check_request(sessions, &session, req).await?
-        }
+        SessionState::Running
+        | SessionState::Degraded
+        | SessionState::Stopped
+        | SessionState::Failed => check_request(sessions, &session, req).await?,
         other => return Err(not_running(other)),
     };
     match (&session.prometheus_url, session.state) {
-        (Some(url), SessionState::Running) => {
+        (Some(url), state) if state.is_live() => {
             let url = url.clone();
             collect_from(sessions, &cell, request, session, url, Source::Job).await
+        }
+        // A site's store outlives the session's scrapers: it answers as it did while they ran.
+        (Some(url), SessionState::Stopped | SessionState::Failed)
+            if matches!(session.store, StoreSpec::Remote(_)) =>
+        {
+            let url = url.clone();
+            collect_from(sessions, &cell, request, session, url, Source::Store).await
         }
         (_, SessionState::Stopped | SessionState::Failed) => {
             // Held until the offline Prometheus is gone: no second one, no new job, no delete.
@@ -181,8 +189,10 @@ async fn collect_from(
 
     // A window that just ended may still be missing its last scrape: wait for it (a job that
     // has ended scrapes no more).
-    let ready_at = end.unix_millis().saturating_add(scrape_ms);
-    if source == Source::Job && ready_at > now_ms {
+    // Scrapers of a sharded session send within `batch_send_deadline` (1 s) of the scrape.
+    let flush_ms = if session.store.sharded() { 2_000 } else { 0 };
+    let ready_at = end.unix_millis().saturating_add(scrape_ms + flush_ms);
+    if source != Source::Offline && ready_at > now_ms {
         let wait = Duration::from_millis((ready_at - now_ms) as u64).min(MAX_SCRAPE_WAIT);
         tokio::time::sleep(wait).await;
     }
@@ -281,6 +291,8 @@ async fn collect_from(
             "request": req,
             "window": window_name,
             "prometheus_source": source.as_str(),
+            // Which store answered: the session's Prometheus, or the store its scrapers feed.
+            "store": session.store.kind(),
             "alerts": alerts_context,
         }),
         extra_files: alert_files,

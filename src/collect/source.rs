@@ -1,7 +1,9 @@
 //! Which Prometheus answers a collection: the session's own job while it scrapes, or — once the
-//! job has ended — a Prometheus benchmon starts over the TSDB the job left behind.
+//! job has ended — a Prometheus (a VictoriaMetrics, for that store) benchmon starts over the
+//! data the job left behind.
 
 use super::CollectionError;
+use crate::domain::StoreSpec;
 use crate::launcher::JobStatus;
 use crate::prometheus::offline::{OfflinePaths, OfflinePrometheus};
 use crate::session::{Session, SessionCell, SessionError, Sessions};
@@ -13,6 +15,8 @@ pub(super) enum Source {
     Job,
     /// benchmon's own Prometheus over the TSDB the ended job left behind.
     Offline,
+    /// A site's store, after the session's scrapers ended.
+    Store,
 }
 
 impl Source {
@@ -20,6 +24,7 @@ impl Source {
         match self {
             Source::Job => "job",
             Source::Offline => "offline",
+            Source::Store => "store",
         }
     }
 }
@@ -56,12 +61,19 @@ pub(super) async fn start_offline(
             state: session.state.as_str(),
         });
     }
-    let prom_settings = &sessions.settings.site.prometheus;
+    let site = &sessions.settings.site;
+    let prom_settings = &site.prometheus;
+    let victoriametrics = session.store == StoreSpec::VictoriaMetrics;
+    let command = match victoriametrics {
+        true => site.topology.victoriametrics_command.clone(),
+        false => prom_settings.argv(),
+    };
     let prom = OfflinePrometheus::start(
-        &prom_settings.argv(),
+        &command,
         &OfflinePaths {
             tsdb,
             work_dir: cell.paths.offline(),
+            victoriametrics,
         },
         &sessions.http,
         prom_settings.startup_timeout.as_duration(),

@@ -10,6 +10,7 @@ mod ident;
 mod labels;
 mod net;
 mod slurm;
+mod store;
 mod time;
 
 pub use collection_ref::CollectionRef;
@@ -23,6 +24,7 @@ pub use net::{Host, HostPort, MetricsEndpoint, Port};
 pub use slurm::{
     CpuCount, MemMb, SlurmConstraint, SlurmName, SlurmNodeList, SlurmOptions, TimeLimit,
 };
+pub use store::{RemoteStore, ScraperCount, StoreSpec, StoreUrl};
 pub use time::Timestamp;
 
 /// Why a value was refused; the caller adds which field it came from.

@@ -7,7 +7,7 @@
 
 use super::{JobStatus, LaunchError, Launcher, LiveJob};
 use crate::launcher::LauncherKind;
-use crate::paths::SessionPaths;
+use crate::paths::JobFiles;
 use async_trait::async_trait;
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
@@ -75,8 +75,8 @@ impl Launcher for LocalLauncher {
         LauncherKind::Local
     }
 
-    async fn submit(&self, paths: &SessionPaths) -> Result<String, LaunchError> {
-        let out_path = paths.job_output();
+    async fn submit(&self, paths: &JobFiles) -> Result<String, LaunchError> {
+        let out_path = paths.output.clone();
         let open_out = || {
             std::fs::OpenOptions::new()
                 .create(true)
@@ -88,7 +88,7 @@ impl Launcher for LocalLauncher {
                 })
         };
         let child = Command::new("bash")
-            .arg(paths.job_script())
+            .arg(&paths.script)
             .current_dir(&paths.dir)
             .stdin(Stdio::null())
             .stdout(open_out()?)
@@ -98,7 +98,7 @@ impl Launcher for LocalLauncher {
             .process_group(0)
             .spawn()
             .map_err(|source| LaunchError::Spawn {
-                cmd: format!("bash {}", paths.job_script().display()),
+                cmd: format!("bash {}", paths.script.display()),
                 source,
             })?;
         let pid = child

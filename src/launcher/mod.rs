@@ -11,11 +11,14 @@ mod slurm;
 pub use command::{run_command, CommandOutput};
 pub use local::LocalLauncher;
 pub use resources::JobResources;
-pub use script::{render_job_script, ScriptInputs};
-pub use sizing::{apply_sizing, expected_series_per_target, size_job, ExpectedTargets, JobSizing};
+pub use script::{render_job_script, ScriptInputs, ServerFlavor};
+pub use sizing::{
+    apply_sizing, default_scrapers, expected_series_per_target, scraper_sizing, size_job,
+    ExpectedTargets, JobSizing,
+};
 pub use slurm::SlurmLauncher;
 
-use crate::paths::SessionPaths;
+use crate::paths::JobFiles;
 use async_trait::async_trait;
 use std::path::{Path, PathBuf};
 
@@ -107,9 +110,9 @@ pub enum LaunchError {
 pub trait Launcher: Send + Sync {
     fn kind(&self) -> LauncherKind;
 
-    /// Submits the session's job script; returns the job id.
+    /// Submits a job script of a session; returns the job id.
     /// The resources are already on the script's `#SBATCH` lines.
-    async fn submit(&self, paths: &SessionPaths) -> Result<String, LaunchError>;
+    async fn submit(&self, job: &JobFiles) -> Result<String, LaunchError>;
 
     async fn status(&self, job_id: &str) -> Result<JobStatus, LaunchError>;
 

@@ -5,7 +5,7 @@
 
 use super::JobResources;
 use crate::domain::PromDuration;
-use crate::paths::SessionPaths;
+use crate::paths::JobFiles;
 use askama::Template;
 
 /// Template context of the job script: the inputs, plus the paths and version it is rendered
@@ -27,6 +27,24 @@ struct JobScript<'a> {
     copy_grace_s: u32,
     cpus_per_task: u16,
     mem_mb: Option<u32>,
+    /// What the job runs (the template's flags differ).
+    is_vm: bool,
+    is_agent: bool,
+    /// `-scraper-<index>` for a scraper job, so squeue tells the jobs of a session apart.
+    job_suffix: String,
+    /// VictoriaMetrics's `-retentionPeriod`, in whole hours (it keeps at least a day).
+    vm_retention: Option<String>,
+}
+
+/// What a job runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServerFlavor {
+    /// Prometheus scraping and storing (the `prometheus` topology).
+    Prometheus,
+    /// Prometheus in agent mode: a scraper of a sharded session, remote-writing its shard.
+    Agent { index: u16 },
+    /// VictoriaMetrics single-node: the store of a `victoriametrics` session.
+    VictoriaMetrics,
 }
 
 mod filters {
@@ -43,10 +61,11 @@ const COPY_GRACE_S: u32 = 60;
 /// Inputs of [`render_job_script`] that come from the session and the site config.
 pub struct ScriptInputs<'a> {
     pub run_id: &'a str,
+    pub flavor: ServerFlavor,
     pub resources: &'a JobResources,
     pub port: Option<u16>,
-    /// The argv words that start Prometheus (a binary, or a container runtime's command).
-    pub prometheus_command: &'a [String],
+    /// The argv words that start the server (a binary, or a container runtime's command).
+    pub prometheus_command: Vec<String>,
     pub retention: Option<&'a PromDuration>,
     pub extra_args: &'a [String],
     pub enable_lifecycle: bool,
@@ -56,19 +75,25 @@ pub struct ScriptInputs<'a> {
     pub local_dir: Option<&'a str>,
 }
 
-pub fn render_job_script(
-    paths: &SessionPaths,
-    inputs: &ScriptInputs<'_>,
-) -> askama::Result<String> {
-    let path = |p: std::path::PathBuf| p.to_string_lossy().into_owned();
+pub fn render_job_script(paths: &JobFiles, inputs: &ScriptInputs<'_>) -> askama::Result<String> {
+    let path = |p: &std::path::Path| p.to_string_lossy().into_owned();
     JobScript {
         inputs,
         version: env!("CARGO_PKG_VERSION"),
-        session_dir: path(paths.dir.clone()),
-        runtime_dir: path(paths.runtime()),
-        job_output: path(paths.job_output()),
-        config_file: path(paths.prometheus_yml()),
-        tsdb_dir: path(paths.tsdb()),
+        session_dir: path(&paths.dir),
+        runtime_dir: path(&paths.runtime),
+        job_output: path(&paths.output),
+        config_file: path(&paths.config),
+        tsdb_dir: path(&paths.data),
+        job_suffix: match inputs.flavor {
+            ServerFlavor::Agent { index } => format!("-scraper-{index}"),
+            _ => String::new(),
+        },
+        is_vm: inputs.flavor == ServerFlavor::VictoriaMetrics,
+        is_agent: matches!(inputs.flavor, ServerFlavor::Agent { .. }),
+        vm_retention: inputs
+            .retention
+            .map(|r| format!("{}h", r.as_millis().div_ceil(3_600_000).max(24))),
         port: inputs.port.unwrap_or(0),
         copy_grace_s: COPY_GRACE_S,
         cpus_per_task: inputs.resources.cpus_per_task.map_or(1, |c| c.get()),

@@ -110,6 +110,29 @@ pub fn apply_sizing(options: SlurmOptions, sizing: &JobSizing) -> SlurmOptions {
     }
 }
 
+/// Scrapers of a sharded session when none were asked for: one per CPU a single Prometheus
+/// would need for the whole session (each agent then ingests what one CPU handles), 1 to 64.
+pub fn default_scrapers(sizing: &JobSizing) -> u16 {
+    sizing.cpus_per_task.clamp(1, 64)
+}
+
+/// One scraper's job, sized for its `1/scrapers` share of the session's series.
+pub fn scraper_sizing(sizing: &JobSizing, scrapers: u16) -> JobSizing {
+    let n = u64::from(scrapers.max(1));
+    let share = ExpectedTargets(
+        [(
+            "share".to_owned(),
+            sizing.expected_series.div_ceil(n).div_ceil(500),
+        )]
+        .into(),
+    );
+    let interval_s = match sizing.samples_per_second {
+        r if r > 0.0 => sizing.expected_series as f64 / r,
+        _ => 15.0,
+    };
+    size_job(&share, interval_s)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -136,6 +159,19 @@ mod tests {
         assert_eq!(s.samples_per_second, 1_330_000.0);
         // 1.33 M samples/s × 4 µs = 5.32 → 6 CPUs; 512 + 9,133 MiB → 9,728 MiB.
         assert_eq!((s.cpus_per_task, s.mem_mb), (6, 9728));
+    }
+
+    #[test]
+    fn scrapers_default_to_one_per_cpu_of_work_and_share_the_series() {
+        let mut t = nodes(1000);
+        t.0.insert("dcgm".into(), 1000);
+        let s = size_job(&t, 1.0);
+        assert_eq!(default_scrapers(&s), 6);
+        assert_eq!(default_scrapers(&size_job(&nodes(10), 15.0)), 1);
+        // 1.33 M series over 6 scrapers: 221,667 each (rounded up to 500s) → 1 CPU, 2,048 MiB.
+        let one = scraper_sizing(&s, 6);
+        assert_eq!(one.expected_series, 222_000);
+        assert_eq!((one.cpus_per_task, one.mem_mb), (1, 2048));
     }
 
     #[test]

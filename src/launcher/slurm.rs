@@ -7,7 +7,7 @@
 use super::{run_command, JobStatus, LaunchError, Launcher, LiveJob};
 use crate::config::SlurmDefaults;
 use crate::launcher::LauncherKind;
-use crate::paths::SessionPaths;
+use crate::paths::JobFiles;
 use async_trait::async_trait;
 use std::path::PathBuf;
 
@@ -82,17 +82,17 @@ impl Launcher for SlurmLauncher {
         LauncherKind::Slurm
     }
 
-    async fn submit(&self, paths: &SessionPaths) -> Result<String, LaunchError> {
+    async fn submit(&self, paths: &JobFiles) -> Result<String, LaunchError> {
         // Paths go as arguments because an
         // operator's state dir may contain characters an #SBATCH line cannot carry.
         let mut args = vec![
             "--parsable".to_owned(),
             format!("--chdir={}", paths.dir.display()),
-            format!("--output={}", paths.job_output().display()),
+            format!("--output={}", paths.output.display()),
             "--open-mode=append".to_owned(),
         ];
         args.extend(self.defaults.sbatch_extra.iter().cloned());
-        args.push(paths.job_script().to_string_lossy().into_owned());
+        args.push(paths.script.to_string_lossy().into_owned());
         let out = match run_command("sbatch", &args).await {
             Err(LaunchError::Timeout { cmd, secs }) => {
                 // slurmctld may have queued the job and only the answer got lost: adopt it,

@@ -23,6 +23,16 @@ struct PrometheusYml<'a> {
     benchmon: Option<(String, String)>,
     /// The site's rule packs, then the session's rule file when it has one.
     rule_files: Vec<String>,
+    /// Set for a scraper of a sharded session.
+    shard: Option<&'a Shard>,
+}
+
+/// A scraper's share of a sharded session: it keeps the targets whose address hashes to
+/// `index` modulo `count`, labels every series `scraper=<index>`, and remote-writes them.
+pub struct Shard {
+    pub index: u16,
+    pub count: u16,
+    pub remote_write_url: String,
 }
 
 /// What of a session its scrape config depends on (the session record lives above this
@@ -57,6 +67,25 @@ pub fn render_prometheus_config(
     paths: &SessionPaths,
     ctx: &RenderContext,
 ) -> askama::Result<String> {
+    render(session, paths, ctx, None)
+}
+
+/// Renders the config of one scraper (a Prometheus agent) of a sharded session.
+pub fn render_scraper_config(
+    session: &ScrapeSpec<'_>,
+    paths: &SessionPaths,
+    ctx: &RenderContext,
+    shard: &Shard,
+) -> askama::Result<String> {
+    render(session, paths, ctx, Some(shard))
+}
+
+fn render(
+    session: &ScrapeSpec<'_>,
+    paths: &SessionPaths,
+    ctx: &RenderContext,
+    shard: Option<&Shard>,
+) -> askama::Result<String> {
     let file_sd = paths.file_sd();
     let benchmon = session
         .scrape_benchmon
@@ -82,18 +111,23 @@ pub fn render_prometheus_config(
             .to_string_lossy()
             .into_owned(),
         benchmon,
+        shard,
         // Rules are optional; a session without them keeps the config it always had.
-        rule_files: ctx
-            .rule_packs
-            .iter()
-            .cloned()
-            .chain(
-                paths
-                    .rules()
-                    .exists()
-                    .then(|| paths.rules().to_string_lossy().into_owned()),
-            )
-            .collect(),
+        // A scraper is a Prometheus agent: it evaluates no rules.
+        rule_files: if shard.is_some() {
+            Vec::new()
+        } else {
+            ctx.rule_packs
+                .iter()
+                .cloned()
+                .chain(
+                    paths
+                        .rules()
+                        .exists()
+                        .then(|| paths.rules().to_string_lossy().into_owned()),
+                )
+                .collect()
+        },
     }
     .render()
     .map(|mut text| {

@@ -8,4 +8,6 @@ pub mod remote_read;
 pub mod rules;
 
 pub use client::PromClient;
-pub use config::{render_prometheus_config, RenderContext, ScrapeSpec};
+pub use config::{
+    render_prometheus_config, render_scraper_config, RenderContext, ScrapeSpec, Shard,
+};

@@ -63,6 +63,29 @@ pub struct OfflinePaths {
     pub tsdb: PathBuf,
     /// A directory of its own (config and log), next to the TSDB.
     pub work_dir: PathBuf,
+    /// The data is VictoriaMetrics's (a `victoriametrics` session's store), not Prometheus's:
+    /// `command` is then VictoriaMetrics, with its own flags.
+    pub victoriametrics: bool,
+}
+
+/// The flags of the offline server on `port` over `paths.tsdb`.
+fn offline_flags(paths: &OfflinePaths, config: &Path, port: u16) -> Vec<String> {
+    if paths.victoriametrics {
+        return vec![
+            format!("-storageDataPath={}", paths.tsdb.display()),
+            // Nothing older than the job may be deleted on open.
+            "-retentionPeriod=100y".to_owned(),
+            "-search.latencyOffset=0s".to_owned(),
+            format!("-httpListenAddr=127.0.0.1:{port}"),
+        ];
+    }
+    vec![
+        format!("--config.file={}", config.display()),
+        format!("--storage.tsdb.path={}", paths.tsdb.display()),
+        // Blocks older than the default 15 days must not be deleted on open.
+        "--storage.tsdb.retention.time=100y".to_owned(),
+        format!("--web.listen-address=127.0.0.1:{port}"),
+    ]
 }
 
 impl OfflinePrometheus {
@@ -93,11 +116,7 @@ impl OfflinePrometheus {
             let binary = command.first().map_or("prometheus", String::as_str);
             let child = Command::new(binary)
                 .args(command.iter().skip(1))
-                .arg(format!("--config.file={}", config.display()))
-                .arg(format!("--storage.tsdb.path={}", paths.tsdb.display()))
-                // Blocks older than the default 15 days must not be deleted on open.
-                .arg("--storage.tsdb.retention.time=100y")
-                .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+                .args(offline_flags(paths, &config, port))
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(log_file)

@@ -23,6 +23,12 @@ pub enum SessionError {
         field: &'static str,
         message: String,
     },
+    /// A request field that parsed but does not fit the rest of the request.
+    #[error("{message}")]
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
     #[error("launcher error: {0}")]
     Launch(#[from] LaunchError),
     #[error(transparent)]

@@ -6,14 +6,11 @@ use super::model::{Session, SessionState};
 use super::requests::{CreateSession, StartSession};
 use super::store::{SessionCell, SessionStore, StoreError};
 use crate::config::Settings;
-use crate::domain::{PromDuration, RunId, Timestamp};
-use crate::fsutil;
+use crate::domain::{PromDuration, RunId, StoreSpec, Timestamp};
 use crate::launcher::LauncherKind;
 use crate::launcher::{
-    apply_sizing, render_job_script, size_job, ExpectedTargets, JobResources, LaunchError,
-    Launcher, ScriptInputs,
+    apply_sizing, size_job, ExpectedTargets, JobResources, LaunchError, Launcher,
 };
-use crate::prometheus::render_prometheus_config;
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use tokio_util::sync::CancellationToken;
@@ -60,6 +57,7 @@ impl Sessions {
             }
         }
         sessions.adopt_lost_jobs().await;
+        sessions.cancel_orphan_scrapers().await;
         Ok(sessions)
     }
 
@@ -97,7 +95,7 @@ impl Sessions {
                 continue;
             };
             // What was asked of the scheduler was lost with the request: left unknown.
-            let next = self.submitted(current, &job.job_id, None);
+            let next = self.submitted(current, Some(&job.job_id), None);
             if let Err(e) = guard.save(next).await {
                 tracing::error!(session = %cell.id, job = %job.job_id, "cannot save the adopted job: {e}");
                 continue;
@@ -112,22 +110,34 @@ impl Sessions {
     fn submitted(
         &self,
         current: Session,
-        job_id: &str,
+        job_id: Option<&str>,
         resources: Option<JobResources>,
     ) -> Session {
         let mut next = current;
         next.reset_job();
         next.state = SessionState::Pending;
         next.resources = resources;
-        next.slurm_job_id =
-            (self.launcher.kind() == LauncherKind::Slurm).then(|| job_id.to_owned());
-        next.job_id = Some(job_id.to_owned());
+        next.slurm_job_id = job_id
+            .filter(|_| self.launcher.kind() == LauncherKind::Slurm)
+            .map(str::to_owned);
+        next.job_id = job_id.map(str::to_owned);
         next.port = next.prometheus_port.map(|p| p.get());
         next.started_at = Some(Timestamp::now());
         next
     }
 
     pub async fn create(&self, req: CreateSession) -> Result<Session, SessionError> {
+        let store = req
+            .store
+            .unwrap_or_else(|| self.settings.site.topology.store.clone());
+        if req.scrapers.is_some() && !store.sharded() {
+            return Err(SessionError::Invalid {
+                field: "scrapers",
+                message: "scrapers needs a sharded store: \"victoriametrics\" or \
+                          {\"remote_write_url\", \"query_url\"}"
+                    .into(),
+            });
+        }
         let session = Session {
             session_id: req.run_id.clone(),
             run_id: req.run_id,
@@ -140,6 +150,12 @@ impl Sessions {
             retention: req.retention,
             labels: req.labels,
             scrape_benchmon: req.scrape_benchmon,
+            scrapers: req
+                .scrapers
+                .or(self.settings.site.topology.scrapers)
+                .filter(|_| store.sharded()),
+            store,
+            scraper_jobs: Vec::new(),
             launcher: self.launcher.kind(),
             resources: None,
             job_id: None,
@@ -226,82 +242,35 @@ impl Sessions {
             req.or(&self.settings.site.slurm.options),
             &sizing,
         ));
-        self.write_job_files(&cell, &current, &resources).await?;
-        let job_id = self
-            .launcher
-            .submit(&cell.paths)
-            .await
-            .map_err(|e| match e {
-                LaunchError::Refused { field, message } => SessionError::Refused { field, message },
-                other => SessionError::Launch(other),
-            })?;
-        let mut next = self.submitted(current, &job_id, Some(resources));
+        // A remote store has no job of benchmon's: its scrapers are submitted by the poller
+        // once the store answers, as a `victoriametrics` session's are once its job does.
+        let job_id = match &current.store {
+            StoreSpec::Remote(_) => None,
+            _ => {
+                self.write_main_job(&cell, &current, &resources).await?;
+                let submitted = self.launcher.submit(&cell.paths.main_job()).await;
+                Some(submitted.map_err(|e| match e {
+                    LaunchError::Refused { field, message } => {
+                        SessionError::Refused { field, message }
+                    }
+                    other => SessionError::Launch(other),
+                })?)
+            }
+        };
+        let mut next = self.submitted(current, job_id.as_deref(), Some(resources));
         next.sizing = Some(sizing);
         if let Err(e) = guard.save(next.clone()).await {
             // Without a record the job would be an orphan nobody follows: take it back.
-            let _ = self.launcher.cancel(&job_id).await;
+            if let Some(job_id) = &job_id {
+                let _ = self.launcher.cancel(job_id).await;
+            }
             return Err(SessionError::io(&cell.paths.record(), e));
         }
         drop(guard);
         drop(tsdb);
-        tracing::info!(session = %id, job = %job_id, "job submitted");
+        tracing::info!(session = %id, job = ?job_id, "started");
         self.spawn_monitor(cell);
         Ok(next)
-    }
-
-    async fn write_job_files(
-        &self,
-        cell: &SessionCell,
-        session: &Session,
-        resources: &JobResources,
-    ) -> Result<(), SessionError> {
-        let paths = &cell.paths;
-        let prom = &self.settings.site.prometheus;
-        let yml = render_prometheus_config(&session.scrape_spec(), paths, &self.render_context())
-            .map_err(|e| SessionError::Render {
-            what: "prometheus.yml",
-            message: e.to_string(),
-        })?;
-        let script = render_job_script(
-            paths,
-            &ScriptInputs {
-                run_id: session.run_id.as_str(),
-                resources,
-                port: session.prometheus_port.map(|p| p.get()),
-                prometheus_command: &prom.argv(),
-                retention: session.retention.as_ref(),
-                extra_args: &prom.extra_args,
-                enable_lifecycle: prom.enable_lifecycle,
-                node_local: self.settings.site.storage.node_local,
-                local_dir: self.settings.site.storage.local_dir.as_deref(),
-            },
-        )
-        .map_err(|e| SessionError::Render {
-            what: "job script",
-            message: e.to_string(),
-        })?;
-        let runtime = paths.runtime();
-        let files = [
-            (paths.prometheus_yml(), yml.into_bytes()),
-            (paths.job_script(), script.into_bytes()),
-        ];
-        tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-            std::fs::create_dir_all(&runtime)?;
-            // What the previous job reported must not be mistaken for the next one's.
-            for stale in ["endpoint", "self.json"] {
-                match std::fs::remove_file(runtime.join(stale)) {
-                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
-                    _ => {}
-                }
-            }
-            for (path, bytes) in &files {
-                fsutil::write_atomic(path, bytes)?;
-            }
-            Ok(())
-        })
-        .await
-        .map_err(|e| SessionError::io(&paths.dir, std::io::Error::other(e)))?
-        .map_err(|e| SessionError::io(&paths.dir, e))
     }
 
     /// Where collection bundles may go.
@@ -341,10 +310,14 @@ impl Sessions {
                     return Ok(current)
                 }
                 SessionState::Stopping => {}
-                SessionState::Pending | SessionState::Starting | SessionState::Running => {
+                SessionState::Pending
+                | SessionState::Starting
+                | SessionState::Running
+                | SessionState::Degraded => {
                     if let Some(job) = &current.job_id {
                         self.launcher.cancel(job).await?;
                     }
+                    self.cancel_scrapers(&current).await?;
                     let mut next = current;
                     next.state = SessionState::Stopping;
                     next.ready = false;

@@ -2,18 +2,20 @@
 //! and stops their Prometheus jobs.
 
 mod error;
+mod jobfiles;
 mod manager;
 mod model;
 mod monitor;
 mod requests;
 mod rules;
+mod shards;
 mod store;
 mod wait;
 mod windows;
 
 pub use error::SessionError;
 pub use manager::Sessions;
-pub use model::{Session, SessionState};
+pub use model::{LostShard, ScraperJob, Session, SessionState};
 pub use requests::{CreateSession, StartSession};
 pub use rules::{RulesError, RulesView, SetRules};
 pub use store::{SessionCell, SessionGuard, SessionStore, StoreError};

@@ -1,12 +1,13 @@
 //! The session record: what a user asked for, where its job is, and what state it is in.
 //! The persisted form and the API view are the same struct, so what a user sees is what is on disk.
 
-use crate::domain::{Host, Labels, Port, PromDuration, RunId, Timestamp};
+use crate::domain::{Host, Labels, Port, PromDuration, RunId, ScraperCount, StoreSpec, Timestamp};
 use crate::launcher::{JobResources, LauncherKind};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-/// Lifecycle: `created → pending → starting → running → stopping → stopped`, or `failed`.
+/// Lifecycle: `created → pending → starting → running → stopping → stopped`, or `failed`; a
+/// sharded session whose scraper job died is `degraded` (still running, a share of targets lost).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum SessionState {
@@ -18,6 +19,9 @@ pub enum SessionState {
     Starting,
     /// Prometheus is ready and scraping.
     Running,
+    /// Sharded sessions: the store runs, but a scraper job ended; its targets are no longer
+    /// scraped (named in `scraper_jobs[].lost`). Collections still work and flag them.
+    Degraded,
     /// Cancel requested, waiting for the job to be gone.
     Stopping,
     /// The job is gone after a stop.
@@ -31,7 +35,7 @@ impl SessionState {
     pub fn has_job(self) -> bool {
         matches!(
             self,
-            Self::Pending | Self::Starting | Self::Running | Self::Stopping
+            Self::Pending | Self::Starting | Self::Running | Self::Degraded | Self::Stopping
         )
     }
 
@@ -51,17 +55,24 @@ impl SessionState {
             Self::Pending => "pending",
             Self::Starting => "starting",
             Self::Running => "running",
+            Self::Degraded => "degraded",
             Self::Stopping => "stopping",
             Self::Stopped => "stopped",
             Self::Failed => "failed",
         }
     }
 
-    pub const ALL: [SessionState; 7] = [
+    /// States whose store answers queries for a live collection.
+    pub fn is_live(self) -> bool {
+        matches!(self, Self::Running | Self::Degraded)
+    }
+
+    pub const ALL: [SessionState; 8] = [
         Self::Created,
         Self::Pending,
         Self::Starting,
         Self::Running,
+        Self::Degraded,
         Self::Stopping,
         Self::Stopped,
         Self::Failed,
@@ -74,7 +85,7 @@ impl std::str::FromStr for SessionState {
         Self::ALL
             .into_iter()
             .find(|st| st.as_str() == s)
-            .ok_or_else(|| format!("unknown state {s:?}; one of created, pending, starting, running, stopping, stopped, failed"))
+            .ok_or_else(|| format!("unknown state {s:?}; one of created, pending, starting, running, degraded, stopping, stopped, failed"))
     }
 }
 
@@ -97,6 +108,17 @@ pub struct Session {
     /// Whether Prometheus also scrapes benchmon's own `/metrics`.
     #[serde(default)]
     pub scrape_benchmon: bool,
+    /// Where samples are stored; with `victoriametrics` the job fields below describe the store's
+    /// job, and `scraper_jobs` the agents feeding it.
+    #[serde(default)]
+    pub store: StoreSpec,
+    /// Scraper jobs asked for at create (null: sized from the targets at `start`).
+    #[serde(default)]
+    #[schema(value_type = Option<u64>)]
+    pub scrapers: Option<ScraperCount>,
+    /// The scraper jobs of the current or last start of a sharded session, one per shard.
+    #[serde(default)]
+    pub scraper_jobs: Vec<ScraperJob>,
     pub launcher: LauncherKind,
     /// Resources of the current or last job.
     pub resources: Option<JobResources>,
@@ -132,6 +154,33 @@ pub struct Session {
     pub output_tail: Option<String>,
 }
 
+/// One scraper job of a sharded session: a Prometheus agent keeping shard `index` of the
+/// targets (hashmod of their address) and remote-writing them to the store.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ScraperJob {
+    /// Shard index, 0 … scrapers − 1; the `scraper` label of every series it sends.
+    pub index: u16,
+    /// The launcher's job id.
+    pub job_id: String,
+    pub scheduler_state: Option<String>,
+    pub node: Option<String>,
+    /// Port of the agent's own web server, once it listens.
+    pub port: Option<u16>,
+    /// The agent listens (its job published its endpoint).
+    pub ready: bool,
+    /// Set when the job ended while the session ran.
+    pub lost: Option<LostShard>,
+}
+
+/// A scraper job that ended while its session ran: its targets are no longer scraped.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct LostShard {
+    pub at: Timestamp,
+    pub reason: String,
+    /// `instance` of every target the shard had scraped (from the store's `up` series).
+    pub targets: Vec<String>,
+}
+
 impl Session {
     /// What of this session its Prometheus config depends on.
     pub fn scrape_spec(&self) -> crate::prometheus::ScrapeSpec<'_> {
@@ -159,6 +208,7 @@ impl Session {
         self.stopped_at = None;
         self.failure_reason = None;
         self.output_tail = None;
+        self.scraper_jobs.clear();
     }
 
     pub fn fail(&mut self, reason: impl Into<String>, output_tail: Option<String>) {

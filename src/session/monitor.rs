@@ -7,7 +7,7 @@
 use super::manager::Sessions;
 use super::model::{Session, SessionState};
 use super::store::SessionCell;
-use crate::domain::Timestamp;
+use crate::domain::{StoreSpec, Timestamp};
 use crate::fsutil;
 use crate::launcher::JobStatus;
 use crate::launcher::LauncherKind;
@@ -50,11 +50,22 @@ impl Sessions {
                 _ = ticker.tick() => {}
             }
             let snap = cell.snapshot();
-            let (true, Some(job_id)) = (snap.state.has_job(), snap.job_id.clone()) else {
+            let remote = matches!(snap.store, StoreSpec::Remote(_));
+            let job_id = snap.job_id.clone();
+            if !snap.state.has_job() || (job_id.is_none() && !remote) {
                 // Leave only if no `start` slipped in since the snapshot: `spawn_monitor`
                 // checks the same set under the same lock, so a new job is never unfollowed.
                 if self.release_monitor(&cell) {
                     return;
+                }
+                continue;
+            }
+            let Some(job_id) = job_id else {
+                // A remote store: no job of benchmon's but the scrapers.
+                let next = self.remote_store_record(&snap).await;
+                let next = self.follow_scrapers(&cell, &snap, next).await;
+                if let Some(next) = next {
+                    self.apply(&cell, &snap, next, None).await;
                 }
                 continue;
             };
@@ -73,29 +84,47 @@ impl Sessions {
                 }
             };
             let running = matches!(status, JobStatus::Running { .. });
-            let next = self.next_record(&cell, &snap, status).await;
+            let mut next = self.next_record(&cell, &snap, status).await;
+            if snap.store.sharded() {
+                next = self.follow_scrapers(&cell, &snap, next).await;
+            }
             let Some(next) = next else { continue };
-            let mut guard = cell.lock().await;
-            let still_same_job = guard
-                .get()
-                .is_some_and(|s| s.job_id.as_deref() == Some(&job_id) && s.state == snap.state);
-            if !still_same_job {
-                continue; // stop/start raced with this poll: look again next tick
+            let running_job = running.then_some(job_id.as_str());
+            self.apply(&cell, &snap, next, running_job).await;
+        }
+    }
+
+    /// Saves `next` unless a stop or start changed the session since `snap` (then the next
+    /// tick looks again). `running_job` is the main job when the scheduler has it running.
+    async fn apply(
+        &self,
+        cell: &SessionCell,
+        snap: &Session,
+        next: Session,
+        running_job: Option<&str>,
+    ) {
+        let mut guard = cell.lock().await;
+        let still_same_job = guard
+            .get()
+            .is_some_and(|s| s.job_id == snap.job_id && s.state == snap.state);
+        if !still_same_job {
+            drop(guard);
+            self.cancel_new_scrapers(snap, &next).await;
+            return;
+        }
+        if let (SessionState::Failed, Some(job_id)) = (next.state, running_job) {
+            // Starting timed out while the job still runs: do not leave it behind. If the
+            // cancel fails, keep the session as it is and try again next tick.
+            if let Err(e) = self.launcher.cancel(job_id).await {
+                tracing::warn!(session = %cell.id, job = %job_id, "cannot cancel a job that did not start: {e}");
+                return;
             }
-            if next.state == SessionState::Failed && running {
-                // Starting timed out while the job still runs: do not leave it behind. If the
-                // cancel fails, keep the session as it is and try again next tick.
-                if let Err(e) = self.launcher.cancel(&job_id).await {
-                    tracing::warn!(session = %cell.id, job = %job_id, "cannot cancel a job that did not start: {e}");
-                    continue;
-                }
-            }
-            if next.state != snap.state {
-                tracing::info!(session = %cell.id, from = snap.state.as_str(), to = next.state.as_str(), "state change");
-            }
-            if let Err(e) = guard.save(next).await {
-                tracing::error!(session = %cell.id, "cannot save session: {e}");
-            }
+        }
+        if next.state != snap.state {
+            tracing::info!(session = %cell.id, from = snap.state.as_str(), to = next.state.as_str(), "state change");
+        }
+        if let Err(e) = guard.save(next).await {
+            tracing::error!(session = %cell.id, "cannot save session: {e}");
         }
     }
 
@@ -181,9 +210,12 @@ impl Sessions {
             // The job publishes the endpoint file once its own Prometheus listens; until then a
             // fixed port may still belong to someone else.
             if endpoint.is_some() && PromClient::new(self.http.clone(), &url).ready().await {
-                next.state = SessionState::Running;
                 next.ready = true;
-                next.running_at = Some(Timestamp::now());
+                // A sharded session runs once its scrapers do too (`follow_scrapers`).
+                if !next.store.sharded() {
+                    next.state = SessionState::Running;
+                    next.running_at = Some(Timestamp::now());
+                }
             }
             next.prometheus_url = Some(url);
         }

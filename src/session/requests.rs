@@ -1,6 +1,8 @@
 //! What a user sends to create and start a session.
 
-use crate::domain::{Host, Labels, Port, PromDuration, RunId, SlurmOptions};
+use crate::domain::{
+    Host, Labels, Port, PromDuration, RunId, ScraperCount, SlurmOptions, StoreSpec,
+};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -34,6 +36,14 @@ pub struct CreateSession {
     /// `promtool check rules` before the session is created; loaded by its Prometheus.
     #[serde(default)]
     pub rules: Option<crate::prometheus::rules::RulesSpec>,
+    /// Where samples are stored (site default `topology.store`, else `prometheus`).
+    #[serde(default)]
+    pub store: Option<StoreSpec>,
+    /// Scraper jobs of a `victoriametrics` or remote store, 1–64; omit to size them from the
+    /// targets' expected series at `start`.
+    #[serde(default)]
+    #[schema(value_type = Option<u64>, minimum = 1, maximum = 64)]
+    pub scrapers: Option<ScraperCount>,
 }
 
 /// `POST /api/v1/sessions/{id}/start`: the SLURM options; omitted fields take the site defaults.

@@ -60,8 +60,9 @@ fn may_still_reach(current: SessionState, wanted: SessionState) -> bool {
         Pending => 1,
         Starting => 2,
         Running => 3,
-        Stopping => 4,
-        Stopped | Failed => 5,
+        Degraded => 4,
+        Stopping => 5,
+        Stopped | Failed => 6,
     };
     match wanted {
         _ if current.is_terminal() => false,

@@ -80,6 +80,23 @@ pub async fn list_targets(sessions: &Sessions, cell: &SessionCell) -> TargetList
         });
     }
     let health_note = match (&session.prometheus_url, session.state) {
+        // Sharded: each agent knows its own share of the targets.
+        (_, state) if session.store.sharded() && state.is_live() => {
+            let mut active = Vec::new();
+            let mut errors = Vec::new();
+            for j in session.scraper_jobs.iter().filter(|j| j.lost.is_none()) {
+                let (Some(node), Some(port)) = (&j.node, j.port) else {
+                    continue;
+                };
+                let url = format!("http://{node}:{port}");
+                match PromClient::new(sessions.http.clone(), &url).targets().await {
+                    Ok(mut a) => active.append(&mut a),
+                    Err(e) => errors.push(format!("scraper {}: {e}", j.index)),
+                }
+            }
+            attach_health(&mut targets, &active);
+            (!errors.is_empty()).then(|| errors.join("; "))
+        }
         (Some(url), SessionState::Running) => {
             let prom = PromClient::new(sessions.http.clone(), url);
             match prom.targets().await {

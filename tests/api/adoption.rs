@@ -85,3 +85,65 @@ async fn a_local_job_script_is_found_once_even_while_it_runs_subshells() {
     sh("kill", &["-KILL", "--", &format!("-{pid}")]);
     job.wait().await.unwrap();
 }
+
+/// A crash right after the scrapers of a sharded session were submitted leaves a record that
+/// is `starting` with its store ready and no scraper jobs: on restart the jobs it lost are
+/// cancelled and a new set is submitted.
+#[tokio::test]
+async fn scraper_jobs_submitted_just_before_a_crash_are_cancelled_and_replaced_on_restart() {
+    use crate::scaleout::{OwnStore, SyntheticExporters};
+    let store = OwnStore::start("victoria-metrics").await;
+    let exporters = SyntheticExporters::start(2).await;
+    let app = spawn_app(LauncherKind::Slurm).await;
+    let id = unique_id("lostscraper");
+    let create = serde_json::json!({"run_id": id, "scrape_interval": "1s", "scrapers": 1,
+        "store": {"remote_write_url": format!("{}/api/v1/write", store.base),
+                  "query_url": store.base}});
+    app.create(&from_json(create)).await.success(201);
+    let client = serde_json::json!({"client_id": "c1", "node": "localhost",
+        "exporters": {"node": format!("127.0.0.1:{}", exporters.ports[0])}});
+    app.register_client(&id, &from_json(client))
+        .await
+        .success(201);
+    app.start(
+        &id,
+        &from_json(serde_json::json!({"time_limit": "00:20:00"})),
+    )
+    .await
+    .success(202);
+    let running = app
+        .client
+        .wait_for(&id, SessionState::Running, Duration::from_secs(60))
+        .await
+        .unwrap();
+    let lost_job = running.scraper_jobs[0].job_id.clone();
+    let dirs = app.shutdown().await;
+
+    let record = dirs.state.join(format!("sessions/{id}/session.json"));
+    let mut crashed: Session = serde_json::from_slice(&std::fs::read(&record).unwrap()).unwrap();
+    crashed.state = SessionState::Starting;
+    crashed.scraper_jobs.clear();
+    crashed.running_at = None;
+    std::fs::write(&record, serde_json::to_vec(&crashed).unwrap()).unwrap();
+
+    let app = spawn_app_with(test_settings(&dirs, LauncherKind::Slurm), dirs).await;
+    let again = app
+        .client
+        .wait_for(&id, SessionState::Running, Duration::from_secs(60))
+        .await
+        .unwrap();
+    let new_job = again.scraper_jobs[0].job_id.clone();
+    assert_ne!(new_job, lost_job);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while !squeue_state(&lost_job).is_empty() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "lost scraper {lost_job} still runs"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let stopped = app.client.stop_session(&id).await.unwrap();
+    assert_eq!(stopped.state, SessionState::Stopped);
+    assert_eq!(squeue_state(&new_job), "");
+    app.shutdown().await;
+}

@@ -2,7 +2,7 @@
 //! up as a diff in review. Regenerate with `BENCHMON_UPDATE_GOLDEN=1 cargo test --test api golden`.
 
 use benchmon::launcher::JobResources;
-use benchmon::launcher::{render_job_script, ScriptInputs};
+use benchmon::launcher::{render_job_script, ScriptInputs, ServerFlavor};
 use benchmon::paths::SessionPaths;
 use benchmon::prometheus::{render_prometheus_config, RenderContext};
 use benchmon::session::Session;
@@ -57,12 +57,13 @@ fn job_script(resources: &JobResources) -> String {
     let s = session();
     let paths = SessionPaths::new(Path::new("/shared/benchmon state"), &s.session_id);
     render_job_script(
-        &paths,
+        &paths.main_job(),
         &ScriptInputs {
             run_id: "benchmark-01",
+            flavor: ServerFlavor::Prometheus,
             resources,
             port: None,
-            prometheus_command: &["/opt/prometheus/bin/prometheus".to_owned()],
+            prometheus_command: vec!["/opt/prometheus/bin/prometheus".to_owned()],
             retention: s.retention.as_ref(),
             extra_args: &[
                 "--query.max-samples=1000000".to_owned(),
@@ -113,4 +114,69 @@ fn jobs_are_sized_from_their_targets_for_10_and_1000_nodes() {
         sized_sbatch_lines(1000, 1000, 1.0),
         ["#SBATCH --cpus-per-task=6", "#SBATCH --mem=9728M"]
     );
+}
+
+/// A scraper's config (shard 1 of 3, writing to a store) and the store's and scraper's job
+/// scripts: golden files, and promtool (agent mode) and bash accept them.
+#[test]
+fn the_scraper_config_and_the_sharded_job_scripts_match_their_golden_files() {
+    use benchmon::prometheus::{render_scraper_config, Shard};
+    let s = session();
+    let paths = SessionPaths::new(Path::new("/shared/benchmon state"), &s.session_id);
+    let ctx = RenderContext {
+        sd_refresh_interval: benchmon::domain::PromDuration::parse("5s").unwrap(),
+        benchmon_url: "http://head01:8002".into(),
+        rule_packs: vec!["/etc/benchmon/rules/node.yml".into()],
+    };
+    let shard = Shard {
+        index: 1,
+        count: 3,
+        remote_write_url: "http://node07:21234/api/v1/write".into(),
+    };
+    let yml = render_scraper_config(&s.scrape_spec(), &paths, &ctx, &shard).unwrap();
+    golden("scraper.yml", &yml);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("scraper.yml");
+    std::fs::write(&file, &yml).unwrap();
+    let check = std::process::Command::new("promtool")
+        .args(["check", "config", "--agent", "--syntax-only"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(check.status.success(), "{check:?}");
+
+    let resources = JobResources::default();
+    let vm = ServerFlavor::VictoriaMetrics;
+    for (name, flavor, job, command) in [
+        ("store-job.sh", vm, paths.main_job(), "victoria-metrics"),
+        (
+            "scraper-job.sh",
+            ServerFlavor::Agent { index: 1 },
+            paths.scraper_job(1),
+            "prometheus",
+        ),
+    ] {
+        let script = render_job_script(
+            &job,
+            &ScriptInputs {
+                run_id: "benchmark-01",
+                flavor,
+                resources: &resources,
+                port: None,
+                prometheus_command: vec![command.to_owned()],
+                retention: s.retention.as_ref(),
+                extra_args: &[],
+                enable_lifecycle: true,
+                node_local: flavor == ServerFlavor::VictoriaMetrics,
+                local_dir: None,
+            },
+        )
+        .unwrap();
+        golden(name, &script);
+        let bash = std::process::Command::new("bash")
+            .args(["-n", "-c", &script])
+            .output()
+            .unwrap();
+        assert!(bash.status.success(), "{name}: {bash:?}");
+    }
 }

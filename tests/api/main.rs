@@ -13,11 +13,13 @@ mod openapi;
 mod rendering;
 mod restart;
 mod rules;
+mod scaleout;
 mod sessions_local;
 mod sessions_slurm;
 mod storage;
 #[path = "../support/mod.rs"]
 mod support;
 mod targets;
+mod topology;
 mod validation;
 mod windows;

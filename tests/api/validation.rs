@@ -65,6 +65,30 @@ async fn invalid_session_fields_get_422_naming_the_field() {
             "labels.session",
         ),
         (json!({"run_id": "ok", "surprise": 1}), "surprise"),
+        (json!({"run_id": "ok", "store": "thanos"}), "store"),
+        (
+            json!({"run_id": "ok", "store": {"remote_write_url": "http://vm:8428/api/v1/write",
+                "query_url": "ftp://vm"}}),
+            "store.query_url",
+        ),
+        (
+            json!({"run_id": "ok", "store": {"remote_write_url": "http://u:pw@vm/api/v1/write",
+                "query_url": "http://vm:8428"}}),
+            "store.remote_write_url",
+        ),
+        (
+            json!({"run_id": "ok", "store": {"query_url": "http://vm:8428"}}),
+            "store.remote_write_url",
+        ),
+        (
+            json!({"run_id": "ok", "store": "victoriametrics", "scrapers": 0}),
+            "scrapers",
+        ),
+        (
+            json!({"run_id": "ok", "store": "victoriametrics", "scrapers": 65}),
+            "scrapers",
+        ),
+        (json!({"run_id": "ok", "scrapers": 3}), "scrapers"),
     ] {
         expect_problem(&app, Method::POST, create, Some(body), 422, field).await;
     }

@@ -24,6 +24,7 @@ impl From<SessionError> for ApiError {
                 format!("sbatch refused the job: {message}"),
             )
             .with_field(field),
+            E::Invalid { field, message } => ApiError::validation(field, message),
             E::Launch(inner) => ApiError::new(
                 StatusCode::BAD_GATEWAY,
                 "scheduler-error",

@@ -1,0 +1,246 @@
+//! Where a session's samples are stored — its topology — and how many scrapers feed the store.
+//!
+//! `"prometheus"` is one Prometheus job that scrapes and stores; `"victoriametrics"` is a
+//! VictoriaMetrics job plus N Prometheus agents, each scraping its share of the targets and
+//! remote-writing to it; `{remote_write_url, query_url}` is a store the site already runs, fed
+//! by the agents alone. The URLs end up quoted in YAML and in HTTP requests, never in a shell.
+
+use super::{string_newtype, Host, Invalid};
+use serde::de::{self, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, SchemaType, Type};
+use utoipa::openapi::{RefOr, SchemaFormat};
+
+/// An http(s) URL of a store's API: a host, no credentials (they would be echoed in views).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreUrl(String);
+
+impl StoreUrl {
+    pub fn parse(s: &str) -> Result<Self, Invalid> {
+        let url =
+            url::Url::parse(s).map_err(|e| Invalid::new(format!("{s:?} is not a URL: {e}")))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(Invalid::new(format!(
+                "scheme must be http or https, got {:?}",
+                url.scheme()
+            )));
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(Invalid::new(
+                "credentials in the URL are not supported (views show it)",
+            ));
+        }
+        if url.fragment().is_some() {
+            return Err(Invalid::new("a store URL may not have a #fragment"));
+        }
+        let host = url
+            .host_str()
+            .ok_or_else(|| Invalid::new("the URL needs a host"))?;
+        Host::parse(host.trim_start_matches('[').trim_end_matches(']'))?;
+        Ok(StoreUrl(url.to_string()))
+    }
+}
+string_newtype!(StoreUrl);
+
+/// A store the site already runs: benchmon starts only the scrapers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RemoteStore {
+    /// Where the scrapers send samples (Prometheus remote-write protocol).
+    pub remote_write_url: StoreUrl,
+    /// Base URL of the store's Prometheus-compatible query API (`…/api/v1/query_range` below it).
+    pub query_url: StoreUrl,
+}
+
+/// A session's topology: `"prometheus"` (default), `"victoriametrics"`, or a remote store.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum StoreSpec {
+    /// One Prometheus job scrapes and stores (the original topology).
+    #[default]
+    Prometheus,
+    /// benchmon runs VictoriaMetrics single-node as a job, fed by N scraper jobs.
+    VictoriaMetrics,
+    /// The site's store, fed by N scraper jobs.
+    Remote(RemoteStore),
+}
+
+impl StoreSpec {
+    /// Whether scraper jobs (Prometheus agents) feed the store.
+    pub fn sharded(&self) -> bool {
+        !matches!(self, StoreSpec::Prometheus)
+    }
+
+    /// The name the manifest and the views use.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            StoreSpec::Prometheus => "prometheus",
+            StoreSpec::VictoriaMetrics => "victoriametrics",
+            StoreSpec::Remote(_) => "remote",
+        }
+    }
+
+    /// Parses the CLI's and the site file's word (`prometheus` or `victoriametrics`).
+    pub fn parse_word(s: &str) -> Result<Self, Invalid> {
+        match s {
+            "prometheus" => Ok(StoreSpec::Prometheus),
+            "victoriametrics" => Ok(StoreSpec::VictoriaMetrics),
+            other => Err(Invalid::new(format!(
+                "store {other:?} is not one of \"prometheus\", \"victoriametrics\" or \
+                 {{\"remote_write_url\", \"query_url\"}}"
+            ))),
+        }
+    }
+}
+
+impl Serialize for StoreSpec {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            StoreSpec::Remote(r) => r.serialize(s),
+            other => s.serialize_str(other.kind()),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for StoreSpec {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = StoreSpec;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str(
+                    "\"prometheus\", \"victoriametrics\" or {\"remote_write_url\", \"query_url\"}",
+                )
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<StoreSpec, E> {
+                StoreSpec::parse_word(s).map_err(E::custom)
+            }
+            // Through the map access it was given, so an error inside names its path
+            // (`store.query_url`).
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<StoreSpec, A::Error> {
+                RemoteStore::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(StoreSpec::Remote)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl utoipa::PartialSchema for StoreSpec {
+    fn schema() -> RefOr<Schema> {
+        let url = || {
+            ObjectBuilder::new()
+                .schema_type(SchemaType::Type(Type::String))
+                .format(Some(SchemaFormat::Custom("uri".into())))
+        };
+        let words = ObjectBuilder::new()
+            .schema_type(SchemaType::Type(Type::String))
+            .enum_values(Some(["prometheus", "victoriametrics"]));
+        let remote = ObjectBuilder::new()
+            .property("remote_write_url", url())
+            .property("query_url", url())
+            .required("remote_write_url")
+            .required("query_url");
+        OneOfBuilder::new()
+            .item(words)
+            .item(remote)
+            .description(Some(
+                "Where samples are stored: `prometheus` (one Prometheus job, the default), \
+                 `victoriametrics` (a VictoriaMetrics job fed by `scrapers` Prometheus agents) or \
+                 a store the site runs, fed by the agents alone.",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for StoreSpec {}
+
+/// Number of scraper jobs of a sharded session: 1 to 64.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "u64", into = "u64")]
+pub struct ScraperCount(u16);
+
+impl ScraperCount {
+    pub const MAX: u16 = 64;
+    pub fn new(n: u64) -> Result<Self, Invalid> {
+        match u16::try_from(n) {
+            Ok(n @ 1..=Self::MAX) => Ok(ScraperCount(n)),
+            _ => Err(Invalid::new(format!(
+                "scrapers must be between 1 and {}, not {n}",
+                Self::MAX
+            ))),
+        }
+    }
+    pub fn get(self) -> u16 {
+        self.0
+    }
+}
+
+impl TryFrom<u64> for ScraperCount {
+    type Error = Invalid;
+    fn try_from(n: u64) -> Result<Self, Invalid> {
+        Self::new(n)
+    }
+}
+
+impl From<ScraperCount> for u64 {
+    fn from(c: ScraperCount) -> u64 {
+        c.0.into()
+    }
+}
+
+impl std::str::FromStr for ScraperCount {
+    type Err = Invalid;
+    fn from_str(s: &str) -> Result<Self, Invalid> {
+        let n = s
+            .parse::<u64>()
+            .map_err(|_| Invalid::new(format!("scrapers {s:?} is not a whole number")))?;
+        Self::new(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_is_a_word_or_a_remote_store_and_round_trips() {
+        let p: StoreSpec = serde_json::from_str("\"prometheus\"").unwrap();
+        assert_eq!(p, StoreSpec::Prometheus);
+        let v: StoreSpec = serde_json::from_str("\"victoriametrics\"").unwrap();
+        assert_eq!(serde_json::to_string(&v).unwrap(), "\"victoriametrics\"");
+        let r: StoreSpec = serde_json::from_str(
+            r#"{"remote_write_url":"http://vm:8428/api/v1/write","query_url":"http://vm:8428"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            serde_json::to_value(&r).unwrap(),
+            serde_json::json!({"remote_write_url":"http://vm:8428/api/v1/write","query_url":"http://vm:8428/"})
+        );
+        assert!(serde_json::from_str::<StoreSpec>("\"thanos\"").is_err());
+        assert!(serde_json::from_str::<StoreSpec>("3").is_err());
+    }
+
+    #[test]
+    fn a_bad_remote_url_is_reported_at_its_path() {
+        let body = r#"{"remote_write_url":"http://vm/w","query_url":"ftp://vm"}"#;
+        let de = &mut serde_json::Deserializer::from_str(body);
+        let err = serde_path_to_error::deserialize::<_, StoreSpec>(de).unwrap_err();
+        assert_eq!(err.path().to_string(), "query_url");
+        for bad in [
+            "vm:8428",
+            "http://u:p@vm/",
+            "http://vm/#x",
+            "http://vm:99999/",
+        ] {
+            assert!(StoreUrl::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn scrapers_are_between_one_and_sixty_four() {
+        assert!(ScraperCount::new(0).is_err());
+        assert_eq!(ScraperCount::new(64).map(ScraperCount::get), Ok(64));
+        assert!(ScraperCount::new(65).is_err());
+        assert!("x".parse::<ScraperCount>().is_err());
+    }
+}

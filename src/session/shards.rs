@@ -1,0 +1,327 @@
+//! The scraper jobs of a sharded session (`store: victoriametrics`, or a remote store): N
+//! Prometheus agents, each keeping its hashmod share of the targets and remote-writing it.
+//!
+//! The poller calls [`Sessions::follow_scrapers`] on every tick after it has looked at the main
+//! job. Scrapers are submitted once the store answers (their config names its URL); the session
+//! is `running` once every agent listens; a scraper that ends while the session runs turns it
+//! `degraded`, naming the targets it had scraped; a failed session takes its scrapers down, and
+//! a stopping one is `stopped` only once every scraper is gone too.
+
+use super::error::SessionError;
+use super::manager::Sessions;
+use super::model::{LostShard, ScraperJob, Session, SessionState};
+use super::store::SessionCell;
+use crate::domain::{CpuCount, MemMb, StoreSpec, Timestamp};
+use crate::launcher::{default_scrapers, scraper_sizing, JobResources, JobStatus};
+use crate::prometheus::Shard;
+use serde::Deserialize;
+
+impl Sessions {
+    /// Asks every scraper job of `session` that may still run to end.
+    pub(super) async fn cancel_scrapers(&self, session: &Session) -> Result<(), SessionError> {
+        for s in session.scraper_jobs.iter().filter(|s| s.lost.is_none()) {
+            self.launcher.cancel(&s.job_id).await?;
+        }
+        Ok(())
+    }
+
+    /// Cancels the scraper jobs of a session that its record does not list: submitted just
+    /// before benchmon stopped, their ids never saved. The poller submits a new set when the
+    /// session still needs one, so nothing runs that benchmon cannot stop.
+    pub(super) async fn cancel_orphan_scrapers(&self) {
+        let cells: Vec<_> = self.store.all().await;
+        let cells: Vec<_> = cells
+            .into_iter()
+            .filter(|c| c.snapshot().store.sharded())
+            .collect();
+        if cells.is_empty() {
+            return;
+        }
+        let live = match self.launcher.live_jobs().await {
+            Ok(live) => live,
+            Err(e) => {
+                tracing::warn!("cannot look for scraper jobs benchmon lost track of: {e}");
+                return;
+            }
+        };
+        for cell in cells {
+            let root = cell.paths.dir.join("scrapers");
+            let resolved = root.canonicalize().unwrap_or_else(|_| root.clone());
+            let known = cell.snapshot().scraper_jobs;
+            for job in live.iter().filter(|j| {
+                (j.session_dir.starts_with(&root) || j.session_dir.starts_with(&resolved))
+                    && !known.iter().any(|k| k.job_id == j.job_id)
+            }) {
+                tracing::warn!(session = %cell.id, job = %job.job_id, "cancelling a scraper job benchmon lost track of");
+                if let Err(e) = self.launcher.cancel(&job.job_id).await {
+                    tracing::warn!(session = %cell.id, job = %job.job_id, "cannot cancel it: {e}");
+                }
+            }
+        }
+    }
+
+    /// Cancels scraper jobs `next` has and `snap` had not: submitted by a poll whose outcome
+    /// lost a race with stop or start, they would otherwise run unfollowed.
+    pub(super) async fn cancel_new_scrapers(&self, snap: &Session, next: &Session) {
+        for s in &next.scraper_jobs {
+            if !snap.scraper_jobs.iter().any(|o| o.job_id == s.job_id) {
+                let _ = self.launcher.cancel(&s.job_id).await;
+            }
+        }
+    }
+
+    /// The record after looking at the scrapers; `next` is what the main job's poll made of
+    /// `snap` (`None`: nothing changed).
+    pub(super) async fn follow_scrapers(
+        &self,
+        cell: &SessionCell,
+        snap: &Session,
+        next: Option<Session>,
+    ) -> Option<Session> {
+        let mut next = next.unwrap_or_else(|| snap.clone());
+        if next.state == SessionState::Failed {
+            // The store is gone (or never became ready): its scrapers have nowhere to write.
+            if let Err(e) = self.cancel_scrapers(&next).await {
+                tracing::warn!(session = %cell.id, "cannot cancel the scrapers of a failed session: {e}");
+            }
+            return (next != *snap).then_some(next);
+        }
+        let store_up = next.ready && next.state == SessionState::Starting;
+        if store_up && next.scraper_jobs.is_empty() {
+            if let Err(e) = self.submit_scrapers(cell, &mut next).await {
+                self.cancel_new_scrapers(snap, &next).await;
+                next.scraper_jobs.clear();
+                next.fail(format!("cannot submit the scraper jobs: {e}"), None);
+                return Some(next);
+            }
+        }
+        self.poll_scrapers(cell, &mut next).await;
+        let all_listen = next
+            .scraper_jobs
+            .iter()
+            .all(|s| s.ready && s.lost.is_none());
+        if store_up && !next.scraper_jobs.is_empty() && all_listen {
+            next.state = SessionState::Running;
+            next.running_at = Some(Timestamp::now());
+        }
+        let lost = next.scraper_jobs.iter().any(|s| s.lost.is_some());
+        if lost && matches!(next.state, SessionState::Starting | SessionState::Running) {
+            next.state = SessionState::Degraded;
+        }
+        (next != *snap).then_some(next)
+    }
+
+    /// Renders and submits one scraper job per shard, writing to the store at
+    /// `next.prometheus_url`.
+    async fn submit_scrapers(
+        &self,
+        cell: &SessionCell,
+        next: &mut Session,
+    ) -> Result<(), SessionError> {
+        let remote_write_url = match (&next.store, &next.prometheus_url) {
+            (StoreSpec::Remote(r), _) => r.remote_write_url.to_string(),
+            (_, Some(store)) => format!("{}/api/v1/write", store.trim_end_matches('/')),
+            (_, None) => return Ok(()),
+        };
+        let count = self.scraper_count(next);
+        let resources = scraper_resources(next, count);
+        for index in 0..count {
+            let shard = Shard {
+                index,
+                count,
+                remote_write_url: remote_write_url.clone(),
+            };
+            let job = self
+                .write_scraper_job(cell, next, &resources, &shard)
+                .await?;
+            let job_id = self.launcher.submit(&job).await?;
+            tracing::info!(session = %cell.id, scraper = index, job = %job_id, "scraper submitted");
+            next.scraper_jobs.push(ScraperJob {
+                index,
+                job_id,
+                scheduler_state: None,
+                node: None,
+                port: None,
+                ready: false,
+                lost: None,
+            });
+        }
+        Ok(())
+    }
+
+    /// The record of a session on a remote store after a poll: `starting` until the store
+    /// answers a query (then `follow_scrapers` submits the scrapers), `stopped` once stopping
+    /// (the scrapers keep it `stopping` while any runs); `None` when nothing changed.
+    pub(super) async fn remote_store_record(&self, snap: &Session) -> Option<Session> {
+        let StoreSpec::Remote(remote) = &snap.store else {
+            return None;
+        };
+        let mut next = snap.clone();
+        match snap.state {
+            SessionState::Pending | SessionState::Starting => {
+                next.state = SessionState::Starting;
+                let url = remote.query_url.as_str().trim_end_matches('/').to_owned();
+                if !next.ready && self.store_answers(&url).await {
+                    next.ready = true;
+                }
+                next.prometheus_url = Some(url);
+                let limit = self.settings.site.prometheus.startup_timeout.as_duration();
+                let since = next.started_at.unwrap_or(next.created_at).datetime();
+                let waited = (chrono::Utc::now() - since).to_std().unwrap_or_default();
+                if waited > limit {
+                    next.fail(
+                        format!(
+                            "the store and its scrapers were not ready within {} s of the start",
+                            limit.as_secs()
+                        ),
+                        None,
+                    );
+                }
+            }
+            SessionState::Stopping => {
+                next.state = SessionState::Stopped;
+                next.ready = false;
+                next.stopped_at = Some(Timestamp::now());
+            }
+            _ => {}
+        }
+        (next != *snap).then_some(next)
+    }
+
+    /// Whether a store's Prometheus-compatible API answers a query.
+    async fn store_answers(&self, base: &str) -> bool {
+        let answer = self
+            .http
+            .get(format!("{base}/api/v1/query"))
+            .query(&[("query", "vector(1)")])
+            .timeout(std::time::Duration::from_secs(5))
+            .send()
+            .await;
+        answer.is_ok_and(|r| r.status().is_success())
+    }
+
+    /// Scrapers asked for at create, else one per CPU of work its sizing found.
+    fn scraper_count(&self, session: &Session) -> u16 {
+        session.scrapers.map_or_else(
+            || session.sizing.as_ref().map_or(1, default_scrapers),
+            |n| n.get(),
+        )
+    }
+
+    /// Updates every scraper from the scheduler and its endpoint file; marks the ones that
+    /// ended while the session ran as lost. Scrapers of a stopping session that still run are
+    /// asked again to end, and keep it `stopping`.
+    async fn poll_scrapers(&self, cell: &SessionCell, next: &mut Session) {
+        let stopping = matches!(next.state, SessionState::Stopping | SessionState::Stopped);
+        let mut alive = false;
+        let mut jobs = std::mem::take(&mut next.scraper_jobs);
+        for s in jobs.iter_mut().filter(|s| s.lost.is_none()) {
+            let Ok(status) = self.launcher.status(&s.job_id).await else {
+                alive = true; // a scheduler hiccup: ask again next tick
+                continue;
+            };
+            let live = !matches!(status, JobStatus::Gone { .. });
+            match status {
+                JobStatus::Pending { state, .. } | JobStatus::Ending { state } => {
+                    s.scheduler_state = Some(state);
+                }
+                JobStatus::Running { state, node } => {
+                    s.scheduler_state = Some(state);
+                    if !node.is_empty() {
+                        s.node = Some(node);
+                    }
+                    let endpoint = cell.paths.scraper_job(s.index).endpoint_file();
+                    s.port = read_port(&endpoint).or(s.port);
+                    s.ready = s.port.is_some();
+                }
+                JobStatus::Gone { state, reason } => {
+                    s.scheduler_state = state.clone();
+                    s.ready = false;
+                    if !stopping {
+                        let how = state.unwrap_or_else(|| "gone".to_owned());
+                        let why = reason.map(|r| format!(" ({r})")).unwrap_or_default();
+                        s.lost = Some(LostShard {
+                            at: Timestamp::now(),
+                            reason: format!(
+                                "scraper job {} ended: {how}{why}; it was not stopped through benchmon",
+                                s.job_id
+                            ),
+                            targets: self.shard_targets(next, s.index).await,
+                        });
+                        tracing::warn!(session = %cell.id, scraper = s.index, job = %s.job_id, "scraper lost");
+                    }
+                }
+            }
+            if stopping && live {
+                let _ = self.launcher.cancel(&s.job_id).await;
+            }
+            alive |= live;
+        }
+        next.scraper_jobs = jobs;
+        if next.state == SessionState::Stopped && alive {
+            // The store is gone, a scraper is not: not stopped until it is.
+            next.state = SessionState::Stopping;
+            next.stopped_at = None;
+        }
+    }
+
+    /// The `instance` of every target shard `index` scraped, from the `up` series it wrote to
+    /// the store (sorted; empty when the store cannot say).
+    async fn shard_targets(&self, session: &Session, index: u16) -> Vec<String> {
+        let Some(base) = session.prometheus_url.as_deref() else {
+            return Vec::new();
+        };
+        let selector = format!(
+            "up{{session={},scraper=\"{index}\"}}",
+            crate::domain::yaml_quote(session.session_id.as_str())
+        );
+        let start = session
+            .started_at
+            .map(|t| t.unix_millis() / 1000)
+            .unwrap_or_default();
+        let url = format!("{}/api/v1/series", base.trim_end_matches('/'));
+        let answer = self
+            .http
+            .get(&url)
+            .query(&[("match[]", selector), ("start", start.to_string())])
+            .timeout(std::time::Duration::from_secs(10))
+            .send()
+            .await;
+        #[derive(Deserialize)]
+        struct Series {
+            data: Vec<std::collections::BTreeMap<String, String>>,
+        }
+        let series = match answer {
+            Ok(r) => r.json::<Series>().await.ok(),
+            Err(_) => None,
+        };
+        let mut targets: Vec<String> = series
+            .map(|s| s.data)
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|mut l| l.remove("instance"))
+            .collect();
+        targets.sort();
+        targets.dedup();
+        targets
+    }
+}
+
+/// The store's job resources, with CPUs and memory for one scraper's share of the series.
+fn scraper_resources(session: &Session, count: u16) -> JobResources {
+    let mut options = session.resources.clone().unwrap_or_default().0;
+    if let Some(sizing) = &session.sizing {
+        let share = scraper_sizing(sizing, count);
+        options.cpus_per_task = CpuCount::new(share.cpus_per_task.into()).ok();
+        options.mem_mb = MemMb::new(share.mem_mb.into()).ok();
+    }
+    JobResources(options)
+}
+
+/// The port a job's endpoint file names, once it has one.
+fn read_port(path: &std::path::Path) -> Option<u16> {
+    let text = std::fs::read_to_string(path).ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("port="))
+        .and_then(|p| p.trim().parse().ok())
+}

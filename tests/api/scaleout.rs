@@ -1,0 +1,411 @@
+//! `store: "victoriametrics"` on real SLURM: a VictoriaMetrics job fed by Prometheus agents,
+//! each scraping its hashmod share of many synthetic exporters.
+
+use crate::support::*;
+use benchmon::launcher::LauncherKind;
+use benchmon::session::{Session, SessionState};
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// Targets of each test: enough that every one of 3 shards gets some.
+const TARGETS: usize = 90;
+
+/// One process serving `/metrics` on many loopback ports (aborted on drop).
+pub(crate) struct SyntheticExporters {
+    pub(crate) ports: Vec<u16>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl SyntheticExporters {
+    pub(crate) async fn start(n: usize) -> SyntheticExporters {
+        let mut ports = Vec::new();
+        let mut tasks = Vec::new();
+        for _ in 0..n {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let port = listener.local_addr().unwrap().port();
+            ports.push(port);
+            tasks.push(tokio::spawn(async move {
+                while let Ok((mut conn, _)) = listener.accept().await {
+                    tokio::spawn(async move {
+                        let mut buf = [0u8; 4096];
+                        let _ = conn.read(&mut buf).await;
+                        let body = format!("synthetic_value{{port=\"{port}\"}} 1\n");
+                        let resp = format!(
+                            "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\n\
+                             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                            body.len()
+                        );
+                        let _ = conn.write_all(resp.as_bytes()).await;
+                    });
+                }
+            }));
+        }
+        SyntheticExporters { ports, tasks }
+    }
+}
+
+impl Drop for SyntheticExporters {
+    fn drop(&mut self) {
+        self.tasks.iter().for_each(|t| t.abort());
+    }
+}
+
+/// An instant query's result vector at `base`.
+async fn query(base: &str, promql: &str) -> Vec<Value> {
+    let v: Value = reqwest::Client::new()
+        .get(format!("{base}/api/v1/query"))
+        .query(&[("query", promql)])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    v["data"]["result"].as_array().cloned().unwrap_or_default()
+}
+
+/// A running `victoriametrics` session with 3 scrapers and [`TARGETS`] exporters, once every
+/// target's `up` is in the store; returns the session and its store URL.
+async fn sharded_session(app: &TestApp, id: &str, exporters: &SyntheticExporters) -> String {
+    app.create(&from_json(json!({
+        "run_id": id, "scrape_interval": "1s", "store": "victoriametrics", "scrapers": 3
+    })))
+    .await
+    .success(201);
+    for (i, port) in exporters.ports.iter().enumerate() {
+        let client = json!({"client_id": format!("c{i:03}"), "node": "localhost",
+            "exporters": {"node": format!("127.0.0.1:{port}")}});
+        app.register_client(id, &from_json(client))
+            .await
+            .success(201);
+    }
+    let store = app.start_and_wait(id).await;
+    let up = format!(r#"count(up{{session="{id}"}} == 1)"#);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let n = query(&store, &up).await;
+        let n = n
+            .first()
+            .map(|r| r["value"][1].as_str().unwrap().to_owned());
+        if n.as_deref() == Some(&TARGETS.to_string()) {
+            return store;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "count(up == 1) is {n:?}, not {TARGETS}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// `instance` → `scraper` of every target's `up` series in the store.
+async fn scraper_of_each_target(store: &str, id: &str) -> BTreeMap<String, Vec<String>> {
+    let mut by_instance: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for r in query(store, &format!(r#"up{{session="{id}"}}"#)).await {
+        let m = &r["metric"];
+        by_instance
+            .entry(m["instance"].as_str().unwrap().to_owned())
+            .or_default()
+            .push(m["scraper"].as_str().unwrap().to_owned());
+    }
+    by_instance
+}
+
+fn running_jobs(s: &Session) -> Vec<String> {
+    let mut jobs: Vec<String> = s.scraper_jobs.iter().map(|j| j.job_id.clone()).collect();
+    jobs.extend(s.job_id.clone());
+    jobs
+}
+
+#[tokio::test]
+async fn three_scrapers_feed_victoriametrics_each_target_once_and_the_window_collects() {
+    let app = spawn_app(LauncherKind::Slurm).await;
+    let exporters = SyntheticExporters::start(TARGETS).await;
+    let id = unique_id("vm3");
+    let store = sharded_session(&app, &id, &exporters).await;
+
+    let s = app.session(&id).await.success(200);
+    assert_eq!(s.state, SessionState::Running);
+    assert_eq!(s.scraper_jobs.len(), 3);
+    for j in &s.scraper_jobs {
+        assert_eq!(squeue_state(&j.job_id), "RUNNING", "scraper {}", j.index);
+        assert!(j.ready && j.port.is_some() && j.lost.is_none(), "{j:?}");
+    }
+    assert_eq!(squeue_state(s.job_id.as_deref().unwrap()), "RUNNING");
+
+    // The targets view asks every agent for its share's health.
+    let view = app.targets(&id).await.success(200);
+    assert_eq!(view.health_note, None);
+    let up = view
+        .targets
+        .iter()
+        .filter(|t| t.health.as_ref().is_some_and(|h| h.health == "up"));
+    assert_eq!(up.count(), TARGETS);
+
+    // Every target is scraped by exactly one scraper, and the shards all have a share.
+    let by_instance = scraper_of_each_target(&store, &id).await;
+    assert_eq!(by_instance.len(), TARGETS);
+    let twice: Vec<_> = by_instance.iter().filter(|(_, s)| s.len() != 1).collect();
+    assert!(
+        twice.is_empty(),
+        "scraped by more than one scraper: {twice:?}"
+    );
+    let shards: BTreeSet<&str> = by_instance.values().map(|s| s[0].as_str()).collect();
+    assert_eq!(shards, BTreeSet::from(["0", "1", "2"]));
+    // Every sample once: one `synthetic_value` series per target, one sample per scrape (a
+    // window that ended 3 s ago, so every scraper has sent it).
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let per_target = query(
+        &store,
+        &format!(r#"count_over_time(synthetic_value{{session="{id}"}}[5s] offset 3s)"#),
+    )
+    .await;
+    assert_eq!(per_target.len(), TARGETS);
+    for r in &per_target {
+        let n: f64 = r["value"][1].as_str().unwrap().parse().unwrap();
+        assert!((4.0..=6.0).contains(&n), "{r}");
+    }
+
+    let out = app
+        .collect(&id, &from_json(json!({"last": "5s", "formats": ["csv"]})))
+        .await
+        .success(201);
+    assert_eq!(out.manifest["context"]["store"], "victoriametrics");
+    assert_eq!(
+        out.manifest["raw"]["method"], "query",
+        "{}",
+        out.manifest["raw"]
+    );
+    let coverage = &out.extra["coverage"];
+    assert_eq!(coverage["targets"].as_array().unwrap().len(), TARGETS);
+    assert_eq!(coverage["flagged"], 0, "{coverage}");
+    // Per target: synthetic_value, up and the four other series Prometheus adds per scrape.
+    assert_eq!(out.extra["raw_series"], TARGETS * 6);
+
+    let stopped = app.client.stop_session(&id).await.unwrap();
+    assert_eq!(stopped.state, SessionState::Stopped);
+    for job in running_jobs(&stopped) {
+        assert_eq!(squeue_state(&job), "", "job {job} still active");
+    }
+
+    // The store's data was copied back from the node: an offline VictoriaMetrics over it
+    // gives the same window the same samples.
+    let window = json!({"window_start": out.extra["window_start"], "formats": ["csv"],
+        "window_end": out.extra["window_end"]});
+    let after = app.collect(&id, &from_json(window)).await.success(201);
+    assert_eq!(after.manifest["context"]["prometheus_source"], "offline");
+    assert_eq!(after.samples, out.samples);
+    assert_eq!(after.extra["raw_samples"], out.extra["raw_samples"]);
+    let csv = |r: &benchmon::client::CollectResult| {
+        std::fs::read(std::path::Path::new(&r.bundle_dir).join("raw.csv")).unwrap()
+    };
+    assert!(csv(&after) == csv(&out), "raw.csv differs offline");
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_cancelled_scraper_degrades_the_session_naming_its_targets_and_survives_a_restart() {
+    let app = spawn_app(LauncherKind::Slurm).await;
+    let exporters = SyntheticExporters::start(TARGETS).await;
+    let id = unique_id("vmlost");
+    let store = sharded_session(&app, &id, &exporters).await;
+    // Every target scraped for a while before and after the loss: the window below then has
+    // gaps only where the lost shard stopped.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let by_instance = scraper_of_each_target(&store, &id).await;
+    let s = app.session(&id).await.success(200);
+    let victim = s
+        .scraper_jobs
+        .iter()
+        .find(|j| j.index == 1)
+        .unwrap()
+        .clone();
+    let expected: Vec<String> = by_instance
+        .iter()
+        .filter(|(_, s)| s == &&vec!["1".to_owned()])
+        .map(|(i, _)| i.clone())
+        .collect();
+    assert!(!expected.is_empty());
+
+    sh("scancel", &[&victim.job_id]);
+    let s = app
+        .client
+        .wait_for(&id, SessionState::Degraded, Duration::from_secs(20))
+        .await
+        .unwrap();
+    let lost = s.scraper_jobs[1].lost.clone().expect("scraper 1 lost");
+    assert_eq!(lost.targets, expected);
+    assert!(lost.reason.contains(&victim.job_id), "{}", lost.reason);
+    assert!(s.scraper_jobs.iter().filter(|j| j.lost.is_some()).count() == 1);
+
+    // Collection still works, and coverage flags exactly the lost shard's targets.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let out = app
+        .collect(&id, &from_json(json!({"last": "8s", "profiles": false})))
+        .await
+        .success(201);
+    let mut flagged: Vec<String> = out.extra["coverage"]["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["flagged"] == true)
+        .map(|t| t["instance"].as_str().unwrap().to_owned())
+        .collect();
+    flagged.sort();
+    assert_eq!(flagged, expected);
+
+    // A restarted benchmon follows the same jobs: still degraded, and stop ends them all.
+    let dirs = app.shutdown().await;
+    let app = spawn_app_with(test_settings(&dirs, LauncherKind::Slurm), dirs).await;
+    let again = app.session(&id).await.success(200);
+    assert_eq!(again.state, SessionState::Degraded);
+    assert_eq!(running_jobs(&again), running_jobs(&s));
+    let stopped = app.client.stop_session(&id).await.unwrap();
+    assert_eq!(stopped.state, SessionState::Stopped);
+    for job in running_jobs(&stopped) {
+        assert_eq!(squeue_state(&job), "", "job {job} still active");
+    }
+    app.shutdown().await;
+}
+
+/// A store this test runs itself (killed on drop): benchmon is only told its URLs.
+pub(crate) struct OwnStore {
+    child: std::process::Child,
+    pub(crate) base: String,
+    _data: tempfile::TempDir,
+}
+
+impl OwnStore {
+    pub(crate) async fn start(program: &str) -> OwnStore {
+        let port = free_port();
+        let data = tempfile::tempdir().unwrap();
+        let dir = data.path().display();
+        let args: Vec<String> = match program {
+            "victoria-metrics" => vec![
+                format!("-storageDataPath={dir}"),
+                format!("-httpListenAddr=127.0.0.1:{port}"),
+                "-search.latencyOffset=0s".into(),
+            ],
+            _ => vec![
+                format!("--storage.tsdb.path={dir}"),
+                format!("--web.listen-address=127.0.0.1:{port}"),
+                format!("--config.file={}", write_empty_config(data.path())),
+                "--web.enable-remote-write-receiver".into(),
+            ],
+        };
+        let child = std::process::Command::new(program)
+            .args(&args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let store = OwnStore {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            _data: data,
+        };
+        for _ in 0..100 {
+            let ready = reqwest::get(format!("{}/-/ready", store.base)).await;
+            if matches!(ready, Ok(r) if r.status().is_success()) {
+                return store;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("{program} on {port} did not come up");
+    }
+}
+
+fn write_empty_config(dir: &std::path::Path) -> String {
+    let path = dir.join("prometheus.yml");
+    std::fs::write(&path, "global: {}\n").unwrap();
+    path.display().to_string()
+}
+
+impl Drop for OwnStore {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A session on `store` with 2 scrapers: every target in the store once, a collection from
+/// it, and after stop (no job of benchmon's holds the data) a collection from it again.
+async fn scrapers_feed_a_store_benchmon_did_not_start(program: &str) {
+    let store = OwnStore::start(program).await;
+    let app = spawn_app(LauncherKind::Slurm).await;
+    let exporters = SyntheticExporters::start(12).await;
+    let id = unique_id("remote");
+    app.create(&from_json(
+        json!({"run_id": id, "scrape_interval": "1s", "scrapers": 2,
+        "store": {"remote_write_url": format!("{}/api/v1/write", store.base),
+                  "query_url": store.base}}),
+    ))
+    .await
+    .success(201);
+    for (i, port) in exporters.ports.iter().enumerate() {
+        let client = json!({"client_id": format!("c{i:03}"), "node": "localhost",
+            "exporters": {"node": format!("127.0.0.1:{port}")}});
+        app.register_client(&id, &from_json(client))
+            .await
+            .success(201);
+    }
+    app.start(&id, &from_json(json!({"time_limit": "00:20:00"})))
+        .await
+        .success(202);
+    let s = app
+        .client
+        .wait_for(&id, SessionState::Running, Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!((s.job_id.as_deref(), s.scraper_jobs.len()), (None, 2));
+    let up = format!(r#"up{{session="{id}"}} == 1"#);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while query(&store.base, &up).await.len() < 12 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not every target in the store"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let by_instance = scraper_of_each_target(&store.base, &id).await;
+    assert_eq!(by_instance.len(), 12);
+    assert!(
+        by_instance.values().all(|s| s.len() == 1),
+        "{by_instance:?}"
+    );
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let live = app
+        .collect(&id, &from_json(json!({"last": "3s", "profiles": false})))
+        .await
+        .success(201);
+    assert_eq!(live.manifest["context"]["store"], "remote");
+    assert_eq!(
+        live.extra["coverage"]["targets"].as_array().unwrap().len(),
+        12
+    );
+
+    let stopped = app.client.stop_session(&id).await.unwrap();
+    assert_eq!(stopped.state, SessionState::Stopped);
+    for job in running_jobs(&stopped) {
+        assert_eq!(squeue_state(&job), "", "job {job} still active");
+    }
+    let after = app
+        .collect(&id, &from_json(json!({"last": "20s", "profiles": false})))
+        .await
+        .success(201);
+    assert_eq!(after.manifest["context"]["prometheus_source"], "store");
+    assert_eq!(after.extra["raw_series"], 12 * 6);
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn scrapers_feed_a_victoriametrics_benchmon_did_not_start() {
+    scrapers_feed_a_store_benchmon_did_not_start("victoria-metrics").await;
+}
+
+#[tokio::test]
+async fn scrapers_feed_a_prometheus_remote_write_receiver_benchmon_did_not_start() {
+    scrapers_feed_a_store_benchmon_did_not_start("prometheus").await;
+}
