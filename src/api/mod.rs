@@ -8,6 +8,7 @@ pub mod extract;
 pub mod observe;
 pub mod openapi;
 pub mod problem;
+pub mod push;
 pub mod sessions;
 pub mod system;
 pub mod targets;
@@ -56,6 +57,7 @@ pub struct AppState {
         targets::deregister_service,
         targets::list_targets,
         targets::session_config,
+        push::push_metrics,
         windows::add_window,
         windows::close_window,
         windows::list_windows,
@@ -129,6 +131,7 @@ pub fn router(state: AppState) -> Router {
             "/sessions/{id}/windows/{name}/close",
             post(windows::close_window),
         )
+        .route("/sessions/{id}/metrics", post(push::push_metrics))
         .route("/sessions/{id}/collect", post(collect::collect))
         .route("/sessions/{id}/collections", get(collect::list_collections));
     Router::new()

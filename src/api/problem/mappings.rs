@@ -6,7 +6,7 @@ use crate::artifacts::OutDirError;
 use crate::collect::storage::StorageFault;
 use crate::collect::CollectionError;
 use crate::export::CollectError;
-use crate::session::{SessionError, StoreError, WindowError};
+use crate::session::{PushFailure, SessionError, StoreError, WindowError};
 use crate::targets::DeregisterError;
 use axum::http::StatusCode;
 
@@ -196,6 +196,30 @@ impl From<CollectError> for ApiError {
                 e.to_string(),
             ),
             other => ApiError::internal(other),
+        }
+    }
+}
+
+impl From<PushFailure> for ApiError {
+    fn from(e: PushFailure) -> Self {
+        match e {
+            PushFailure::Session(inner) => inner.into(),
+            PushFailure::Invalid(inner) => {
+                ApiError::validation(inner.origin.clone(), inner.to_string())
+            }
+            PushFailure::Refused(_) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "push-refused",
+                "Prometheus refused a pushed sample",
+                format!("{e}; nothing from this request was stored"),
+            )
+            .with_field("body"),
+            PushFailure::Prometheus(inner) => ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "prometheus-unreachable",
+                "The session's Prometheus did not take the push",
+                inner.to_string(),
+            ),
         }
     }
 }
