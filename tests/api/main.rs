@@ -9,6 +9,7 @@ mod fuzz;
 mod golden;
 mod limits;
 mod openapi;
+mod push;
 mod rendering;
 mod restart;
 mod sessions_local;
