@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod collect;
+pub mod events;
 pub mod extract;
 pub mod observe;
 pub mod openapi;
@@ -58,6 +59,8 @@ pub struct AppState {
         targets::list_targets,
         targets::session_config,
         push::push_metrics,
+        events::add_event,
+        events::list_events,
         windows::add_window,
         windows::close_window,
         windows::list_windows,
@@ -132,6 +135,10 @@ pub fn router(state: AppState) -> Router {
             post(windows::close_window),
         )
         .route("/sessions/{id}/metrics", post(push::push_metrics))
+        .route(
+            "/sessions/{id}/events",
+            post(events::add_event).get(events::list_events),
+        )
         .route("/sessions/{id}/collect", post(collect::collect))
         .route("/sessions/{id}/collections", get(collect::list_collections));
     Router::new()

@@ -61,6 +61,7 @@ pub(super) async fn finish(
         resolved,
         manifest,
         started,
+        events: plan.events,
     };
     let (mut artifacts, manifest, value) = tokio::task::spawn_blocking(move || writing.write())
         .await
@@ -144,6 +145,7 @@ struct Writing {
     resolved: Resolved,
     manifest: Manifest,
     started: Instant,
+    events: Vec<super::events::EventRow>,
 }
 
 impl Writing {
@@ -157,6 +159,7 @@ impl Writing {
             resolved,
             mut manifest,
             started,
+            events,
         } = self;
         let mut arts = write_samples(&dir, &mut merged)?;
         let windowed = windowed::window_kpis(
@@ -170,6 +173,12 @@ impl Writing {
         arts.extend(write_summaries(
             &dir, &merged, &manifest, &windowed, &energy,
         )?);
+        let span = (resolved.start_ms, resolved.end_ms);
+        if let Some(bytes) = super::events::to_csv(&events, span, &manifest.windows)
+            .map_err(|e| CollectError::Task(e.to_string()))?
+        {
+            arts.push(write_file(&dir, "events.csv", &bytes)?);
+        }
         let report = ReportInput {
             title: &title,
             start_s: resolved.start_ms as f64 / 1000.0,

@@ -52,6 +52,7 @@ mod chart;
 mod consume;
 mod coverage;
 mod energy;
+pub mod events;
 mod fetch;
 mod finish;
 pub mod formats;
@@ -110,6 +111,8 @@ pub struct CollectionPlan {
     pub coverage_selector: Option<String>,
     /// Named windows marked in the report's charts.
     pub windows: Vec<MarkedWindow>,
+    /// The session's events; those inside the window go to `events.csv`.
+    pub events: Vec<events::EventRow>,
     /// Existing directory in which the bundle directory is created.
     pub bundle_parent: PathBuf,
     /// Name of the bundle directory; `run-001` becomes `run-001-2` if it exists.

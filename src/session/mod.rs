@@ -2,6 +2,7 @@
 //! and stops their Prometheus jobs.
 
 mod error;
+mod events;
 mod manager;
 mod model;
 mod monitor;
@@ -12,6 +13,7 @@ mod wait;
 mod windows;
 
 pub use error::SessionError;
+pub use events::{Event, EventError, EventKind, NewEvent, Severity};
 pub use manager::Sessions;
 pub use model::{Session, SessionState};
 pub use push::{PushBody, PushFailure, PushReceipt};

@@ -5,6 +5,7 @@
 mod adoption;
 mod auth_metrics;
 mod collect;
+mod events;
 mod fuzz;
 mod golden;
 mod limits;

@@ -6,7 +6,7 @@ use crate::artifacts::OutDirError;
 use crate::collect::storage::StorageFault;
 use crate::collect::CollectionError;
 use crate::export::CollectError;
-use crate::session::{PushFailure, SessionError, StoreError, WindowError};
+use crate::session::{EventError, PushFailure, SessionError, StoreError, WindowError};
 use crate::targets::DeregisterError;
 use axum::http::StatusCode;
 
@@ -220,6 +220,16 @@ impl From<PushFailure> for ApiError {
                 "The session's Prometheus did not take the push",
                 inner.to_string(),
             ),
+        }
+    }
+}
+
+impl From<EventError> for ApiError {
+    fn from(e: EventError) -> Self {
+        match e {
+            EventError::Session(inner) => inner.into(),
+            EventError::Invalid { field, reason } => ApiError::validation(field, reason),
+            EventError::Full => ApiError::conflict(e.to_string()),
         }
     }
 }
