@@ -122,6 +122,14 @@ async fn a_pushed_counter_and_histogram_give_exact_kpis_and_bad_pushes_store_not
 
     let window = json!({"name": "load", "start": rfc3339(t0), "end": rfc3339(end)});
     app.add_window(&id, &from_json(window)).await.success(201);
+    // One event inside the window, one after it: only the first goes to events.csv.
+    let events = format!("/api/v1/sessions/{id}/events");
+    let inside = json!({"kind": "phase", "name": "load", "message": "load, \"ramp\"", "timestamp": rfc3339(t0 + 1000)});
+    let (status, _, _) = app.send(Method::POST, &events, Some(inside)).await;
+    assert_eq!(status, 201);
+    let after = json!({"kind": "note", "name": "cooldown"});
+    let (status, _, _) = app.send(Method::POST, &events, Some(after)).await;
+    assert_eq!(status, 201);
     let collect = json!({
         "window": "load", "step": "100ms", "profiles": false, "raw": false,
         "queries": {
@@ -137,6 +145,15 @@ async fn a_pushed_counter_and_histogram_give_exact_kpis_and_bad_pushes_store_not
         )
         .await;
     assert_eq!(status, 201, "{out}");
+
+    let bundle = std::path::PathBuf::from(out["bundle_dir"].as_str().unwrap());
+    let csv = std::fs::read_to_string(bundle.join("events.csv")).unwrap();
+    let time = chrono::DateTime::from_timestamp_millis(t0 + 1000).unwrap();
+    let time = time.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
+    assert_eq!(
+        csv,
+        format!("timestamp_ms,time,kind,name,severity,progress,message,windows\n{},{time},phase,load,,,\"load, \"\"ramp\"\"\",load\n", t0 + 1000)
+    );
 
     let requests = aggregate(&out, "requests");
     let increase = counter_at(POINTS - 1) - counter_at(0);
