@@ -15,6 +15,7 @@ pub mod collect;
 pub mod export;
 pub mod first_scrape;
 pub mod output;
+pub mod push;
 pub mod session;
 pub mod targets;
 pub mod window;
@@ -84,6 +85,8 @@ pub enum ClientCommand {
     Window(window::WindowArgs),
     /// Collect a time window of metrics into an artifact bundle.
     Collect(collect::CollectArgs),
+    /// Push metrics (text exposition, from a file or stdin) into a running session.
+    Push(push::PushArgs),
     /// List a session's targets with their scrape health.
     Targets(targets::TargetsArgs),
 }
@@ -96,6 +99,7 @@ impl ClientCommand {
             ClientCommand::Deregister(a) => &a.globals,
             ClientCommand::Window(a) => &a.globals,
             ClientCommand::Collect(a) => &a.globals,
+            ClientCommand::Push(a) => &a.globals,
             ClientCommand::Targets(a) => &a.globals,
         }
     }
@@ -160,6 +164,7 @@ async fn dispatch(client: &Client, out: &Output, cmd: ClientCommand) -> Result<(
         ClientCommand::Deregister(a) => targets::deregister(client, out, a.cmd).await,
         ClientCommand::Window(a) => window::run(client, out, a.cmd).await,
         ClientCommand::Collect(a) => collect::run(client, out, a).await,
+        ClientCommand::Push(a) => push::run(client, out, a).await,
         ClientCommand::Targets(a) => targets::list(client, out, a).await,
     }
 }

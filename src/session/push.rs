@@ -4,7 +4,7 @@ use super::{SessionError, SessionState, Sessions};
 use crate::domain::{ClientId, RunId, Timestamp};
 use crate::prometheus::client::PromError;
 use crate::push::{json::PushMetrics, Batch, BatchContext, PushError};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 /// A push body, decoded but not yet validated.
@@ -15,7 +15,7 @@ pub enum PushBody {
 }
 
 /// What a push stored.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct PushReceipt {
     pub samples: usize,
     pub series: usize,

@@ -11,6 +11,7 @@ mod collect;
 mod crash;
 mod errors;
 mod examples;
+mod push;
 mod python_client;
 mod retries;
 mod sessions;
