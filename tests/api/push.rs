@@ -239,3 +239,58 @@ async fn a_pushed_counter_and_histogram_give_exact_kpis_and_bad_pushes_store_not
         .contains("cannot push metrics to session"));
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn fifty_concurrent_pushes_lose_nothing_and_oversized_pushes_are_refused() {
+    let app = spawn_app(LauncherKind::Slurm).await;
+    let id = unique_id("push-many");
+    app.create_session(&id).await;
+    let prom = app.start_and_wait(&id).await;
+    let base = now_ms();
+
+    // 50 clients, 20 samples each, all at once.
+    let pushes = (0..50).map(|c| {
+        let text: String = (0..20)
+            .map(|k| {
+                format!(
+                    "harness_ops_total{{worker=\"w{c}\"}} {k} {}\n",
+                    base + k * 10
+                )
+            })
+            .collect();
+        let path = format!("/api/v1/sessions/{id}/metrics?client_id=c{c}");
+        let app = &app;
+        async move { push(app, &path, "text/plain", text).await }
+    });
+    for (status, body) in futures_util::future::join_all(pushes).await {
+        assert_eq!((status, body), (200, json!({"samples": 20, "series": 1})));
+    }
+    let count =
+        format!(r#"sum(count_over_time(harness_ops_total{{session="{id}",source="push"}}[5m]))"#);
+    let result = prom_series(&prom, &count).await;
+    assert_eq!(result[0]["value"][1], "1000", "{result:?}");
+
+    // Over server.max_body_bytes (1 MiB): 413; over 50,000 samples: 422 naming the line.
+    let path = format!("/api/v1/sessions/{id}/metrics");
+    let huge = "harness_big_total 1\n".repeat(10 * 1024 * 1024 / 20);
+    let (status, problem) = push(&app, &path, "text/plain", huge).await;
+    assert_eq!(
+        (status, &problem["field"]),
+        (413, &json!("body")),
+        "{problem}"
+    );
+    let many = "harness_big_total 1\n".repeat(50_001);
+    let (status, problem) = push(&app, &path, "text/plain", many).await;
+    assert_eq!(
+        (status, &problem["field"]),
+        (422, &json!("line 50001")),
+        "{problem}"
+    );
+    assert_eq!(
+        prom_series(&prom, "harness_big_total").await,
+        Vec::<Value>::new()
+    );
+
+    app.client.stop_session(&id).await.unwrap();
+    app.shutdown().await;
+}
