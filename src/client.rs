@@ -10,6 +10,7 @@
 //! Endpoints are grouped like the API: sessions here, [`targets`] (registration, targets view)
 //! and [`windows`] (named windows, collections) in submodules.
 
+mod events;
 mod retry;
 mod targets;
 mod windows;

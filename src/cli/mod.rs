@@ -11,6 +11,7 @@
 //! was written but its verdict is `partial` (unless `--allow-partial`) and 4 when it is `empty`.
 
 pub mod collect;
+pub mod event;
 /// `benchmon export`: the engine against any Prometheus, without a server.
 pub mod export;
 pub mod first_scrape;
@@ -87,6 +88,8 @@ pub enum ClientCommand {
     Collect(collect::CollectArgs),
     /// Push metrics (text exposition, from a file or stdin) into a running session.
     Push(push::PushArgs),
+    /// Record an event (phase, progress, note, alert) with a session, or list them.
+    Event(event::EventArgs),
     /// List a session's targets with their scrape health.
     Targets(targets::TargetsArgs),
 }
@@ -100,6 +103,7 @@ impl ClientCommand {
             ClientCommand::Window(a) => &a.globals,
             ClientCommand::Collect(a) => &a.globals,
             ClientCommand::Push(a) => &a.globals,
+            ClientCommand::Event(a) => &a.globals,
             ClientCommand::Targets(a) => &a.globals,
         }
     }
@@ -165,6 +169,7 @@ async fn dispatch(client: &Client, out: &Output, cmd: ClientCommand) -> Result<(
         ClientCommand::Window(a) => window::run(client, out, a.cmd).await,
         ClientCommand::Collect(a) => collect::run(client, out, a).await,
         ClientCommand::Push(a) => push::run(client, out, a).await,
+        ClientCommand::Event(a) => event::run(client, out, a).await,
         ClientCommand::Targets(a) => targets::list(client, out, a).await,
     }
 }

@@ -15,7 +15,7 @@ pub const MAX_EVENTS: usize = 10_000;
 /// How far past benchmon's clock an event's timestamp may be (clock skew).
 const MAX_FUTURE_SKEW_MS: i64 = 5_000;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum EventKind {
     Phase,
@@ -24,7 +24,7 @@ pub enum EventKind {
     Alert,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Info,

@@ -10,6 +10,7 @@ mod support;
 mod collect;
 mod crash;
 mod errors;
+mod events;
 mod examples;
 mod push;
 mod python_client;
