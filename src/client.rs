@@ -10,6 +10,7 @@
 //! Endpoints are grouped like the API: sessions here, [`targets`] (registration, targets view)
 //! and [`windows`] (named windows, collections) in submodules.
 
+mod events;
 mod retry;
 mod targets;
 mod windows;
@@ -101,6 +102,13 @@ pub struct RawResponse {
     pub body: serde_json::Value,
 }
 
+/// A request body: JSON, or the text exposition `push` sends.
+#[derive(Clone, Copy)]
+enum Payload<'a> {
+    Json(&'a serde_json::Value),
+    Text(&'a str),
+}
+
 impl Client {
     pub fn new(base: &str, token: Option<String>) -> Result<Self, ClientError> {
         let parsed = url::Url::parse(base).map_err(|_| ClientError::BadUrl(base.to_owned()))?;
@@ -146,7 +154,8 @@ impl Client {
         path: &str,
         body: Option<&serde_json::Value>,
     ) -> Result<RawResponse, ClientError> {
-        self.send_within(method, path, body, self.timeout).await
+        self.send_within(method, path, body.map(Payload::Json), self.timeout)
+            .await
     }
 
     /// [`Self::send_raw`] with an explicit per-attempt timeout.
@@ -154,7 +163,7 @@ impl Client {
         &self,
         method: Method,
         path: &str,
-        body: Option<&serde_json::Value>,
+        body: Option<Payload<'_>>,
         timeout: Option<Duration>,
     ) -> Result<RawResponse, ClientError> {
         let url = format!("{}{path}", self.base);
@@ -164,8 +173,14 @@ impl Client {
             if let Some(t) = &self.token {
                 req = req.bearer_auth(t);
             }
-            if let Some(b) = body {
-                req = req.json(b);
+            match body {
+                Some(Payload::Json(b)) => req = req.json(b),
+                Some(Payload::Text(t)) => {
+                    req = req
+                        .header(reqwest::header::CONTENT_TYPE, "text/plain; version=0.0.4")
+                        .body(t.to_owned())
+                }
+                None => {}
             }
             if let Some(t) = timeout {
                 req = req.timeout(t);
@@ -237,6 +252,32 @@ impl Client {
         method: Method,
         path: &str,
         body: Option<&serde_json::Value>,
+        timeout: Option<Duration>,
+    ) -> Result<T, ClientError> {
+        self.call_payload(method, path, body.map(Payload::Json), timeout)
+            .await
+    }
+
+    /// Pushes Prometheus text exposition into a session (`benchmon push`); stored whole or
+    /// not at all.
+    pub async fn push_text(
+        &self,
+        id: &crate::domain::RunId,
+        client_id: Option<&crate::domain::ClientId>,
+        text: &str,
+    ) -> Result<crate::session::PushReceipt, ClientError> {
+        let query = client_id.map_or(String::new(), |c| format!("?client_id={c}"));
+        let path = format!("/api/v1/sessions/{id}/metrics{query}");
+        self.call_payload(Method::POST, &path, Some(Payload::Text(text)), self.timeout)
+            .await
+    }
+
+    /// Sends a body and decodes a success as `T`, or the problem as an error.
+    async fn call_payload<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Payload<'_>>,
         timeout: Option<Duration>,
     ) -> Result<T, ClientError> {
         let raw = self.send_within(method, path, body, timeout).await?;

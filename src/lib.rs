@@ -40,6 +40,8 @@ pub mod parquet_samples;
 pub mod paths;
 /// Prometheus config rendering, HTTP API client, streamed remote read, offline Prometheus.
 pub mod prometheus;
+/// Pushed metrics: text exposition or JSON, validated whole, for remote write.
+pub mod push;
 /// Session record, store, state machine and job poller.
 pub mod session;
 /// Building and serving the app.

@@ -59,6 +59,10 @@ impl SessionPaths {
     pub fn windows(&self) -> PathBuf {
         self.dir.join("windows.json")
     }
+    /// The session's events (phases, progress, notes, alerts), rewritten atomically.
+    pub fn events(&self) -> PathBuf {
+        self.dir.join("events.json")
+    }
     /// The job's output file (stdout and stderr).
     pub fn job_output(&self) -> PathBuf {
         self.dir.join("job.out")

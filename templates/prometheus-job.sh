@@ -220,6 +220,7 @@ for attempt in $(seq 1 "$attempts"); do
 {%- if inputs.enable_lifecycle %}
         --web.enable-lifecycle \
 {%- endif %}
+        --web.enable-remote-write-receiver \
         --web.listen-address="0.0.0.0:$port" &
 {%- endif %}
     prom_pid=$!

@@ -29,29 +29,16 @@ where
         // A content type other than JSON is refused: browsers send cross-site "simple"
         // requests only as text/plain or form data, so this also stops a web page from
         // driving a server that runs without tokens. No content type at all is fine (scripts).
-        let content_type = req
-            .headers()
-            .get(axum::http::header::CONTENT_TYPE)
-            .map(|v| v.to_str().unwrap_or("?").to_ascii_lowercase());
-        if let Some(ct) = content_type {
+        if let Some(essence) = content_type(req.headers()) {
             // Exactly `application/json` (parameters such as `charset=utf-8` aside): a request
             // body is not a problem report, nor any other `+json` type.
-            let essence = ct.split(';').next().unwrap_or("").trim().to_owned();
             if essence != "application/json" {
                 return Err(ApiError::unsupported_media_type(format!(
                     "Content-Type {essence:?} is not accepted; send application/json"
                 )));
             }
         }
-        let limit = req.extensions().get::<BodyLimit>().copied();
-        let bytes = axum::body::Bytes::from_request(req, state)
-            .await
-            .map_err(|e| match limit {
-                Some(BodyLimit(max)) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                    ApiError::payload_too_large(max)
-                }
-                _ => ApiError::validation("body", format!("cannot read the request body: {e}")),
-            })?;
+        let bytes = read_body(req, state).await?;
         let text: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
             b"{}"
         } else {
@@ -67,6 +54,30 @@ where
         }
         parse_json(text).map(AppJson)
     }
+}
+
+/// The essence of a request's `Content-Type` (`text/plain` of `text/plain; version=0.0.4`),
+/// lowercased; `None` when there is none.
+pub fn content_type(headers: &axum::http::HeaderMap) -> Option<String> {
+    let ct = headers.get(axum::http::header::CONTENT_TYPE)?;
+    let ct = ct.to_str().unwrap_or("?").to_ascii_lowercase();
+    Some(ct.split(';').next().unwrap_or("").trim().to_owned())
+}
+
+/// The whole body, a 413 naming `server.max_body_bytes` when it is over the limit.
+pub async fn read_body<S: Send + Sync>(
+    req: Request,
+    state: &S,
+) -> Result<axum::body::Bytes, ApiError> {
+    let limit = req.extensions().get::<BodyLimit>().copied();
+    axum::body::Bytes::from_request(req, state)
+        .await
+        .map_err(|e| match limit {
+            Some(BodyLimit(max)) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                ApiError::payload_too_large(max)
+            }
+            _ => ApiError::validation("body", format!("cannot read the request body: {e}")),
+        })
 }
 
 /// Deserializes JSON, reporting the failing field's path (`labels.bad-name`, `prometheus_port`).

@@ -5,10 +5,12 @@
 pub mod auth;
 pub mod collect;
 pub mod compare;
+pub mod events;
 pub mod extract;
 pub mod observe;
 pub mod openapi;
 pub mod problem;
+pub mod push;
 pub mod sessions;
 pub mod system;
 pub mod targets;
@@ -58,6 +60,9 @@ pub struct AppState {
         targets::deregister_service,
         targets::list_targets,
         targets::session_config,
+        push::push_metrics,
+        events::add_event,
+        events::list_events,
         windows::add_window,
         windows::close_window,
         windows::list_windows,
@@ -135,6 +140,11 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/sessions/{id}/windows/{name}/close",
             post(windows::close_window),
+        )
+        .route("/sessions/{id}/metrics", post(push::push_metrics))
+        .route(
+            "/sessions/{id}/events",
+            post(events::add_event).get(events::list_events),
         )
         .route("/sessions/{id}/collect", post(collect::collect))
         .route("/sessions/{id}/collections", get(collect::list_collections))

@@ -154,6 +154,7 @@ pub fn plan_from_args(args: &ExportArgs) -> anyhow::Result<CollectionPlan> {
         raw_selectors: args.raw.clone(),
         coverage_selector: args.coverage.clone(),
         windows,
+        events: Vec::new(),
         bundle_parent: args.out.clone(),
         bundle_name: name,
         raw_options: RawOptions {

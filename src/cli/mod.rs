@@ -14,10 +14,12 @@
 pub mod collect;
 /// `benchmon compare` and `benchmon history`: verdicts across bundles, no server.
 pub mod compare;
+pub mod event;
 /// `benchmon export`: the engine against any Prometheus, without a server.
 pub mod export;
 pub mod first_scrape;
 pub mod output;
+pub mod push;
 pub mod session;
 pub mod targets;
 pub mod window;
@@ -87,6 +89,10 @@ pub enum ClientCommand {
     Window(window::WindowArgs),
     /// Collect a time window of metrics into an artifact bundle.
     Collect(collect::CollectArgs),
+    /// Push metrics (text exposition, from a file or stdin) into a running session.
+    Push(push::PushArgs),
+    /// Record an event (phase, progress, note, alert) with a session, or list them.
+    Event(event::EventArgs),
     /// List a session's targets with their scrape health.
     Targets(targets::TargetsArgs),
 }
@@ -99,6 +105,8 @@ impl ClientCommand {
             ClientCommand::Deregister(a) => &a.globals,
             ClientCommand::Window(a) => &a.globals,
             ClientCommand::Collect(a) => &a.globals,
+            ClientCommand::Push(a) => &a.globals,
+            ClientCommand::Event(a) => &a.globals,
             ClientCommand::Targets(a) => &a.globals,
         }
     }
@@ -166,6 +174,8 @@ async fn dispatch(client: &Client, out: &Output, cmd: ClientCommand) -> Result<(
         ClientCommand::Deregister(a) => targets::deregister(client, out, a.cmd).await,
         ClientCommand::Window(a) => window::run(client, out, a.cmd).await,
         ClientCommand::Collect(a) => collect::run(client, out, a).await,
+        ClientCommand::Push(a) => push::run(client, out, a).await,
+        ClientCommand::Event(a) => event::run(client, out, a).await,
         ClientCommand::Targets(a) => targets::list(client, out, a).await,
     }
 }

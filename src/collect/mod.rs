@@ -250,6 +250,19 @@ async fn collect_from(
             (Vec::new(), serde_json::json!({"error": e.to_string()}))
         }
     };
+    let events = sessions
+        .events(id)
+        .await?
+        .into_iter()
+        .map(|e| export::events::EventRow {
+            timestamp: e.timestamp,
+            kind: word(&e.kind),
+            name: e.name.to_string(),
+            severity: e.severity.as_ref().map(word),
+            progress: e.progress,
+            message: e.message,
+        })
+        .collect();
     let bundle_name = req
         .run_id
         .as_ref()
@@ -270,6 +283,7 @@ async fn collect_from(
             .collect(),
         coverage_selector: Some(format!("up{selector}")),
         windows,
+        events,
         bundle_parent,
         bundle_name,
         raw_options: RawOptions {
@@ -366,4 +380,12 @@ async fn judge_thresholds(
             Vec::new()
         });
     Some(thresholds::evaluate(&ts, &rows))
+}
+
+/// The JSON word of a unit enum (`phase`, `warning`).
+fn word<T: serde::Serialize>(v: &T) -> String {
+    match serde_json::to_value(v) {
+        Ok(serde_json::Value::String(s)) => s,
+        _ => String::new(),
+    }
 }

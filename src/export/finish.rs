@@ -63,6 +63,7 @@ pub(super) async fn finish(
         manifest,
         started,
         extra,
+        events: plan.events,
     };
     let (mut artifacts, manifest, value) = tokio::task::spawn_blocking(move || writing.write())
         .await
@@ -148,6 +149,7 @@ struct Writing {
     started: Instant,
     /// The caller's files ([`CollectionPlan::extra_files`]).
     extra: Vec<super::ExtraFile>,
+    events: Vec<super::events::EventRow>,
 }
 
 impl Writing {
@@ -162,6 +164,7 @@ impl Writing {
             mut manifest,
             started,
             extra,
+            events,
         } = self;
         let mut arts = write_samples(&dir, &mut merged)?;
         let windowed = windowed::window_kpis(
@@ -177,6 +180,12 @@ impl Writing {
         )?);
         for f in &extra {
             arts.push(write_file(&dir, &f.name, &f.bytes)?);
+        }
+        let span = (resolved.start_ms, resolved.end_ms);
+        if let Some(bytes) = super::events::to_csv(&events, span, &manifest.windows)
+            .map_err(|e| CollectError::Task(e.to_string()))?
+        {
+            arts.push(write_file(&dir, "events.csv", &bytes)?);
         }
         let report = ReportInput {
             title: &title,

@@ -32,6 +32,7 @@
 //! | `raw.csv`, `raw_series.csv`, `raw.json` | the same raw samples in the CSV and JSON layouts, when the formats ask for them (query name `raw`, the real scrape timestamps). |
 //! | `summary.csv`, `summary.json` | KPIs per series and aggregated per query, each with its method (see [`Kpi`]), for the whole collection (`window` = `collection`) and each named window overlapping it (`windowed`). |
 //! | `energy.csv` | energy per GPU, CPU package and node, mean and peak power, J/token, per window, each row with its method (`energy`), when an energy query returned data. |
+//! | `events.csv` | the session's events (phases, progress, notes, alerts) inside the window, each with the named windows holding it ([`events`]); absent when there are none. |
 //! | `coverage.csv` | per target: samples, expected scrapes, coverage, `up` breakdown, gaps. |
 //! | `report.html` | self-contained report: tables and one chart per query. |
 //! | `MANIFEST.json` | window, step, queries, Prometheus URL and version, coverage, gaps, the verdict (`quality` with its reasons, see `quality`), the caller's context (session snapshot), every other file with size and sha256, `"complete": true` (every file written — not a judgement of the data). Written last. |
@@ -52,6 +53,7 @@ mod chart;
 mod consume;
 mod coverage;
 mod energy;
+pub mod events;
 mod fetch;
 mod finish;
 pub mod formats;
@@ -110,6 +112,8 @@ pub struct CollectionPlan {
     pub coverage_selector: Option<String>,
     /// Named windows marked in the report's charts.
     pub windows: Vec<MarkedWindow>,
+    /// The session's events; those inside the window go to `events.csv`.
+    pub events: Vec<events::EventRow>,
     /// Existing directory in which the bundle directory is created.
     pub bundle_parent: PathBuf,
     /// Name of the bundle directory; `run-001` becomes `run-001-2` if it exists.

@@ -239,6 +239,7 @@ pub(crate) fn formats() -> serde_json::Value {
         "summary.csv": "query,window,scope(aggregate|series),series,labels,kind,unit,samples,nonfinite,min,max,mean,p50,p95,p99,increase,rate_per_second,resets,observations,integral,method — integral: gauges, trapezoid over time in unit x seconds (W → J); window: 'collection' for the whole collection, else the named window (clipped to the collection) the row is computed over; unit: of min…p99 and increase (rate_per_second is the unit per second), empty when the query declared none; numbers are exact, in that unit",
         "summary.json": "the same KPIs, structured per query: the whole collection's (window 'collection') and, under windows, each named window's",
         "energy.csv": "window,scope(gpu|cpu_package|node|work),target(label set or total),metric(energy|mean_power|peak_power|tokens|joules_per_token|tokens_per_joule),value,unit,method — written when an energy query returned data; also under energy in summary.json",
+        "events.csv": "timestamp_ms,time,kind(phase|progress|note|alert),name,severity,progress(percent),message,windows(named windows holding it, ';'-separated) — the session's events inside the collection's window; absent when there are none",
         "coverage.csv": "per target: scrapes, expected, coverage, up/down, gaps, flagged",
         "report.html": "self-contained report with tables and one chart per query",
     })

@@ -4,6 +4,7 @@ pub mod client;
 pub mod config;
 pub mod offline;
 pub mod remote_read;
+pub mod remote_write;
 /// Alert and recording rules: the accepted shapes and `promtool check rules`.
 pub mod rules;
 

@@ -2,10 +2,12 @@
 //! and stops their Prometheus jobs.
 
 mod error;
+mod events;
 mod jobfiles;
 mod manager;
 mod model;
 mod monitor;
+mod push;
 mod requests;
 mod rules;
 mod shards;
@@ -14,8 +16,10 @@ mod wait;
 mod windows;
 
 pub use error::SessionError;
+pub use events::{Event, EventError, EventKind, NewEvent, Severity};
 pub use manager::Sessions;
 pub use model::{LostShard, ScraperJob, Session, SessionState};
+pub use push::{PushBody, PushFailure, PushReceipt};
 pub use requests::{CreateSession, StartSession};
 pub use rules::{RulesError, RulesView, SetRules};
 pub use store::{SessionCell, SessionGuard, SessionStore, StoreError};

@@ -227,6 +227,7 @@ pub fn plan(
         raw_selectors: Vec::new(),
         coverage_selector: None,
         windows: vec![],
+        events: vec![],
         bundle_parent: parent.to_owned(),
         bundle_name: "run".into(),
         raw_options: RawOptions::default(),

@@ -175,6 +175,7 @@ for attempt in $(seq 1 "$attempts"); do
         '--query.max-samples=1000000' \
         '--log.level=it'\''s' \
         --web.enable-lifecycle \
+        --web.enable-remote-write-receiver \
         --web.listen-address="0.0.0.0:$port" &
     prom_pid=$!
     if await_listener; then

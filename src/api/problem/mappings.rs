@@ -6,7 +6,7 @@ use crate::artifacts::OutDirError;
 use crate::collect::storage::StorageFault;
 use crate::collect::CollectionError;
 use crate::export::CollectError;
-use crate::session::{SessionError, StoreError, WindowError};
+use crate::session::{EventError, PushFailure, SessionError, StoreError, WindowError};
 use crate::targets::DeregisterError;
 use axum::http::StatusCode;
 
@@ -238,6 +238,40 @@ impl From<crate::session::RulesError> for ApiError {
             .with_field("rules"),
             E::Session(inner) => inner.into(),
             E::Promtool(_) => ApiError::internal(e),
+        }
+    }
+}
+
+impl From<PushFailure> for ApiError {
+    fn from(e: PushFailure) -> Self {
+        match e {
+            PushFailure::Session(inner) => inner.into(),
+            PushFailure::Invalid(inner) => {
+                ApiError::validation(inner.origin.clone(), inner.to_string())
+            }
+            PushFailure::Refused(_) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "push-refused",
+                "Prometheus refused a pushed sample",
+                format!("{e}; nothing from this request was stored"),
+            )
+            .with_field("body"),
+            PushFailure::Prometheus(inner) => ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "prometheus-unreachable",
+                "The session's Prometheus did not take the push",
+                inner.to_string(),
+            ),
+        }
+    }
+}
+
+impl From<EventError> for ApiError {
+    fn from(e: EventError) -> Self {
+        match e {
+            EventError::Session(inner) => inner.into(),
+            EventError::Invalid { field, reason } => ApiError::validation(field, reason),
+            EventError::Full => ApiError::conflict(e.to_string()),
         }
     }
 }

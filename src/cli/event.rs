@@ -1,0 +1,77 @@
+//! `benchmon event --session S --kind phase NAME`: tell the session what happened (a phase
+//! began, progress, a note, an alert); `--list` prints the session's events.
+
+use super::output::{Output, Table};
+use super::targets::SessionOpt;
+use super::{CliError, Globals};
+use crate::client::Client;
+use crate::domain::{Timestamp, WindowName};
+use crate::session::{Event, EventKind, NewEvent, Severity};
+
+#[derive(Debug, clap::Args)]
+pub struct EventArgs {
+    #[command(flatten)]
+    pub globals: Globals,
+    #[command(flatten)]
+    pub session: SessionOpt,
+    /// List the session's events instead of recording one.
+    #[arg(long, conflicts_with_all = ["kind", "name"])]
+    pub list: bool,
+    #[arg(long, value_enum, required_unless_present = "list")]
+    pub kind: Option<EventKind>,
+    /// What the event is about, e.g. warmup (the window-name grammar).
+    #[arg(required_unless_present = "list")]
+    pub name: Option<WindowName>,
+    /// Free text (at most 1024 bytes).
+    #[arg(long)]
+    pub message: Option<String>,
+    #[arg(long, value_enum)]
+    pub severity: Option<Severity>,
+    /// Percent done, 0 to 100.
+    #[arg(long)]
+    pub progress: Option<f64>,
+    /// When it happened instead of now: RFC 3339 or unix seconds.
+    #[arg(long)]
+    pub at: Option<Timestamp>,
+}
+
+pub async fn run(client: &Client, out: &Output, a: EventArgs) -> Result<(), CliError> {
+    let (Some(kind), Some(name)) = (a.kind, a.name) else {
+        let list = client.events(&a.session.session).await?;
+        out.show(&list, |l| table(l));
+        return Ok(());
+    };
+    let req = NewEvent {
+        kind,
+        name,
+        message: a.message,
+        severity: a.severity,
+        progress: a.progress,
+        timestamp: a.at,
+    };
+    let e = client.add_event(&a.session.session, &req).await?;
+    out.show(&e, |e| {
+        format!("recorded {:?} event {} at {}", e.kind, e.name, e.timestamp)
+    });
+    Ok(())
+}
+
+fn table(list: &[Event]) -> String {
+    if list.is_empty() {
+        return "no events".into();
+    }
+    let mut t = Table::new(&["TIME", "KIND", "NAME", "SEVERITY", "PROGRESS", "MESSAGE"]);
+    for e in list {
+        t.row(vec![
+            e.timestamp.to_string(),
+            format!("{:?}", e.kind).to_lowercase(),
+            e.name.to_string(),
+            e.severity
+                .map(|s| format!("{s:?}").to_lowercase())
+                .unwrap_or_default(),
+            e.progress.map(|p| format!("{p}%")).unwrap_or_default(),
+            e.message.clone().unwrap_or_default(),
+        ]);
+    }
+    t.render()
+}
