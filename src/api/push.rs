@@ -22,7 +22,7 @@ pub struct PushQuery {
 
 /// Pushes samples, stored whole or not at all. Every series gets `session`, `run_id`, the
 /// session's labels, `source="push"` and `client_id` if given. Values must be finite;
-/// timestamps (ms, optional) must lie between the session's start and 5 s past now.
+/// timestamps (ms, optional) must lie between the session's start and now, ±5 s of skew.
 #[utoipa::path(post, path = "/api/v1/sessions/{id}/metrics", tag = "sessions",
     request_body(content(
         (PushMetrics = "application/json"),

@@ -34,11 +34,12 @@ impl Batch {
                     format!("timestamp {ts} is {} ms in the future; at most {MAX_FUTURE_SKEW_MS} ms of clock skew is allowed", ts - ctx.now_ms),
                 ));
             }
-            if ts < ctx.not_before_ms {
+            // The same skew on this side: a compute node's clock may be behind benchmon's.
+            if ts < ctx.not_before_ms - MAX_FUTURE_SKEW_MS {
                 return Err(PushError::new(
                     &s.origin,
                     format!(
-                        "timestamp {ts} is before the session's job was started ({} ms)",
+                        "timestamp {ts} is more than {MAX_FUTURE_SKEW_MS} ms before the session's job was started ({} ms)",
                         ctx.not_before_ms
                     ),
                 ));
@@ -87,7 +88,7 @@ mod tests {
     fn ctx() -> BatchContext<'static> {
         BatchContext {
             labels: vec![("session", "s1"), ("source", "push")],
-            not_before_ms: 1_000,
+            not_before_ms: 7_000,
             now_ms: 100_000,
         }
     }
@@ -111,8 +112,8 @@ mod tests {
         let err = |s: Vec<Sample>| Batch::new(s, &ctx()).unwrap_err().to_string();
         assert_eq!(err(vec![sample(Some(105_001))]), "line 3: timestamp 105001 is 5001 ms in the future; at most 5000 ms of clock skew is allowed");
         assert_eq!(
-            err(vec![sample(Some(999))]),
-            "line 3: timestamp 999 is before the session's job was started (1000 ms)"
+            err(vec![sample(Some(1_999))]),
+            "line 3: timestamp 1999 is more than 5000 ms before the session's job was started (7000 ms)"
         );
         assert_eq!(
             err(vec![sample(Some(2_000)), sample(Some(2_000))]),

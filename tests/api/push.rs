@@ -248,13 +248,13 @@ async fn fifty_concurrent_pushes_lose_nothing_and_oversized_pushes_are_refused()
     let prom = app.start_and_wait(&id).await;
     let base = now_ms();
 
-    // 50 clients, 20 samples each, all at once.
+    // 50 clients, 20 samples each, all at once; all in the past, so a query at now sees them.
     let pushes = (0..50).map(|c| {
         let text: String = (0..20)
             .map(|k| {
                 format!(
                     "harness_ops_total{{worker=\"w{c}\"}} {k} {}\n",
-                    base + k * 10
+                    base - 200 + k * 10
                 )
             })
             .collect();
