@@ -161,10 +161,11 @@ impl Sessions {
             SessionState::Pending | SessionState::Starting => {
                 next.state = SessionState::Starting;
                 let url = remote.query_url.as_str().trim_end_matches('/').to_owned();
+                // Known as the session's store (and collected from) only once it answered.
                 if !next.ready && self.store_answers(&url).await {
                     next.ready = true;
+                    next.prometheus_url = Some(url);
                 }
-                next.prometheus_url = Some(url);
                 let limit = self.settings.site.prometheus.startup_timeout.as_duration();
                 let since = next.started_at.unwrap_or(next.created_at).datetime();
                 let waited = (chrono::Utc::now() - since).to_std().unwrap_or_default();
