@@ -139,6 +139,7 @@ for attempt in $(seq 1 "$attempts"); do
         --enable-feature=agent \
         --storage.agent.path="$tsdb" \
         --web.enable-lifecycle \
+        --web.enable-remote-write-receiver \
         --web.listen-address="0.0.0.0:$port" &
     prom_pid=$!
     if await_listener; then
