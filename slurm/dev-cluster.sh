@@ -223,7 +223,9 @@ EnforcePartLimits=ALL
 ReturnToService=2
 # Finished jobs stay visible to scontrol/squeue for 5 minutes.
 MinJobAge=300
-KillWait=5
+# SLURM's default: between scancel's TERM and KILL a job's Prometheus (or VictoriaMetrics) shuts
+# down and copies its node-local TSDB back; a job that ends sooner ends sooner.
+KillWait=30
 InactiveLimit=0
 SlurmctldTimeout=60
 SlurmdTimeout=120
