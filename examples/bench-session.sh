@@ -89,7 +89,7 @@ for n in $TARGETS; do
     -H 'X-Prometheus-Remote-Read-Version: 0.1.0' "$prom/api/v1/read"; } 2>&1 | tail -n1)
   before=$(rss_kb VmRSS)
   t0=$(date +%s.%N)
-  out=$("$bin" collect --session "$id" --start "$start" --end "$end" --json)
+  out=$("$bin" collect --session "$id" --start "$start" --end "$end" --json --allow-partial)
   t1=$(date +%s.%N)
   after=$(rss_kb VmRSS); peak=$(rss_kb VmHWM)
   raw=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["raw_samples"])' <<<"$out")
