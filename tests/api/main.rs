@@ -8,6 +8,7 @@ mod collect;
 mod fuzz;
 mod golden;
 mod limits;
+mod multi_node;
 mod openapi;
 mod rendering;
 mod restart;
