@@ -292,6 +292,9 @@ EOF
   fi
 }
 
+# Whether slurm.conf is already what render_slurm_conf makes.
+slurm_conf_current() { [[ -f $SLURM_CONF ]] && cmp -s <(render_slurm_conf) "$SLURM_CONF"; }
+
 # Writes slurm.conf; returns 0 if it changed (daemons must be restarted).
 write_slurm_conf() {
   local tmp
@@ -646,17 +649,20 @@ cmd_up() {
   ensure_python_packages
   stop_debian_prometheus
   prepare_slurm_dirs
-  write_task_prolog
-  write_slurm_conf && conf_changed=1
+  slurm_conf_current || conf_changed=1
   ensure_munged
 
+  # Stopped under the old slurm.conf, the one they run with (the node count
+  # changes slurmctld's address: 127.0.0.1 alone, the bridge's with nodes).
   if (( conf_changed )) && { running slurmctld || running slurmd || [[ -n $(existing_ns_indices) ]]; }; then
-    log "slurm.conf changed; restarting slurm daemons"
+    log "slurm.conf changes; restarting slurm daemons"
     cancel_all_jobs
     for i in $(existing_ns_indices); do kill_ns_node "$(ns_node "$i")"; done
     stop_by_name slurmd "$(host_slurmd_pidfile)"
     stop_by_name slurmctld "$CTLD_PID"
   fi
+  write_task_prolog
+  write_slurm_conf || true
   ensure_network
   # A slurmctld that is running but not answering is useless: replace it.
   if running slurmctld && ! ctld_up; then
