@@ -4,14 +4,16 @@
 # default, or N nodes, N-1 of them each a slurmd in its own network and UTS
 # namespace on a private subnet.
 #
-# Usage: slurm/dev-cluster.sh up [--nodes N]|down|status|node-down NAME|node-up NAME
+# Usage: slurm/dev-cluster.sh up [--nodes N] | down | status
+#                            | node-down NAME | node-kill NAME | node-up NAME
 #   up      install packages if missing, configure munge + slurm, start
 #           munged, slurmctld, slurmd and wait until every node is usable.
 #           Idempotent: when everything is already up it only verifies.
 #           --nodes N (N >= 2) adds N-1 compute nodes bmnode1..: each a slurmd
 #           in network namespace bmnodeI (veth bmvethI on bridge bmdev0, address
 #           10.77.0.(I+1); the host is 10.77.0.1 and runs slurmctld), its own
-#           hostname, /etc/hosts entries, and TMPDIR /var/tmp/benchmon-dev-nodes/NAME.
+#           hostname, /etc/hosts entries, and TMPDIR /var/tmp/benchmon-dev-nodes/NAME
+#           for its jobs (a TaskProlog); slurmd paths are per node (%n).
 #           Partition cpu (the default) stays the host node alone; partition
 #           multi has every node. Without --nodes, up keeps the nodes a running
 #           cluster has (1 when none). Changing the node count restarts SLURM
@@ -19,9 +21,10 @@
 #   down    cancel all jobs, stop every slurmd, slurmctld and munged, remove the
 #           namespaces, links, hosts entries and node directories up made.
 #   status  print daemon/node state; exit non-zero if the cluster is unusable.
-#   node-down NAME / node-up NAME
-#           cut a namespaced node off the network (its veth down) / reconnect
-#           it (veth up, its slurmd restarted if it was killed, node resumed).
+#   node-down NAME  cut a namespaced node off the network (its veth down).
+#   node-kill NAME  kill every process of a namespaced node (slurmd, its jobs).
+#   node-up NAME    reconnect it (veth up), restart its slurmd if it was
+#                   killed, wait until SLURM can use it again.
 #
 # Environment knobs (all optional):
 #   DEV_CLUSTER_TIMEOUT   seconds to wait for the nodes to become usable (60)
@@ -30,6 +33,8 @@ set -euo pipefail
 
 # curl, python3 (+ pip for pyarrow and schemathesis) and procps: the examples, the tests (the seed's Python client, Parquet read-back) and pgrep here.
 readonly PACKAGES=(munge slurmctld slurmd slurm-client prometheus prometheus-node-exporter curl python3 python3-pip procps)
+# With namespaced nodes, also: ip (nsenter, unshare and hostname are essential).
+NODE_PACKAGES=()
 readonly SLURM_CONF=/etc/slurm/slurm.conf
 readonly CGROUP_CONF=/etc/slurm/cgroup.conf
 readonly MUNGE_KEY=/etc/munge/munge.key
@@ -90,7 +95,7 @@ ns_veth() { echo "$VETH_PREFIX$1"; }
 
 missing_packages() {
   local p st
-  for p in "${PACKAGES[@]}"; do
+  for p in "${PACKAGES[@]}" "${NODE_PACKAGES[@]}"; do
     st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
     [[ $st == "install ok installed" ]] || echo "$p"
   done
@@ -574,6 +579,14 @@ ns_slurmd_running() {
   return 1
 }
 
+reregister_ns_slurmd() {
+  local pid
+  for pid in $(ip netns pids "$1" 2>/dev/null || true); do
+    [[ $(cat "/proc/$pid/comm" 2>/dev/null || true) == slurmd ]] && kill -HUP "$pid" 2>/dev/null
+  done
+  return 0
+}
+
 # slurmd in the node's network namespace and in UTS and mount namespaces of its
 # own, so its jobs see the node's hostname, network and /etc/hosts. Not `ip
 # netns exec`: it remounts /sys, hiding /sys/fs/cgroup, and slurmd 22.05 does
@@ -619,6 +632,13 @@ wait_nodes_usable() {
             resumed[$node]=$(( ${resumed[$node]:-0} + 1 ))
           fi ;;
       esac
+      # A namespaced node that slurmctld found not responding (state with '*',
+      # e.g. after node-down) waits for the next ping; a SIGHUP makes its slurmd
+      # register now (ReturnToService=2 then returns it to service).
+      if [[ $state == *'*' && $node != "$(node_name)" ]] && (( i % 20 == 0 )); then
+        log "node $node is '$state'; asking its slurmd to register again"
+        reregister_ns_slurmd "$node"
+      fi
       node_slurmd_running "$node" || { dump_logs; die "slurmd of $node exited (node state '$state')"; }
       pending+=" $node($state)"
     done
@@ -645,6 +665,7 @@ cmd_up() {
   local t0=$SECONDS conf_changed=0 i node nodes
   take_lock
   resolve_nodes
+  (( NODES == 1 )) || NODE_PACKAGES=(iproute2)
   ensure_packages
   ensure_python_packages
   stop_debian_prometheus
