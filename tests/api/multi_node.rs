@@ -151,3 +151,56 @@ async fn a_session_pinned_to_a_namespaced_node_scrapes_the_host_over_the_private
     );
     app.shutdown().await;
 }
+
+/// Runs `slurm/dev-cluster.sh` with `args`; returns (success, stdout + stderr).
+fn dev_cluster(args: &[&str]) -> (bool, String) {
+    let out =
+        std::process::Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/slurm/dev-cluster.sh"))
+            .args(args)
+            .output()
+            .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+#[test]
+fn the_dev_cluster_lists_every_namespaced_node_and_refuses_nodes_it_did_not_make() {
+    let nodes = namespaced_nodes();
+    let (ok, status) = dev_cluster(&["status"]);
+    assert!(ok, "{status}");
+    for node in &nodes {
+        let line = status
+            .lines()
+            .find(|l| l.starts_with("node:") && l.split_whitespace().nth(1) == Some(node))
+            .unwrap_or_else(|| panic!("{node} missing from status:\n{status}"));
+        assert!(
+            line.contains("slurmd running") && line.contains("link up"),
+            "{line}"
+        );
+        assert!(line.contains(&node_addr(node).to_string()), "{line}");
+    }
+
+    // Checked before anything is touched: the running cluster stays as it is.
+    for bad in ["0", "17", "three"] {
+        let (ok, out) = dev_cluster(&["up", "--nodes", bad]);
+        assert!(!ok, "up --nodes {bad}: {out}");
+        assert!(
+            out.contains("--nodes must be a number from 1 to 16"),
+            "{out}"
+        );
+    }
+    for verb in ["node-down", "node-kill", "node-up"] {
+        let (ok, out) = dev_cluster(&[verb, "no-such-node"]);
+        assert!(!ok, "{verb}: {out}");
+        assert!(out.contains("no namespaced node 'no-such-node'"), "{out}");
+        assert!(
+            out.contains(&nodes[0]),
+            "{verb} does not name the nodes: {out}"
+        );
+    }
+    assert_eq!(namespaced_nodes(), nodes);
+}
