@@ -10,6 +10,7 @@ mod events;
 mod fuzz;
 mod golden;
 mod limits;
+mod multi_node;
 mod openapi;
 mod push;
 mod rendering;

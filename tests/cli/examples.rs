@@ -99,6 +99,7 @@ async fn the_harness_runs_a_benchmark_window_and_prints_the_report() {
 fn the_scripts_parse() {
     for script in [
         "slurm/benchmon-wrap.sh",
+        "slurm/dev-cluster.sh",
         "examples/benchmark-job.sh",
         "examples/seed-flow.sh",
         "examples/harness.sh",

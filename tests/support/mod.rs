@@ -414,22 +414,32 @@ pub fn squeue_state(job: &str) -> String {
         .to_owned()
 }
 
-/// A real `prometheus-node-exporter` on a free loopback port, killed on drop.
+/// A real `prometheus-node-exporter` on a free port of one address (loopback unless
+/// [`NodeExporter::start_on`] names another), killed on drop.
 pub struct NodeExporter {
     pub port: u16,
+    pub ip: std::net::IpAddr,
     child: std::process::Child,
 }
 
 impl NodeExporter {
     pub async fn start() -> NodeExporter {
-        NodeExporter::start_with(&[]).await
+        NodeExporter::start_on(std::net::Ipv4Addr::LOCALHOST.into(), &[]).await
     }
 
     /// With extra flags, e.g. a textfile collector directory whose gauges a test drives.
     pub async fn start_with(extra: &[String]) -> NodeExporter {
+        NodeExporter::start_on(std::net::Ipv4Addr::LOCALHOST.into(), extra).await
+    }
+
+    /// An exporter listening on `ip` only (an address of this host), with extra flags.
+    pub async fn start_on(ip: std::net::IpAddr, extra: &[String]) -> NodeExporter {
         let port = free_port();
         let child = std::process::Command::new("prometheus-node-exporter")
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg(format!(
+                "--web.listen-address={}",
+                SocketAddr::new(ip, port)
+            ))
             .args([
                 "--collector.disable-defaults",
                 "--collector.cpu",
@@ -444,19 +454,19 @@ impl NodeExporter {
             .spawn()
             .expect("prometheus-node-exporter (slurm/dev-cluster.sh up installs it)");
         // Owned by the guard from here on, so it is killed and reaped even if we panic below.
-        let exporter = NodeExporter { port, child };
-        let url = format!("http://127.0.0.1:{port}/metrics");
+        let exporter = NodeExporter { port, ip, child };
+        let url = format!("http://{}/metrics", exporter.address());
         for _ in 0..100 {
             if matches!(reqwest::get(&url).await, Ok(r) if r.status().is_success()) {
                 return exporter;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        panic!("node exporter on {port} did not come up");
+        panic!("node exporter on {ip} port {port} did not come up");
     }
 
     pub fn address(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
+        SocketAddr::new(self.ip, self.port).to_string()
     }
 }
 
