@@ -70,7 +70,11 @@ async fn a_session_pinned_to_a_namespaced_node_scrapes_the_host_over_the_private
     let host = sh("hostname", &["-s"]).trim().to_owned();
     let target = format!("{host}:{}", exporter.port);
 
-    let app = spawn_app(LauncherKind::Slurm).await;
+    // The node's own TMPDIR for the TSDB (the site default), not the tests' shared directory.
+    let dirs = Dirs::new();
+    let mut settings = test_settings(&dirs, LauncherKind::Slurm);
+    settings.site.storage.local_dir = None;
+    let app = spawn_app_with(settings, dirs).await;
     let id = unique_id("multinode");
     app.create_session(&id).await;
     let client = json!({"client_id": "client-001", "node": host, "exporters": {"node": target}});
@@ -137,18 +141,26 @@ async fn a_session_pinned_to_a_namespaced_node_scrapes_the_host_over_the_private
 
     // The TSDB lived on the node's own disk (its TMPDIR, a directory of that node alone) and
     // came back to the session directory when the job ended.
+    let on_node = std::path::Path::new("/var/tmp/benchmon-dev-nodes")
+        .join(node)
+        .join(format!("benchmon-{id}-{job}"));
+    assert!(
+        on_node.join("wal").is_dir(),
+        "the TSDB is not in {node}'s own TMPDIR ({})",
+        on_node.display()
+    );
+    let shared = app.dirs.state.join("sessions").join(&id).join("tsdb");
+    assert!(
+        !shared.join("wal").exists(),
+        "the TSDB was written to the session directory"
+    );
     let stopped = app.client.stop_session(&id).await.unwrap();
     assert_eq!(stopped.state, SessionState::Stopped);
-    let job_out =
-        std::fs::read_to_string(app.dirs.state.join("sessions").join(&id).join("job.out")).unwrap();
-    let copied = job_out
-        .lines()
-        .find_map(|l| l.strip_prefix(&format!("benchmon: TSDB copied from {node}:")))
-        .unwrap_or_else(|| panic!("no copy back from {node} in the job's output:\n{job_out}"));
     assert!(
-        copied.contains(&format!("/{node}/benchmon-{id}-{job}")),
-        "the TSDB was not in {node}'s own TMPDIR: {copied}"
+        shared.join("wal").is_dir(),
+        "the TSDB did not come back from {node}"
     );
+    assert!(!on_node.exists(), "{node} kept its copy");
     app.shutdown().await;
 }
 
