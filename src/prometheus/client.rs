@@ -99,14 +99,23 @@ impl PromClient {
             url: url.clone(),
             source,
         };
-        let resp = self
-            .http
-            .get(&url)
-            .query(query)
-            .timeout(Duration::from_secs(30))
-            .send()
-            .await
-            .map_err(http_err)?;
+        let send = || {
+            self.http
+                .get(&url)
+                .query(query)
+                .timeout(Duration::from_secs(30))
+                .send()
+        };
+        // A GET is safe to repeat: one more try after a connection that failed to open (a
+        // loaded node, a name lookup racing an /etc/hosts rewrite) before giving up.
+        let resp = match send().await {
+            Err(e) if e.is_connect() => {
+                tokio::time::sleep(Duration::from_millis(250)).await;
+                send().await
+            }
+            other => other,
+        }
+        .map_err(http_err)?;
         let status = resp.status();
         let body = resp.bytes().await.map_err(http_err)?;
         let env: Envelope<T> = serde_json::from_slice(&body).map_err(|_| PromError::Status {
