@@ -468,13 +468,6 @@ async fn the_tsdb_is_on_node_local_disk_while_running_and_copied_back_after_scan
     let exporter = NodeExporter::start().await;
     let id = unique_id("nodelocal");
     steady_window_of_a_scraped_exporter(&app, &id, &exporter, 3).await;
-    let live = app
-        .collect(
-            &id,
-            &from_json(json!({"window": "steady", "run_id": "live"})),
-        )
-        .await
-        .success(201);
     let s = app.client.session(&id).await.unwrap();
     let job = s.slurm_job_id.unwrap();
     // While the job runs, Prometheus writes its WAL on the node, not in the session directory.
@@ -498,7 +491,8 @@ async fn the_tsdb_is_on_node_local_disk_while_running_and_copied_back_after_scan
     }
     assert!(shared.join("wal").is_dir(), "the TSDB was not copied back");
     assert!(!on_node.exists(), "the node-local copy was left behind");
-    // The collection after the job reads the copy: the same samples as the live one.
+    // The collection after the job reads the copy (compared byte for byte with a live one in
+    // `a_window_collected_after_stop_is_the_same_as_while_running`).
     let after = app
         .collect(
             &id,
@@ -507,6 +501,10 @@ async fn the_tsdb_is_on_node_local_disk_while_running_and_copied_back_after_scan
         .await
         .success(201);
     assert_eq!(after.manifest["context"]["prometheus_source"], "offline");
-    assert_eq!(after.manifest["samples"], live.manifest["samples"]);
+    assert!(
+        after.manifest["samples"].as_u64().unwrap() > 0,
+        "{}",
+        after.manifest
+    );
     app.shutdown().await;
 }
