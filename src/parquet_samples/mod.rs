@@ -32,8 +32,7 @@
 use parquet::basic::{
     Compression, Encoding, LogicalType, Repetition, TimeUnit, Type as Physical, ZstdLevel,
 };
-use parquet::column::writer::ColumnWriterImpl;
-use parquet::data_type::{ByteArray, ByteArrayType, DataType, DoubleType, Int64Type};
+use parquet::data_type::{ByteArray, DataType, DoubleType, Int64Type};
 use parquet::errors::ParquetError;
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterVersion};
@@ -45,13 +44,16 @@ use std::io::Write;
 use std::sync::Arc;
 
 mod columns;
+mod dictionary;
 #[cfg(test)]
 mod measure;
 mod schema;
 #[cfg(test)]
 mod tests;
 
-use columns::{write_required, write_strings};
+use columns::write_required;
+use dictionary::{write_dictionary_column, PageCompressor};
+use parquet::schema::types::ColumnDescPtr;
 pub use schema::label_column_names;
 use schema::{properties, schema};
 
@@ -61,6 +63,8 @@ pub const FORMAT_KEY: &str = "benchmon.format";
 pub const FORMAT: &str = "benchmon.samples/v1";
 /// Names of the fixed columns, in file order; label columns follow them.
 pub const FIXED_COLUMNS: [&str; 4] = ["timestamp", "value", "query", "series"];
+/// Index of the first string column (`query`): after `timestamp` and `value`.
+const STRING_COLUMNS_FROM: usize = 2;
 /// Prefix put before a label's column name when it would collide (see [`label_column_names`]).
 pub const LABEL_PREFIX: &str = "label_";
 
@@ -219,6 +223,10 @@ pub struct SampleParquetWriter<W: Write + Send> {
     file: SerializedFileWriter<Counted<W>>,
     label_columns: Vec<String>,
     label_index: HashMap<String, usize>,
+    /// The string columns' descriptors (`query`, `series`, then the labels), for the chunks
+    /// [`dictionary`] encodes itself.
+    string_columns: Vec<ColumnDescPtr>,
+    zstd: PageCompressor,
     row_group_rows: usize,
     row_group_series: usize,
     timestamps: Vec<i64>,
@@ -272,8 +280,11 @@ impl<W: Write + Send> SampleParquetWriter<W> {
             Arc::new(props),
         )
         .map_err(pq("starting the file"))?;
+        let string_columns = file.schema_descr().columns()[STRING_COLUMNS_FROM..].to_vec();
         Ok(Self {
             file,
+            string_columns,
+            zstd: PageCompressor::new(options.zstd_level)?,
             label_columns,
             label_index: label_names
                 .iter()
@@ -444,19 +455,24 @@ impl<W: Write + Send> SampleParquetWriter<W> {
         write_required::<Int64Type>(&mut rg, "timestamp", &self.timestamps)?;
         write_required::<DoubleType>(&mut rg, "value", &self.values)?;
         let series = &self.series;
-        write_strings(&mut rg, "query", &self.runs, |i| {
-            series.get(i as usize).map(|s| &s.query)
-        })?;
-        write_strings(&mut rg, "series", &self.runs, |i| {
-            series.get(i as usize).map(|s| &s.series)
-        })?;
-        for column in 0..self.label_columns.len() {
-            write_strings(&mut rg, "label", &self.runs, |i| {
-                series
-                    .get(i as usize)
-                    .and_then(|s| s.labels.get(column))
-                    .and_then(|l| l.as_ref())
-            })?;
+        let runs = &self.runs;
+        for (column, descr) in self.string_columns.iter().enumerate() {
+            let pick = |i: u32| {
+                let s = series.get(i as usize)?;
+                match column {
+                    0 => Some(s.query.data()),
+                    1 => Some(s.series.data()),
+                    label => s.labels.get(label - 2)?.as_ref().map(|l| l.data()),
+                }
+            };
+            write_dictionary_column(
+                &mut rg,
+                descr.clone(),
+                runs,
+                series.len(),
+                pick,
+                &mut self.zstd,
+            )?;
         }
         rg.close().map_err(pq("closing a row group"))?;
         self.rows += self.timestamps.len() as u64;
