@@ -24,6 +24,7 @@ use crate::export::formats::{Formats, SampleFormat};
 use crate::export::{
     self, CollectError, CollectionPlan, MarkedWindow, NamedQuery, RawOptions, RawSource,
 };
+use crate::launcher::JobStatus;
 use crate::prometheus::offline::OfflineError;
 use crate::session::{Session, SessionCell, SessionError, SessionState, Sessions};
 use crate::targets;
@@ -129,6 +130,9 @@ async fn collect(
         id: id.clone(),
         state: state.as_str(),
     };
+    if let Some(ended) = job_ended_unseen(sessions, &cell, &session).await {
+        session = ended;
+    }
     let request = match session.state {
         SessionState::Running
         | SessionState::Degraded
@@ -164,6 +168,49 @@ async fn collect(
         }
         _ => Err(not_running(session.state)),
     }
+}
+
+/// How long a collection waits for the poller to record a job that ended under it.
+const ENDED_JOB_SETTLE: Duration = Duration::from_secs(30);
+
+/// A live session whose Prometheus does not answer may have lost its job (finished, cancelled,
+/// at its time limit) a moment before the poller saw it. Then, rather than failing on a dead
+/// address, the collection waits until the poller has recorded the end (the job script has
+/// copied the TSDB back by then) and reads the window offline. `None`: go on as the session
+/// says (it answers, it is not a job of benchmon's, or the job still runs).
+async fn job_ended_unseen(
+    sessions: &Sessions,
+    cell: &SessionCell,
+    session: &Session,
+) -> Option<Session> {
+    let url = session.prometheus_url.as_deref()?;
+    let job = session.job_id.as_ref()?;
+    if !session.state.is_live() || !matches!(session.store, StoreSpec::Prometheus) {
+        return None;
+    }
+    if crate::prometheus::PromClient::new(sessions.http.clone(), url)
+        .ready()
+        .await
+    {
+        return None;
+    }
+    match sessions.launcher.status(job).await {
+        Ok(JobStatus::Gone { .. } | JobStatus::Ending { .. }) => {}
+        _ => return None,
+    }
+    tracing::info!(session = %cell.id, "job {job} ended before the poller saw it; waiting for it to be recorded");
+    let mut rx = cell.subscribe();
+    let settled = tokio::time::timeout(ENDED_JOB_SETTLE, async {
+        loop {
+            let now = rx.borrow_and_update().clone();
+            if now.state.is_terminal() {
+                return Some(now);
+            }
+            rx.changed().await.ok()?;
+        }
+    })
+    .await;
+    settled.ok().flatten()
 }
 
 /// The collection itself, against the Prometheus at `prometheus_url`.

@@ -464,6 +464,9 @@ async fn the_tsdb_is_on_node_local_disk_while_running_and_copied_back_after_scan
     let local = tempfile::tempdir().unwrap();
     let mut settings = test_settings(&dirs, LauncherKind::Slurm);
     settings.site.storage.local_dir = Some(local.path().to_str().unwrap().to_owned());
+    // Polls 3 s apart: the collection below comes while the session still says `running`
+    // though its job is gone, and must wait for the end to be recorded and read offline.
+    settings.site.server.poll_interval = benchmon::domain::PromDuration::parse("3s").unwrap();
     let app = spawn_app_with(settings, dirs).await;
     let exporter = NodeExporter::start().await;
     let id = unique_id("nodelocal");
@@ -491,7 +494,8 @@ async fn the_tsdb_is_on_node_local_disk_while_running_and_copied_back_after_scan
     }
     assert!(shared.join("wal").is_dir(), "the TSDB was not copied back");
     assert!(!on_node.exists(), "the node-local copy was left behind");
-    // The collection after the job reads the copy (compared byte for byte with a live one in
+    // Right after the job is gone (the poller has likely not seen it yet), the collection
+    // reads the copy (compared byte for byte with a live one in
     // `a_window_collected_after_stop_is_the_same_as_while_running`).
     let after = app
         .collect(
