@@ -3,6 +3,9 @@
 //! in ([`consume`](super::consume)), then writes the small files and the manifest and publishes
 //! the bundle ([`finish`](super::finish)).
 //!
+//! The raw export (streamed remote read) starts first and, once Prometheus has sent its
+//! first series, runs on alongside the query fetches; it is joined before the finish.
+//!
 //! A producer task starts fetches (at most `concurrency` at once) in plan order and hands
 //! them, in the same order, to the consumer here, which merges while later fetches run. On any
 //! error everything in flight is cancelled and awaited before the temp directory is removed.
@@ -108,7 +111,7 @@ async fn run(
             };
             Some(fallback_chunk_ms(&r, tuning, raw_series))
         }
-        RawPhase::None | RawPhase::Done(_) => None,
+        RawPhase::None | RawPhase::Done(_) | RawPhase::Streaming(_) => None,
     };
     let fetches = plan_fetches(&r, &plan, tuning, left_open, raw_chunk_ms);
     emit(
@@ -134,14 +137,11 @@ async fn run(
 
     let mut m = Merging::create(bundle.path(), !r.queries.is_empty(), raw_chunk_ms.is_some())?;
     m.samples_parquet = plan.samples_parquet;
+    let mut streaming = None;
     match raw {
         RawPhase::None => {}
-        RawPhase::Done(w) => {
-            m.raw_series = w.series;
-            m.raw_samples = w.samples;
-            m.artifacts.extend(w.artifacts);
-            m.raw_method = Some(("remote_read", None));
-        }
+        RawPhase::Done(w) => take_raw(&mut m, w),
+        RawPhase::Streaming(task) => streaming = Some(task),
         RawPhase::ViaQuery { reason } => m.raw_method = Some(("query", reason)),
     }
     let consumer = Consumer {
@@ -152,9 +152,15 @@ async fn run(
     if let Err(e) = consumer.consume(&mut rx, &mut m).await {
         cancel.cancel();
         drain(producer, rx).await;
+        if let Some(task) = streaming {
+            let _ = tokio::time::timeout(DRAIN_TIMEOUT, task).await;
+        }
         return Err(e);
     }
     let _ = producer.await;
+    if let Some(task) = streaming {
+        take_raw(&mut m, join_raw(task, &plan.prometheus_url, &plan).await?);
+    }
     let done = Finish {
         bundle,
         merged: m,
@@ -166,10 +172,13 @@ async fn run(
     finish(done, &progress).await
 }
 
-/// The raw export, done before the query fetches start (remote read streams it alone), or left
-/// to them when it is to go through range-vector queries.
+/// Where the raw export stands when the query fetches are about to start.
 enum RawPhase {
     None,
+    /// Streaming into the bundle alongside the query fetches (the server sent a first series,
+    /// so it serves streamed remote read); joined before the finish.
+    Streaming(JoinHandle<Result<RawOutcome, CollectError>>),
+    /// Ended before sending any series (nothing matched, or a quick answer).
     Done(RawWritten),
     /// Range-vector queries, because the plan asks so or (`reason`) the server has no streamed
     /// remote read.
@@ -178,6 +187,9 @@ enum RawPhase {
     },
 }
 
+/// Starts the raw export and waits only until it is known to stream: the profile queries then
+/// run alongside it (Prometheus serves both, and benchmon's decoding and writing of the two
+/// overlap on the second core), instead of after it.
 async fn raw_phase(
     http: &reqwest::Client,
     base: &str,
@@ -189,30 +201,85 @@ async fn raw_phase(
     if plan.raw_selectors.is_empty() {
         return Ok(RawPhase::None);
     }
-    let source = plan.raw_options.source;
-    if source == RawSource::Query {
+    if plan.raw_options.source == RawSource::Query {
         return Ok(RawPhase::ViaQuery { reason: None });
     }
-    let req = RawRequest {
-        url: base,
-        selectors: &plan.raw_selectors,
-        start_ms: r.start_ms,
-        end_ms: r.end_ms,
-        formats: plan.raw_options.formats,
-    };
-    match export_raw(http, &req, bundle.path(), cancel).await? {
-        RawOutcome::Written(w) => Ok(RawPhase::Done(w)),
+    let (streaming, first_series) = tokio::sync::oneshot::channel();
+    let (http, url, selectors) = (http.clone(), base.to_owned(), plan.raw_selectors.clone());
+    let (dir, cancel) = (bundle.path().to_owned(), cancel.clone());
+    let (start_ms, end_ms, formats) = (r.start_ms, r.end_ms, plan.raw_options.formats);
+    let mut task = tokio::spawn(async move {
+        let req = RawRequest {
+            url: &url,
+            selectors: &selectors,
+            start_ms,
+            end_ms,
+            formats,
+        };
+        export_raw(&http, &req, &dir, &cancel, Some(streaming)).await
+    });
+    tokio::select! {
+        Ok(()) = first_series => Ok(RawPhase::Streaming(task)),
+        joined = &mut task => match settle_raw(joined, base, plan)? {
+            RawSettled::Written(w) => Ok(RawPhase::Done(w)),
+            RawSettled::ViaQuery(why) => {
+                tracing::info!("{base} has no streamed remote read ({why}); raw samples via queries");
+                Ok(RawPhase::ViaQuery { reason: Some(why) })
+            }
+        },
+    }
+}
+
+enum RawSettled {
+    Written(RawWritten),
+    /// The server has no streamed remote read (why), and the query fallback may take over.
+    ViaQuery(String),
+}
+
+/// What an ended raw export means for the collection: written, to be redone through queries
+/// (automatic source, one selector), or an error.
+fn settle_raw(
+    joined: Result<Result<RawOutcome, CollectError>, tokio::task::JoinError>,
+    base: &str,
+    plan: &CollectionPlan,
+) -> Result<RawSettled, CollectError> {
+    match joined.map_err(|e| CollectError::Task(e.to_string()))?? {
+        RawOutcome::Written(w) => Ok(RawSettled::Written(w)),
         RawOutcome::Unsupported(why)
-            if source == RawSource::Auto && plan.raw_selectors.len() == 1 =>
+            if plan.raw_options.source == RawSource::Auto && plan.raw_selectors.len() == 1 =>
         {
-            tracing::info!("{base} has no streamed remote read ({why}); raw samples via queries");
-            Ok(RawPhase::ViaQuery { reason: Some(why) })
+            Ok(RawSettled::ViaQuery(why))
         }
         RawOutcome::Unsupported(why) => Err(CollectError::Response {
             query: RAW.to_owned(),
             reason: format!("no streamed remote read at {base}: {why}"),
         }),
     }
+}
+
+/// Joins a raw export that streamed alongside the queries.
+async fn join_raw(
+    task: JoinHandle<Result<RawOutcome, CollectError>>,
+    base: &str,
+    plan: &CollectionPlan,
+) -> Result<RawWritten, CollectError> {
+    match settle_raw(task.await, base, plan)? {
+        RawSettled::Written(w) => Ok(w),
+        // It had sent series, so this came from a later selector's server answer.
+        RawSettled::ViaQuery(why) => Err(CollectError::Response {
+            query: RAW.to_owned(),
+            reason: format!("no streamed remote read at {base}: {why}"),
+        }),
+    }
+}
+
+/// Puts the raw files first among the artifacts, where they were when the raw export ran
+/// before the queries.
+fn take_raw(m: &mut Merging, w: RawWritten) {
+    m.raw_series = w.series;
+    m.raw_samples = w.samples;
+    m.artifacts.splice(0..0, w.artifacts);
+    m.raw_method = Some(("remote_read", None));
 }
 
 /// Samples one range-vector request may load in the query fallback: a tenth of Prometheus's

@@ -41,10 +41,12 @@ pub(crate) fn series_key(query: &str, labels: &Labels) -> String {
     h.update([0u8]);
     h.update(label_string(labels).as_bytes());
     let digest = h.finalize();
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut key = String::with_capacity(17);
     key.push('s');
     for b in &digest[..8] {
-        key.push_str(&format!("{b:02x}"));
+        key.push(char::from(HEX[usize::from(b >> 4)]));
+        key.push(char::from(HEX[usize::from(b & 0xf)]));
     }
     key
 }

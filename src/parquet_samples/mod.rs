@@ -410,10 +410,11 @@ impl<W: Write + Send> SampleParquetWriter<W> {
 
     /// Index of the series in this row group's table, adding it if new.
     fn intern(&mut self, query: &str, series: &str, labels: &[Option<&str>]) -> u32 {
+        // The series key already stands for the labels: hashing it alone is enough to find
+        // the candidates, and the labels are compared below.
         let mut h = std::collections::hash_map::DefaultHasher::new();
         query.hash(&mut h);
         series.hash(&mut h);
-        labels.hash(&mut h);
         let hash = h.finish();
         if let Some(candidates) = self.series_by_hash.get(&hash) {
             for &i in candidates {

@@ -52,11 +52,15 @@ pub enum RawOutcome {
 }
 
 /// Streams the raw samples of `req` into `dir` (the bundle's temp directory).
+///
+/// `streaming`, if given, is told when the first series arrived: from then on the server
+/// has shown it serves streamed remote read, so the caller can start other work alongside.
 pub async fn export_raw(
     http: &reqwest::Client,
     req: &RawRequest<'_>,
     dir: &Path,
     cancel: &CancellationToken,
+    mut streaming: Option<tokio::sync::oneshot::Sender<()>>,
 ) -> Result<RawOutcome, CollectError> {
     let label_names = label_names(http, req).await?;
     let (tx, rx) = sync_channel::<Vec<RawSeries>>(QUEUE);
@@ -87,6 +91,9 @@ pub async fn export_raw(
     let mut seen = HashSet::new();
     let several = req.selectors.len() > 1;
     let mut on_series = |s: RawSeries| {
+        if let Some(tx) = streaming.take() {
+            let _ = tx.send(());
+        }
         if several && !seen.insert(labels_hash(&s.labels)) {
             return Ok(());
         }
