@@ -44,7 +44,7 @@ fn counter_at(k: i64) -> f64 {
 
 /// Prometheus's `histogram_quantile` over cumulative `(bound, count)` pairs, step by step as
 /// Prometheus writes it (the rank in the +Inf bucket gives the highest finite bound).
-fn quantile(q: f64, buckets: &[(f64, f64)]) -> f64 {
+pub(crate) fn quantile(q: f64, buckets: &[(f64, f64)]) -> f64 {
     let total = buckets.last().unwrap().1;
     let mut rank = q * total;
     let i = buckets.iter().position(|b| b.1 >= rank).unwrap();
