@@ -63,6 +63,11 @@ impl SessionPaths {
     pub fn events(&self) -> PathBuf {
         self.dir.join("events.json")
     }
+    /// A phase event and its window change, committed together before either file is
+    /// rewritten (see `session::phase`); present only between the commit and the rewrite.
+    pub fn phase_journal(&self) -> PathBuf {
+        self.dir.join("phase-journal.json")
+    }
     /// The job's output file (stdout and stderr).
     pub fn job_output(&self) -> PathBuf {
         self.dir.join("job.out")

@@ -10,10 +10,11 @@ use axum::http::StatusCode;
 use axum::Json;
 
 /// Records an event; it is kept with the session and written to `events.csv` in every bundle
-/// whose window holds it.
+/// whose window holds it. A `phase` event with `window: start|end` opens or closes the window
+/// named like it at its timestamp, together with the event or not at all.
 #[utoipa::path(post, path = "/api/v1/sessions/{id}/events", tag = "windows", request_body = NewEvent,
     params(("id" = String, Path, description = "Session id")),
-    responses((status = 201, body = Event), (status = 404, body = Problem), (status = 409, description = "The session keeps 10,000 events already", body = Problem), (status = 422, body = Problem)))]
+    responses((status = 201, body = Event), (status = 404, body = Problem), (status = 409, description = "The session keeps 10,000 events already, or a phase's window exists already (`start`) or is not open (`end`)", body = Problem), (status = 422, body = Problem)))]
 pub async fn add_event(
     State(app): State<AppState>,
     IdPathJson(id, req): IdPathJson<RunId, NewEvent>,

@@ -32,10 +32,10 @@ pub struct PushQuery {
     responses(
         (status = 200, body = PushReceipt),
         (status = 404, body = Problem),
-        (status = 409, description = "The session is not running", body = Problem),
+        (status = 409, description = "The session is neither running nor degraded", body = Problem),
         (status = 415, description = "The body is neither text/plain nor application/json", body = Problem),
         (status = 422, description = "A line or element is invalid (`field` names it: `line 7`, `metrics[6].value`); nothing was stored", body = Problem),
-        (status = 502, description = "The session's Prometheus did not answer", body = Problem),
+        (status = 502, description = "The session's store did not answer", body = Problem),
     ))]
 pub async fn push_metrics(
     State(app): State<AppState>,

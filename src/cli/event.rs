@@ -1,12 +1,13 @@
 //! `benchmon event --session S --kind phase NAME`: tell the session what happened (a phase
-//! began, progress, a note, an alert); `--list` prints the session's events.
+//! began, progress, a note, an alert); `--start`/`--end` make it a phase event that also
+//! opens/closes the window NAME; `--list` prints the session's events.
 
 use super::output::{Output, Table};
 use super::targets::SessionOpt;
 use super::{CliError, Globals};
 use crate::client::Client;
 use crate::domain::{Timestamp, WindowName};
-use crate::session::{Event, EventKind, NewEvent, Severity};
+use crate::session::{Event, EventKind, NewEvent, PhaseWindow, Severity};
 
 #[derive(Debug, clap::Args)]
 pub struct EventArgs {
@@ -17,8 +18,15 @@ pub struct EventArgs {
     /// List the session's events instead of recording one.
     #[arg(long, conflicts_with_all = ["kind", "name"])]
     pub list: bool,
-    #[arg(long, value_enum, required_unless_present = "list")]
+    /// The event's kind (phase when `--start` or `--end` is given).
+    #[arg(long, value_enum, required_unless_present_any = ["list", "start", "end"])]
     pub kind: Option<EventKind>,
+    /// A phase event that also opens the window NAME at its time.
+    #[arg(long, conflicts_with_all = ["end", "list"])]
+    pub start: bool,
+    /// A phase event that also closes the open window NAME at its time.
+    #[arg(long, conflicts_with = "list")]
+    pub end: bool,
     /// What the event is about, e.g. warmup (the window-name grammar).
     #[arg(required_unless_present = "list")]
     pub name: Option<WindowName>,
@@ -36,7 +44,13 @@ pub struct EventArgs {
 }
 
 pub async fn run(client: &Client, out: &Output, a: EventArgs) -> Result<(), CliError> {
-    let (Some(kind), Some(name)) = (a.kind, a.name) else {
+    let window = match (a.start, a.end) {
+        (true, _) => Some(PhaseWindow::Start),
+        (_, true) => Some(PhaseWindow::End),
+        _ => None,
+    };
+    let kind = a.kind.or(window.map(|_| EventKind::Phase));
+    let (Some(kind), Some(name)) = (kind, a.name) else {
         let list = client.events(&a.session.session).await?;
         out.show(&list, |l| table(l));
         return Ok(());
@@ -48,10 +62,13 @@ pub async fn run(client: &Client, out: &Output, a: EventArgs) -> Result<(), CliE
         severity: a.severity,
         progress: a.progress,
         timestamp: a.at,
+        window,
     };
     let e = client.add_event(&a.session.session, &req).await?;
-    out.show(&e, |e| {
-        format!("recorded {:?} event {} at {}", e.kind, e.name, e.timestamp)
+    out.show(&e, |e| match e.window {
+        Some(PhaseWindow::Start) => format!("opened window {} at {}", e.name, e.timestamp),
+        Some(PhaseWindow::End) => format!("closed window {} at {}", e.name, e.timestamp),
+        None => format!("recorded {:?} event {} at {}", e.kind, e.name, e.timestamp),
     });
     Ok(())
 }

@@ -202,6 +202,7 @@ impl Writing {
             coverage: manifest.coverage.as_ref(),
             charts: &merged.charts,
             windows: &manifest.windows,
+            events: &events,
             verdict: &manifest.verdict,
             window_kpis: &windowed,
             energy: &energy,

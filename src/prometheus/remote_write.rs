@@ -61,10 +61,16 @@ pub fn write_request(batch: &Batch) -> WriteRequest {
     }
 }
 
-/// Sends a batch to the Prometheus at `base`. A 4xx means Prometheus refused a sample (and
-/// stored none of the request); it comes back as [`PromError::Status`].
-pub async fn send(http: &reqwest::Client, base: &str, batch: &Batch) -> Result<(), PromError> {
-    let url = format!("{}/api/v1/write", base.trim_end_matches('/'));
+/// The remote-write endpoint of a store whose API is at `base` (Prometheus with the receiver
+/// on, VictoriaMetrics single-node).
+pub fn endpoint(base: &str) -> String {
+    format!("{}/api/v1/write", base.trim_end_matches('/'))
+}
+
+/// Sends a batch to the remote-write endpoint `url`. A 4xx means the store refused a sample
+/// (Prometheus then stored none of the request); it comes back as [`PromError::Status`].
+pub async fn send(http: &reqwest::Client, url: &str, batch: &Batch) -> Result<(), PromError> {
+    let url = url.to_owned();
     let body = snap::raw::Encoder::new()
         .compress_vec(&write_request(batch).encode_to_vec())
         .map_err(|e| PromError::Status {

@@ -1,9 +1,13 @@
 //! Events: what a harness says happened (a phase began, 40 % done, a note, an alert), kept with
 //! the session in one `events.json` rewritten atomically under the session's lock, so they
 //! survive restarts, and written to `events.csv` in every bundle whose window holds them.
+//! A `phase` event with `window` also opens or closes the window named like it, in the same
+//! commit (see `phase`).
 
 use super::error::SessionError;
 use super::manager::Sessions;
+use super::phase::{self, Journal, PhaseWindow};
+use super::windows::{self, WindowError};
 use crate::domain::{RunId, Timestamp, WindowName};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -51,6 +55,11 @@ pub struct NewEvent {
     /// 5 s in the future.
     #[serde(default)]
     pub timestamp: Option<Timestamp>,
+    /// Only with `kind: phase`: `start` opens the named window `name` at the event's
+    /// timestamp, `end` closes it there; the event and the window change are stored together
+    /// or not at all.
+    #[serde(default)]
+    pub window: Option<PhaseWindow>,
 }
 
 /// A stored event.
@@ -62,6 +71,9 @@ pub struct Event {
     pub message: Option<String>,
     pub severity: Option<Severity>,
     pub progress: Option<f64>,
+    /// The window this phase event opened or closed.
+    #[serde(default)]
+    pub window: Option<PhaseWindow>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -72,6 +84,9 @@ pub enum EventError {
     Invalid { field: &'static str, reason: String },
     #[error("the session already keeps {MAX_EVENTS} events")]
     Full,
+    /// The phase's window change broke a window rule (nothing was stored).
+    #[error(transparent)]
+    Window(#[from] WindowError),
 }
 
 impl NewEvent {
@@ -96,6 +111,12 @@ impl NewEvent {
                 format!("progress {p} is not a percentage between 0 and 100"),
             ));
         }
+        if self.window.is_some() && self.kind != EventKind::Phase {
+            return Err(invalid(
+                "window",
+                "only a phase event opens or closes a window".to_owned(),
+            ));
+        }
         let timestamp = self.timestamp.unwrap_or(now);
         if timestamp.unix_millis() > now.unix_millis() + MAX_FUTURE_SKEW_MS {
             return Err(invalid(
@@ -116,6 +137,7 @@ impl NewEvent {
             message: self.message,
             severity: self.severity,
             progress: self.progress,
+            window: self.window,
         })
     }
 }
@@ -124,18 +146,30 @@ impl Sessions {
     /// The session's events in time order.
     pub async fn events(&self, id: &RunId) -> Result<Vec<Event>, SessionError> {
         let cell = self.cell(id).await?;
+        let journal = cell.paths.phase_journal();
+        if let Some(j) = phase::pending(&cell.paths)
+            .await
+            .map_err(|e| SessionError::io(&journal, e))?
+        {
+            return Ok(j.events);
+        }
         let path = cell.paths.events();
         crate::fsutil::read_json_or_default(&path)
             .await
             .map_err(|e| SessionError::io(&path, e))
     }
 
-    /// Validates and keeps an event, in time order, under the session's lock.
+    /// Validates and keeps an event, in time order, under the session's lock; a phase event
+    /// with `window` changes its window in the same commit.
     pub async fn add_event(&self, id: &RunId, req: NewEvent) -> Result<Event, EventError> {
         let cell = self.cell_to_change(id).await?;
         let guard = cell.lock().await;
         let created = guard.require(id)?.created_at;
         let event = req.validate(created, Timestamp::now())?;
+        let journal = cell.paths.phase_journal();
+        phase::finish(&cell.paths)
+            .await
+            .map_err(|e| SessionError::io(&journal, e))?;
         let path = cell.paths.events();
         let mut events: Vec<Event> = crate::fsutil::read_json_or_default(&path)
             .await
@@ -145,9 +179,22 @@ impl Sessions {
         }
         let at = events.partition_point(|e| e.timestamp <= event.timestamp);
         events.insert(at, event.clone());
-        crate::fsutil::write_json_atomic_async(path.clone(), events)
+        let Some(action) = event.window else {
+            crate::fsutil::write_json_atomic_async(path.clone(), events)
+                .await
+                .map_err(|e| SessionError::io(&path, e))?;
+            return Ok(event);
+        };
+        let mut windows = windows::read(&cell).await?;
+        match action {
+            PhaseWindow::Start => {
+                windows::open_in(&mut windows, event.name.clone(), event.timestamp, None)?
+            }
+            PhaseWindow::End => windows::close_in(&mut windows, &event.name, event.timestamp)?,
+        };
+        phase::commit(&cell.paths, Journal { events, windows })
             .await
-            .map_err(|e| SessionError::io(&path, e))?;
+            .map_err(|e| SessionError::io(&journal, e))?;
         Ok(event)
     }
 }

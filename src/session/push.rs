@@ -1,7 +1,8 @@
-//! Pushing a harness's samples into a running session's Prometheus (see `crate::push`).
+//! Pushing a harness's samples into a running session's store (see `crate::push`): its
+//! Prometheus, or with the sharded topology the store the scrapers write to.
 
-use super::{SessionError, SessionState, Sessions};
-use crate::domain::{ClientId, RunId, Timestamp};
+use super::{SessionError, Sessions};
+use crate::domain::{ClientId, RunId, StoreSpec, Timestamp};
 use crate::prometheus::client::PromError;
 use crate::push::{json::PushMetrics, Batch, BatchContext, PushError};
 use serde::{Deserialize, Serialize};
@@ -28,11 +29,22 @@ pub enum PushFailure {
     Session(#[from] SessionError),
     #[error(transparent)]
     Invalid(#[from] PushError),
-    /// Prometheus's receiver refused a sample (and rolled the request back).
-    #[error("the session's Prometheus refused the batch: {0}")]
+    /// The store refused a sample (Prometheus's receiver rolls the request back).
+    #[error("the session's store refused the batch: {0}")]
     Refused(String),
     #[error(transparent)]
     Prometheus(PromError),
+}
+
+/// Where a push goes: the store's own remote-write endpoint — the session's Prometheus or
+/// VictoriaMetrics job (at `prometheus_url`), or the site store's `remote_write_url`, whose
+/// query URL may be another service.
+fn write_url(store: &StoreSpec, prometheus_url: Option<&str>) -> Option<String> {
+    match (store, prometheus_url) {
+        (StoreSpec::Remote(r), _) => Some(r.remote_write_url.to_string()),
+        (_, Some(base)) => Some(crate::prometheus::remote_write::endpoint(base)),
+        (_, None) => None,
+    }
 }
 
 impl Sessions {
@@ -45,9 +57,15 @@ impl Sessions {
         body: PushBody,
     ) -> Result<PushReceipt, PushFailure> {
         let session = self.get(id).await?;
-        let url = match (&session.prometheus_url, session.state) {
-            (Some(url), SessionState::Running) => url.clone(),
-            _ => {
+        // A degraded sharded session's store still takes samples (only a scraper was lost).
+        let url = session
+            .state
+            .is_live()
+            .then(|| write_url(&session.store, session.prometheus_url.as_deref()))
+            .flatten();
+        let url = match url {
+            Some(url) => url,
+            None => {
                 return Err(SessionError::Conflict {
                     id: id.clone(),
                     state: session.state.as_str(),
@@ -89,5 +107,33 @@ impl Sessions {
             }
             Err(e) => Err(PushFailure::Prometheus(e)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{RemoteStore, StoreUrl};
+
+    #[test]
+    fn a_push_goes_to_the_job_store_or_the_site_store_remote_write_url() {
+        let job = "http://n1:9090/";
+        assert_eq!(
+            write_url(&StoreSpec::Prometheus, Some(job)).as_deref(),
+            Some("http://n1:9090/api/v1/write")
+        );
+        assert_eq!(
+            write_url(&StoreSpec::VictoriaMetrics, Some(job)).as_deref(),
+            Some("http://n1:9090/api/v1/write")
+        );
+        assert_eq!(write_url(&StoreSpec::VictoriaMetrics, None), None);
+        let site = StoreSpec::Remote(RemoteStore {
+            remote_write_url: StoreUrl::parse("http://mimir:8080/api/v1/push").unwrap(),
+            query_url: StoreUrl::parse("http://mimir-query:8080/prometheus").unwrap(),
+        });
+        assert_eq!(
+            write_url(&site, Some("http://mimir-query:8080/prometheus")).as_deref(),
+            Some("http://mimir:8080/api/v1/push")
+        );
     }
 }

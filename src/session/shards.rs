@@ -120,7 +120,7 @@ impl Sessions {
     ) -> Result<(), SessionError> {
         let remote_write_url = match (&next.store, &next.prometheus_url) {
             (StoreSpec::Remote(r), _) => r.remote_write_url.to_string(),
-            (_, Some(store)) => format!("{}/api/v1/write", store.trim_end_matches('/')),
+            (_, Some(store)) => crate::prometheus::remote_write::endpoint(store),
             (_, None) => return Ok(()),
         };
         let count = self.scraper_count(next);

@@ -156,6 +156,9 @@ impl SessionStore {
                         problems.push(format!("{}: id does not match directory", record.display()));
                         continue;
                     }
+                    if let Err(e) = super::phase::finish(&paths).await {
+                        problems.push(format!("{}: {e}", paths.phase_journal().display()));
+                    }
                     cells.insert(s.session_id.clone(), Arc::new(SessionCell::new(paths, s)));
                 }
                 Err(e) if record.exists() => problems.push(format!("{}: {e}", record.display())),

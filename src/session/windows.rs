@@ -60,11 +60,66 @@ pub enum WindowError {
 
 /// The session's windows; an unreadable file is an error, never "no windows" (the next edit
 /// would overwrite it and lose them all).
-async fn read(cell: &SessionCell) -> Result<Vec<Window>, SessionError> {
+/// A phase commit in flight is already the truth (see `phase`).
+pub(super) async fn read(cell: &SessionCell) -> Result<Vec<Window>, SessionError> {
+    let journal = cell.paths.phase_journal();
+    if let Some(j) = super::phase::pending(&cell.paths)
+        .await
+        .map_err(|e| SessionError::io(&journal, e))?
+    {
+        return Ok(j.windows);
+    }
     let path = cell.paths.windows();
     crate::fsutil::read_json_or_default(&path)
         .await
         .map_err(|e| SessionError::io(&path, e))
+}
+
+/// Adds window `name`: names are unique, an end must follow the start.
+pub(super) fn open_in(
+    windows: &mut Vec<Window>,
+    name: WindowName,
+    start: Timestamp,
+    end: Option<Timestamp>,
+) -> Result<Window, WindowError> {
+    if windows.iter().any(|w| w.name == name) {
+        return Err(WindowError::Exists(name));
+    }
+    if let Some(end) = end.filter(|e| *e <= start) {
+        return Err(WindowError::Order { start, end });
+    }
+    let w = Window {
+        name,
+        start,
+        end,
+        open: end.is_none(),
+    };
+    windows.push(w.clone());
+    Ok(w)
+}
+
+/// Closes the open window `name` at `end`, which must follow its start.
+pub(super) fn close_in(
+    windows: &mut [Window],
+    name: &WindowName,
+    end: Timestamp,
+) -> Result<Window, WindowError> {
+    let w = windows
+        .iter_mut()
+        .find(|w| &w.name == name)
+        .ok_or_else(|| WindowError::Unknown(name.clone()))?;
+    if !w.open {
+        return Err(WindowError::Closed(name.clone()));
+    }
+    if end <= w.start {
+        return Err(WindowError::Order {
+            start: w.start,
+            end,
+        });
+    }
+    w.end = Some(end);
+    w.open = false;
+    Ok(w.clone())
 }
 
 async fn write(cell: &SessionCell, windows: Vec<Window>) -> Result<(), SessionError> {
@@ -97,6 +152,9 @@ impl Sessions {
         let cell = self.cell_to_change(id).await?;
         let guard = cell.lock().await;
         guard.require(id)?;
+        super::phase::finish(&cell.paths)
+            .await
+            .map_err(|e| SessionError::io(&cell.paths.phase_journal(), e))?;
         let mut windows = read(&cell).await?;
         let out = edit(&mut windows)?;
         write(&cell, windows).await?;
@@ -105,25 +163,12 @@ impl Sessions {
 
     pub async fn add_window(&self, id: &RunId, req: NewWindow) -> Result<Window, WindowError> {
         self.edit_windows(id, |windows| {
-            if windows.iter().any(|w| w.name == req.name) {
-                return Err(WindowError::Exists(req.name));
-            }
             let (start, end) = match (req.start, req.end) {
                 (None, None) => (Timestamp::now(), None),
                 (Some(s), e) => (s, e),
                 (None, Some(_)) => return Err(WindowError::EndWithoutStart),
             };
-            if let Some(end) = end.filter(|e| *e <= start) {
-                return Err(WindowError::Order { start, end });
-            }
-            let w = Window {
-                name: req.name,
-                start,
-                end,
-                open: end.is_none(),
-            };
-            windows.push(w.clone());
-            Ok(w)
+            open_in(windows, req.name, start, end)
         })
         .await
     }
@@ -135,23 +180,7 @@ impl Sessions {
         req: CloseWindow,
     ) -> Result<Window, WindowError> {
         self.edit_windows(id, |windows| {
-            let w = windows
-                .iter_mut()
-                .find(|w| &w.name == name)
-                .ok_or_else(|| WindowError::Unknown(name.clone()))?;
-            if !w.open {
-                return Err(WindowError::Closed(name.clone()));
-            }
-            let end = req.end.unwrap_or_else(Timestamp::now);
-            if end <= w.start {
-                return Err(WindowError::Order {
-                    start: w.start,
-                    end,
-                });
-            }
-            w.end = Some(end);
-            w.open = false;
-            Ok(w.clone())
+            close_in(windows, name, req.end.unwrap_or_else(Timestamp::now))
         })
         .await
     }

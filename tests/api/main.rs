@@ -13,6 +13,7 @@ mod limits;
 mod multi_node;
 mod openapi;
 mod push;
+mod push_sharded;
 mod rendering;
 mod restart;
 mod rules;

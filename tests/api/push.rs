@@ -7,10 +7,11 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use std::time::Duration;
 
-/// The histogram's finite bucket bounds; each 100 ms step adds 2, 3, 2 and 1 observations to
-/// (≤0.1], (0.1, 0.5], (0.5, 1] and (1, +Inf), so the cumulative counts grow by 2, 5, 7, 8.
-const BOUNDS: [&str; 4] = ["0.1", "0.5", "1", "+Inf"];
-const PER_STEP: [f64; 4] = [2.0, 5.0, 7.0, 8.0];
+/// The histogram's bucket bounds; each 100 ms step adds 40, 110, 49 and 1 observations to
+/// (≤0.1], (0.1, 0.5], (0.5, 2.5] and (2.5, +Inf), so the cumulative counts grow by 40, 150,
+/// 199, 200 and p50, p95 and p99 all fall inside finite buckets (interpolated, not a bound).
+const BOUNDS: [&str; 4] = ["0.1", "0.5", "2.5", "+Inf"];
+const PER_STEP: [f64; 4] = [40.0, 150.0, 199.0, 200.0];
 const POINTS: i64 = 200;
 const STEP_MS: i64 = 100;
 
@@ -44,7 +45,7 @@ fn counter_at(k: i64) -> f64 {
 
 /// Prometheus's `histogram_quantile` over cumulative `(bound, count)` pairs, step by step as
 /// Prometheus writes it (the rank in the +Inf bucket gives the highest finite bound).
-fn quantile(q: f64, buckets: &[(f64, f64)]) -> f64 {
+pub(crate) fn quantile(q: f64, buckets: &[(f64, f64)]) -> f64 {
     let total = buckets.last().unwrap().1;
     let mut rank = q * total;
     let i = buckets.iter().position(|b| b.1 >= rank).unwrap();
@@ -165,15 +166,21 @@ async fn a_pushed_counter_and_histogram_give_exact_kpis_and_bad_pushes_store_not
 
     let latency = aggregate(&out, "latency");
     let steps = (POINTS - 1) as f64;
-    let buckets: Vec<(f64, f64)> = [0.1, 0.5, 1.0, f64::INFINITY]
+    let buckets: Vec<(f64, f64)> = [0.1, 0.5, 2.5, f64::INFINITY]
         .into_iter()
         .zip(PER_STEP.map(|per| per * steps))
         .collect();
     assert_eq!(latency["kind"], "histogram", "{latency}");
-    assert_eq!(latency["observations"], 8.0 * steps);
-    assert_eq!(latency["p50"], quantile(0.5, &buckets));
-    assert_eq!(latency["p95"], 1.0);
-    assert_eq!(latency["p99"], 1.0);
+    assert_eq!(latency["observations"], 200.0 * steps);
+    for (kpi, q, (low, high)) in [
+        ("p50", 0.5, (0.1, 0.5)),
+        ("p95", 0.95, (0.5, 2.5)),
+        ("p99", 0.99, (0.5, 2.5)),
+    ] {
+        let want = quantile(q, &buckets);
+        assert!(low < want && want < high, "{kpi} = {want} is interpolated");
+        assert_eq!(latency[kpi], want, "{kpi}: {latency}");
+    }
 
     // Each bad request names its line and stores nothing, not even its good first line.
     let good = format!("harness_refused_total 1 {}\n", now_ms() - 1000);

@@ -330,8 +330,9 @@ impl Drop for OwnStore {
     }
 }
 
-/// A session on `store` with 2 scrapers: every target in the store once, a collection from
-/// it, and after stop (no job of benchmon's holds the data) a collection from it again.
+/// A session on `store` with 2 scrapers: every target in the store once, a push stored there,
+/// a collection from it, and after stop (no job of benchmon's holds the data) a collection
+/// from it again.
 async fn scrapers_feed_a_store_benchmon_did_not_start(program: &str) {
     let store = OwnStore::start(program).await;
     let app = spawn_app(LauncherKind::Slurm).await;
@@ -375,6 +376,18 @@ async fn scrapers_feed_a_store_benchmon_did_not_start(program: &str) {
         by_instance.values().all(|s| s.len() == 1),
         "{by_instance:?}"
     );
+    // A push goes to the store's remote_write_url (its query URL may be another service).
+    let r = reqwest::Client::new()
+        .post(app.url(&format!("/api/v1/sessions/{id}/metrics")))
+        .header("Content-Type", "text/plain")
+        .body("loadgen_ops_total 7\n")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let pushed = format!(r#"loadgen_ops_total{{session="{id}",source="push"}}"#);
+    let pushed = query_until_present(&store.base, &pushed, Duration::from_secs(10)).await;
+    assert_eq!(pushed[0]["value"][1], "7", "{pushed:?}");
     tokio::time::sleep(Duration::from_secs(4)).await;
     let live = app
         .collect(&id, &from_json(json!({"last": "3s", "profiles": false})))
@@ -396,7 +409,8 @@ async fn scrapers_feed_a_store_benchmon_did_not_start(program: &str) {
         .await
         .success(201);
     assert_eq!(after.manifest["context"]["prometheus_source"], "store");
-    assert_eq!(after.extra["raw_series"], 12 * 6);
+    // The 12 targets' 6 series each, and the pushed one.
+    assert_eq!(after.extra["raw_series"], 12 * 6 + 1);
     app.shutdown().await;
 }
 

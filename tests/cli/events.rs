@@ -62,5 +62,28 @@ async fn event_records_phases_and_alerts_and_lists_them_in_time_order() {
         table.stdout.contains("critical") && table.stdout.contains("p99 over 2 s"),
         "{table}"
     );
+
+    // `--start`/`--end`: a phase event that opens/closes the window of its name.
+    let opened = ["event", "-s", &id, "--start", "steady", "--json"];
+    let opened = cli(&url, &opened).await.success().json();
+    assert_eq!(
+        (&opened["kind"], &opened["window"]),
+        (&"phase".into(), &"start".into())
+    );
+    let end = ["event", "-s", &id, "--kind", "phase", "--end", "steady"];
+    let closed = cli(&url, &end).await.success();
+    assert!(
+        closed.stdout.contains("closed window steady at"),
+        "{closed}"
+    );
+    let again = cli(&url, &end).await;
+    assert_eq!(again.code, 1, "{again}");
+    assert!(
+        again.stderr.contains("window steady is already closed"),
+        "{again}"
+    );
+    let windows = app.windows(&id).await.success(200);
+    assert_eq!(windows.len(), 1);
+    assert_eq!(serde_json::json!(windows[0].start), opened["timestamp"]);
     app.shutdown().await;
 }

@@ -95,6 +95,58 @@ async fn the_harness_runs_a_benchmark_window_and_prints_the_report() {
     app.shutdown().await;
 }
 
+#[tokio::test]
+async fn the_push_load_example_pushes_a_real_load_and_its_kpis_equal_the_pushed_data() {
+    let app = spawn_app(LauncherKind::Slurm).await;
+    let id = unique_id("push-load");
+    let mut cmd = command("python3", &app.url(""));
+    cmd.arg(repo_file("examples/push-load.py"))
+        .env("RUN_ID", &id)
+        .env("LOAD_SECONDS", "3");
+    let run = output(cmd).await.success();
+    eprintln!("{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("the bundle's KPIs equal the pushed data"),
+        "{run}"
+    );
+    // A real load: hundreds of requests at least, all answered.
+    let requests: u64 = run
+        .stdout
+        .split("load: ")
+        .nth(1)
+        .and_then(|l| l.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no load line:\n{run}"));
+    assert!(requests > 100, "{run}");
+    let report = run
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("report: "))
+        .unwrap_or_else(|| panic!("no report line:\n{run}"));
+    let html = std::fs::read_to_string(report).unwrap();
+    // Both phase events marked on every chart.
+    let charts: Vec<&str> = html
+        .split("<div class=\"chart\">\n<h3>")
+        .skip(1)
+        .filter_map(|c| c.split("</h3>").next())
+        .collect();
+    assert!(!charts.is_empty(), "no chart");
+    assert_eq!(
+        html.matches(r#"class="event-marker""#).count(),
+        2 * charts.len(),
+        "{charts:?}"
+    );
+    // The phase events made the window: exactly LOAD_SECONDS long, closed.
+    let windows = app.client.windows(&id.parse().unwrap()).await.unwrap();
+    assert_eq!(windows.len(), 1);
+    let w = &windows[0];
+    assert_eq!(w.end.unwrap().unix_millis() - w.start.unix_millis(), 3_000);
+    let s = app.client.session(&id).await.unwrap();
+    assert_eq!(s.state.as_str(), "stopped");
+    app.shutdown().await;
+}
+
 #[test]
 fn the_scripts_parse() {
     for script in [
@@ -118,6 +170,16 @@ fn the_scripts_parse() {
     let out = std::process::Command::new("python3")
         .args(["-c", "import ast, sys; ast.parse(open(sys.argv[1]).read())"])
         .arg(repo_file("examples/seed_client.py"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = std::process::Command::new("python3")
+        .args(["-c", "import ast, sys; ast.parse(open(sys.argv[1]).read())"])
+        .arg(repo_file("examples/push-load.py"))
         .output()
         .unwrap();
     assert!(

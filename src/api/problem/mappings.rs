@@ -272,6 +272,14 @@ impl From<EventError> for ApiError {
             EventError::Session(inner) => inner.into(),
             EventError::Invalid { field, reason } => ApiError::validation(field, reason),
             EventError::Full => ApiError::conflict(e.to_string()),
+            // The window rules of a phase event: a name taken, or no such open window, is a
+            // conflict with the session's windows (not a missing resource: the event is the
+            // resource); an end not after the start is the event's timestamp's fault.
+            EventError::Window(WindowError::Session(s)) => s.into(),
+            EventError::Window(
+                w @ (WindowError::Exists(_) | WindowError::Closed(_) | WindowError::Unknown(_)),
+            ) => ApiError::conflict(w.to_string()).with_field("name"),
+            EventError::Window(w) => ApiError::validation("timestamp", w.to_string()),
         }
     }
 }

@@ -1,7 +1,9 @@
 //! One chart per query as an SVG string (plotters' SVG backend), the named windows shaded
-//! and labelled.
+//! and labelled, the events marked (see `markers`).
 
+use super::markers::{self, Marker};
 use crate::export::chart::{ChartData, Line};
+use crate::export::events::EventRow;
 use crate::export::unit::{tick, Unit};
 use crate::export::MarkedWindow;
 use plotters::prelude::*;
@@ -44,14 +46,22 @@ fn segments(line: &Line) -> Vec<Vec<(f64, f64)>> {
     out
 }
 
+/// What is drawn over every chart: the named windows and the events.
+pub(super) struct Overlays<'a> {
+    pub(super) windows: &'a [MarkedWindow],
+    /// Events outside the chart's span are skipped.
+    pub(super) events: &'a [EventRow],
+}
+
 /// Draws one chart as an SVG string.
 pub(super) fn draw(
     c: &ChartData,
     start_s: f64,
     end_s: f64,
-    windows: &[MarkedWindow],
+    overlays: &Overlays<'_>,
     unit: Option<Unit>,
 ) -> Result<String, String> {
+    let windows = overlays.windows;
     let err = |e: &dyn std::fmt::Display| e.to_string();
     let ys = c
         .lines
@@ -72,6 +82,7 @@ pub(super) fn draw(
     let (lo, hi) = (lo - pad, hi + pad);
     let long = end_s - start_s > 86_400.0;
     let mut svg = String::new();
+    let mut marks = Vec::new();
     {
         let root = SVGBackend::with_string(&mut svg, (960, 340)).into_drawing_area();
         root.fill(&WHITE).map_err(|e| err(&e))?;
@@ -128,9 +139,22 @@ pub(super) fn draw(
                     .map_err(|e| err(&e))?;
             }
         }
+        for e in overlays.events {
+            let t = e.timestamp.unix_secs_f64();
+            if (start_s..=end_s).contains(&t) {
+                let (x, top) = ch.backend_coord(&(t, hi));
+                let (_, bottom) = ch.backend_coord(&(t, lo));
+                marks.push(Marker {
+                    event: e,
+                    x,
+                    top,
+                    bottom,
+                });
+            }
+        }
         root.present().map_err(|e| err(&e))?;
     }
-    Ok(svg)
+    Ok(markers::append(svg, &marks))
 }
 
 /// The legend, drawn by the page under the chart (never over the lines): each line's label —
@@ -186,7 +210,11 @@ mod tests {
             start: crate::domain::Timestamp::parse("5").unwrap(),
             end: crate::domain::Timestamp::parse("15").unwrap(),
         };
-        let svg = draw(&c, 0.0, 20.0, &[w], None).unwrap();
+        let overlays = Overlays {
+            windows: &[w],
+            events: &[],
+        };
+        let svg = draw(&c, 0.0, 20.0, &overlays, None).unwrap();
         assert!(
             svg.starts_with("<svg") && !svg.contains("<script>") && svg.contains("&lt;script&gt;")
         );

@@ -1,24 +1,28 @@
 //! `report.html`: a self-contained page (no scripts, no external resources) with the KPI table,
 //! coverage, and one chart per query drawn by plotters' SVG backend and embedded inline. The
-//! named windows are shaded and labelled on every chart.
+//! named windows are shaded and labelled on every chart, and the session's events in the
+//! collection are marked on every chart (a line in the kind's colour, the name, a tooltip) and
+//! listed in an Events table.
 //!
 //! The template only prints strings prepared here; askama escapes them (`.html`). The SVG is
 //! inserted unescaped: plotters escapes the text it draws.
 //!
-//! Files: `tables` (KPI and coverage rows), `draw` (the charts).
+//! Files: `tables` (KPI and coverage rows), `draw` (the charts), `markers` (events on them).
 
 mod draw;
+mod markers;
 mod meta;
 mod tables;
 
 use super::chart::ChartData;
 use super::coverage::CoverageReport;
 use super::energy::EnergyRow;
+use super::events::EventRow;
 use super::quality::{Quality, Verdict};
 use super::windowed::WindowSummary;
 use super::{CollectError, MarkedWindow, QueryReport};
 use askama::Template;
-use draw::draw;
+use draw::{draw, Overlays};
 use tables::{CovRow, KpiRow};
 
 /// Everything the report shows.
@@ -34,6 +38,8 @@ pub(crate) struct ReportInput<'a> {
     pub(crate) coverage: Option<&'a CoverageReport>,
     pub(crate) charts: &'a [ChartData],
     pub(crate) windows: &'a [MarkedWindow],
+    /// The session's events (those inside the collection are shown).
+    pub(crate) events: &'a [EventRow],
     pub(crate) verdict: &'a Verdict,
     /// KPIs of each named window overlapping the collection.
     pub(crate) window_kpis: &'a [WindowSummary],
@@ -99,7 +105,37 @@ struct ReportHtml {
     energy: Vec<[String; 6]>,
     /// `(alert, state, first seen, last seen, labels)`: the session's alerts in the window.
     alerts: Vec<[String; 5]>,
+    events: Vec<EventView>,
     charts: Vec<ChartView>,
+}
+
+/// One row of the Events table.
+struct EventView {
+    time: String,
+    kind: String,
+    name: String,
+    severity: String,
+    progress: String,
+    message: String,
+    /// The marker's colour, for the swatch that ties the row to the charts.
+    color: &'static str,
+}
+
+/// The events inside the collection, in time order.
+fn event_rows(events: &[EventRow], start_s: f64, end_s: f64) -> Vec<EventView> {
+    events
+        .iter()
+        .filter(|e| (start_s..=end_s).contains(&e.timestamp.unix_secs_f64()))
+        .map(|e| EventView {
+            time: e.timestamp.to_string(),
+            kind: e.kind.clone(),
+            name: e.name.clone(),
+            severity: e.severity.clone().unwrap_or_default(),
+            progress: e.progress.map(|p| format!("{p} %")).unwrap_or_default(),
+            message: e.message.clone().unwrap_or_default(),
+            color: markers::color(e),
+        })
+        .collect()
 }
 
 /// The alerts the caller listed in the manifest's context (`alerts`, as `alerts.csv` has them).
@@ -137,6 +173,10 @@ fn alert_rows(context: &serde_json::Value) -> Vec<[String; 5]> {
 pub(crate) fn render(input: &ReportInput<'_>) -> Result<String, CollectError> {
     let (rows, methods) = tables::kpi_rows(input.queries, input.window_kpis);
     let coverage = tables::coverage_rows(input.coverage);
+    let overlays = Overlays {
+        windows: input.windows,
+        events: input.events,
+    };
     let mut charts = Vec::new();
     for c in input.charts {
         let q = input.queries.iter().find(|q| q.name == c.query);
@@ -173,7 +213,7 @@ pub(crate) fn render(input: &ReportInput<'_>) -> Result<String, CollectError> {
                 c,
                 input.start_s,
                 input.end_s,
-                input.windows,
+                &overlays,
                 q.and_then(|q| q.unit),
             )
             .map_err(CollectError::Report)?,
@@ -197,6 +237,7 @@ pub(crate) fn render(input: &ReportInput<'_>) -> Result<String, CollectError> {
         meta: meta::run_metadata(input.context, &input.prometheus, &input.version),
         energy,
         alerts: alert_rows(input.context),
+        events: event_rows(input.events, input.start_s, input.end_s),
         banner: Banner::new(input.verdict),
         title: input.title.to_owned(),
         generated: crate::domain::Timestamp::now().to_string(),
