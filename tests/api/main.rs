@@ -7,6 +7,7 @@ mod auth_metrics;
 mod collect;
 mod compare;
 mod events;
+mod files;
 mod fuzz;
 mod golden;
 mod limits;
