@@ -59,7 +59,7 @@ impl Auth {
 fn is_open_path(path: &str) -> bool {
     matches!(
         path,
-        "/" | "/health" | "/ready" | "/metrics" | "/openapi.json"
+        "/" | "/favicon.ico" | "/health" | "/ready" | "/metrics" | "/openapi.json"
     ) || path == "/docs"
         || path.starts_with("/docs/")
         || path.starts_with("/web/")

@@ -168,6 +168,7 @@ pub fn router(state: AppState) -> Router {
         .route("/sessions/{id}", get(web::session))
         .route("/web/app.js", get(web::script))
         .route("/web/style.css", get(web::style))
+        .route("/favicon.ico", get(web::favicon))
         .route("/health", get(system::health))
         .route("/ready", get(system::ready))
         .route("/metrics", get(system::metrics))

@@ -83,3 +83,9 @@ pub async fn style() -> Response {
         "text/css; charset=utf-8",
     )
 }
+
+/// `GET /favicon.ico`: nothing, said politely. Browsers ask for it on every page, bundle files
+/// included; a 401 or 404 there is an error in their console.
+pub async fn favicon() -> axum::http::StatusCode {
+    axum::http::StatusCode::NO_CONTENT
+}

@@ -42,7 +42,7 @@ function el(tag, attrs, ...children) {
     else if (k.startsWith("data-")) e.setAttribute(k, v);
     else e[k] = v;
   }
-  for (const c of children.flat()) {
+  for (const c of children.flat(Infinity)) {
     if (c === null || c === undefined) continue;
     e.append(typeof c === "string" || typeof c === "number" ? String(c) : c);
   }
@@ -261,7 +261,7 @@ async function renderSession(id) {
       );
     }),
   );
-  document.getElementById("content").replaceChildren(
+  const parts = [
     dl,
     el("h2", {}, "Targets"),
     targetsCell(d.targets),
@@ -270,7 +270,9 @@ async function renderSession(id) {
     windowsCell(d.windows),
     el("h2", {}, "Collections"),
     bundles.length ? bundles : el("p", { class: "note" }, "No collections yet."),
-  );
+  ];
+  // replaceChildren takes nodes, not arrays or nulls.
+  document.getElementById("content").replaceChildren(...parts.flat().filter((p) => p));
 }
 
 function showLogin(message) {

@@ -3,7 +3,6 @@
 //! with tokens, the bundle cookie admits exactly its bundle; the web view's shell is open.
 
 use crate::support::*;
-use benchmon::config::SiteConfig;
 use benchmon::launcher::LauncherKind;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -235,16 +234,6 @@ async fn an_unknown_session_collection_or_file_is_a_404_naming_its_field() {
     app.shutdown().await;
 }
 
-async fn app_with_tokens(launcher: LauncherKind) -> TestApp {
-    let dirs = Dirs::new();
-    let mut settings = test_settings(&dirs, launcher);
-    let toml = format!(
-        "[[auth.tokens]]\nname = \"r\"\nrole = \"read\"\ntoken = \"{READ}\"\n[[auth.tokens]]\nname = \"w\"\nrole = \"write\"\ntoken = \"{WRITE}\"\n"
-    );
-    settings.site.auth = SiteConfig::from_toml(&toml).unwrap().auth;
-    spawn_app_with(settings, dirs).await.with_token(WRITE)
-}
-
 /// The `name=value` part of a `Set-Cookie` header.
 fn cookie_pair(set_cookie: &str) -> String {
     set_cookie.split(';').next().unwrap().trim().to_owned()
@@ -252,7 +241,7 @@ fn cookie_pair(set_cookie: &str) -> String {
 
 #[tokio::test]
 async fn with_tokens_the_bundle_cookie_admits_its_own_bundles_files_and_nothing_else() {
-    let app = app_with_tokens(LauncherKind::Local).await;
+    let app = spawn_app_with_tokens(LauncherKind::Local, READ, WRITE).await;
     let id = unique_id("grant");
     session_with_a_bundle(&app, &id).await;
     let body = json!({"last": "30s", "run_id": "run-001"});

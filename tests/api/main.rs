@@ -26,4 +26,5 @@ mod support;
 mod targets;
 mod topology;
 mod validation;
+mod web_view;
 mod windows;

@@ -5,6 +5,9 @@
 // Each binary uses a part of this module.
 #![allow(dead_code)]
 
+/// Headless Chromium: one-shot runs and a WebDriver client.
+pub mod browser;
+
 use benchmon::api::problem::Problem;
 use benchmon::client::{Client, ClientError, CollectRequest, CollectResult};
 use benchmon::config::{Settings, SiteConfig};
@@ -97,6 +100,17 @@ pub fn test_settings(dirs: &Dirs, launcher: LauncherKind) -> Settings {
 pub async fn spawn_app(launcher: LauncherKind) -> TestApp {
     let dirs = Dirs::new();
     spawn_app_with(test_settings(&dirs, launcher), dirs).await
+}
+
+/// A server with a read and a write token configured; its typed client sends `write`.
+pub async fn spawn_app_with_tokens(launcher: LauncherKind, read: &str, write: &str) -> TestApp {
+    let dirs = Dirs::new();
+    let mut settings = test_settings(&dirs, launcher);
+    let toml = format!(
+        "[[auth.tokens]]\nname = \"r\"\nrole = \"read\"\ntoken = \"{read}\"\n[[auth.tokens]]\nname = \"w\"\nrole = \"write\"\ntoken = \"{write}\"\n"
+    );
+    settings.site.auth = SiteConfig::from_toml(&toml).unwrap().auth;
+    spawn_app_with(settings, dirs).await.with_token(write)
 }
 
 /// A server on existing dirs (a "restart"), with the given settings.
