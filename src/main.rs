@@ -70,8 +70,8 @@ async fn server(command: Command) -> anyhow::Result<()> {
             settings.listen = listener.local_addr()?;
             let addr = listener.local_addr()?;
             tracing::info!(
-                "benchmon {} listening on http://{addr} (launcher {:?}): API http://{addr}/api/v1, \
-                 docs http://{addr}/docs, metrics http://{addr}/metrics",
+                "benchmon {} listening on http://{addr} (launcher {:?}): web view http://{addr}/, \
+                 API http://{addr}/api/v1, docs http://{addr}/docs, metrics http://{addr}/metrics",
                 env!("CARGO_PKG_VERSION"),
                 settings.launcher
             );

@@ -50,7 +50,7 @@ pub async fn build(mut settings: Settings) -> anyhow::Result<App> {
         .build()?;
     let tracker = TaskTracker::new();
     let shutdown = CancellationToken::new();
-    let auth = Arc::new(crate::api::auth::Auth::new(&settings.site.auth));
+    let auth = Arc::new(crate::api::auth::Auth::new(&settings.site.auth)?);
     if auth.enabled() {
         tracing::info!(
             "bearer-token auth on ({} tokens)",

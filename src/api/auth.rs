@@ -1,9 +1,13 @@
 //! Optional bearer-token auth. With no tokens configured every route is open. With tokens, a
 //! `read` token may GET, a `write` token may do everything; `/health`, `/ready`, `/metrics`,
-//! `/docs` and `/openapi.json` stay open (probes, scrapers, and Swagger UI's own page).
+//! `/docs` and `/openapi.json` stay open (probes, scrapers, and Swagger UI's own page), and so
+//! does the web view's shell (`/`, `/sessions/{id}`, `/web/…`: static pages that hold no data
+//! and ask for a token themselves). A bundle's files also admit a [`grant`](super::grant)
+//! cookie, made for a request that had a token.
 //!
 //! Tokens are compared by SHA-256 digest in constant time, and are never logged.
 
+use super::grant::GrantKey;
 use super::problem::ApiError;
 use crate::config::{AuthSettings, Role};
 use axum::extract::{Request, State};
@@ -13,20 +17,22 @@ use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 
-/// The configured tokens, as digests.
+/// The configured tokens, as digests, and the key of bundle cookies.
 pub struct Auth {
     tokens: Vec<([u8; 32], Role)>,
+    pub grants: GrantKey,
 }
 
 impl Auth {
-    pub fn new(settings: &AuthSettings) -> Self {
-        Auth {
+    pub fn new(settings: &AuthSettings) -> std::io::Result<Self> {
+        Ok(Auth {
             tokens: settings
                 .tokens
                 .iter()
                 .map(|t| (Sha256::digest(t.token.as_bytes()).into(), t.role))
                 .collect(),
-        }
+            grants: GrantKey::random()?,
+        })
     }
 
     pub fn enabled(&self) -> bool {
@@ -51,9 +57,13 @@ impl Auth {
 }
 
 fn is_open_path(path: &str) -> bool {
-    matches!(path, "/health" | "/ready" | "/metrics" | "/openapi.json")
-        || path == "/docs"
+    matches!(
+        path,
+        "/" | "/favicon.ico" | "/health" | "/ready" | "/metrics" | "/openapi.json"
+    ) || path == "/docs"
         || path.starts_with("/docs/")
+        || path.starts_with("/web/")
+        || path.starts_with("/sessions/")
 }
 
 /// Middleware: checks the bearer token against the route's needed role.
@@ -72,7 +82,13 @@ pub async fn require_token(State(auth): State<Arc<Auth>>, req: Request, next: Ne
                 .eq_ignore_ascii_case("bearer")
                 .then_some(token.trim())
         });
-    let Some(role) = presented.and_then(|t| auth.role_of(t)) else {
+    let reading = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    let role = presented.and_then(|t| auth.role_of(t));
+    let fetching = matches!(*req.method(), Method::GET | Method::HEAD);
+    if role.is_none() && fetching && auth.grants.admits(req.headers(), req.uri().path()) {
+        return next.run(req).await;
+    }
+    let Some(role) = role else {
         let detail = if presented.is_some() {
             "the bearer token is not valid"
         } else {
@@ -85,7 +101,6 @@ pub async fn require_token(State(auth): State<Arc<Auth>>, req: Request, next: Ne
         );
         return resp;
     };
-    let reading = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     if role == Role::Read && !reading {
         return ApiError::forbidden(format!(
             "a read token may not {} this route; it needs a write token",

@@ -2,7 +2,7 @@
 //! text rejections: JSON bodies, query strings, and the ids in a route's path.
 
 use super::problem::ApiError;
-use crate::domain::{ClientId, Invalid, RunId, ServiceName, WindowName};
+use crate::domain::{ClientId, FileName, Invalid, RunId, ServiceName, WindowName};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
@@ -159,6 +159,25 @@ impl PathId for ServiceName {
 impl PathId for WindowName {
     const FIELD: &'static str = "name";
 }
+/// A file of a bundle (`…/files/{name}`).
+impl PathId for FileName {
+    const FIELD: &'static str = "name";
+}
+
+/// A bundle directory's name in a path (`…/collections/{collection}/…`): a [`FileName`]
+/// reported as the field `collection`.
+#[derive(Debug, Clone)]
+pub struct CollectionName(pub FileName);
+
+impl std::str::FromStr for CollectionName {
+    type Err = Invalid;
+    fn from_str(s: &str) -> Result<Self, Invalid> {
+        FileName::parse(s).map(CollectionName)
+    }
+}
+impl PathId for CollectionName {
+    const FIELD: &'static str = "collection";
+}
 
 /// What a route's path parameters parse into: one id, or a pair in path order.
 pub trait PathIds: Sized {
@@ -184,6 +203,13 @@ impl<A: PathId, B: PathId> PathIds for (A, B) {
     type Segments = (String, String);
     fn parse((a, b): (String, String)) -> Result<Self, ApiError> {
         Ok((parse_id(&a)?, parse_id(&b)?))
+    }
+}
+
+impl<A: PathId, B: PathId, C: PathId> PathIds for (A, B, C) {
+    type Segments = (String, String, String);
+    fn parse((a, b, c): (String, String, String)) -> Result<Self, ApiError> {
+        Ok((parse_id(&a)?, parse_id(&b)?, parse_id(&c)?))
     }
 }
 

@@ -7,6 +7,8 @@ pub mod collect;
 pub mod compare;
 pub mod events;
 pub mod extract;
+pub mod files;
+pub mod grant;
 pub mod observe;
 pub mod openapi;
 pub mod problem;
@@ -14,6 +16,7 @@ pub mod push;
 pub mod sessions;
 pub mod system;
 pub mod targets;
+pub mod web;
 pub mod windows;
 
 use crate::config::Settings;
@@ -69,6 +72,8 @@ pub struct AppState {
         windows::delete_window,
         collect::collect,
         collect::list_collections,
+        files::list_files,
+        files::get_file,
         compare::compare,
         system::health,
         system::ready,
@@ -148,9 +153,22 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/sessions/{id}/collect", post(collect::collect))
         .route("/sessions/{id}/collections", get(collect::list_collections))
+        .route(
+            "/sessions/{id}/collections/{collection}/files",
+            get(files::list_files),
+        )
+        .route(
+            "/sessions/{id}/collections/{collection}/files/{name}",
+            get(files::get_file),
+        )
         .route("/compare", post(compare::compare));
     Router::new()
         .nest("/api/v1", api)
+        .route("/", get(web::index))
+        .route("/sessions/{id}", get(web::session))
+        .route("/web/app.js", get(web::script))
+        .route("/web/style.css", get(web::style))
+        .route("/favicon.ico", get(web::favicon))
         .route("/health", get(system::health))
         .route("/ready", get(system::ready))
         .route("/metrics", get(system::metrics))

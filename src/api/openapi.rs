@@ -53,7 +53,7 @@ impl utoipa::Modify for ProblemResponses {
             for (op, is_delete) in ops {
                 let Some(op) = op else { continue };
                 add_shared_statuses(op, api, is_delete);
-                constrain_path_ids(op);
+                constrain_path_ids(op, path);
                 for (status, resp) in op.responses.responses.iter_mut() {
                     if let (true, RefOr::T(resp)) = (status.as_str() >= "400", resp) {
                         as_problem(resp);
@@ -112,15 +112,22 @@ fn add_shared_statuses(op: &mut Operation, api: bool, is_delete: bool) {
     }
 }
 
-/// Every path parameter is an id (session, client, service, window): its grammar, so the
-/// document is not looser than the `IdPath` extractor.
-fn constrain_path_ids(op: &mut Operation) {
+/// Every path parameter is an id (session, client, service, window) or a bundle's directory
+/// or file name: its grammar, so the document is not looser than the `IdPath` extractor.
+fn constrain_path_ids(op: &mut Operation, path: &str) {
+    use crate::domain::{FILE_NAME_PATTERN, IDENT_PATTERN};
     use utoipa::openapi::schema::{ObjectBuilder, Type};
+    let files = path.contains("/collections/{collection}/files");
     for p in op.parameters.iter_mut().flatten() {
         if p.parameter_in == ParameterIn::Path {
+            let pattern = match p.name.as_str() {
+                "collection" => FILE_NAME_PATTERN,
+                "name" if files => FILE_NAME_PATTERN,
+                _ => IDENT_PATTERN,
+            };
             let id = ObjectBuilder::new()
                 .schema_type(Type::String)
-                .pattern(Some(crate::domain::IDENT_PATTERN));
+                .pattern(Some(pattern));
             p.schema = Some(id.into());
         }
     }

@@ -7,6 +7,8 @@
 
 /// The alerts of the window (`alerts.csv`), from the `ALERTS` series.
 pub mod alerts;
+/// The bundles' files, read-only and confined to their bundle (the web view's downloads).
+pub mod files;
 pub mod index;
 pub mod request;
 mod source;

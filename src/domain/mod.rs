@@ -6,6 +6,7 @@
 
 mod collection_ref;
 mod duration;
+mod file_name;
 mod ident;
 mod labels;
 mod net;
@@ -15,6 +16,7 @@ mod time;
 
 pub use collection_ref::CollectionRef;
 pub use duration::PromDuration;
+pub use file_name::{FileName, FILE_NAME_PATTERN};
 pub use ident::{ClientId, ExporterKind, Ident, RunId, ServiceName, WindowName, IDENT_PATTERN};
 pub use labels::{
     bounded_labels, check_label_set, label_set_schema, LabelName, Labels, MAX_LABELS,

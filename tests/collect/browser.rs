@@ -6,11 +6,11 @@
 //! for people to look at.
 
 use crate::fixtures::*;
+use crate::support::browser::{chromium, console_errors, keep_dir};
 use benchmon::export::events::EventRow;
 use benchmon::export::{collect, MarkedWindow, NamedQuery, Unit};
 use std::fmt::Write;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
 /// 12 nodes at 50 % for 10 minutes, except n07 at 95 %; node n03 misses 5 minutes of scrapes.
 fn nodes_fixture() -> String {
@@ -29,39 +29,6 @@ fn nodes_fixture() -> String {
     }
     s.push_str("# EOF\n");
     s
-}
-
-/// Chromium with the flags a root, display-less test needs.
-pub(crate) fn chromium(args: &[&str]) -> std::process::Output {
-    Command::new("chromium")
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            "--hide-scrollbars",
-            "--enable-logging=stderr",
-            "--v=0",
-        ])
-        .args(args)
-        .output()
-        .expect("chromium (slurm/dev-cluster.sh up installs it)")
-}
-
-/// Where the screenshot stays after the test: one per run, overwritten by the next.
-pub(crate) fn keep_dir() -> PathBuf {
-    let d = std::env::temp_dir()
-        .join("benchmon-tests")
-        .join("report-browser");
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-pub(crate) fn console_errors(stderr: &str) -> Vec<&str> {
-    stderr
-        .lines()
-        .filter(|l| l.contains(":CONSOLE") || l.contains("Uncaught"))
-        .collect()
 }
 
 #[tokio::test]
@@ -200,7 +167,7 @@ async fn the_report_renders_in_headless_chromium_with_banner_units_windows_and_o
         .unwrap()
         .contains("[critical]: latency-p99 <at>"));
 
-    let dir = keep_dir();
+    let dir = keep_dir("report-browser");
     let shot = dir.join("report.png");
     let _ = std::fs::remove_file(&shot);
     let arg = format!("--screenshot={}", shot.display());

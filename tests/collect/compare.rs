@@ -233,11 +233,11 @@ async fn compare_gives_exact_deltas_verdicts_and_exit_codes() {
     // As a person sees it: headless Chromium renders the page without console errors, the
     // verdict first; a screenshot is kept next to the report's.
     let url = format!("file://{}", out.join("compare.html").display());
-    let dom = crate::browser::chromium(&["--dump-dom", &url]);
+    let dom = crate::support::browser::chromium(&["--dump-dom", &url]);
     let stderr = String::from_utf8_lossy(&dom.stderr);
     assert!(dom.status.success(), "chromium failed: {stderr}");
     assert!(
-        crate::browser::console_errors(&stderr).is_empty(),
+        crate::support::browser::console_errors(&stderr).is_empty(),
         "{stderr}"
     );
     let rendered = String::from_utf8_lossy(&dom.stdout);
@@ -246,10 +246,10 @@ async fn compare_gives_exact_deltas_verdicts_and_exit_codes() {
         .expect("the gate in the rendered page");
     assert!(gate < rendered.find("<h2>Charts").unwrap());
     assert!(rendered.contains("latency_seconds") && rendered.contains("+100.00%"));
-    let shot = crate::browser::keep_dir().join("compare.png");
+    let shot = crate::support::browser::keep_dir("report-browser").join("compare.png");
     let _ = std::fs::remove_file(&shot);
     let arg = format!("--screenshot={}", shot.display());
-    let run = crate::browser::chromium(&[&arg, "--window-size=1280,1600", &url]);
+    let run = crate::support::browser::chromium(&[&arg, "--window-size=1280,1600", &url]);
     assert!(
         run.status.success(),
         "{}",

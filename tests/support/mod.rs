@@ -5,6 +5,9 @@
 // Each binary uses a part of this module.
 #![allow(dead_code)]
 
+/// Headless Chromium: one-shot runs and a WebDriver client.
+pub mod browser;
+
 use benchmon::api::problem::Problem;
 use benchmon::client::{Client, ClientError, CollectRequest, CollectResult};
 use benchmon::config::{Settings, SiteConfig};
@@ -99,6 +102,17 @@ pub async fn spawn_app(launcher: LauncherKind) -> TestApp {
     spawn_app_with(test_settings(&dirs, launcher), dirs).await
 }
 
+/// A server with a read and a write token configured; its typed client sends `write`.
+pub async fn spawn_app_with_tokens(launcher: LauncherKind, read: &str, write: &str) -> TestApp {
+    let dirs = Dirs::new();
+    let mut settings = test_settings(&dirs, launcher);
+    let toml = format!(
+        "[[auth.tokens]]\nname = \"r\"\nrole = \"read\"\ntoken = \"{read}\"\n[[auth.tokens]]\nname = \"w\"\nrole = \"write\"\ntoken = \"{write}\"\n"
+    );
+    settings.site.auth = SiteConfig::from_toml(&toml).unwrap().auth;
+    spawn_app_with(settings, dirs).await.with_token(write)
+}
+
 /// A server on existing dirs (a "restart"), with the given settings.
 pub async fn spawn_app_with(settings: Settings, dirs: Arc<Dirs>) -> TestApp {
     let mut settings = settings;
@@ -127,6 +141,13 @@ impl TestApp {
         // A server that failed or panicked fails the test here.
         (&mut self.task).await.expect("the server task failed");
         self.dirs.clone()
+    }
+
+    /// The same server, its typed client sending `token` (a server with tokens).
+    pub fn with_token(mut self, token: &str) -> TestApp {
+        self.client =
+            Client::new(&format!("http://{}", self.addr), Some(token.to_owned())).unwrap();
+        self
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -527,4 +548,89 @@ pub async fn serve_in_background(
             .unwrap();
     });
     (tx, task)
+}
+
+/// An HTTP answer read off the socket as is.
+#[derive(Debug)]
+pub struct RawHttp {
+    pub status: u16,
+    /// Header names lowercased, in order.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl RawHttp {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Sends `METHOD path` exactly as written (HTTP clients normalize `..` and re-encode a path;
+/// an attacker's client does not), with extra header lines, and reads the whole answer.
+pub async fn raw_http(addr: SocketAddr, method: &str, path: &str, headers: &[&str]) -> RawHttp {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for h in headers {
+        req.push_str(h);
+        req.push_str("\r\n");
+    }
+    req.push_str("\r\n");
+    stream.write_all(req.as_bytes()).await.unwrap();
+    let mut bytes = Vec::new();
+    stream.read_to_end(&mut bytes).await.unwrap();
+    let split = bytes
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a header block");
+    let head = String::from_utf8_lossy(&bytes[..split]).into_owned();
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    let mut body = bytes[split + 4..].to_vec();
+    if headers
+        .iter()
+        .any(|(k, v)| k == "transfer-encoding" && v.contains("chunked"))
+    {
+        body = dechunk(&body);
+    }
+    RawHttp {
+        status,
+        headers,
+        body,
+    }
+}
+
+fn dechunk(mut rest: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let eol = rest.windows(2).position(|w| w == b"\r\n").unwrap();
+        let size = usize::from_str_radix(
+            String::from_utf8_lossy(&rest[..eol])
+                .split(';')
+                .next()
+                .unwrap()
+                .trim(),
+            16,
+        )
+        .unwrap();
+        if size == 0 {
+            return out;
+        }
+        out.extend_from_slice(&rest[eol + 2..eol + 2 + size]);
+        rest = &rest[eol + 2 + size + 2..];
+    }
 }

@@ -3,6 +3,7 @@
 
 use super::ApiError;
 use crate::artifacts::OutDirError;
+use crate::collect::files::BundleFileError;
 use crate::collect::storage::StorageFault;
 use crate::collect::CollectionError;
 use crate::export::CollectError;
@@ -53,6 +54,19 @@ impl From<SessionError> for ApiError {
             ),
             E::Store(StoreError::Exists(_)) => ApiError::conflict(e.to_string()),
             E::Store(_) | E::Render { .. } => ApiError::internal(e),
+        }
+    }
+}
+
+impl From<BundleFileError> for ApiError {
+    fn from(e: BundleFileError) -> Self {
+        match e {
+            BundleFileError::Session(inner) => inner.into(),
+            BundleFileError::NoCollection { .. } => {
+                ApiError::not_found(e.to_string()).with_field("collection")
+            }
+            BundleFileError::NoFile { .. } => ApiError::not_found(e.to_string()).with_field("name"),
+            BundleFileError::Io { .. } => ApiError::internal(e),
         }
     }
 }
