@@ -2,20 +2,21 @@
 //! began, progress, a note, an alert); `--list` prints the session's events.
 
 use super::output::{Output, Table};
-use super::targets::SessionOpt;
+use super::session_arg::SessionArg;
 use super::{CliError, Globals};
 use crate::client::Client;
 use crate::domain::{Timestamp, WindowName};
 use crate::session::{Event, EventKind, NewEvent, Severity};
 
 #[derive(Debug, clap::Args)]
+#[command(allow_missing_positional = true)]
 pub struct EventArgs {
     #[command(flatten)]
     pub globals: Globals,
     #[command(flatten)]
-    pub session: SessionOpt,
+    pub session: SessionArg,
     /// List the session's events instead of recording one.
-    #[arg(long, conflicts_with_all = ["kind", "name"])]
+    #[arg(long, conflicts_with = "kind")]
     pub list: bool,
     #[arg(long, value_enum, required_unless_present = "list")]
     pub kind: Option<EventKind>,
@@ -35,11 +36,25 @@ pub struct EventArgs {
     pub at: Option<Timestamp>,
 }
 
-pub async fn run(client: &Client, out: &Output, a: EventArgs) -> Result<(), CliError> {
-    let (Some(kind), Some(name)) = (a.kind, a.name) else {
-        let list = client.events(&a.session.session).await?;
+pub async fn run(client: &Client, out: &Output, mut a: EventArgs) -> Result<(), CliError> {
+    if a.list {
+        // `event S --list`: clap put the lone positional into NAME; it is the session.
+        match (&a.session.positional, a.name.take()) {
+            (None, Some(lone)) => a.session.take_lone(lone.as_str())?,
+            (Some(_), Some(name)) => {
+                return Err(CliError::Usage(format!(
+                    "--list takes no NAME (got {name})"
+                )))
+            }
+            (_, None) => {}
+        }
+        let list = client.events(&a.session.resolve()?).await?;
         out.show(&list, |l| table(l));
         return Ok(());
+    }
+    let session = a.session.resolve()?;
+    let (Some(kind), Some(name)) = (a.kind, a.name) else {
+        return Err(CliError::Usage("--kind and NAME are required".into()));
     };
     let req = NewEvent {
         kind,
@@ -49,7 +64,7 @@ pub async fn run(client: &Client, out: &Output, a: EventArgs) -> Result<(), CliE
         progress: a.progress,
         timestamp: a.at,
     };
-    let e = client.add_event(&a.session.session, &req).await?;
+    let e = client.add_event(&session, &req).await?;
     out.show(&e, |e| {
         format!("recorded {:?} event {} at {}", e.kind, e.name, e.timestamp)
     });

@@ -2,18 +2,19 @@
 //! client libraries write) pushed into a session, from a file or stdin.
 
 use super::output::Output;
-use super::targets::SessionOpt;
+use super::session_arg::SessionArg;
 use super::{CliError, Globals};
 use crate::client::Client;
 use crate::domain::ClientId;
 use std::io::Read;
 
 #[derive(Debug, clap::Args)]
+#[command(allow_missing_positional = true)]
 pub struct PushArgs {
     #[command(flatten)]
     pub globals: Globals,
     #[command(flatten)]
-    pub session: SessionOpt,
+    pub session: SessionArg,
     /// The `client_id` label of every pushed series (e.g. the load generator's name).
     #[arg(long, env = "BENCHMON_CLIENT_ID")]
     pub client_id: Option<ClientId>,
@@ -23,6 +24,7 @@ pub struct PushArgs {
 }
 
 pub async fn run(client: &Client, out: &Output, a: PushArgs) -> Result<(), CliError> {
+    let session = a.session.resolve()?;
     let text = if a.file == "-" {
         let mut s = String::new();
         std::io::stdin()
@@ -34,12 +36,12 @@ pub async fn run(client: &Client, out: &Output, a: PushArgs) -> Result<(), CliEr
             .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", a.file)))?
     };
     let receipt = client
-        .push_text(&a.session.session, a.client_id.as_ref(), &text)
+        .push_text(&session, a.client_id.as_ref(), &text)
         .await?;
     out.show(&receipt, |r| {
         format!(
             "pushed {} samples in {} series to session {}",
-            r.samples, r.series, a.session.session
+            r.samples, r.series, session
         )
     });
     Ok(())

@@ -1,7 +1,7 @@
 //! `benchmon window open|close|add|list|delete`: named benchmark phases.
 
 use super::output::{Output, Table};
-use super::targets::SessionOpt;
+use super::session_arg::SessionArg;
 use super::{CliError, Globals};
 use crate::client::Client;
 use crate::domain::{Timestamp, WindowName};
@@ -19,9 +19,10 @@ pub struct WindowArgs {
 #[derive(Debug, Subcommand)]
 pub enum WindowCmd {
     /// Open a window now (or at --start); close it with `window close`.
+    #[command(allow_missing_positional = true)]
     Open {
         #[command(flatten)]
-        session: SessionOpt,
+        session: SessionArg,
         /// Window name, e.g. steady (unique in the session).
         name: WindowName,
         /// Start instead of now: RFC 3339 or unix seconds.
@@ -29,9 +30,10 @@ pub enum WindowCmd {
         start: Option<Timestamp>,
     },
     /// Close an open window now (or at --end).
+    #[command(allow_missing_positional = true)]
     Close {
         #[command(flatten)]
-        session: SessionOpt,
+        session: SessionArg,
         /// Window name.
         name: WindowName,
         /// End instead of now: RFC 3339 or unix seconds.
@@ -39,9 +41,10 @@ pub enum WindowCmd {
         end: Option<Timestamp>,
     },
     /// Add a finished window with both ends given.
+    #[command(allow_missing_positional = true)]
     Add {
         #[command(flatten)]
-        session: SessionOpt,
+        session: SessionArg,
         /// Window name.
         name: WindowName,
         /// Start: RFC 3339 (2025-11-04T10:00:00Z) or unix seconds.
@@ -54,12 +57,13 @@ pub enum WindowCmd {
     /// List the session's windows.
     List {
         #[command(flatten)]
-        session: SessionOpt,
+        session: SessionArg,
     },
     /// Delete a window (collected bundles stay).
+    #[command(allow_missing_positional = true)]
     Delete {
         #[command(flatten)]
-        session: SessionOpt,
+        session: SessionArg,
         /// Window name.
         name: WindowName,
     },
@@ -77,11 +81,11 @@ pub async fn run(client: &Client, out: &Output, cmd: WindowCmd) -> Result<(), Cl
                 start,
                 end: None,
             };
-            let w = client.add_window(&session.session, &req).await?;
+            let w = client.add_window(&session.resolve()?, &req).await?;
             out.show(&w, |w| format!("opened window {} at {}", w.name, w.start));
         }
         WindowCmd::Close { session, name, end } => {
-            let w = client.close_window(&session.session, &name, end).await?;
+            let w = client.close_window(&session.resolve()?, &name, end).await?;
             out.show(&w, |w| {
                 format!(
                     "closed window {}: {} to {}",
@@ -102,17 +106,17 @@ pub async fn run(client: &Client, out: &Output, cmd: WindowCmd) -> Result<(), Cl
                 start: Some(start),
                 end: Some(end),
             };
-            let w = client.add_window(&session.session, &req).await?;
+            let w = client.add_window(&session.resolve()?, &req).await?;
             out.show(&w, |w| {
                 format!("added window {}: {} to {end}", w.name, w.start)
             });
         }
         WindowCmd::List { session } => {
-            let list = client.windows(&session.session).await?;
+            let list = client.windows(&session.resolve()?).await?;
             out.show(&list, |l| table(l));
         }
         WindowCmd::Delete { session, name } => {
-            client.delete_window(&session.session, &name).await?;
+            client.delete_window(&session.resolve()?, &name).await?;
             let v = serde_json::json!({"deleted": name.as_str()});
             out.show(&v, |_| format!("deleted window {name}"));
         }
