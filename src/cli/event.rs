@@ -1,4 +1,4 @@
-//! `benchmon event --session S --kind phase NAME`: tell the session what happened (a phase
+//! `benchmon event [SESSION] --kind phase NAME`: tell the session what happened (a phase
 //! began, progress, a note, an alert); `--list` prints the session's events.
 
 use super::output::{Output, Table};
@@ -9,7 +9,7 @@ use crate::domain::{Timestamp, WindowName};
 use crate::session::{Event, EventKind, NewEvent, Severity};
 
 #[derive(Debug, clap::Args)]
-#[command(allow_missing_positional = true)]
+#[command(override_usage = "benchmon event [OPTIONS] [SESSION] --kind <KIND> <NAME>\n       benchmon event [OPTIONS] [SESSION] --list")]
 pub struct EventArgs {
     #[command(flatten)]
     pub globals: Globals,
@@ -21,7 +21,6 @@ pub struct EventArgs {
     #[arg(long, value_enum, required_unless_present = "list")]
     pub kind: Option<EventKind>,
     /// What the event is about, e.g. warmup (the window-name grammar).
-    #[arg(required_unless_present = "list")]
     pub name: Option<WindowName>,
     /// Free text (at most 1024 bytes).
     #[arg(long)]
@@ -36,25 +35,20 @@ pub struct EventArgs {
     pub at: Option<Timestamp>,
 }
 
-pub async fn run(client: &Client, out: &Output, mut a: EventArgs) -> Result<(), CliError> {
+pub async fn run(client: &Client, out: &Output, a: EventArgs) -> Result<(), CliError> {
     if a.list {
-        // `event S --list`: clap put the lone positional into NAME; it is the session.
-        match (&a.session.positional, a.name.take()) {
-            (None, Some(lone)) => a.session.take_lone(lone.as_str())?,
-            (Some(_), Some(name)) => {
-                return Err(CliError::Usage(format!(
-                    "--list takes no NAME (got {name})"
-                )))
-            }
-            (_, None) => {}
+        if let Some(name) = a.name {
+            return Err(CliError::Usage(format!("--list takes no NAME (got {name})")));
         }
         let list = client.events(&a.session.resolve()?).await?;
         out.show(&list, |l| table(l));
         return Ok(());
     }
-    let session = a.session.resolve()?;
-    let (Some(kind), Some(name)) = (a.kind, a.name) else {
-        return Err(CliError::Usage("--kind and NAME are required".into()));
+    let (session, name) = a.session.resolve_before(a.name, "NAME", |s| {
+        WindowName::parse(s).map_err(|e| e.to_string())
+    })?;
+    let Some(kind) = a.kind else {
+        return Err(CliError::Usage("--kind is required".into()));
     };
     let req = NewEvent {
         kind,

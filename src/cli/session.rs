@@ -40,12 +40,12 @@ pub enum SessionCmd {
 }
 
 #[derive(Debug, clap::Args)]
-#[command(allow_missing_positional = true)]
+#[command(override_usage = "benchmon session rules [OPTIONS] [SESSION] <FILE>")]
 pub struct RulesArgs {
     #[command(flatten)]
     pub session: SessionArg,
     /// A Prometheus rule file (YAML), checked by the server with promtool.
-    pub file: std::path::PathBuf,
+    pub file: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -189,9 +189,12 @@ pub async fn run(client: &Client, out: &Output, cmd: SessionCmd) -> Result<(), C
             out.show(&s, describe);
         }
         SessionCmd::Rules(a) => {
-            let text = std::fs::read_to_string(&a.file)
-                .map_err(|e| CliError::Usage(format!("{}: {e}", a.file.display())))?;
-            let view = client.set_rules(&a.session.resolve()?, &text).await?;
+            let (session, file) = a
+                .session
+                .resolve_before(a.file, "FILE", |s| Ok(s.into()))?;
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| CliError::Usage(format!("{}: {e}", file.display())))?;
+            let view = client.set_rules(&session, &text).await?;
             out.show(&view, |v| match v.reloaded {
                 true => format!("rules of session {} replaced and reloaded", v.session_id),
                 false => format!(

@@ -6,9 +6,12 @@
 //! flag filled from the environment could not be told apart from one typed next to a different
 //! positional.
 //!
-//! Commands with a second positional (`window open [SESSION] NAME`, `push [SESSION] FILE`) set
-//! `allow_missing_positional`: a lone positional is then the second one, so the flag and env
-//! forms (`window open --session S NAME`) keep working.
+//! Commands with a positional of their own after it (`window open [SESSION] NAME`,
+//! `push [SESSION] FILE`) declare theirs optional and call [`SessionArg::resolve_before`]:
+//! clap fills SESSION first, so a lone positional is the command's own, and the flag and env
+//! forms (`window open --session S NAME`) keep working wherever the options stand. (clap's
+//! `allow_missing_positional` decides by peeking at the next word instead, which takes
+//! `window open S --start T NAME` apart.)
 
 use super::CliError;
 use crate::domain::RunId;
@@ -21,7 +24,7 @@ pub const SESSION_ENV: &str = "BENCHMON_SESSION";
 pub struct SessionArg {
     /// Session id (its run id); or --session SESSION, or BENCHMON_SESSION.
     #[arg(id = "session_positional", value_name = "SESSION")]
-    pub positional: Option<RunId>,
+    pub positional: Option<String>,
     /// Session id as a flag (for scripts); the positional SESSION wins over it, and
     /// BENCHMON_SESSION is used when neither is given.
     #[arg(
@@ -42,7 +45,11 @@ impl SessionArg {
 
     /// [`Self::resolve`] with the environment's value given (tests).
     pub fn resolve_with(&self, env: Option<String>) -> Result<RunId, CliError> {
-        match (&self.positional, &self.flag) {
+        let positional = match &self.positional {
+            Some(p) => Some(RunId::parse(p).map_err(|e| CliError::Usage(format!("SESSION: {e}")))?),
+            None => None,
+        };
+        match (&positional, &self.flag) {
             (Some(p), Some(f)) if p != f => Err(CliError::Usage(format!(
                 "the session is given twice and differently: SESSION {p} and --session {f}; \
                  give one"
@@ -58,13 +65,26 @@ impl SessionArg {
         }
     }
 
-    /// With `allow_missing_positional`, a lone positional lands in the command's own slot; a
-    /// command whose own positional is optional (`event --list`) hands it back here when it
-    /// turns out to be the session.
-    pub fn take_lone(&mut self, lone: &str) -> Result<(), CliError> {
-        let id = RunId::parse(lone).map_err(|e| CliError::Usage(format!("SESSION: {e}")))?;
-        self.positional = Some(id);
-        Ok(())
+    /// The session and the command's own positional `own` (named `what` in errors) for a
+    /// command that takes one after SESSION: one positional alone is `own`, parsed by `parse`.
+    pub fn resolve_before<T>(
+        &self,
+        own: Option<T>,
+        what: &str,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Result<(RunId, T), CliError> {
+        match (own, &self.positional) {
+            (Some(own), _) => Ok((self.resolve()?, own)),
+            (None, Some(lone)) => {
+                let own = parse(lone).map_err(|e| CliError::Usage(format!("{what}: {e}")))?;
+                let rest = SessionArg {
+                    positional: None,
+                    flag: self.flag.clone(),
+                };
+                Ok((rest.resolve()?, own))
+            }
+            (None, None) => Err(CliError::Usage(format!("{what} is required"))),
+        }
     }
 }
 
@@ -74,7 +94,7 @@ mod tests {
 
     fn arg(p: Option<&str>, f: Option<&str>) -> SessionArg {
         SessionArg {
-            positional: p.map(|s| RunId::parse(s).unwrap()),
+            positional: p.map(str::to_owned),
             flag: f.map(|s| RunId::parse(s).unwrap()),
         }
     }
@@ -97,6 +117,19 @@ mod tests {
     fn a_positional_and_a_flag_that_differ_are_named_both_in_the_error() {
         let e = resolved(&arg(Some("a"), Some("b")), None).unwrap_err();
         assert!(e.contains("SESSION a") && e.contains("--session b"), "{e}");
+    }
+
+    #[test]
+    fn a_lone_positional_is_the_commands_own_and_two_are_session_then_own() {
+        let own = |s: &str| Ok::<_, String>(s.to_owned());
+        let lone = arg(Some("steady"), Some("f"));
+        let (session, name) = lone.resolve_before(None, "NAME", own).unwrap();
+        assert_eq!((session.as_str(), name.as_str()), ("f", "steady"));
+        let both = arg(Some("s"), None);
+        let (session, name) = both.resolve_before(Some("n".into()), "NAME", own).unwrap();
+        assert_eq!((session.as_str(), name.as_str()), ("s", "n"));
+        let e = arg(None, Some("f")).resolve_before(None, "NAME", own).unwrap_err();
+        assert_eq!(e.to_string(), "NAME is required");
     }
 
     #[test]

@@ -15,6 +15,7 @@ mod examples;
 mod push;
 mod python_client;
 mod retries;
+mod session_arg;
 mod sessions;
 mod windows;
 mod wrapper;
