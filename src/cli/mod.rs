@@ -80,6 +80,10 @@ pub struct Globals {
         help_heading = "Connection and output"
     )]
     pub timeout: PromDuration,
+    /// No progress on stderr (no spinner, no progress bar, no progress lines); errors still
+    /// print.
+    #[arg(long, short = 'q', global = true, help_heading = "Connection and output")]
+    pub quiet: bool,
 }
 
 /// The client subcommands, flattened into `benchmon`'s own.
@@ -169,7 +173,7 @@ pub enum CliError {
 pub async fn run(cmd: ClientCommand) -> ExitCode {
     init_logging();
     let globals = cmd.globals().clone();
-    let out = Output::new(globals.json);
+    let out = Output::new(globals.json, globals.quiet);
     let result = match connect(&globals) {
         Ok(client) => dispatch(&client, &out, cmd).await,
         Err(e) => Err(e),

@@ -93,13 +93,19 @@ async fn run(
     };
     budget::check(&estimate, plan.max_points)?;
     let bundle = TempBundle::create(&plan.bundle_parent, &plan.bundle_name)?;
+    emit(
+        &progress,
+        Progress::BundleCreated {
+            temp_dir: bundle.path().to_string_lossy().into_owned(),
+        },
+    );
     let parts = bundle.path().join(".parts");
     std::fs::create_dir(&parts).map_err(|e| CollectError::io(&parts, e))?;
 
     let cancel = CancellationToken::new();
     // If the caller drops this future, in-flight fetches stop at their next series.
     let _stop_on_drop = cancel.clone().drop_guard();
-    let raw = raw_phase(http, &base, &r, &plan, &bundle, &cancel).await?;
+    let raw = raw_phase(http, &base, &r, &plan, &bundle, &cancel, &progress).await?;
     let raw_chunk_ms = match &raw {
         RawPhase::ViaQuery { .. } => {
             let raw_series = match plan.max_points {
@@ -185,6 +191,7 @@ async fn raw_phase(
     plan: &CollectionPlan,
     bundle: &TempBundle,
     cancel: &CancellationToken,
+    progress: &ProgressTx,
 ) -> Result<RawPhase, CollectError> {
     if plan.raw_selectors.is_empty() {
         return Ok(RawPhase::None);
@@ -200,7 +207,7 @@ async fn raw_phase(
         end_ms: r.end_ms,
         formats: plan.raw_options.formats,
     };
-    match export_raw(http, &req, bundle.path(), cancel).await? {
+    match export_raw(http, &req, bundle.path(), cancel, progress).await? {
         RawOutcome::Written(w) => Ok(RawPhase::Done(w)),
         RawOutcome::Unsupported(why)
             if source == RawSource::Auto && plan.raw_selectors.len() == 1 =>

@@ -12,6 +12,7 @@ mod crash;
 mod errors;
 mod events;
 mod examples;
+mod inspect;
 mod push;
 mod python_client;
 mod retries;
