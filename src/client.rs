@@ -395,23 +395,23 @@ async fn read_answer(url: String, resp: reqwest::Response) -> Result<RawResponse
 /// A success body decoded as `T`, or the problem of a failure as an error.
 fn decode<T: DeserializeOwned>(url: String, raw: RawResponse) -> Result<T, ClientError> {
     if !raw.status.is_success() {
-            return Err(match serde_json::from_value::<Problem>(raw.body.clone()) {
-                Ok(p) => ClientError::Problem(Box::new(p)),
-                Err(_) => ClientError::Decode {
-                    url,
-                    status: raw.status.as_u16(),
-                    body: raw.body.to_string(),
-                },
-            });
-        }
-        let body = if raw.body.is_null() {
-            serde_json::json!({})
-        } else {
-            raw.body
-        };
-        serde_json::from_value(body.clone()).map_err(|e| ClientError::Decode {
-            url,
-            status: raw.status.as_u16(),
-            body: format!("{e}: {body}"),
-        })
+        return Err(match serde_json::from_value::<Problem>(raw.body.clone()) {
+            Ok(p) => ClientError::Problem(Box::new(p)),
+            Err(_) => ClientError::Decode {
+                url,
+                status: raw.status.as_u16(),
+                body: raw.body.to_string(),
+            },
+        });
+    }
+    let body = if raw.body.is_null() {
+        serde_json::json!({})
+    } else {
+        raw.body
+    };
+    serde_json::from_value(body.clone()).map_err(|e| ClientError::Decode {
+        url,
+        status: raw.status.as_u16(),
+        body: format!("{e}: {body}"),
+    })
 }

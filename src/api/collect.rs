@@ -47,7 +47,9 @@ pub enum CollectLine {
 ///
 /// While the session runs, its own Prometheus answers; once the job has ended, a Prometheus
 /// benchmon starts over the TSDB the job left behind (manifest: `prometheus_source`).
-/// With `Accept: application/x-ndjson`, progress lines come first (see the module docs).
+/// With `Accept: application/x-ndjson`, once the collection has started: `200` and a line per
+/// JSON object: `progress` (samples and bytes so far) at most every 250 ms, then one `result`
+/// (status 201) or `problem` line; refusals before the start are the plain status and problem.
 #[utoipa::path(post, path = "/api/v1/sessions/{id}/collect", tag = "collect",
     request_body = CollectRequest,
     params(("id" = String, Path, description = "Session id")),
@@ -117,7 +119,10 @@ fn wants_progress(headers: &HeaderMap) -> bool {
         .get_all(header::ACCEPT)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .any(|v| v.split(',').any(|t| t.trim().starts_with(PROGRESS_MEDIA_TYPE)))
+        .any(|v| {
+            v.split(',')
+                .any(|t| t.trim().starts_with(PROGRESS_MEDIA_TYPE))
+        })
 }
 
 type Outcome = Result<CollectResponse, collections::CollectionError>;
@@ -166,7 +171,10 @@ async fn stream_progress(
         tally.apply(&e);
     }
     let _ = send(CollectLine::Progress(tally.measure())).await;
-    let line = match done.map_err(ApiError::internal).and_then(|r| r.map_err(ApiError::from)) {
+    let line = match done
+        .map_err(ApiError::internal)
+        .and_then(|r| r.map_err(ApiError::from))
+    {
         Ok(resp) => CollectLine::Result {
             status: StatusCode::CREATED.as_u16(),
             result: Box::new(resp),

@@ -9,7 +9,9 @@ use crate::domain::{Timestamp, WindowName};
 use crate::session::{Event, EventKind, NewEvent, Severity};
 
 #[derive(Debug, clap::Args)]
-#[command(override_usage = "benchmon event [OPTIONS] [SESSION] --kind <KIND> <NAME>\n       benchmon event [OPTIONS] [SESSION] --list")]
+#[command(
+    override_usage = "benchmon event [OPTIONS] [SESSION] --kind <KIND> <NAME>\n       benchmon event [OPTIONS] [SESSION] --list"
+)]
 pub struct EventArgs {
     #[command(flatten)]
     pub globals: Globals,
@@ -38,7 +40,9 @@ pub struct EventArgs {
 pub async fn run(client: &Client, out: &Output, a: EventArgs) -> Result<(), CliError> {
     if a.list {
         if let Some(name) = a.name {
-            return Err(CliError::Usage(format!("--list takes no NAME (got {name})")));
+            return Err(CliError::Usage(format!(
+                "--list takes no NAME (got {name})"
+            )));
         }
         let list = client.events(&a.session.resolve()?).await?;
         out.show(&list, |l| table(l));

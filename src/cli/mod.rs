@@ -82,7 +82,12 @@ pub struct Globals {
     pub timeout: PromDuration,
     /// No progress on stderr (no spinner, no progress bar, no progress lines); errors still
     /// print.
-    #[arg(long, short = 'q', global = true, help_heading = "Connection and output")]
+    #[arg(
+        long,
+        short = 'q',
+        global = true,
+        help_heading = "Connection and output"
+    )]
     pub quiet: bool,
 }
 

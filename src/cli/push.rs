@@ -24,7 +24,9 @@ pub struct PushArgs {
 }
 
 pub async fn run(client: &Client, out: &Output, a: PushArgs) -> Result<(), CliError> {
-    let (session, file) = a.session.resolve_before(a.file, "FILE", |s| Ok(s.to_owned()))?;
+    let (session, file) = a
+        .session
+        .resolve_before(a.file, "FILE", |s| Ok(s.to_owned()))?;
     let text = if file == "-" {
         let mut s = String::new();
         std::io::stdin()

@@ -189,9 +189,7 @@ pub async fn run(client: &Client, out: &Output, cmd: SessionCmd) -> Result<(), C
             out.show(&s, describe);
         }
         SessionCmd::Rules(a) => {
-            let (session, file) = a
-                .session
-                .resolve_before(a.file, "FILE", |s| Ok(s.into()))?;
+            let (session, file) = a.session.resolve_before(a.file, "FILE", |s| Ok(s.into()))?;
             let text = std::fs::read_to_string(&file)
                 .map_err(|e| CliError::Usage(format!("{}: {e}", file.display())))?;
             let view = client.set_rules(&session, &text).await?;

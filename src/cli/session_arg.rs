@@ -128,7 +128,9 @@ mod tests {
         let both = arg(Some("s"), None);
         let (session, name) = both.resolve_before(Some("n".into()), "NAME", own).unwrap();
         assert_eq!((session.as_str(), name.as_str()), ("s", "n"));
-        let e = arg(None, Some("f")).resolve_before(None, "NAME", own).unwrap_err();
+        let e = arg(None, Some("f"))
+            .resolve_before(None, "NAME", own)
+            .unwrap_err();
         assert_eq!(e.to_string(), "NAME is required");
     }
 

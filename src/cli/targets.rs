@@ -268,14 +268,7 @@ pub async fn list(client: &Client, out: &Output, a: TargetsArgs) -> Result<(), C
             clients: a.client_ids,
             services: a.services,
         };
-        return super::first_scrape::wait(
-            client,
-            out,
-            &session,
-            &chosen,
-            &a.wait_timeout,
-        )
-        .await;
+        return super::first_scrape::wait(client, out, &session, &chosen, &a.wait_timeout).await;
     }
     let list = client.targets(&session).await?;
     out.show(&list, table);

@@ -27,7 +27,13 @@ impl Client {
         let body = Self::json(req);
         let accept = Some(PROGRESS_MEDIA_TYPE);
         let resp = self
-            .send_response(Method::POST, &path, body.as_ref().map(Payload::Json), None, accept)
+            .send_response(
+                Method::POST,
+                &path,
+                body.as_ref().map(Payload::Json),
+                None,
+                accept,
+            )
             .await?;
         let streamed = resp
             .headers()
@@ -113,7 +119,10 @@ mod tests {
         assert!(matches!(parse_line(r), Ok(Line::Result(c)) if c.bundle_dir == "/b"));
         let e = br#"{"event":"problem","status":502,"problem":{"type":"/problems/x","title":"t","status":502,"detail":"d"}}"#;
         assert!(matches!(parse_line(e), Ok(Line::Problem(p)) if p.status == 502));
-        assert!(matches!(parse_line(br#"{"event":"later"}"#), Ok(Line::Other)));
+        assert!(matches!(
+            parse_line(br#"{"event":"later"}"#),
+            Ok(Line::Other)
+        ));
         assert!(parse_line(b"not json").is_err());
     }
 }

@@ -145,14 +145,32 @@ async fn collect(
     match (&session.prometheus_url, session.state) {
         (Some(url), state) if state.is_live() => {
             let url = url.clone();
-            collect_from(sessions, &cell, request, session, url, Source::Job, progress).await
+            collect_from(
+                sessions,
+                &cell,
+                request,
+                session,
+                url,
+                Source::Job,
+                progress,
+            )
+            .await
         }
         // A site's store outlives the session's scrapers: it answers as it did while they ran.
         (Some(url), SessionState::Stopped | SessionState::Failed)
             if matches!(session.store, StoreSpec::Remote(_)) =>
         {
             let url = url.clone();
-            collect_from(sessions, &cell, request, session, url, Source::Store, progress).await
+            collect_from(
+                sessions,
+                &cell,
+                request,
+                session,
+                url,
+                Source::Store,
+                progress,
+            )
+            .await
         }
         (_, SessionState::Stopped | SessionState::Failed) => {
             // Held until the offline Prometheus is gone: no second one, no new job, no delete.

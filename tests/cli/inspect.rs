@@ -18,17 +18,29 @@ async fn session_with_a_window(url: &str, exporter: &NodeExporter) -> String {
         .await
         .success();
     let exporter_arg = format!("node={}", exporter.address());
-    let args = ["register", "client", &id, "--client-id", "c1", "--node", "localhost"];
+    let args = [
+        "register",
+        "client",
+        &id,
+        "--client-id",
+        "c1",
+        "--node",
+        "localhost",
+    ];
     let mut args = args.to_vec();
     args.extend(["--exporter", &exporter_arg]);
     cli(url, &args).await.success();
     cli(url, &["session", "start", &id, "--wait"])
         .await
         .success();
-    cli(url, &["targets", &id, "--wait-scraped"]).await.success();
+    cli(url, &["targets", &id, "--wait-scraped"])
+        .await
+        .success();
     cli(url, &["window", "open", &id, "steady"]).await.success();
     tokio::time::sleep(Duration::from_secs(4)).await;
-    cli(url, &["window", "close", &id, "steady"]).await.success();
+    cli(url, &["window", "close", &id, "steady"])
+        .await
+        .success();
     id
 }
 
@@ -53,10 +65,23 @@ async fn collections_lists_each_bundle_with_window_verdict_and_path_and_config_p
     let id = session_with_a_window(&url, &exporter).await;
 
     let none = cli(&url, &["collections", &id]).await.success();
-    assert_eq!(none.stdout.trim(), format!("session {id} has no collections"));
-    let args = ["collect", &id, "--window", "steady", "--run-id", "steady-1", "--json"];
+    assert_eq!(
+        none.stdout.trim(),
+        format!("session {id} has no collections")
+    );
+    let args = [
+        "collect", &id, "--window", "steady", "--run-id", "steady-1", "--json",
+    ];
     let first = cli(&url, &args).await.success().json();
-    let args = ["collect", &id, "--last", "30s", "--run-id", "last-1", "--allow-partial"];
+    let args = [
+        "collect",
+        &id,
+        "--last",
+        "30s",
+        "--run-id",
+        "last-1",
+        "--allow-partial",
+    ];
     let args = [args.as_slice(), &["--json"]].concat();
     let second = cli(&url, &args).await.success().json();
 
@@ -66,7 +91,14 @@ async fn collections_lists_each_bundle_with_window_verdict_and_path_and_config_p
     let header: Vec<&str> = lines[0].split_whitespace().collect();
     assert_eq!(
         header,
-        ["COLLECTION", "WINDOW", "QUALITY", "SAMPLES", "CREATED", "PATH"]
+        [
+            "COLLECTION",
+            "WINDOW",
+            "QUALITY",
+            "SAMPLES",
+            "CREATED",
+            "PATH"
+        ]
     );
     for (line, bundle, window) in [(lines[1], &first, "steady"), (lines[2], &second, "")] {
         let cells: Vec<&str> = line.split_whitespace().collect();
@@ -77,7 +109,10 @@ async fn collections_lists_each_bundle_with_window_verdict_and_path_and_config_p
             "" => assert_eq!(cells[2], "to", "an unnamed window shows its ends: {listed}"),
             w => assert_eq!(cells[1], w, "{listed}"),
         }
-        assert!(line.contains(bundle["quality"].as_str().unwrap()), "{listed}");
+        assert!(
+            line.contains(bundle["quality"].as_str().unwrap()),
+            "{listed}"
+        );
         assert!(line.contains(&bundle["samples"].to_string()), "{listed}");
         assert_eq!(*cells.last().unwrap(), dir, "{listed}");
     }
@@ -135,8 +170,15 @@ async fn a_collections_progress_reaches_the_client_and_the_bar_shows_only_on_a_t
     assert!(done.samples > 0, "{done:?}");
     let last = seen.last().expect("progress lines");
     assert_eq!(last.samples, done.samples, "{seen:?}");
-    assert_eq!(last.bytes, bundle_bytes(Path::new(&done.bundle_dir)), "{seen:?}");
-    assert!(last.chunks > 0 && last.chunks_done == last.chunks, "{seen:?}");
+    assert_eq!(
+        last.bytes,
+        bundle_bytes(Path::new(&done.bundle_dir)),
+        "{seen:?}"
+    );
+    assert!(
+        last.chunks > 0 && last.chunks_done == last.chunks,
+        "{seen:?}"
+    );
     assert!(
         seen.windows(2).all(|w| w[0].samples <= w[1].samples),
         "{seen:?}"
@@ -159,14 +201,15 @@ async fn a_collections_progress_reaches_the_client_and_the_bar_shows_only_on_a_t
         "{plain}"
     );
     assert!(plain.stdout.contains("quality:"), "{plain}");
-    let args = ["collect", &id, "--window", "steady", "--run-id", "quiet", "-q"];
+    let args = [
+        "collect", &id, "--window", "steady", "--run-id", "quiet", "-q",
+    ];
     let quiet = cli(&url, &args).await.success();
     assert_eq!(quiet.stderr, "", "{quiet}");
 
     // A terminal (script(1) gives the command a pty): the bar draws the server's counts.
-    let line = format!(
-        "{BIN} collect {id} --window steady --run-id on-a-tty --server {url} --retries 0"
-    );
+    let line =
+        format!("{BIN} collect {id} --window steady --run-id on-a-tty --server {url} --retries 0");
     let mut cmd = command("script", &url);
     cmd.args(["-qec", &line, "/dev/null"]);
     let tty = output(cmd).await.success();

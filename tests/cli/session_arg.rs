@@ -17,7 +17,14 @@ fn session_commands(rules: &str, metrics: &str) -> Vec<(Vec<&'static str>, Vec<S
         (vec!["session", "rules"], vec![rules.to_owned()]),
         (
             vec!["register", "client"],
-            owned(&["--exporter", "node=vm:9100", "--client-id", "c1", "--node", "vm"]),
+            owned(&[
+                "--exporter",
+                "node=vm:9100",
+                "--client-id",
+                "c1",
+                "--node",
+                "vm",
+            ]),
         ),
         (
             vec!["register", "service"],
@@ -121,14 +128,29 @@ async fn the_three_forms_reach_the_same_session_and_options_may_stand_between_th
     }
 
     // Options between SESSION and NAME; then the flag and the environment forms.
-    let args = ["window", "open", "arg-pos", "--start", "1762250400", "steady"];
+    let args = [
+        "window",
+        "open",
+        "arg-pos",
+        "--start",
+        "1762250400",
+        "steady",
+    ];
     cli(&url, &args).await.success();
     cli(&url, &["window", "close", "--session", "arg-pos", "steady"])
         .await
         .success();
     let mut cmd = command(BIN, &url);
-    cmd.args(["window", "add", "--start", "1762250400", "--end", "1762250460", "w2"])
-        .env("BENCHMON_SESSION", "arg-pos");
+    cmd.args([
+        "window",
+        "add",
+        "--start",
+        "1762250400",
+        "--end",
+        "1762250460",
+        "w2",
+    ])
+    .env("BENCHMON_SESSION", "arg-pos");
     output(cmd).await.success();
     let windows = app.windows("arg-pos").await.success(200);
     let names: Vec<_> = windows.iter().map(|w| w.name.to_string()).collect();
