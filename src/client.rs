@@ -11,6 +11,7 @@
 //! and [`windows`] (named windows, collections) in submodules.
 
 mod events;
+mod progress;
 mod retry;
 mod targets;
 mod windows;
@@ -104,7 +105,7 @@ pub struct RawResponse {
 
 /// A request body: JSON, or the text exposition `push` sends.
 #[derive(Clone, Copy)]
-enum Payload<'a> {
+pub(crate) enum Payload<'a> {
     Json(&'a serde_json::Value),
     Text(&'a str),
 }
@@ -166,12 +167,31 @@ impl Client {
         body: Option<Payload<'_>>,
         timeout: Option<Duration>,
     ) -> Result<RawResponse, ClientError> {
+        let resp = self
+            .send_response(method, path, body, timeout, None)
+            .await?;
+        read_answer(format!("{}{path}", self.base), resp).await
+    }
+
+    /// Sends a request with the retries, and hands back the response before its body is read
+    /// (streamed answers read it line by line). `accept` sets the Accept header.
+    async fn send_response(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Payload<'_>>,
+        timeout: Option<Duration>,
+        accept: Option<&'static str>,
+    ) -> Result<reqwest::Response, ClientError> {
         let url = format!("{}{path}", self.base);
         let mut attempt = 1;
         loop {
             let mut req = self.http.request(method.clone(), &url);
             if let Some(t) = &self.token {
                 req = req.bearer_auth(t);
+            }
+            if let Some(a) = accept {
+                req = req.header(reqwest::header::ACCEPT, a);
             }
             match body {
                 Some(Payload::Json(b)) => req = req.json(b),
@@ -201,38 +221,7 @@ impl Client {
                 attempt += 1;
                 continue;
             }
-            let resp = outcome.map_err(|source| ClientError::Transport {
-                url: url.clone(),
-                source,
-            })?;
-            let status = resp.status();
-            let content_type = resp
-                .headers()
-                .get(reqwest::header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("")
-                .to_owned();
-            let bytes = resp
-                .bytes()
-                .await
-                .map_err(|source| ClientError::Transport {
-                    url: url.clone(),
-                    source,
-                })?;
-            let body = if bytes.is_empty() {
-                serde_json::Value::Null
-            } else {
-                serde_json::from_slice(&bytes).map_err(|_| ClientError::Decode {
-                    url: url.clone(),
-                    status: status.as_u16(),
-                    body: String::from_utf8_lossy(&bytes[..bytes.len().min(300)]).into_owned(),
-                })?
-            };
-            return Ok(RawResponse {
-                status,
-                content_type,
-                body,
-            });
+            return outcome.map_err(|source| ClientError::Transport { url, source });
         }
     }
 
@@ -281,27 +270,7 @@ impl Client {
         timeout: Option<Duration>,
     ) -> Result<T, ClientError> {
         let raw = self.send_within(method, path, body, timeout).await?;
-        let url = format!("{}{path}", self.base);
-        if !raw.status.is_success() {
-            return Err(match serde_json::from_value::<Problem>(raw.body.clone()) {
-                Ok(p) => ClientError::Problem(Box::new(p)),
-                Err(_) => ClientError::Decode {
-                    url,
-                    status: raw.status.as_u16(),
-                    body: raw.body.to_string(),
-                },
-            });
-        }
-        let body = if raw.body.is_null() {
-            serde_json::json!({})
-        } else {
-            raw.body
-        };
-        serde_json::from_value(body.clone()).map_err(|e| ClientError::Decode {
-            url,
-            status: raw.status.as_u16(),
-            body: format!("{e}: {body}"),
-        })
+        decode(format!("{}{path}", self.base), raw)
     }
 
     fn json<T: Serialize>(v: &T) -> Option<serde_json::Value> {
@@ -389,4 +358,60 @@ impl Client {
             .await
             .map(|_| ())
     }
+}
+
+/// A whole answer read: its status, content type and JSON body.
+async fn read_answer(url: String, resp: reqwest::Response) -> Result<RawResponse, ClientError> {
+    let status = resp.status();
+    let content_type = resp
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let bytes = resp
+        .bytes()
+        .await
+        .map_err(|source| ClientError::Transport {
+            url: url.clone(),
+            source,
+        })?;
+    let body = if bytes.is_empty() {
+        serde_json::Value::Null
+    } else {
+        serde_json::from_slice(&bytes).map_err(|_| ClientError::Decode {
+            url: url.clone(),
+            status: status.as_u16(),
+            body: String::from_utf8_lossy(&bytes[..bytes.len().min(300)]).into_owned(),
+        })?
+    };
+    Ok(RawResponse {
+        status,
+        content_type,
+        body,
+    })
+}
+
+/// A success body decoded as `T`, or the problem of a failure as an error.
+fn decode<T: DeserializeOwned>(url: String, raw: RawResponse) -> Result<T, ClientError> {
+    if !raw.status.is_success() {
+        return Err(match serde_json::from_value::<Problem>(raw.body.clone()) {
+            Ok(p) => ClientError::Problem(Box::new(p)),
+            Err(_) => ClientError::Decode {
+                url,
+                status: raw.status.as_u16(),
+                body: raw.body.to_string(),
+            },
+        });
+    }
+    let body = if raw.body.is_null() {
+        serde_json::json!({})
+    } else {
+        raw.body
+    };
+    serde_json::from_value(body.clone()).map_err(|e| ClientError::Decode {
+        url,
+        status: raw.status.as_u16(),
+        body: format!("{e}: {body}"),
+    })
 }

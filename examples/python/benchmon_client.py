@@ -8,6 +8,8 @@
         s.register_service("vllm", "http://gpu-n1:8000/metrics")
         with s.window("steady"):             # opens, and closes even when the benchmark fails
             run_benchmark()
+            s.event("progress", "load", progress=50)
+            s.push("client_requests_total{status=\"200\"} 1027\n", client_id="loadgen")
         result = s.collect(window="steady")
         print(result.quality, result.report)
 
@@ -25,6 +27,7 @@ DELETE) and 503 for POST, which says the request was not processed; with doublin
 from __future__ import annotations
 
 import contextlib
+import datetime
 import json
 import os
 import time
@@ -33,7 +36,7 @@ import urllib.parse
 import urllib.request
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any, Dict, Iterator, List, Optional, Union
 
 __all__ = [
     "Client", "Session", "Collection", "BenchmonError", "ValidationError", "NotFound",
@@ -114,15 +117,22 @@ class Client:
     # -- HTTP ---------------------------------------------------------------------------------
 
     def request(self, method: str, path: str, body: Any = None,
-                params: Optional[Dict[str, str]] = None, timeout: Optional[float] = None) -> Any:
-        """Sends one API request (``path`` under ``/api/v1``); the decoded JSON answer."""
+                params: Optional[Dict[str, str]] = None, timeout: Optional[float] = None,
+                text: Optional[str] = None) -> Any:
+        """Sends one API request (``path`` under ``/api/v1``) with a JSON ``body`` or a
+        ``text`` body (text/plain); the decoded JSON answer."""
         url = f"{self.url}/api/v1{path}"
         if params:
             url += "?" + urllib.parse.urlencode(params)
-        data = None if body is None else json.dumps(body).encode()
         headers = {"Accept": "application/json"}
-        if data is not None:
+        if text is not None:
+            data: Optional[bytes] = text.encode()
+            headers["Content-Type"] = "text/plain; version=0.0.4"
+        elif body is not None:
+            data = json.dumps(body).encode()
             headers["Content-Type"] = "application/json"
+        else:
+            data = None
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
         delay = 0.2
@@ -310,6 +320,40 @@ class Session:
             yield opened
         finally:
             self.close_window(name)
+
+    def push(self, metrics: Union[str, List[Dict[str, Any]]],
+             client_id: Optional[str] = None) -> Dict[str, Any]:
+        """Pushes samples into the running session: the Prometheus text exposition format (a
+        ``str``, what client libraries write; timestamps in ms optional) or a list of
+        ``{"name", "labels"?, "value", "timestamp"? (ms), "type"?}``. Stored whole or not at
+        all; a bad line raises ``ValidationError`` whose ``field`` names it (``line 2``,
+        ``metrics[1].value``). Returns ``{"samples", "series"}``."""
+        params = {"client_id": client_id} if client_id else None
+        path = self._path("/metrics")
+        if isinstance(metrics, str):
+            return self.client.request("POST", path, params=params, text=metrics)
+        return self.client.request("POST", path, {"metrics": list(metrics)}, params=params)
+
+    def event(self, kind: str, name: str, message: Optional[str] = None,
+              severity: Optional[str] = None, progress: Optional[float] = None,
+              timestamp: Union[None, float, str, datetime.datetime] = None) -> Dict[str, Any]:
+        """Records an event: ``kind`` is ``phase``, ``progress``, ``note`` or ``alert``;
+        ``severity`` ``info``/``warning``/``critical``; ``progress`` a percentage;
+        ``timestamp`` (default now) unix seconds, RFC 3339 text or an aware ``datetime``."""
+        body: Dict[str, Any] = {"kind": kind, "name": name}
+        if isinstance(timestamp, datetime.datetime):
+            if timestamp.tzinfo is None:
+                raise ValueError("timestamp must be timezone-aware (a naive datetime is ambiguous)")
+            timestamp = timestamp.isoformat()
+        for key, value in (("message", message), ("severity", severity),
+                           ("progress", progress), ("timestamp", timestamp)):
+            if value is not None:
+                body[key] = value
+        return self.client.request("POST", self._path("/events"), body)
+
+    def events(self) -> List[Dict[str, Any]]:
+        """The session's events, in time order."""
+        return self.client.request("GET", self._path("/events"))
 
     def collect(self, **request: Any) -> Collection:
         """Collects into a bundle: ``window="steady"``, ``last="10m"``, or ``start``/``end``;

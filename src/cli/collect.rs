@@ -1,8 +1,8 @@
 //! `benchmon collect`: a window of metrics into an artifact bundle, with progress while the
-//! server works.
+//! server works: on a terminal, a bar with the samples and bytes the server reports.
 
-use super::output::{fields, human_duration, Output};
-use super::targets::SessionOpt;
+use super::output::{fields, human_duration, CollectBar, Output};
+use super::session_arg::SessionArg;
 use super::{split_kv, CliError, Globals};
 use crate::client::{Client, CollectRequest, CollectResult};
 use crate::domain::{PromDuration, RunId, Timestamp, WindowName};
@@ -21,7 +21,7 @@ pub struct CollectArgs {
     #[command(flatten)]
     pub globals: Globals,
     #[command(flatten)]
-    pub session: SessionOpt,
+    pub session: SessionArg,
     /// Window start: RFC 3339 (2025-11-04T10:00:00Z) or unix seconds.
     #[arg(long)]
     pub start: Option<Timestamp>,
@@ -90,6 +90,7 @@ fn parse_query(s: &str) -> Result<(String, String), String> {
 }
 
 pub async fn run(client: &Client, out: &Output, a: CollectArgs) -> Result<(), CliError> {
+    let session = a.session.resolve()?;
     let window_end = match (a.start, a.end) {
         (Some(_), None) => Some(Timestamp::now()),
         (_, end) => end,
@@ -119,11 +120,20 @@ pub async fn run(client: &Client, out: &Output, a: CollectArgs) -> Result<(), Cl
         thresholds: a.thresholds,
         ..CollectRequest::default()
     };
-    let session = a.session.session;
-    let progress = out.progress(format!("collecting {what} of session {session}"));
-    let result = client.collect(&session, &req).await;
-    let took = progress.elapsed();
-    drop(progress);
+    let what = format!("collecting {what} of session {session}");
+    let started = std::time::Instant::now();
+    // The bar needs the server's progress lines; without a bar, the plain request (and the
+    // same stderr line as ever).
+    let result = if out.bar_visible() {
+        let bar = CollectBar::new(what);
+        client
+            .collect_with_progress(&session, &req, |p| bar.update(p))
+            .await
+    } else {
+        let _progress = out.progress(what);
+        client.collect(&session, &req).await
+    };
+    let took = started.elapsed();
     let done = result?;
     out.show(&done, |r| summary(r, took));
     let failed = done

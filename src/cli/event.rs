@@ -1,25 +1,28 @@
-//! `benchmon event --session S --kind phase NAME`: tell the session what happened (a phase
+//! `benchmon event [SESSION] --kind phase NAME`: tell the session what happened (a phase
 //! began, progress, a note, an alert); `--start`/`--end` make it a phase event that also
 //! opens/closes the window NAME; `--list` prints the session's events.
 
 use super::output::{Output, Table};
-use super::targets::SessionOpt;
+use super::session_arg::SessionArg;
 use super::{CliError, Globals};
 use crate::client::Client;
 use crate::domain::{Timestamp, WindowName};
 use crate::session::{Event, EventKind, NewEvent, PhaseWindow, Severity};
 
 #[derive(Debug, clap::Args)]
+#[command(
+    override_usage = "benchmon event [OPTIONS] [SESSION] (--kind <KIND> | --start | --end) <NAME>\n       benchmon event [OPTIONS] [SESSION] --list"
+)]
 pub struct EventArgs {
     #[command(flatten)]
     pub globals: Globals,
     #[command(flatten)]
-    pub session: SessionOpt,
+    pub session: SessionArg,
     /// List the session's events instead of recording one.
-    #[arg(long, conflicts_with_all = ["kind", "name"])]
+    #[arg(long, conflicts_with = "kind")]
     pub list: bool,
     /// The event's kind (phase when `--start` or `--end` is given).
-    #[arg(long, value_enum, required_unless_present_any = ["list", "start", "end"])]
+    #[arg(long, value_enum)]
     pub kind: Option<EventKind>,
     /// A phase event that also opens the window NAME at its time.
     #[arg(long, conflicts_with_all = ["end", "list"])]
@@ -28,7 +31,6 @@ pub struct EventArgs {
     #[arg(long, conflicts_with = "list")]
     pub end: bool,
     /// What the event is about, e.g. warmup (the window-name grammar).
-    #[arg(required_unless_present = "list")]
     pub name: Option<WindowName>,
     /// Free text (at most 1024 bytes).
     #[arg(long)]
@@ -44,16 +46,28 @@ pub struct EventArgs {
 }
 
 pub async fn run(client: &Client, out: &Output, a: EventArgs) -> Result<(), CliError> {
+    if a.list {
+        if let Some(name) = a.name {
+            return Err(CliError::Usage(format!(
+                "--list takes no NAME (got {name})"
+            )));
+        }
+        let list = client.events(&a.session.resolve()?).await?;
+        out.show(&list, |l| table(l));
+        return Ok(());
+    }
+    let (session, name) = a.session.resolve_before(a.name, "NAME", |s| {
+        WindowName::parse(s).map_err(|e| e.to_string())
+    })?;
     let window = match (a.start, a.end) {
         (true, _) => Some(PhaseWindow::Start),
         (_, true) => Some(PhaseWindow::End),
         _ => None,
     };
-    let kind = a.kind.or(window.map(|_| EventKind::Phase));
-    let (Some(kind), Some(name)) = (kind, a.name) else {
-        let list = client.events(&a.session.session).await?;
-        out.show(&list, |l| table(l));
-        return Ok(());
+    let Some(kind) = a.kind.or(window.map(|_| EventKind::Phase)) else {
+        return Err(CliError::Usage(
+            "--kind is required (or --start/--end for a phase)".into(),
+        ));
     };
     let req = NewEvent {
         kind,
@@ -64,7 +78,7 @@ pub async fn run(client: &Client, out: &Output, a: EventArgs) -> Result<(), CliE
         timestamp: a.at,
         window,
     };
-    let e = client.add_event(&a.session.session, &req).await?;
+    let e = client.add_event(&session, &req).await?;
     out.show(&e, |e| match e.window {
         Some(PhaseWindow::Start) => format!("opened window {} at {}", e.name, e.timestamp),
         Some(PhaseWindow::End) => format!("closed window {} at {}", e.name, e.timestamp),

@@ -1,5 +1,8 @@
-//! The command-line client: `benchmon session|register|deregister|window|collect|targets`,
-//! and `benchmon export`, which runs the export engine itself.
+//! The command-line client: `benchmon session|register|deregister|window|collect|push|event|
+//! targets|collections|config`, and `benchmon export`, which runs the export engine itself.
+//!
+//! Every command that works on a session takes it the same way ([`session_arg`]): a
+//! positional `SESSION`, `--session SESSION` or `BENCHMON_SESSION`.
 //!
 //! Every command goes through [`crate::client::Client`] (the same client the tests use), so
 //! retries, timeouts and problem decoding behave the same everywhere. Values with a grammar
@@ -8,8 +11,8 @@
 //!
 //! Exit codes: 0 success, 1 the server refused (its problem detail is printed) or could not be
 //! reached, 2 usage (clap's own code for parse errors); `collect` also exits 3 when the bundle
-//! was written but its verdict is `partial` (unless `--allow-partial`) and 4 when it is `empty`.
-//! reached, 2 usage (clap's own code for parse errors), 5 a `collect --threshold` failed.
+//! was written but its verdict is `partial` (unless `--allow-partial`), 4 when it is `empty`
+//! and 5 when a `--threshold` failed.
 
 pub mod collect;
 /// `benchmon compare` and `benchmon history`: verdicts across bundles, no server.
@@ -18,9 +21,12 @@ pub mod event;
 /// `benchmon export`: the engine against any Prometheus, without a server.
 pub mod export;
 pub mod first_scrape;
+/// `benchmon collections` and `benchmon config`: read-only views of a session.
+pub mod inspect;
 pub mod output;
 pub mod push;
 pub mod session;
+pub mod session_arg;
 pub mod targets;
 pub mod window;
 
@@ -74,6 +80,15 @@ pub struct Globals {
         help_heading = "Connection and output"
     )]
     pub timeout: PromDuration,
+    /// No progress on stderr (no spinner, no progress bar, no progress lines); errors still
+    /// print.
+    #[arg(
+        long,
+        short = 'q',
+        global = true,
+        help_heading = "Connection and output"
+    )]
+    pub quiet: bool,
 }
 
 /// The client subcommands, flattened into `benchmon`'s own.
@@ -95,6 +110,11 @@ pub enum ClientCommand {
     Event(event::EventArgs),
     /// List a session's targets with their scrape health.
     Targets(targets::TargetsArgs),
+    /// List a session's collections: bundle, window, verdict, when, where.
+    Collections(inspect::CollectionsArgs),
+    /// Print what the session's Prometheus was told: prometheus.yml (default), job script,
+    /// rules, file_sd.
+    Config(inspect::ConfigArgs),
 }
 
 impl ClientCommand {
@@ -108,6 +128,8 @@ impl ClientCommand {
             ClientCommand::Push(a) => &a.globals,
             ClientCommand::Event(a) => &a.globals,
             ClientCommand::Targets(a) => &a.globals,
+            ClientCommand::Collections(a) => &a.globals,
+            ClientCommand::Config(a) => &a.globals,
         }
     }
 }
@@ -156,7 +178,7 @@ pub enum CliError {
 pub async fn run(cmd: ClientCommand) -> ExitCode {
     init_logging();
     let globals = cmd.globals().clone();
-    let out = Output::new(globals.json);
+    let out = Output::new(globals.json, globals.quiet);
     let result = match connect(&globals) {
         Ok(client) => dispatch(&client, &out, cmd).await,
         Err(e) => Err(e),
@@ -177,6 +199,8 @@ async fn dispatch(client: &Client, out: &Output, cmd: ClientCommand) -> Result<(
         ClientCommand::Push(a) => push::run(client, out, a).await,
         ClientCommand::Event(a) => event::run(client, out, a).await,
         ClientCommand::Targets(a) => targets::list(client, out, a).await,
+        ClientCommand::Collections(a) => inspect::collections(client, out, a).await,
+        ClientCommand::Config(a) => inspect::config(client, out, a).await,
     }
 }
 

@@ -1,5 +1,6 @@
 //! What the CLI prints: aligned tables and `key: value` blocks on stdout, JSON with `--json`,
-//! errors and progress on stderr (a spinner when stderr is a terminal, plain lines otherwise).
+//! errors and progress on stderr (a spinner when stderr is a terminal, plain lines otherwise;
+//! nothing with `--quiet`), and a collection's progress bar ([`CollectBar`]: a terminal only).
 
 use super::CliError;
 use crate::client::ClientError;
@@ -18,15 +19,22 @@ fn eline(text: &str) {
     let _ = writeln!(std::io::stderr().lock(), "{text}");
 }
 
-/// Human or JSON output, as `--json` chose.
+/// Human or JSON output, as `--json` chose; progress or none, as `--quiet` chose.
 #[derive(Debug, Clone, Copy)]
 pub struct Output {
     json: bool,
+    quiet: bool,
 }
 
 impl Output {
-    pub fn new(json: bool) -> Self {
-        Output { json }
+    pub fn new(json: bool, quiet: bool) -> Self {
+        Output { json, quiet }
+    }
+
+    /// Whether a progress bar would be seen: stderr is a terminal and `--quiet` was not given.
+    /// Without one, scripts get exactly the output they always got.
+    pub fn bar_visible(&self) -> bool {
+        !self.quiet && std::io::stderr().is_terminal()
     }
 
     pub fn json(&self) -> bool {
@@ -45,9 +53,10 @@ impl Output {
         }
     }
 
-    /// A progress indicator; silent in `--json` mode unless stderr is a terminal.
+    /// A progress indicator; silent with `--quiet`, and in `--json` mode unless stderr is a
+    /// terminal.
     pub fn progress(&self, text: impl Into<String>) -> Progress {
-        Progress::start(text.into(), !self.json)
+        Progress::start(text.into(), !self.json, self.quiet)
     }
 
     /// Reports an error on stderr (and the problem JSON on stdout with `--json`) and picks the
@@ -168,10 +177,11 @@ pub struct Progress {
 const FRAMES: [char; 10] = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
 
 impl Progress {
-    fn start(text: String, lines: bool) -> Self {
+    fn start(text: String, lines: bool, quiet: bool) -> Self {
+        let lines = lines && !quiet;
         let shared = Arc::new(Mutex::new(text.clone()));
         let started = Instant::now();
-        let ticker = std::io::stderr().is_terminal().then(|| {
+        let ticker = (!quiet && std::io::stderr().is_terminal()).then(|| {
             let shared = shared.clone();
             tokio::spawn(async move {
                 for frame in FRAMES.iter().cycle() {
@@ -225,6 +235,56 @@ impl Drop for Progress {
             let _ = write!(err, "\r\x1b[2K");
             let _ = err.flush();
         }
+    }
+}
+
+/// A collection's progress bar on stderr: the server's samples and bytes so far, and its query
+/// chunks as a bar once it knows how many there are. indicatif draws nothing when stderr is
+/// not a terminal; callers make it only when [`Output::bar_visible`].
+pub struct CollectBar {
+    bar: indicatif::ProgressBar,
+    what: String,
+}
+
+impl CollectBar {
+    pub fn new(what: String) -> Self {
+        let bar =
+            indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        );
+        bar.set_message(format!("{what}: waiting for the server"));
+        bar.enable_steady_tick(Duration::from_millis(100));
+        CollectBar { bar, what }
+    }
+
+    /// Shows the server's latest counts.
+    pub fn update(&self, p: &crate::collect::progress::CollectProgress) {
+        if p.chunks > 0 && self.bar.length().is_none() {
+            self.bar.set_length(p.chunks as u64);
+            self.bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{spinner} {msg} [{bar:20}] {pos}/{len} chunks ({elapsed})",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+                .progress_chars("=> "),
+            );
+        }
+        self.bar.set_position(p.chunks_done as u64);
+        self.bar.set_message(format!(
+            "{}: {} samples, {}",
+            self.what,
+            indicatif::HumanCount(p.samples),
+            indicatif::HumanBytes(p.bytes)
+        ));
+    }
+}
+
+impl Drop for CollectBar {
+    /// Clears the bar: the summary follows on stdout.
+    fn drop(&mut self) {
+        self.bar.finish_and_clear();
     }
 }
 

@@ -1,10 +1,11 @@
 //! `benchmon session create|start|status|list|stop|delete`, and `start --wait`'s progress.
 
 use super::output::{fields, human_duration, Output, Table};
+use super::session_arg::SessionArg;
 use super::{labels, parse_label, CliError, Globals};
 use crate::client::{Client, ClientError};
 use crate::domain::{
-    Host, Invalid, LabelName, Port, PromDuration, RemoteStore, RunId, ScraperCount, SlurmOptions,
+    Host, Invalid, LabelName, Port, PromDuration, RemoteStore, ScraperCount, SlurmOptions,
     StoreSpec, StoreUrl,
 };
 use crate::session::{CreateSession, Session, SessionState};
@@ -39,25 +40,25 @@ pub enum SessionCmd {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(override_usage = "benchmon session rules [OPTIONS] [SESSION] <FILE>")]
 pub struct RulesArgs {
-    /// Session id (its run id).
-    #[arg(env = "BENCHMON_SESSION")]
-    pub session: RunId,
+    #[command(flatten)]
+    pub session: SessionArg,
     /// A Prometheus rule file (YAML), checked by the server with promtool.
-    pub file: std::path::PathBuf,
+    pub file: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
 pub struct SessionRef {
-    /// Session id (its run id).
-    #[arg(env = "BENCHMON_SESSION")]
-    pub session: RunId,
+    #[command(flatten)]
+    pub session: SessionArg,
 }
 
 #[derive(Debug, clap::Args)]
 pub struct CreateArgs {
-    /// Run id, also the session id: 1–64 of letters, digits, '.', '_' and '-'.
-    pub run_id: RunId,
+    /// The new session's id, also its run id (1–64 of letters, digits, '.', '_' and '-').
+    #[command(flatten)]
+    pub session: SessionArg,
     /// Fixed Prometheus port (default: the job picks a free port on its node).
     #[arg(long, value_parser = parse_port)]
     pub prometheus_port: Option<Port>,
@@ -111,9 +112,8 @@ impl CreateArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct StartArgs {
-    /// Session id (its run id).
-    #[arg(env = "BENCHMON_SESSION")]
-    pub session: RunId,
+    #[command(flatten)]
+    pub session: SessionArg,
     #[command(flatten)]
     pub slurm: SlurmOptions,
     /// Block until Prometheus is running and ready, showing the scheduler's state meanwhile.
@@ -148,7 +148,7 @@ pub async fn run(client: &Client, out: &Output, cmd: SessionCmd) -> Result<(), C
             let req = CreateSession {
                 store,
                 scrapers: a.scrapers,
-                run_id: a.run_id,
+                run_id: a.session.resolve()?,
                 prometheus_port: a.prometheus_port,
                 prom_host: a.prom_host,
                 scrape_interval: a.scrape_interval,
@@ -174,7 +174,7 @@ pub async fn run(client: &Client, out: &Output, cmd: SessionCmd) -> Result<(), C
         }
         SessionCmd::Start(a) => start(client, out, a).await?,
         SessionCmd::Status(a) => {
-            let s = client.session(a.session.as_str()).await?;
+            let s = client.session(a.session.resolve()?.as_str()).await?;
             out.show(&s, describe);
         }
         SessionCmd::List(a) => {
@@ -182,15 +182,17 @@ pub async fn run(client: &Client, out: &Output, cmd: SessionCmd) -> Result<(), C
             out.show(&list, |list| table(list));
         }
         SessionCmd::Stop(a) => {
-            let p = out.progress(format!("stopping session {}", a.session));
-            let s = client.stop_session(a.session.as_str()).await?;
+            let id = a.session.resolve()?;
+            let p = out.progress(format!("stopping session {id}"));
+            let s = client.stop_session(id.as_str()).await?;
             drop(p);
             out.show(&s, describe);
         }
         SessionCmd::Rules(a) => {
-            let text = std::fs::read_to_string(&a.file)
-                .map_err(|e| CliError::Usage(format!("{}: {e}", a.file.display())))?;
-            let view = client.set_rules(&a.session, &text).await?;
+            let (session, file) = a.session.resolve_before(a.file, "FILE", |s| Ok(s.into()))?;
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| CliError::Usage(format!("{}: {e}", file.display())))?;
+            let view = client.set_rules(&session, &text).await?;
             out.show(&view, |v| match v.reloaded {
                 true => format!("rules of session {} replaced and reloaded", v.session_id),
                 false => format!(
@@ -200,9 +202,10 @@ pub async fn run(client: &Client, out: &Output, cmd: SessionCmd) -> Result<(), C
             });
         }
         SessionCmd::Delete(a) => {
-            client.delete_session(a.session.as_str()).await?;
-            out.show(&serde_json::json!({"deleted": a.session.as_str()}), |_| {
-                format!("deleted session {}", a.session)
+            let id = a.session.resolve()?;
+            client.delete_session(id.as_str()).await?;
+            out.show(&serde_json::json!({"deleted": id.as_str()}), |_| {
+                format!("deleted session {id}")
             });
         }
     }
@@ -210,8 +213,8 @@ pub async fn run(client: &Client, out: &Output, cmd: SessionCmd) -> Result<(), C
 }
 
 async fn start(client: &Client, out: &Output, a: StartArgs) -> Result<(), CliError> {
-    let id = a.session.as_str();
-    let submitted = client.start_session(id, &a.slurm).await?;
+    let id = a.session.resolve()?;
+    let submitted = client.start_session(id.as_str(), &a.slurm).await?;
     let s = if a.wait {
         wait_running(client, out, submitted, a.wait_timeout.as_duration()).await?
     } else {

@@ -2,23 +2,16 @@
 //! `benchmon targets`.
 
 use super::output::{Output, Table};
+use super::session_arg::SessionArg;
 use super::{labels, parse_label, split_kv, this_node, CliError, Globals};
 use crate::client::Client;
 use crate::domain::{
     ClientId, ExporterKind, Host, HostPort, Invalid, LabelName, MetricsEndpoint, PromDuration,
-    RunId, ServiceName,
+    ServiceName,
 };
 use crate::targets::{ClientRegistration, ServiceRegistration, TargetList};
 use clap::Subcommand;
 use std::collections::BTreeMap;
-
-/// The session a target command works on.
-#[derive(Debug, Clone, clap::Args)]
-pub struct SessionOpt {
-    /// Session id (its run id).
-    #[arg(long, short = 's', env = "BENCHMON_SESSION")]
-    pub session: RunId,
-}
 
 /// Which client: `--client-id`, or the default derived from the job and node.
 #[derive(Debug, Clone, clap::Args)]
@@ -90,7 +83,7 @@ pub enum RegisterCmd {
 #[derive(Debug, clap::Args)]
 pub struct RegisterClient {
     #[command(flatten)]
-    pub session: SessionOpt,
+    pub session: SessionArg,
     #[command(flatten)]
     pub client: ClientOpt,
     /// An exporter as kind=host:port (e.g. node=mel2153:9100); kind=PORT means this node.
@@ -108,7 +101,7 @@ pub struct RegisterClient {
 #[derive(Debug, clap::Args)]
 pub struct RegisterService {
     #[command(flatten)]
-    pub session: SessionOpt,
+    pub session: SessionArg,
     /// Service name (becomes the `service` label).
     #[arg(long)]
     pub name: ServiceName,
@@ -136,14 +129,14 @@ pub enum DeregisterCmd {
     /// Remove a client and its exporters from the session.
     Client {
         #[command(flatten)]
-        session: SessionOpt,
+        session: SessionArg,
         #[command(flatten)]
         client: ClientOpt,
     },
     /// Remove a service from the session.
     Service {
         #[command(flatten)]
-        session: SessionOpt,
+        session: SessionArg,
         /// Service name.
         #[arg(long)]
         name: ServiceName,
@@ -155,7 +148,7 @@ pub struct TargetsArgs {
     #[command(flatten)]
     pub globals: Globals,
     #[command(flatten)]
-    pub session: SessionOpt,
+    pub session: SessionArg,
     /// Wait until Prometheus has scraped the targets once (all enabled ones, or those of
     /// --client-id / --service), so that a window opened next starts with data; exit 1 if
     /// --wait-timeout passes first.
@@ -209,7 +202,8 @@ pub async fn register(client: &Client, out: &Output, cmd: RegisterCmd) -> Result
                 preferences,
                 labels: labels(a.labels),
             };
-            let done = client.register_client(&a.session.session, &reg).await?;
+            let session = a.session.resolve()?;
+            let done = client.register_client(&session, &reg).await?;
             out.show(&done, |c| {
                 let list = c
                     .exporters
@@ -222,7 +216,7 @@ pub async fn register(client: &Client, out: &Output, cmd: RegisterCmd) -> Result
                     .join(", ");
                 format!(
                     "registered client {} on {} in session {}: {list}",
-                    c.client_id, c.node, a.session.session
+                    c.client_id, c.node, session
                 )
             });
         }
@@ -234,11 +228,12 @@ pub async fn register(client: &Client, out: &Output, cmd: RegisterCmd) -> Result
                 endpoint: a.endpoint,
                 labels: labels(a.labels),
             };
-            let done = client.register_service(&a.session.session, &reg).await?;
+            let session = a.session.resolve()?;
+            let done = client.register_service(&session, &reg).await?;
             out.show(&done, |s| {
                 format!(
                     "registered service {} ({}) in session {}",
-                    s.name, s.endpoint, a.session.session
+                    s.name, s.endpoint, session
                 )
             });
         }
@@ -249,13 +244,14 @@ pub async fn register(client: &Client, out: &Output, cmd: RegisterCmd) -> Result
 pub async fn deregister(client: &Client, out: &Output, cmd: DeregisterCmd) -> Result<(), CliError> {
     let (session, kind, name) = match cmd {
         DeregisterCmd::Client { session, client: c } => {
-            let (_, id) = c.resolve()?;
-            client.deregister_client(&session.session, &id).await?;
-            (session.session, "client", id.to_string())
+            let (session, (_, id)) = (session.resolve()?, c.resolve()?);
+            client.deregister_client(&session, &id).await?;
+            (session, "client", id.to_string())
         }
         DeregisterCmd::Service { session, name } => {
-            client.deregister_service(&session.session, &name).await?;
-            (session.session, "service", name.to_string())
+            let session = session.resolve()?;
+            client.deregister_service(&session, &name).await?;
+            (session, "service", name.to_string())
         }
     };
     let v = serde_json::json!({"session_id": session.as_str(), "deregistered": kind, "name": name});
@@ -266,21 +262,15 @@ pub async fn deregister(client: &Client, out: &Output, cmd: DeregisterCmd) -> Re
 }
 
 pub async fn list(client: &Client, out: &Output, a: TargetsArgs) -> Result<(), CliError> {
+    let session = a.session.resolve()?;
     if a.wait_scraped {
         let chosen = super::first_scrape::Chosen {
             clients: a.client_ids,
             services: a.services,
         };
-        return super::first_scrape::wait(
-            client,
-            out,
-            &a.session.session,
-            &chosen,
-            &a.wait_timeout,
-        )
-        .await;
+        return super::first_scrape::wait(client, out, &session, &chosen, &a.wait_timeout).await;
     }
-    let list = client.targets(&a.session.session).await?;
+    let list = client.targets(&session).await?;
     out.show(&list, table);
     Ok(())
 }

@@ -10,6 +10,8 @@ pub mod alerts;
 /// The bundles' files, read-only and confined to their bundle (the web view's downloads).
 pub mod files;
 pub mod index;
+/// What a client sees of a running collection: samples and bytes so far.
+pub mod progress;
 pub mod request;
 mod source;
 pub mod storage;
@@ -34,6 +36,7 @@ use index::record_in_index;
 use request::{check_request, scrape_millis, CheckedRequest};
 use source::{start_offline, Source};
 use std::time::Duration;
+use tokio::sync::mpsc::UnboundedSender;
 
 /// Errors of a session collection.
 #[derive(Debug, thiserror::Error)]
@@ -74,13 +77,15 @@ const MAX_FORMATS: usize = 3;
 const MAX_SCRAPE_WAIT: Duration = Duration::from_secs(300);
 
 /// Runs a collection for session `id`: from its running Prometheus, or — once the job has
-/// ended — from a Prometheus benchmon starts over the data the job stored.
+/// ended — from a Prometheus benchmon starts over the data the job stored. The engine's
+/// [`export::Progress`] events go to `progress`, if given.
 pub async fn collect_session(
     sessions: &Sessions,
     id: &RunId,
     req: CollectRequest,
+    progress: Option<UnboundedSender<export::Progress>>,
 ) -> Result<CollectResponse, CollectionError> {
-    let result = collect(sessions, id, req).await;
+    let result = collect(sessions, id, req, progress).await;
     // What the collection freed goes back to the system, so an idle server does not keep the
     // peak of its largest collection (see `memory`).
     let _ = tokio::task::spawn_blocking(crate::memory::release_freed).await;
@@ -91,6 +96,7 @@ async fn collect(
     sessions: &Sessions,
     id: &RunId,
     req: CollectRequest,
+    progress: Option<UnboundedSender<export::Progress>>,
 ) -> Result<CollectResponse, CollectionError> {
     // The bound the OpenAPI document states (`maxItems: 3`), checked before anything else.
     if let Some(f) = req.formats.as_ref().filter(|f| f.len() > MAX_FORMATS) {
@@ -145,14 +151,32 @@ async fn collect(
     match (&session.prometheus_url, session.state) {
         (Some(url), state) if state.is_live() => {
             let url = url.clone();
-            collect_from(sessions, &cell, request, session, url, Source::Job).await
+            collect_from(
+                sessions,
+                &cell,
+                request,
+                session,
+                url,
+                Source::Job,
+                progress,
+            )
+            .await
         }
         // A site's store outlives the session's scrapers: it answers as it did while they ran.
         (Some(url), SessionState::Stopped | SessionState::Failed)
             if matches!(session.store, StoreSpec::Remote(_)) =>
         {
             let url = url.clone();
-            collect_from(sessions, &cell, request, session, url, Source::Store).await
+            collect_from(
+                sessions,
+                &cell,
+                request,
+                session,
+                url,
+                Source::Store,
+                progress,
+            )
+            .await
         }
         (_, SessionState::Stopped | SessionState::Failed) => {
             // Held until the offline Prometheus is gone: no second one, no new job, no delete.
@@ -163,8 +187,16 @@ async fn collect(
             }
             let prom = start_offline(sessions, &cell, &session).await?;
             let url = prom.url().to_owned();
-            let result =
-                collect_from(sessions, &cell, request, session, url, Source::Offline).await;
+            let result = collect_from(
+                sessions,
+                &cell,
+                request,
+                session,
+                url,
+                Source::Offline,
+                progress,
+            )
+            .await;
             prom.stop().await;
             result
         }
@@ -223,6 +255,7 @@ async fn collect_from(
     session: Session,
     prometheus_url: String,
     source: Source,
+    progress: Option<UnboundedSender<export::Progress>>,
 ) -> Result<CollectResponse, CollectionError> {
     let id = &cell.id;
     let CheckedRequest {
@@ -361,7 +394,7 @@ async fn collect_from(
         extra_files: alert_files,
     };
     let dir = plan.bundle_parent.clone();
-    let outcome = export::collect(&sessions.http, plan, None)
+    let outcome = export::collect(&sessions.http, plan, progress)
         .await
         .map_err(|e| match storage::storage_fault(&e) {
             Some(fault) => CollectionError::Storage(storage::StorageError {

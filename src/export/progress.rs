@@ -9,6 +9,15 @@ use utoipa::ToSchema;
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Progress {
+    /// The bundle is being written in `temp_dir` (published under its name when finished):
+    /// its size on disk is how many bytes the collection has written so far.
+    BundleCreated {
+        temp_dir: String,
+    },
+    /// Raw samples streamed from remote read and handed to the writer so far (cumulative).
+    RawSamples {
+        samples: u64,
+    },
     Started {
         queries: usize,
         chunks: usize,

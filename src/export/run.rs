@@ -96,13 +96,19 @@ async fn run(
     };
     budget::check(&estimate, plan.max_points)?;
     let bundle = TempBundle::create(&plan.bundle_parent, &plan.bundle_name)?;
+    emit(
+        &progress,
+        Progress::BundleCreated {
+            temp_dir: bundle.path().to_string_lossy().into_owned(),
+        },
+    );
     let parts = bundle.path().join(".parts");
     std::fs::create_dir(&parts).map_err(|e| CollectError::io(&parts, e))?;
 
     let cancel = CancellationToken::new();
     // If the caller drops this future, in-flight fetches stop at their next series.
     let _stop_on_drop = cancel.clone().drop_guard();
-    let raw = raw_phase(http, &base, &r, &plan, &bundle, &cancel).await?;
+    let raw = raw_phase(http, &base, &r, &plan, &bundle, &cancel, &progress).await?;
     let raw_chunk_ms = match &raw {
         RawPhase::ViaQuery { .. } => {
             let raw_series = match plan.max_points {
@@ -197,6 +203,7 @@ async fn raw_phase(
     plan: &CollectionPlan,
     bundle: &TempBundle,
     cancel: &CancellationToken,
+    progress: &ProgressTx,
 ) -> Result<RawPhase, CollectError> {
     if plan.raw_selectors.is_empty() {
         return Ok(RawPhase::None);
@@ -206,7 +213,7 @@ async fn raw_phase(
     }
     let (streaming, first_series) = tokio::sync::oneshot::channel();
     let (http, url, selectors) = (http.clone(), base.to_owned(), plan.raw_selectors.clone());
-    let (dir, cancel) = (bundle.path().to_owned(), cancel.clone());
+    let (dir, cancel, progress) = (bundle.path().to_owned(), cancel.clone(), progress.clone());
     let (start_ms, end_ms, formats) = (r.start_ms, r.end_ms, plan.raw_options.formats);
     let mut task = tokio::spawn(async move {
         let req = RawRequest {
@@ -216,7 +223,7 @@ async fn raw_phase(
             end_ms,
             formats,
         };
-        export_raw(&http, &req, &dir, &cancel, Some(streaming)).await
+        export_raw(&http, &req, &dir, &cancel, &progress, Some(streaming)).await
     });
     tokio::select! {
         Ok(()) = first_series => Ok(RawPhase::Streaming(task)),

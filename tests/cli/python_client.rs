@@ -1,6 +1,7 @@
 //! `examples/python/benchmon_client.py`, driven by Python as a harness would: the seed's example
 //! rewritten with it runs a whole session on SLURM, and its errors and context managers behave
-//! (`tests/python/check_client.py`).
+//! (`tests/python/check_client.py`); it pushes samples and records events
+//! (`tests/python/check_push.py`).
 
 use crate::binary::*;
 use crate::support::{spawn_app, unique_id, NodeExporter};
@@ -47,5 +48,23 @@ async fn the_python_client_raises_typed_errors_and_closes_windows_on_failure() {
         .env("RUN_ID", unique_id("py-check"));
     let run = output(cmd).await.success();
     assert!(run.stdout.contains("client checks passed"), "{run}");
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_python_client_pushes_samples_that_the_sessions_prometheus_serves_and_records_events() {
+    let app = spawn_app(LauncherKind::Slurm).await;
+    let id = unique_id("py-push");
+    let mut cmd = command("python3", &app.url(""));
+    cmd.arg(repo_file("tests/python/check_push.py"))
+        .env("RUN_ID", &id);
+    let run = output(cmd).await.success();
+    assert!(run.stdout.contains("push and event checks passed"), "{run}");
+    // What the script saw, seen from here too: the events, kept with the session.
+    let session = benchmon::domain::RunId::parse(&id).unwrap();
+    let events = app.client.events(&session).await.unwrap();
+    assert_eq!(events.len(), 3, "{events:?}");
+    let s = app.client.session(&id).await.unwrap();
+    assert_eq!(s.state.as_str(), "stopped");
     app.shutdown().await;
 }

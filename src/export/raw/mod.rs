@@ -14,7 +14,8 @@ pub mod text;
 pub use files::{RawFiles, RawWritten};
 
 use super::formats::Formats;
-use super::CollectError;
+use super::progress::{emit, ProgressTx};
+use super::{CollectError, Progress};
 use crate::prometheus::remote_read::{read_raw, RawSeries, RemoteReadError};
 use std::collections::HashSet;
 use std::hash::{Hash, Hasher};
@@ -60,6 +61,7 @@ pub async fn export_raw(
     req: &RawRequest<'_>,
     dir: &Path,
     cancel: &CancellationToken,
+    progress: &ProgressTx,
     mut streaming: Option<tokio::sync::oneshot::Sender<()>>,
 ) -> Result<RawOutcome, CollectError> {
     let label_names = label_names(http, req).await?;
@@ -88,6 +90,7 @@ pub async fn export_raw(
         }
     };
     let (mut batch, mut batch_samples) = (Vec::new(), 0);
+    let mut handed_over: u64 = 0;
     let mut seen = HashSet::new();
     let several = req.selectors.len() > 1;
     let mut on_series = |s: RawSeries| {
@@ -102,6 +105,13 @@ pub async fn export_raw(
         if batch_samples < BATCH_SAMPLES {
             return Ok(());
         }
+        handed_over += batch_samples as u64;
+        emit(
+            progress,
+            Progress::RawSamples {
+                samples: handed_over,
+            },
+        );
         batch_samples = 0;
         free_written();
         // Blocks this thread while the writer is QUEUE batches behind: the back-pressure
@@ -125,8 +135,17 @@ pub async fn export_raw(
             break;
         }
     }
-    if read.is_ok() && !batch.is_empty() && tx.send(batch).is_err() {
-        read = Err(RemoteReadError::Sink("the raw writer stopped".into()));
+    if read.is_ok() && !batch.is_empty() {
+        handed_over += batch_samples as u64;
+        if tx.send(batch).is_err() {
+            read = Err(RemoteReadError::Sink("the raw writer stopped".into()));
+        }
+        emit(
+            progress,
+            Progress::RawSamples {
+                samples: handed_over,
+            },
+        );
     }
     drop(tx);
     let written = writer
