@@ -14,7 +14,7 @@ use super::consume::{Consumer, Merging};
 use super::finish::{finish, Finish};
 use super::plan::{self, Resolved, Tuning, RAW};
 use super::progress::{emit, ProgressTx};
-use super::raw::{export_raw, RawOutcome, RawRequest, RawWritten};
+use super::raw::{export_raw, export_vm, RawOutcome, RawRequest, RawWritten};
 use super::schedule::{plan_fetches, spawn_fetches, FetchContext, InFlight};
 use super::{CollectError, CollectionOutcome, CollectionPlan, Progress, RawSource};
 use crate::telemetry::{OutcomeLabels, METRICS};
@@ -60,19 +60,40 @@ pub async fn collect_tuned(
     result
 }
 
-/// The Prometheus version (`unknown` if it does not say), and whether its range selectors are
-/// left-open (Prometheus 3 made them so).
-async fn prometheus_version(http: &reqwest::Client, base: &str) -> (String, bool) {
-    let version = crate::prometheus::PromClient::new(http.clone(), base)
+/// What answers the queries: its version, whether its range selectors are left-open
+/// (Prometheus 3 made them so; VictoriaMetrics' always were), and whether it is a
+/// VictoriaMetrics (its build info has no version).
+struct Server {
+    version: String,
+    left_open: bool,
+    victoriametrics: bool,
+}
+
+async fn server(http: &reqwest::Client, base: &str) -> Server {
+    match crate::prometheus::PromClient::new(http.clone(), base)
         .version()
         .await
-        .unwrap_or_else(|_| "unknown".to_owned());
-    let left_open = version
-        .split('.')
-        .next()
-        .and_then(|m| m.parse::<u32>().ok())
-        .is_some_and(|m| m >= 3);
-    (version, left_open)
+    {
+        Ok(Some(version)) => Server {
+            left_open: version
+                .split('.')
+                .next()
+                .and_then(|m| m.parse::<u32>().ok())
+                .is_some_and(|m| m >= 3),
+            version,
+            victoriametrics: false,
+        },
+        Ok(None) => Server {
+            version: "victoriametrics".to_owned(),
+            left_open: true,
+            victoriametrics: true,
+        },
+        Err(_) => Server {
+            version: "unknown".to_owned(),
+            left_open: false,
+            victoriametrics: false,
+        },
+    }
 }
 
 async fn run(
@@ -84,7 +105,11 @@ async fn run(
 ) -> Result<CollectionOutcome, CollectError> {
     let r = plan::resolve(&plan)?;
     let base = plan.prometheus_url.trim_end_matches('/').to_owned();
-    let (version, left_open) = prometheus_version(http, &base).await;
+    let Server {
+        version,
+        left_open,
+        victoriametrics,
+    } = server(http, &base).await;
     // Before anything is written: a collection over the budget leaves no trace. Without a
     // budget nothing needs the estimate (counting costs Prometheus ≈ 0.5 s per 100 k series).
     let estimate = match plan.max_points {
@@ -99,7 +124,7 @@ async fn run(
     let cancel = CancellationToken::new();
     // If the caller drops this future, in-flight fetches stop at their next series.
     let _stop_on_drop = cancel.clone().drop_guard();
-    let raw = raw_phase(http, &base, &r, &plan, &bundle, &cancel).await?;
+    let raw = raw_phase(http, &base, &r, &plan, &bundle, &cancel, victoriametrics).await?;
     let raw_chunk_ms = match &raw {
         RawPhase::ViaQuery { .. } => {
             let raw_series = match plan.max_points {
@@ -108,7 +133,7 @@ async fn run(
             };
             Some(fallback_chunk_ms(&r, tuning, raw_series))
         }
-        RawPhase::None | RawPhase::Done(_) => None,
+        RawPhase::None | RawPhase::Done(..) => None,
     };
     let fetches = plan_fetches(&r, &plan, tuning, left_open, raw_chunk_ms);
     emit(
@@ -136,11 +161,11 @@ async fn run(
     m.samples_parquet = plan.samples_parquet;
     match raw {
         RawPhase::None => {}
-        RawPhase::Done(w) => {
+        RawPhase::Done(w, method) => {
             m.raw_series = w.series;
             m.raw_samples = w.samples;
             m.artifacts.extend(w.artifacts);
-            m.raw_method = Some(("remote_read", None));
+            m.raw_method = Some((method, None));
         }
         RawPhase::ViaQuery { reason } => m.raw_method = Some(("query", reason)),
     }
@@ -166,13 +191,13 @@ async fn run(
     finish(done, &progress).await
 }
 
-/// The raw export, done before the query fetches start (remote read streams it alone), or left
-/// to them when it is to go through range-vector queries.
+/// The raw export, done before the query fetches start (remote read or VictoriaMetrics' export
+/// stream it alone), or left to them when it is to go through range-vector queries.
 enum RawPhase {
     None,
-    Done(RawWritten),
-    /// Range-vector queries, because the plan asks so or (`reason`) the server has no streamed
-    /// remote read.
+    /// Written, by `remote_read` or `export`.
+    Done(RawWritten, &'static str),
+    /// Range-vector queries, because the plan asks so or (`reason`) the server streams neither.
     ViaQuery {
         reason: Option<String>,
     },
@@ -185,6 +210,7 @@ async fn raw_phase(
     plan: &CollectionPlan,
     bundle: &TempBundle,
     cancel: &CancellationToken,
+    victoriametrics: bool,
 ) -> Result<RawPhase, CollectError> {
     if plan.raw_selectors.is_empty() {
         return Ok(RawPhase::None);
@@ -200,17 +226,30 @@ async fn raw_phase(
         end_ms: r.end_ms,
         formats: plan.raw_options.formats,
     };
-    match export_raw(http, &req, bundle.path(), cancel).await? {
-        RawOutcome::Written(w) => Ok(RawPhase::Done(w)),
+    let export = source == RawSource::Export || (source == RawSource::Auto && victoriametrics);
+    let (outcome, method, what) = match export {
+        true => (
+            export_vm(http, &req, bundle.path(), cancel).await?,
+            "export",
+            "VictoriaMetrics export",
+        ),
+        false => (
+            export_raw(http, &req, bundle.path(), cancel).await?,
+            "remote_read",
+            "streamed remote read",
+        ),
+    };
+    match outcome {
+        RawOutcome::Written(w) => Ok(RawPhase::Done(w, method)),
         RawOutcome::Unsupported(why)
             if source == RawSource::Auto && plan.raw_selectors.len() == 1 =>
         {
-            tracing::info!("{base} has no streamed remote read ({why}); raw samples via queries");
+            tracing::info!("{base} has no {what} ({why}); raw samples via queries");
             Ok(RawPhase::ViaQuery { reason: Some(why) })
         }
         RawOutcome::Unsupported(why) => Err(CollectError::Response {
             query: RAW.to_owned(),
-            reason: format!("no streamed remote read at {base}: {why}"),
+            reason: format!("no {what} at {base}: {why}"),
         }),
     }
 }

@@ -79,7 +79,9 @@ impl Sessions {
             now_ms: Timestamp::now().unix_millis(),
         };
         let batch = Batch::new(samples, &ctx)?;
-        match crate::prometheus::remote_write::send(&self.http, &url, &batch).await {
+        let http = super::credentials::store_client(&session.store, &self.http)
+            .map_err(|e| PushFailure::Refused(format!("the store's credentials: {e}")))?;
+        match crate::prometheus::remote_write::send(&http, &url, &batch).await {
             Ok(()) => Ok(PushReceipt {
                 samples: batch.samples,
                 series: batch.series.len(),

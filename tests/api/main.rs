@@ -25,4 +25,5 @@ mod support;
 mod targets;
 mod topology;
 mod validation;
+mod vm_export;
 mod windows;

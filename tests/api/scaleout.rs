@@ -119,6 +119,44 @@ fn running_jobs(s: &Session) -> Vec<String> {
     jobs
 }
 
+/// The raw samples of a session's collection `out`, read again from `store` by range-vector
+/// queries (the fallback) into a bundle of their own.
+async fn raw_by_queries(
+    store: &str,
+    id: &str,
+    out: &benchmon::client::CollectResult,
+) -> benchmon::export::CollectionOutcome {
+    use benchmon::export::{formats::Formats, RawOptions, RawSource};
+    let at = |k: &str| serde_json::from_value(out.extra[k].clone()).unwrap();
+    let dir = tempfile::tempdir().unwrap().keep();
+    let plan = benchmon::export::CollectionPlan {
+        prometheus_url: store.to_owned(),
+        start: at("window_start"),
+        end: at("window_end"),
+        step: None,
+        scrape_interval: Some(benchmon::domain::PromDuration::parse("1s").unwrap()),
+        queries: vec![],
+        raw_selectors: vec![format!(r#"{{session="{id}"}}"#)],
+        coverage_selector: None,
+        windows: vec![],
+        events: vec![],
+        bundle_parent: dir,
+        bundle_name: "fallback".into(),
+        raw_options: RawOptions {
+            source: RawSource::Query,
+            formats: Formats::from_list(&[benchmon::export::formats::SampleFormat::Csv]),
+        },
+        max_points: None,
+        samples_parquet: false,
+        manifest_extra: json!({}),
+        quality: Default::default(),
+        extra_files: Vec::new(),
+    };
+    benchmon::export::collect(&reqwest::Client::new(), plan, None)
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn three_scrapers_feed_victoriametrics_each_target_once_and_the_window_collects() {
     let app = spawn_app(LauncherKind::Slurm).await;
@@ -174,10 +212,21 @@ async fn three_scrapers_feed_victoriametrics_each_target_once_and_the_window_col
         .success(201);
     assert_eq!(out.manifest["context"]["store"], "victoriametrics");
     assert_eq!(
-        out.manifest["raw"]["method"], "query",
+        out.manifest["raw"]["method"], "export",
         "{}",
         out.manifest["raw"]
     );
+    // The range-vector fallback over the same window of the same store writes the same rows.
+    let fallback = raw_by_queries(&store, &id, &out).await;
+    assert_eq!(
+        fallback.raw_samples,
+        out.extra["raw_samples"].as_u64().unwrap()
+    );
+    for file in ["raw.csv", "raw_series.csv"] {
+        let a = std::fs::read(std::path::Path::new(&out.bundle_dir).join(file)).unwrap();
+        let b = std::fs::read(fallback.bundle_dir.join(file)).unwrap();
+        assert!(a == b, "{file} differs between export and queries");
+    }
     let coverage = &out.extra["coverage"];
     assert_eq!(coverage["targets"].as_array().unwrap().len(), TARGETS);
     assert_eq!(coverage["flagged"], 0, "{coverage}");
