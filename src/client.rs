@@ -304,8 +304,10 @@ impl Client {
         })
     }
 
+    /// A request body; a remote store's credentials in it are sent as they are (they are
+    /// redacted in every other serialization).
     fn json<T: Serialize>(v: &T) -> Option<serde_json::Value> {
-        serde_json::to_value(v).ok()
+        crate::domain::with_secrets_exposed(|| serde_json::to_value(v).ok())
     }
 
     pub async fn create_session(&self, req: &CreateSession) -> Result<Session, ClientError> {

@@ -24,6 +24,7 @@ pub use net::{Host, HostPort, MetricsEndpoint, Port};
 pub use slurm::{
     CpuCount, MemMb, SlurmConstraint, SlurmName, SlurmNodeList, SlurmOptions, TimeLimit,
 };
+pub use store::with_secrets_exposed;
 pub use store::{
     AuthUser, BasicAuth, RemoteStore, ScraperCount, Secret, StoreHeaders, StoreSpec, StoreUrl,
     TokenFile,

@@ -130,8 +130,29 @@ impl std::fmt::Debug for Secret {
 
 impl Serialize for Secret {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(Self::REDACTED)
+        match EXPOSE.with(std::cell::Cell::get) {
+            true => s.serialize_str(&self.0),
+            false => s.serialize_str(Self::REDACTED),
+        }
     }
+}
+
+thread_local! {
+    static EXPOSE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` (a synchronous serialization) with secrets written as their values: only for the
+/// body benchmon's own client sends to benchmon, never for anything stored or shown.
+pub fn with_secrets_exposed<T>(f: impl FnOnce() -> T) -> T {
+    struct Reset;
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            EXPOSE.with(|e| e.set(false));
+        }
+    }
+    EXPOSE.with(|e| e.set(true));
+    let _reset = Reset;
+    f()
 }
 
 impl<'de> Deserialize<'de> for Secret {
@@ -452,6 +473,36 @@ mod tests {
         ] {
             assert!(StoreUrl::parse(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn credentials_are_redacted_except_in_the_clients_request_body() {
+        let body = r#"{"remote_write_url":"http://vm/w","query_url":"http://vm/",
+            "headers":{"X-Scope-OrgID":"t-1"},"basic_auth":{"username":"u","password":"pw!"}}"#;
+        let store: StoreSpec = serde_json::from_str(body).unwrap();
+        let shown = serde_json::to_string(&store).unwrap();
+        assert!(!shown.contains("pw!") && !shown.contains("t-1"), "{shown}");
+        assert!(shown.contains(r#""password":"<redacted>""#), "{shown}");
+        let debug = format!("{store:?}");
+        assert!(!debug.contains("pw!") && !debug.contains("t-1"), "{debug}");
+        let sent = with_secrets_exposed(|| serde_json::to_string(&store).unwrap());
+        assert!(sent.contains(r#""password":"pw!""#), "{sent}");
+        // Only inside: the next serialization redacts again.
+        assert_eq!(serde_json::to_string(&store).unwrap(), shown);
+        let StoreSpec::Remote(r) = &store else {
+            panic!("{store:?}")
+        };
+        let mut read_back: StoreSpec = serde_json::from_str(&shown).unwrap();
+        let StoreSpec::Remote(rb) = &mut read_back else {
+            panic!("{read_back:?}")
+        };
+        let saved = r
+            .secrets()
+            .into_iter()
+            .map(|(k, v)| (k, v.expose().to_owned()))
+            .collect();
+        rb.restore_secrets(&saved);
+        assert_eq!(read_back, store);
     }
 
     #[test]
