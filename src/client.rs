@@ -273,8 +273,10 @@ impl Client {
         decode(format!("{}{path}", self.base), raw)
     }
 
+    /// A request body; a remote store's credentials in it are sent as they are (they are
+    /// redacted in every other serialization).
     fn json<T: Serialize>(v: &T) -> Option<serde_json::Value> {
-        serde_json::to_value(v).ok()
+        crate::domain::with_secrets_exposed(|| serde_json::to_value(v).ok())
     }
 
     pub async fn create_session(&self, req: &CreateSession) -> Result<Session, ClientError> {

@@ -14,6 +14,8 @@ use std::path::PathBuf;
 pub enum RawSourceArg {
     Auto,
     RemoteRead,
+    /// VictoriaMetrics' `/api/v1/export`.
+    Export,
     Query,
 }
 
@@ -22,6 +24,7 @@ impl From<RawSourceArg> for RawSource {
         match a {
             RawSourceArg::Auto => RawSource::Auto,
             RawSourceArg::RemoteRead => RawSource::RemoteRead,
+            RawSourceArg::Export => RawSource::Export,
             RawSourceArg::Query => RawSource::Query,
         }
     }

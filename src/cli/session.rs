@@ -87,6 +87,9 @@ pub struct CreateArgs {
     /// A store the site runs: its Prometheus-compatible query API (needs --remote-write-url).
     #[arg(long, requires = "remote_write_url")]
     pub query_url: Option<StoreUrl>,
+    /// A file with a bearer token for the remote store (headers and basic auth: the JSON body).
+    #[arg(long, requires = "remote_write_url")]
+    pub store_bearer_token_file: Option<crate::domain::TokenFile>,
     /// Scraper jobs of a sharded store, 1–64 (default: sized from the targets at start).
     #[arg(long)]
     pub scrapers: Option<ScraperCount>,
@@ -104,6 +107,9 @@ impl CreateArgs {
             (None, Some(w), Some(q)) => Ok(Some(StoreSpec::Remote(RemoteStore {
                 remote_write_url: w.clone(),
                 query_url: q.clone(),
+                headers: Default::default(),
+                basic_auth: None,
+                bearer_token_file: self.store_bearer_token_file.clone(),
             }))),
             _ => Ok(None),
         }

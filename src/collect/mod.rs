@@ -320,7 +320,13 @@ async fn collect_from(
     // The session's Prometheus (or the offline one over its TSDB) holds only this session's
     // alerts, so ALERTS needs no selector: an alert whose expression aggregated the session
     // label away is still the session's.
-    let prom = crate::prometheus::PromClient::new(sessions.http.clone(), &prometheus_url);
+    // A remote store's credentials go with every request to it.
+    let http = crate::session::store_client(&session.store, &sessions.http).map_err(|e| {
+        CollectError::Task(format!(
+            "the store's credentials (store.bearer_token_file): {e}"
+        ))
+    })?;
+    let prom = crate::prometheus::PromClient::new(http.clone(), &prometheus_url);
     let (alert_files, alerts_context) = match alerts::alerts_in_window(&prom, "", start, end).await
     {
         Ok(seen) => match alerts::alerts_csv(&seen) {
@@ -394,16 +400,16 @@ async fn collect_from(
         extra_files: alert_files,
     };
     let dir = plan.bundle_parent.clone();
-    let outcome = export::collect(&sessions.http, plan, progress)
-        .await
-        .map_err(|e| match storage::storage_fault(&e) {
+    let outcome = export::collect(&http, plan, progress).await.map_err(|e| {
+        match storage::storage_fault(&e) {
             Some(fault) => CollectionError::Storage(storage::StorageError {
                 fault,
                 dir,
                 cause: e.to_string(),
             }),
             None => e.into(),
-        })?;
+        }
+    })?;
     record_in_index(cell, &outcome).await;
     let artifacts = outcome
         .artifacts

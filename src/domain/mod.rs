@@ -26,7 +26,11 @@ pub use net::{Host, HostPort, MetricsEndpoint, Port};
 pub use slurm::{
     CpuCount, MemMb, SlurmConstraint, SlurmName, SlurmNodeList, SlurmOptions, TimeLimit,
 };
-pub use store::{RemoteStore, ScraperCount, StoreSpec, StoreUrl};
+pub use store::with_secrets_exposed;
+pub use store::{
+    AuthUser, BasicAuth, RemoteStore, ScraperCount, Secret, StoreHeaders, StoreSpec, StoreUrl,
+    TokenFile,
+};
 pub use time::Timestamp;
 
 /// Why a value was refused; the caller adds which field it came from.

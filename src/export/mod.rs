@@ -145,11 +145,14 @@ pub struct ExtraFile {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RawSource {
-    /// Streamed remote read; range-vector queries if the server does not serve it.
+    /// Streamed remote read — VictoriaMetrics' `/api/v1/export` from a VictoriaMetrics —, and
+    /// range-vector queries if the server serves neither.
     #[default]
     Auto,
     /// Streamed remote read only.
     RemoteRead,
+    /// VictoriaMetrics' streaming `/api/v1/export` only.
+    Export,
     /// Range-vector queries (`/api/v1/query`), cut into pieces under the sample limit.
     Query,
 }

@@ -17,7 +17,7 @@ use super::consume::{Consumer, Merging};
 use super::finish::{finish, Finish};
 use super::plan::{self, Resolved, Tuning, RAW};
 use super::progress::{emit, ProgressTx};
-use super::raw::{export_raw, RawOutcome, RawRequest, RawWritten};
+use super::raw::{export_raw, export_vm, RawOutcome, RawRequest, RawWritten};
 use super::schedule::{plan_fetches, spawn_fetches, FetchContext, InFlight};
 use super::{CollectError, CollectionOutcome, CollectionPlan, Progress, RawSource};
 use crate::telemetry::{OutcomeLabels, METRICS};
@@ -63,19 +63,40 @@ pub async fn collect_tuned(
     result
 }
 
-/// The Prometheus version (`unknown` if it does not say), and whether its range selectors are
-/// left-open (Prometheus 3 made them so).
-async fn prometheus_version(http: &reqwest::Client, base: &str) -> (String, bool) {
-    let version = crate::prometheus::PromClient::new(http.clone(), base)
+/// What answers the queries: its version, whether its range selectors are left-open
+/// (Prometheus 3 made them so; VictoriaMetrics' always were), and whether it is a
+/// VictoriaMetrics (its build info has no version).
+struct Server {
+    version: String,
+    left_open: bool,
+    victoriametrics: bool,
+}
+
+async fn server(http: &reqwest::Client, base: &str) -> Server {
+    match crate::prometheus::PromClient::new(http.clone(), base)
         .version()
         .await
-        .unwrap_or_else(|_| "unknown".to_owned());
-    let left_open = version
-        .split('.')
-        .next()
-        .and_then(|m| m.parse::<u32>().ok())
-        .is_some_and(|m| m >= 3);
-    (version, left_open)
+    {
+        Ok(Some(version)) => Server {
+            left_open: version
+                .split('.')
+                .next()
+                .and_then(|m| m.parse::<u32>().ok())
+                .is_some_and(|m| m >= 3),
+            version,
+            victoriametrics: false,
+        },
+        Ok(None) => Server {
+            version: "victoriametrics".to_owned(),
+            left_open: true,
+            victoriametrics: true,
+        },
+        Err(_) => Server {
+            version: "unknown".to_owned(),
+            left_open: false,
+            victoriametrics: false,
+        },
+    }
 }
 
 async fn run(
@@ -87,7 +108,11 @@ async fn run(
 ) -> Result<CollectionOutcome, CollectError> {
     let r = plan::resolve(&plan)?;
     let base = plan.prometheus_url.trim_end_matches('/').to_owned();
-    let (version, left_open) = prometheus_version(http, &base).await;
+    let Server {
+        version,
+        left_open,
+        victoriametrics,
+    } = server(http, &base).await;
     // Before anything is written: a collection over the budget leaves no trace. Without a
     // budget nothing needs the estimate (counting costs Prometheus ≈ 0.5 s per 100 k series).
     let estimate = match plan.max_points {
@@ -108,7 +133,14 @@ async fn run(
     let cancel = CancellationToken::new();
     // If the caller drops this future, in-flight fetches stop at their next series.
     let _stop_on_drop = cancel.clone().drop_guard();
-    let raw = raw_phase(http, &base, &r, &plan, &bundle, &cancel, &progress).await?;
+    let raw_cx = RawContext {
+        http,
+        base: &base,
+        bundle: &bundle,
+        cancel: &cancel,
+        progress: &progress,
+    };
+    let raw = raw_phase(raw_cx, &r, &plan, victoriametrics).await?;
     let raw_chunk_ms = match &raw {
         RawPhase::ViaQuery { .. } => {
             let raw_series = match plan.max_points {
@@ -117,7 +149,7 @@ async fn run(
             };
             Some(fallback_chunk_ms(&r, tuning, raw_series))
         }
-        RawPhase::None | RawPhase::Done(_) | RawPhase::Streaming(_) => None,
+        RawPhase::None | RawPhase::Done(..) | RawPhase::Streaming(_) => None,
     };
     let fetches = plan_fetches(&r, &plan, tuning, left_open, raw_chunk_ms);
     emit(
@@ -146,7 +178,7 @@ async fn run(
     let mut streaming = None;
     match raw {
         RawPhase::None => {}
-        RawPhase::Done(w) => take_raw(&mut m, w),
+        RawPhase::Done(w, method) => take_raw(&mut m, w, method),
         RawPhase::Streaming(task) => streaming = Some(task),
         RawPhase::ViaQuery { reason } => m.raw_method = Some(("query", reason)),
     }
@@ -165,7 +197,11 @@ async fn run(
     }
     let _ = producer.await;
     if let Some(task) = streaming {
-        take_raw(&mut m, join_raw(task, &plan.prometheus_url, &plan).await?);
+        take_raw(
+            &mut m,
+            join_raw(task, &plan.prometheus_url, &plan).await?,
+            "remote_read",
+        );
     }
     let done = Finish {
         bundle,
@@ -181,35 +217,63 @@ async fn run(
 /// Where the raw export stands when the query fetches are about to start.
 enum RawPhase {
     None,
-    /// Streaming into the bundle alongside the query fetches (the server sent a first series,
-    /// so it serves streamed remote read); joined before the finish.
+    /// Remote read streaming into the bundle alongside the query fetches (the server sent a
+    /// first series, so it serves streamed remote read); joined before the finish.
     Streaming(JoinHandle<Result<RawOutcome, CollectError>>),
-    /// Ended before sending any series (nothing matched, or a quick answer).
-    Done(RawWritten),
-    /// Range-vector queries, because the plan asks so or (`reason`) the server has no streamed
-    /// remote read.
+    /// Written before the queries start: by VictoriaMetrics' `export` (whose series come
+    /// unsorted and are sorted on disk first), or a remote read that ended before any series.
+    Done(RawWritten, &'static str),
+    /// Range-vector queries, because the plan asks so or (`reason`) the server streams neither.
     ViaQuery {
         reason: Option<String>,
     },
+}
+
+/// What the raw export works with, from the collection.
+struct RawContext<'a> {
+    http: &'a reqwest::Client,
+    base: &'a str,
+    bundle: &'a TempBundle,
+    cancel: &'a CancellationToken,
+    progress: &'a ProgressTx,
 }
 
 /// Starts the raw export and waits only until it is known to stream: the profile queries then
 /// run alongside it (Prometheus serves both, and benchmon's decoding and writing of the two
 /// overlap on the second core), instead of after it.
 async fn raw_phase(
-    http: &reqwest::Client,
-    base: &str,
+    cx: RawContext<'_>,
     r: &Resolved,
     plan: &CollectionPlan,
-    bundle: &TempBundle,
-    cancel: &CancellationToken,
-    progress: &ProgressTx,
+    victoriametrics: bool,
 ) -> Result<RawPhase, CollectError> {
+    let RawContext {
+        http,
+        base,
+        bundle,
+        cancel,
+        progress,
+    } = cx;
     if plan.raw_selectors.is_empty() {
         return Ok(RawPhase::None);
     }
     if plan.raw_options.source == RawSource::Query {
         return Ok(RawPhase::ViaQuery { reason: None });
+    }
+    let source = plan.raw_options.source;
+    if source == RawSource::Export || (source == RawSource::Auto && victoriametrics) {
+        let req = RawRequest {
+            url: base,
+            selectors: &plan.raw_selectors,
+            start_ms: r.start_ms,
+            end_ms: r.end_ms,
+            formats: plan.raw_options.formats,
+        };
+        let outcome = export_vm(http, &req, bundle.path(), cancel).await;
+        return match settle_raw(outcome, base, plan, VM_EXPORT)? {
+            RawSettled::Written(w) => Ok(RawPhase::Done(w, "export")),
+            RawSettled::ViaQuery(why) => Ok(RawPhase::ViaQuery { reason: Some(why) }),
+        };
     }
     let (streaming, first_series) = tokio::sync::oneshot::channel();
     let (http, url, selectors) = (http.clone(), base.to_owned(), plan.raw_selectors.clone());
@@ -227,39 +291,45 @@ async fn raw_phase(
     });
     tokio::select! {
         Ok(()) = first_series => Ok(RawPhase::Streaming(task)),
-        joined = &mut task => match settle_raw(joined, base, plan)? {
-            RawSettled::Written(w) => Ok(RawPhase::Done(w)),
-            RawSettled::ViaQuery(why) => {
-                tracing::info!("{base} has no streamed remote read ({why}); raw samples via queries");
-                Ok(RawPhase::ViaQuery { reason: Some(why) })
+        joined = &mut task => {
+            let joined = joined.map_err(|e| CollectError::Task(e.to_string()))?;
+            match settle_raw(joined, base, plan, REMOTE_READ)? {
+                RawSettled::Written(w) => Ok(RawPhase::Done(w, "remote_read")),
+                RawSettled::ViaQuery(why) => Ok(RawPhase::ViaQuery { reason: Some(why) }),
             }
-        },
+        }
     }
 }
 
+/// What the raw paths are called in messages.
+const REMOTE_READ: &str = "streamed remote read";
+const VM_EXPORT: &str = "VictoriaMetrics export";
+
 enum RawSettled {
     Written(RawWritten),
-    /// The server has no streamed remote read (why), and the query fallback may take over.
+    /// The server has no such raw path (why), and the query fallback may take over.
     ViaQuery(String),
 }
 
 /// What an ended raw export means for the collection: written, to be redone through queries
-/// (automatic source, one selector), or an error.
+/// (automatic source, one selector), or an error naming the path (`what`).
 fn settle_raw(
-    joined: Result<Result<RawOutcome, CollectError>, tokio::task::JoinError>,
+    outcome: Result<RawOutcome, CollectError>,
     base: &str,
     plan: &CollectionPlan,
+    what: &str,
 ) -> Result<RawSettled, CollectError> {
-    match joined.map_err(|e| CollectError::Task(e.to_string()))?? {
+    match outcome? {
         RawOutcome::Written(w) => Ok(RawSettled::Written(w)),
         RawOutcome::Unsupported(why)
             if plan.raw_options.source == RawSource::Auto && plan.raw_selectors.len() == 1 =>
         {
+            tracing::info!("{base} has no {what} ({why}); raw samples via queries");
             Ok(RawSettled::ViaQuery(why))
         }
         RawOutcome::Unsupported(why) => Err(CollectError::Response {
             query: RAW.to_owned(),
-            reason: format!("no streamed remote read at {base}: {why}"),
+            reason: format!("no {what} at {base}: {why}"),
         }),
     }
 }
@@ -270,23 +340,24 @@ async fn join_raw(
     base: &str,
     plan: &CollectionPlan,
 ) -> Result<RawWritten, CollectError> {
-    match settle_raw(task.await, base, plan)? {
+    let joined = task.await.map_err(|e| CollectError::Task(e.to_string()))?;
+    match settle_raw(joined, base, plan, REMOTE_READ)? {
         RawSettled::Written(w) => Ok(w),
         // It had sent series, so this came from a later selector's server answer.
         RawSettled::ViaQuery(why) => Err(CollectError::Response {
             query: RAW.to_owned(),
-            reason: format!("no streamed remote read at {base}: {why}"),
+            reason: format!("no {REMOTE_READ} at {base}: {why}"),
         }),
     }
 }
 
 /// Puts the raw files first among the artifacts, where they were when the raw export ran
 /// before the queries.
-fn take_raw(m: &mut Merging, w: RawWritten) {
+fn take_raw(m: &mut Merging, w: RawWritten, method: &'static str) {
     m.raw_series = w.series;
     m.raw_samples = w.samples;
     m.artifacts.splice(0..0, w.artifacts);
-    m.raw_method = Some(("remote_read", None));
+    m.raw_method = Some((method, None));
 }
 
 /// Samples one range-vector request may load in the query fallback: a tenth of Prometheus's

@@ -141,13 +141,14 @@ impl PromClient {
         Ok(d.active_targets)
     }
 
-    /// Prometheus's version from `/api/v1/status/buildinfo`.
-    pub async fn version(&self) -> Result<String, PromError> {
+    /// The server's version from its build info; `None` when it answers without one, as
+    /// VictoriaMetrics does (`{"data":{}}`), which is how a VictoriaMetrics is recognised.
+    pub async fn version(&self) -> Result<Option<String>, PromError> {
         #[derive(Deserialize)]
         struct Build {
-            version: String,
+            version: Option<String>,
         }
         let b: Build = self.get_api("/api/v1/status/buildinfo", &[]).await?;
-        Ok(b.version)
+        Ok(b.version.filter(|v| !v.is_empty()))
     }
 }

@@ -33,6 +33,34 @@ pub struct Shard {
     pub index: u16,
     pub count: u16,
     pub remote_write_url: String,
+    /// Credentials for the store (a remote store's; none for benchmon's own).
+    pub auth: StoreAuth,
+}
+
+/// A remote store's credentials as the scraper config carries them: the values quoted as YAML
+/// scalars (the file is the scraper's own, mode 0600); the token stays in its file.
+#[derive(Debug, Clone, Default)]
+pub struct StoreAuth {
+    pub headers: Vec<(String, String)>,
+    pub basic_auth: Option<(String, String)>,
+    pub bearer_token_file: Option<String>,
+}
+
+impl StoreAuth {
+    pub fn of(store: &crate::domain::RemoteStore) -> StoreAuth {
+        StoreAuth {
+            headers: store
+                .headers
+                .iter()
+                .map(|(k, v)| (k.to_owned(), v.expose().to_owned()))
+                .collect(),
+            basic_auth: store
+                .basic_auth
+                .as_ref()
+                .map(|b| (b.username.to_string(), b.password.expose().to_owned())),
+            bearer_token_file: store.bearer_token_file.as_ref().map(ToString::to_string),
+        }
+    }
 }
 
 /// What of a session its scrape config depends on (the session record lives above this

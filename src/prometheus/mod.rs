@@ -10,5 +10,5 @@ pub mod rules;
 
 pub use client::PromClient;
 pub use config::{
-    render_prometheus_config, render_scraper_config, RenderContext, ScrapeSpec, Shard,
+    render_prometheus_config, render_scraper_config, RenderContext, ScrapeSpec, Shard, StoreAuth,
 };

@@ -130,6 +130,9 @@ impl Sessions {
         let store = req
             .store
             .unwrap_or_else(|| self.settings.site.topology.store.clone());
+        if let StoreSpec::Remote(remote) = &store {
+            super::credentials::check(remote)?;
+        }
         if req.scrapers.is_some() && !store.sharded() {
             return Err(SessionError::Invalid {
                 field: "scrapers",

@@ -1,6 +1,7 @@
 //! Sessions: the record and its state machine, the store, and the service that starts, follows
 //! and stops their Prometheus jobs.
 
+mod credentials;
 mod error;
 mod events;
 mod jobfiles;
@@ -16,6 +17,7 @@ mod store;
 mod wait;
 mod windows;
 
+pub use credentials::store_client;
 pub use error::SessionError;
 pub use events::{Event, EventError, EventKind, NewEvent, Severity};
 pub use manager::Sessions;

@@ -97,7 +97,9 @@ impl Sessions {
             now_ms: Timestamp::now().unix_millis(),
         };
         let batch = Batch::new(samples, &ctx)?;
-        match crate::prometheus::remote_write::send(&self.http, &url, &batch).await {
+        let http = super::credentials::store_client(&session.store, &self.http)
+            .map_err(|e| PushFailure::Refused(format!("the store's credentials: {e}")))?;
+        match crate::prometheus::remote_write::send(&http, &url, &batch).await {
             Ok(()) => Ok(PushReceipt {
                 samples: batch.samples,
                 series: batch.series.len(),
@@ -130,6 +132,9 @@ mod tests {
         let site = StoreSpec::Remote(RemoteStore {
             remote_write_url: StoreUrl::parse("http://mimir:8080/api/v1/push").unwrap(),
             query_url: StoreUrl::parse("http://mimir-query:8080/prometheus").unwrap(),
+            headers: Default::default(),
+            basic_auth: None,
+            bearer_token_file: None,
         });
         assert_eq!(
             write_url(&site, Some("http://mimir-query:8080/prometheus")).as_deref(),

@@ -13,8 +13,17 @@ use super::model::{LostShard, ScraperJob, Session, SessionState};
 use super::store::SessionCell;
 use crate::domain::{CpuCount, MemMb, StoreSpec, Timestamp};
 use crate::launcher::{default_scrapers, scraper_sizing, JobResources, JobStatus};
-use crate::prometheus::Shard;
+use crate::prometheus::{Shard, StoreAuth};
 use serde::Deserialize;
+
+/// What a remote store answered benchmon's first query.
+enum StoreAnswer {
+    Yes,
+    /// Not (yet): no answer, or an error that may pass.
+    Not,
+    /// It refused the credentials: the reason the session fails with.
+    Refused(String),
+}
 
 impl Sessions {
     /// Asks every scraper job of `session` that may still run to end.
@@ -130,6 +139,10 @@ impl Sessions {
                 index,
                 count,
                 remote_write_url: remote_write_url.clone(),
+                auth: match &next.store {
+                    StoreSpec::Remote(r) => StoreAuth::of(r),
+                    _ => StoreAuth::default(),
+                },
             };
             let job = self
                 .write_scraper_job(cell, next, &resources, &shard)
@@ -162,9 +175,16 @@ impl Sessions {
                 next.state = SessionState::Starting;
                 let url = remote.query_url.as_str().trim_end_matches('/').to_owned();
                 // Known as the session's store (and collected from) only once it answered.
-                if !next.ready && self.store_answers(&url).await {
-                    next.ready = true;
-                    next.prometheus_url = Some(url);
+                if !next.ready {
+                    match self.store_answers(&snap.store, &url).await {
+                        StoreAnswer::Yes => {
+                            next.ready = true;
+                            next.prometheus_url = Some(url);
+                        }
+                        StoreAnswer::Not => {}
+                        // Waiting would not change the answer: fail now, saying why.
+                        StoreAnswer::Refused(why) => next.fail(why, None),
+                    }
                 }
                 let limit = self.settings.site.prometheus.startup_timeout.as_duration();
                 let since = next.started_at.unwrap_or(next.created_at).datetime();
@@ -189,16 +209,28 @@ impl Sessions {
         (next != *snap).then_some(next)
     }
 
-    /// Whether a store's Prometheus-compatible API answers a query.
-    async fn store_answers(&self, base: &str) -> bool {
-        let answer = self
-            .http
+    /// Whether a store's Prometheus-compatible API answers a query, with the session's
+    /// credentials.
+    async fn store_answers(&self, store: &StoreSpec, base: &str) -> StoreAnswer {
+        let http = match super::credentials::store_client(store, &self.http) {
+            Ok(http) => http,
+            Err(e) => return StoreAnswer::Refused(format!("the store's credentials: {e}")),
+        };
+        let answer = http
             .get(format!("{base}/api/v1/query"))
             .query(&[("query", "vector(1)")])
             .timeout(std::time::Duration::from_secs(5))
             .send()
             .await;
-        answer.is_ok_and(|r| r.status().is_success())
+        match answer {
+            Ok(r) if r.status().is_success() => StoreAnswer::Yes,
+            Ok(r) if matches!(r.status().as_u16(), 401 | 403) => StoreAnswer::Refused(format!(
+                "the store at {base} refused benchmon's query with HTTP {}: check the session's \
+                 store.basic_auth, store.bearer_token_file or store.headers",
+                r.status()
+            )),
+            _ => StoreAnswer::Not,
+        }
     }
 
     /// Scrapers asked for at create, else one per CPU of work its sizing found.
@@ -281,8 +313,10 @@ impl Sessions {
             .map(|t| t.unix_millis() / 1000)
             .unwrap_or_default();
         let url = format!("{}/api/v1/series", base.trim_end_matches('/'));
-        let answer = self
-            .http
+        let Ok(http) = super::credentials::store_client(&session.store, &self.http) else {
+            return Vec::new();
+        };
+        let answer = http
             .get(&url)
             .query(&[("match[]", selector), ("start", start.to_string())])
             .timeout(std::time::Duration::from_secs(10))

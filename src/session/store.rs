@@ -6,7 +6,7 @@
 //! lock stalls the others), and a watch channel lets waiters follow its state without polling.
 
 use super::model::Session;
-use crate::domain::RunId;
+use crate::domain::{RunId, StoreSpec};
 use crate::fsutil;
 use crate::paths::SessionPaths;
 use std::collections::BTreeMap;
@@ -124,6 +124,41 @@ pub struct SessionStore {
     deleted: std::sync::Mutex<std::collections::BTreeSet<RunId>>,
 }
 
+/// The secrets of a remote store (`session.json` has them redacted), by field, in a file of
+/// their own: mode 0600 (as every file [`fsutil::write_atomic`] writes), never served.
+const CREDENTIALS: &str = "store-credentials.json";
+
+fn credentials(session: &Session) -> Option<BTreeMap<String, String>> {
+    let StoreSpec::Remote(remote) = &session.store else {
+        return None;
+    };
+    let secrets: BTreeMap<String, String> = remote
+        .secrets()
+        .into_iter()
+        .map(|(k, v)| (k, v.expose().to_owned()))
+        .collect();
+    (!secrets.is_empty()).then_some(secrets)
+}
+
+/// Puts a remote store's secrets back into a record just read; a missing or unreadable file
+/// leaves them redacted (the store will refuse benchmon, which the session then says).
+fn restore_credentials(dir: &Path, session: &mut Session, problems: &mut Vec<String>) {
+    let StoreSpec::Remote(remote) = &mut session.store else {
+        return;
+    };
+    if remote.secrets().is_empty() {
+        return;
+    }
+    let path = dir.join(CREDENTIALS);
+    let saved = std::fs::read(&path)
+        .map_err(|e| e.to_string())
+        .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()));
+    match saved {
+        Ok(saved) => remote.restore_secrets(&saved),
+        Err(e) => problems.push(format!("{}: {e}", path.display())),
+    }
+}
+
 impl SessionStore {
     /// Loads every `sessions/*/session.json` under `root`. A record that does not parse is
     /// reported and skipped, never deleted.
@@ -150,7 +185,8 @@ impl SessionStore {
                 .map_err(|e| e.to_string())
                 .and_then(|b| serde_json::from_slice::<Session>(&b).map_err(|e| e.to_string()));
             match loaded {
-                Ok(s) => {
+                Ok(mut s) => {
+                    restore_credentials(&entry.path(), &mut s, &mut problems);
                     let paths = SessionPaths::new(root, &s.session_id);
                     if paths.dir != entry.path() {
                         problems.push(format!("{}: id does not match directory", record.display()));
@@ -193,6 +229,12 @@ impl SessionStore {
             &paths.runtime(),
         ] {
             tokio::fs::create_dir_all(dir).await.map_err(io_err(dir))?;
+        }
+        if let Some(secrets) = credentials(&session) {
+            let path = paths.dir.join(CREDENTIALS);
+            fsutil::write_json_atomic_async(path.clone(), secrets)
+                .await
+                .map_err(io_err(&path))?;
         }
         let record = paths.record();
         fsutil::write_json_atomic_async(record.clone(), session.clone())

@@ -132,6 +132,7 @@ fn the_scraper_config_and_the_sharded_job_scripts_match_their_golden_files() {
         index: 1,
         count: 3,
         remote_write_url: "http://node07:21234/api/v1/write".into(),
+        auth: Default::default(),
     };
     let yml = render_scraper_config(&s.scrape_spec(), &paths, &ctx, &shard).unwrap();
     golden("scraper.yml", &yml);
@@ -144,6 +145,56 @@ fn the_scraper_config_and_the_sharded_job_scripts_match_their_golden_files() {
         .output()
         .unwrap();
     assert!(check.status.success(), "{check:?}");
+
+    // A remote store's credentials: every value a quoted YAML scalar, whatever it holds; a
+    // YAML parser reads them back unchanged, promtool accepts the config (basic auth and a
+    // bearer token file are each alone, as Prometheus wants).
+    let header = "team: a \"#1\" {x}";
+    let password = "p@ss: 'w\\rd' # not a comment\u{e9}";
+    for (name, basic, token) in [
+        ("scraper-basic-auth.yml", true, None),
+        ("scraper-bearer.yml", false, Some("/etc/bench mon/token")),
+    ] {
+        let shard = Shard {
+            auth: benchmon::prometheus::StoreAuth {
+                headers: vec![("X-Scope-OrgID".into(), header.into())],
+                basic_auth: basic.then(|| ("bench user".into(), password.into())),
+                bearer_token_file: token.map(str::to_owned),
+            },
+            remote_write_url: shard.remote_write_url.clone(),
+            index: shard.index,
+            count: shard.count,
+        };
+        let yml = render_scraper_config(&s.scrape_spec(), &paths, &ctx, &shard).unwrap();
+        golden(name, &yml);
+        std::fs::write(&file, &yml).unwrap();
+        let check = std::process::Command::new("promtool")
+            .args(["check", "config", "--agent", "--syntax-only"])
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(check.status.success(), "{name}: {check:?}");
+        let read = std::process::Command::new("python3")
+            .args([
+                "-c",
+                "import json,sys,yaml; \
+                rw = yaml.safe_load(open(sys.argv[1]))['remote_write'][0]; \
+                print(json.dumps([rw['headers'], rw.get('basic_auth'), rw.get('authorization')]))",
+            ])
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(read.status.success(), "{read:?}");
+        let got: serde_json::Value = serde_json::from_slice(&read.stdout).unwrap();
+        assert_eq!(got[0]["X-Scope-OrgID"], header);
+        match token {
+            None => {
+                assert_eq!(got[1]["password"], password);
+                assert_eq!(got[1]["username"], "bench user");
+            }
+            Some(t) => assert_eq!(got[2]["credentials_file"], t),
+        }
+    }
 
     let resources = JobResources::default();
     let vm = ServerFlavor::VictoriaMetrics;

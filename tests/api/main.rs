@@ -27,5 +27,6 @@ mod support;
 mod targets;
 mod topology;
 mod validation;
+mod vm_export;
 mod web_view;
 mod windows;

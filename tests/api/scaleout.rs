@@ -119,6 +119,44 @@ fn running_jobs(s: &Session) -> Vec<String> {
     jobs
 }
 
+/// The raw samples of a session's collection `out`, read again from `store` by range-vector
+/// queries (the fallback) into a bundle of their own.
+async fn raw_by_queries(
+    store: &str,
+    id: &str,
+    out: &benchmon::client::CollectResult,
+) -> benchmon::export::CollectionOutcome {
+    use benchmon::export::{formats::Formats, RawOptions, RawSource};
+    let at = |k: &str| serde_json::from_value(out.extra[k].clone()).unwrap();
+    let dir = tempfile::tempdir().unwrap().keep();
+    let plan = benchmon::export::CollectionPlan {
+        prometheus_url: store.to_owned(),
+        start: at("window_start"),
+        end: at("window_end"),
+        step: None,
+        scrape_interval: Some(benchmon::domain::PromDuration::parse("1s").unwrap()),
+        queries: vec![],
+        raw_selectors: vec![format!(r#"{{session="{id}"}}"#)],
+        coverage_selector: None,
+        windows: vec![],
+        events: vec![],
+        bundle_parent: dir,
+        bundle_name: "fallback".into(),
+        raw_options: RawOptions {
+            source: RawSource::Query,
+            formats: Formats::from_list(&[benchmon::export::formats::SampleFormat::Csv]),
+        },
+        max_points: None,
+        samples_parquet: false,
+        manifest_extra: json!({}),
+        quality: Default::default(),
+        extra_files: Vec::new(),
+    };
+    benchmon::export::collect(&reqwest::Client::new(), plan, None)
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn three_scrapers_feed_victoriametrics_each_target_once_and_the_window_collects() {
     let app = spawn_app(LauncherKind::Slurm).await;
@@ -174,10 +212,21 @@ async fn three_scrapers_feed_victoriametrics_each_target_once_and_the_window_col
         .success(201);
     assert_eq!(out.manifest["context"]["store"], "victoriametrics");
     assert_eq!(
-        out.manifest["raw"]["method"], "query",
+        out.manifest["raw"]["method"], "export",
         "{}",
         out.manifest["raw"]
     );
+    // The range-vector fallback over the same window of the same store writes the same rows.
+    let fallback = raw_by_queries(&store, &id, &out).await;
+    assert_eq!(
+        fallback.raw_samples,
+        out.extra["raw_samples"].as_u64().unwrap()
+    );
+    for file in ["raw.csv", "raw_series.csv"] {
+        let a = std::fs::read(std::path::Path::new(&out.bundle_dir).join(file)).unwrap();
+        let b = std::fs::read(fallback.bundle_dir.join(file)).unwrap();
+        assert!(a == b, "{file} differs between export and queries");
+    }
     let coverage = &out.extra["coverage"];
     assert_eq!(coverage["targets"].as_array().unwrap().len(), TARGETS);
     assert_eq!(coverage["flagged"], 0, "{coverage}");
@@ -279,15 +328,23 @@ pub(crate) struct OwnStore {
 
 impl OwnStore {
     pub(crate) async fn start(program: &str) -> OwnStore {
+        OwnStore::start_with(program, &[]).await
+    }
+
+    /// A VictoriaMetrics given `extra` flags too (`-httpAuth.username=…`).
+    pub(crate) async fn start_with(program: &str, extra: &[String]) -> OwnStore {
         let port = free_port();
         let data = tempfile::tempdir().unwrap();
         let dir = data.path().display();
         let args: Vec<String> = match program {
-            "victoria-metrics" => vec![
+            "victoria-metrics" => [
                 format!("-storageDataPath={dir}"),
                 format!("-httpListenAddr=127.0.0.1:{port}"),
                 "-search.latencyOffset=0s".into(),
-            ],
+            ]
+            .into_iter()
+            .chain(extra.iter().cloned())
+            .collect(),
             _ => vec![
                 format!("--storage.tsdb.path={dir}"),
                 format!("--web.listen-address=127.0.0.1:{port}"),
@@ -422,4 +479,160 @@ async fn scrapers_feed_a_victoriametrics_benchmon_did_not_start() {
 #[tokio::test]
 async fn scrapers_feed_a_prometheus_remote_write_receiver_benchmon_did_not_start() {
     scrapers_feed_a_store_benchmon_did_not_start("prometheus").await;
+}
+
+/// Registers `exporters` as clients of session `id`.
+async fn register_all(app: &TestApp, id: &str, exporters: &SyntheticExporters) {
+    for (i, port) in exporters.ports.iter().enumerate() {
+        let client = json!({"client_id": format!("c{i:03}"), "node": "localhost",
+            "exporters": {"node": format!("127.0.0.1:{port}")}});
+        app.register_client(id, &from_json(client))
+            .await
+            .success(201);
+    }
+}
+
+/// A VictoriaMetrics that requires basic auth: a session given the credentials (and a tenant
+/// header) is fed and collected, also after a restart of benchmon, and never shows them; one
+/// with a wrong password fails saying so.
+#[tokio::test]
+async fn a_store_requiring_basic_auth_takes_the_sessions_credentials_and_never_shows_them() {
+    let password = "s3cr:t \"pw\" #1 é";
+    let store = OwnStore::start_with(
+        "victoria-metrics",
+        &[
+            "-httpAuth.username=bench".into(),
+            format!("-httpAuth.password={password}"),
+        ],
+    )
+    .await;
+    let app = spawn_app(LauncherKind::Slurm).await;
+    let exporters = SyntheticExporters::start(6).await;
+    let id = unique_id("auth");
+    let remote = |pw: &str| {
+        json!({"remote_write_url": format!("{}/api/v1/write", store.base),
+            "query_url": store.base, "headers": {"X-Scope-OrgID": "tenant-7"},
+            "basic_auth": {"username": "bench", "password": pw}})
+    };
+    let (status, _, created) = app
+        .send(
+            reqwest::Method::POST,
+            "/api/v1/sessions",
+            Some(json!({"run_id": id, "scrape_interval": "1s", "scrapers": 2,
+                "store": remote(password)})),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["store"]["basic_auth"]["password"], "<redacted>");
+    assert_eq!(created["store"]["basic_auth"]["username"], "bench");
+    assert_eq!(created["store"]["headers"]["X-Scope-OrgID"], "<redacted>");
+    register_all(&app, &id, &exporters).await;
+    app.start(&id, &from_json(json!({"time_limit": "00:20:00"})))
+        .await
+        .success(202);
+    app.client
+        .wait_for(&id, SessionState::Running, Duration::from_secs(60))
+        .await
+        .unwrap();
+    let authed = reqwest::Client::new();
+    let up = format!(r#"up{{session="{id}"}} == 1"#);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let v: Value = authed
+            .get(format!("{}/api/v1/query", store.base))
+            .basic_auth("bench", Some(password))
+            .query(&[("query", up.as_str())])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if v["data"]["result"].as_array().map_or(0, Vec::len) == 6 {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{v}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let out = app
+        .collect(&id, &from_json(json!({"last": "3s", "profiles": false})))
+        .await
+        .success(201);
+    assert_eq!(out.manifest["raw"]["method"], "export");
+    assert_eq!(
+        out.extra["coverage"]["targets"].as_array().unwrap().len(),
+        6
+    );
+
+    // The password is in the credentials file and the scrapers' configs (both 0600) only.
+    let dir = app.dirs.state.join("sessions").join(&id);
+    let (_, _, view) = app
+        .send(
+            reqwest::Method::GET,
+            &format!("/api/v1/sessions/{id}"),
+            None,
+        )
+        .await;
+    let manifest =
+        std::fs::read_to_string(std::path::Path::new(&out.bundle_dir).join("MANIFEST.json"))
+            .unwrap();
+    let record = std::fs::read_to_string(dir.join("session.json")).unwrap();
+    for (what, text) in [
+        ("view", view.to_string()),
+        ("manifest", manifest),
+        ("session.json", record),
+    ] {
+        assert!(!text.contains("s3cr:t"), "the password is in the {what}");
+        assert!(!text.contains("tenant-7"), "the tenant is in the {what}");
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let creds = dir.join("store-credentials.json");
+    assert!(std::fs::read_to_string(&creds).unwrap().contains("s3cr:t"));
+    assert_eq!(mode(&creds), 0o600);
+    let scraper_yml = dir.join("scrapers").join("0").join("prometheus.yml");
+    assert!(std::fs::read_to_string(&scraper_yml)
+        .unwrap()
+        .contains("tenant-7"));
+    assert_eq!(mode(&scraper_yml), 0o600);
+
+    // A restarted benchmon reads the credentials back: it still collects from the store.
+    let dirs = app.shutdown().await;
+    let app = spawn_app_with(test_settings(&dirs, LauncherKind::Slurm), dirs).await;
+    let again = app
+        .collect(&id, &from_json(json!({"last": "3s", "profiles": false})))
+        .await
+        .success(201);
+    assert_eq!(
+        again.extra["coverage"]["targets"].as_array().unwrap().len(),
+        6
+    );
+    let stopped = app.client.stop_session(&id).await.unwrap();
+    for job in running_jobs(&stopped) {
+        assert_eq!(squeue_state(&job), "", "job {job} still active");
+    }
+
+    // A wrong password: the session fails at start, saying the store refused and where to look.
+    let bad = unique_id("authbad");
+    app.create(&from_json(json!({"run_id": bad, "scrapers": 1,
+        "store": remote("wrong")})))
+        .await
+        .success(201);
+    register_all(&app, &bad, &exporters).await;
+    app.start(&bad, &from_json(json!({"time_limit": "00:20:00"})))
+        .await
+        .success(202);
+    let failed = app
+        .client
+        .wait_for(&bad, SessionState::Failed, Duration::from_secs(30))
+        .await
+        .unwrap();
+    let reason = failed.failure_reason.unwrap_or_default();
+    assert!(
+        reason.contains("401") && reason.contains("store.basic_auth"),
+        "{reason}"
+    );
+    assert!(failed.scraper_jobs.is_empty(), "{:?}", failed.scraper_jobs);
+    app.shutdown().await;
 }

@@ -24,6 +24,16 @@ async fn expect_problem(
     assert_eq!(problem["instance"], path.split('?').next().unwrap());
 }
 
+/// A create body with a remote store carrying `extra` (credentials).
+fn remote_with(extra: Value) -> Value {
+    let mut store = json!({"remote_write_url": "http://vm:8428/api/v1/write",
+        "query_url": "http://vm:8428"});
+    for (k, v) in extra.as_object().unwrap() {
+        store[k] = v.clone();
+    }
+    json!({"run_id": "ok", "store": store})
+}
+
 #[tokio::test]
 async fn invalid_session_fields_get_422_naming_the_field() {
     let app = spawn_app(LauncherKind::Slurm).await;
@@ -89,6 +99,43 @@ async fn invalid_session_fields_get_422_naming_the_field() {
             "scrapers",
         ),
         (json!({"run_id": "ok", "scrapers": 3}), "scrapers"),
+        (
+            remote_with(json!({"headers": {"Authorization": "Bearer x"}})),
+            "store.headers",
+        ),
+        (
+            remote_with(json!({"headers": {"X Tenant": "a"}})),
+            "store.headers",
+        ),
+        (
+            remote_with(json!({"headers": {"X-Scope-OrgID": "a\nb"}})),
+            "store.headers.X-Scope-OrgID",
+        ),
+        (
+            remote_with(json!({"basic_auth": {"username": "a:b", "password": "p"}})),
+            "store.basic_auth.username",
+        ),
+        (
+            remote_with(json!({"basic_auth": {"username": "a"}})),
+            "store.basic_auth.password",
+        ),
+        (
+            remote_with(json!({"basic_auth": {"username": "a", "password": "<redacted>"}})),
+            "store.basic_auth.password",
+        ),
+        (
+            remote_with(json!({"bearer_token_file": "token.txt"})),
+            "store.bearer_token_file",
+        ),
+        (
+            remote_with(json!({"bearer_token_file": "/nonexistent/benchmon-token"})),
+            "store.bearer_token_file",
+        ),
+        (
+            remote_with(json!({"bearer_token_file": "/etc/hostname",
+                "basic_auth": {"username": "a", "password": "p"}})),
+            "store.bearer_token_file",
+        ),
     ] {
         expect_problem(&app, Method::POST, create, Some(body), 422, field).await;
     }

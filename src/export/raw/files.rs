@@ -105,11 +105,23 @@ impl RawFiles {
         })
     }
 
-    /// All samples of one series (labels sorted by name), in time order.
+    /// All samples of one series (labels sorted by name), in time order; values written in
+    /// CSV and JSON as Prometheus's JSON API writes them.
     pub fn write_series(
         &mut self,
         labels: &Labels,
         samples: &[(i64, f64)],
+    ) -> Result<(), CollectError> {
+        self.write_series_as(labels, samples, |_, v, out| value_text(v, out))
+    }
+
+    /// [`write_series`](Self::write_series) with the CSV and JSON text of sample `k` (value
+    /// `v`) written by `text`: a store's own text, as its query API sends it too.
+    pub fn write_series_as(
+        &mut self,
+        labels: &Labels,
+        samples: &[(i64, f64)],
+        mut text: impl FnMut(usize, f64, &mut Vec<u8>),
     ) -> Result<(), CollectError> {
         if samples.is_empty() {
             return Ok(());
@@ -123,12 +135,12 @@ impl RawFiles {
                 .map_err(task_err)?;
         }
         if let Some(csv) = self.csv.as_mut() {
-            for &(ms, v) in samples {
+            for (k, &(ms, v)) in samples.iter().enumerate() {
                 write_ms(&mut self.buf, ms);
                 self.buf.extend_from_slice(b",raw,");
                 self.buf.extend_from_slice(key.as_bytes());
                 self.buf.push(b',');
-                value_text(v, &mut self.buf);
+                text(k, v, &mut self.buf);
                 self.buf.push(b'\n');
                 if self.buf.len() >= FLUSH_AT {
                     csv.write(&self.buf)?;
@@ -168,7 +180,7 @@ impl RawFiles {
                 b.push(b'[');
                 write_ms(b, ms);
                 b.extend_from_slice(b",\"");
-                value_text(v, b);
+                text(i, v, b);
                 b.extend_from_slice(b"\"]");
             }
             b.extend_from_slice(b"]}");

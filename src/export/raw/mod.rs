@@ -6,12 +6,15 @@
 //! them too) and go through a small bounded channel to a writer thread, so memory is one series
 //! plus a Parquet row group whatever the window or the number of series. A server without
 //! streamed remote read answers [`RawOutcome::Unsupported`] and the caller falls back to range-
-//! vector queries.
+//! vector queries. A VictoriaMetrics (no remote read) is read through its streaming
+//! `/api/v1/export` instead ([`vm_export`]).
 
 mod files;
 pub mod text;
+mod vm_export;
 
 pub use files::{RawFiles, RawWritten};
+pub use vm_export::export_vm;
 
 use super::formats::Formats;
 use super::progress::{emit, ProgressTx};
