@@ -7,6 +7,7 @@
 
 /// The alerts of the window (`alerts.csv`), from the `ALERTS` series.
 pub mod alerts;
+mod catch_up;
 /// The bundles' files, read-only and confined to their bundle (the web view's downloads).
 pub mod files;
 pub mod index;
@@ -32,6 +33,7 @@ use crate::launcher::JobStatus;
 use crate::prometheus::offline::OfflineError;
 use crate::session::{Session, SessionCell, SessionError, SessionState, Sessions};
 use crate::targets;
+use catch_up::CATCH_UP_LIMIT;
 use index::record_in_index;
 use request::{check_request, scrape_millis, CheckedRequest};
 use source::{start_offline, Source};
@@ -278,6 +280,26 @@ async fn collect_from(
         let wait = Duration::from_millis((ready_at - now_ms) as u64).min(MAX_SCRAPE_WAIT);
         tokio::time::sleep(wait).await;
     }
+    // A remote store's credentials go with every request to it.
+    let http = crate::session::store_client(&session.store, &sessions.http).map_err(|e| {
+        CollectError::Task(format!(
+            "the store's credentials (store.bearer_token_file): {e}"
+        ))
+    })?;
+    let prom = crate::prometheus::PromClient::new(http.clone(), &prometheus_url);
+    // On a loaded node the scrapers may be further behind than that: wait until the store has
+    // each live scraper's samples up to the window's end (see `catch_up`).
+    if session.store.sharded() && session.state.is_live() && source != Source::Offline {
+        let behind =
+            catch_up::wait_for_scrapers(&prom, &session, end.unix_millis(), CATCH_UP_LIMIT).await;
+        if !behind.is_empty() {
+            tracing::warn!(
+                session = %id,
+                "scrapers {behind:?} had not sent samples up to the window's end after {}s; collecting what the store has",
+                CATCH_UP_LIMIT.as_secs()
+            );
+        }
+    }
 
     let clients = targets::clients(cell).await;
     let services = targets::services(cell).await;
@@ -320,13 +342,6 @@ async fn collect_from(
     // The session's Prometheus (or the offline one over its TSDB) holds only this session's
     // alerts, so ALERTS needs no selector: an alert whose expression aggregated the session
     // label away is still the session's.
-    // A remote store's credentials go with every request to it.
-    let http = crate::session::store_client(&session.store, &sessions.http).map_err(|e| {
-        CollectError::Task(format!(
-            "the store's credentials (store.bearer_token_file): {e}"
-        ))
-    })?;
-    let prom = crate::prometheus::PromClient::new(http.clone(), &prometheus_url);
     let (alert_files, alerts_context) = match alerts::alerts_in_window(&prom, "", start, end).await
     {
         Ok(seen) => match alerts::alerts_csv(&seen) {
