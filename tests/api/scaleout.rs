@@ -636,3 +636,107 @@ async fn a_store_requiring_basic_auth_takes_the_sessions_credentials_and_never_s
     assert!(failed.scraper_jobs.is_empty(), "{:?}", failed.scraper_jobs);
     app.shutdown().await;
 }
+
+/// A store that stalls across the end of a window (SIGSTOP: a real VictoriaMetrics, frozen the
+/// way an overloaded or swapping node freezes it) holds the scrapers' last seconds back; the
+/// collection sent right after the window waits until the store has every live scraper's
+/// samples up to the window's end, so each target's last sample is within one scrape of it.
+#[tokio::test]
+async fn a_collection_right_after_its_window_waits_for_scrapers_held_back_by_a_stalled_store() {
+    let store = OwnStore::start("victoria-metrics").await;
+    let app = spawn_app(LauncherKind::Slurm).await;
+    let exporters = SyntheticExporters::start(4).await;
+    let id = unique_id("catchup");
+    app.create(&from_json(
+        json!({"run_id": id, "scrape_interval": "1s", "scrapers": 1,
+        "store": {"remote_write_url": format!("{}/api/v1/write", store.base),
+                  "query_url": store.base}}),
+    ))
+    .await
+    .success(201);
+    register_all(&app, &id, &exporters).await;
+    app.start(&id, &from_json(json!({"time_limit": "00:10:00"})))
+        .await
+        .success(202);
+    app.client
+        .wait_for(&id, SessionState::Running, Duration::from_secs(60))
+        .await
+        .unwrap();
+    let up = format!(r#"up{{session="{id}"}} == 1"#);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while query(&store.base, &up).await.len() < 4 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "targets not in the store"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let signal = |sig: &str| {
+        let pid = store.child.id().to_string();
+        let ok = std::process::Command::new("kill")
+            .args([sig, &pid])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill {sig} {pid}");
+    };
+    let start = chrono::Utc::now().timestamp_millis();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    signal("-STOP");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let end = chrono::Utc::now().timestamp_millis();
+    // Resumed 6 s after the window's end: after the collection's own fixed wait (one scrape
+    // and the scrapers' 2 s flush), so only the catch-up wait can take the held-back samples.
+    let resume = std::thread::spawn({
+        let pid = store.child.id().to_string();
+        move || {
+            std::thread::sleep(Duration::from_secs(6));
+            std::process::Command::new("kill")
+                .args(["-CONT", &pid])
+                .status()
+                .unwrap()
+        }
+    });
+    let iso = |ms: i64| {
+        chrono::DateTime::from_timestamp_millis(ms)
+            .unwrap()
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    };
+    let out = app
+        .collect(
+            &id,
+            &from_json(json!({"window_start": iso(start), "window_end": iso(end),
+                "profiles": false, "formats": ["csv"]})),
+        )
+        .await;
+    assert!(resume.join().unwrap().success());
+    let out = out.success(201);
+    let bundle = std::path::PathBuf::from(&out.bundle_dir);
+    let series = std::fs::read_to_string(bundle.join("raw_series.csv")).unwrap();
+    let synthetic: BTreeSet<&str> = series
+        .lines()
+        .filter(|l| l.contains("synthetic_value"))
+        .filter_map(|l| l.split(',').nth(1))
+        .collect();
+    assert_eq!(synthetic.len(), 4, "{series}");
+    let raw = std::fs::read_to_string(bundle.join("raw.csv")).unwrap();
+    let mut last: BTreeMap<&str, i64> = BTreeMap::new();
+    for line in raw.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        if synthetic.contains(f[2]) {
+            let t: i64 = f[0].parse().unwrap();
+            let e = last.entry(f[2]).or_insert(t);
+            *e = (*e).max(t);
+        }
+    }
+    assert_eq!(last.len(), 4, "{last:?}");
+    for (s, t) in &last {
+        assert!(
+            *t >= end - 1_500,
+            "series {s}: last sample {} ms before the window's end",
+            end - t
+        );
+    }
+    app.client.stop_session(&id).await.unwrap();
+    app.shutdown().await;
+}
