@@ -11,6 +11,12 @@ pub(crate) fn label_string(labels: &Labels) -> String {
             .map(|(k, v)| k.len() + v.len() + 4)
             .sum::<usize>(),
     );
+    push_label_string(labels, &mut s);
+    s
+}
+
+/// [`label_string`] appended to `s`.
+fn push_label_string(labels: &Labels, s: &mut String) {
     s.push('{');
     for (i, (k, v)) in labels.iter().enumerate() {
         if i > 0 {
@@ -29,7 +35,12 @@ pub(crate) fn label_string(labels: &Labels) -> String {
         s.push('"');
     }
     s.push('}');
-    s
+}
+
+thread_local! {
+    /// The label string being hashed by [`series_key`], reused: one allocation per thread,
+    /// not per series.
+    static KEY_SCRATCH: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
 }
 
 /// `s` and 16 hex digits of sha256(query name, NUL, label string): the same series of the same
@@ -39,7 +50,11 @@ pub(crate) fn series_key(query: &str, labels: &Labels) -> String {
     let mut h = Sha256::new();
     h.update(query.as_bytes());
     h.update([0u8]);
-    h.update(label_string(labels).as_bytes());
+    KEY_SCRATCH.with_borrow_mut(|scratch| {
+        scratch.clear();
+        push_label_string(labels, scratch);
+        h.update(scratch.as_bytes());
+    });
     let digest = h.finalize();
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut key = String::with_capacity(17);

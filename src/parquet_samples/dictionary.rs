@@ -23,7 +23,7 @@ use parquet::errors::ParquetError;
 use parquet::file::metadata::{ColumnChunkMetaData, OffsetIndexBuilder};
 use parquet::file::writer::{SerializedPageWriter, SerializedRowGroupWriter, TrackedWrite};
 use parquet::schema::types::ColumnDescPtr;
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::io::Write;
 
 /// Encodings a chunk written here uses: PLAIN (the dictionary), RLE (levels), RLE_DICTIONARY.
@@ -177,7 +177,7 @@ struct Dictionary<'s> {
 impl<'s> Dictionary<'s> {
     fn build(series_count: usize, pick: &impl Fn(u32) -> Option<&'s [u8]>) -> Self {
         let mut values: Vec<&'s [u8]> = Vec::new();
-        let mut seen: HashMap<&'s [u8], u32> = HashMap::new();
+        let mut seen: FxHashMap<&'s [u8], u32> = FxHashMap::default();
         let mut index_of = Vec::with_capacity(series_count);
         let mut has_null = false;
         for series in 0..series_count {

@@ -32,14 +32,13 @@
 use parquet::basic::{
     Compression, Encoding, LogicalType, Repetition, TimeUnit, Type as Physical, ZstdLevel,
 };
-use parquet::data_type::{ByteArray, DataType, DoubleType, Int64Type};
+use parquet::data_type::{DataType, DoubleType, Int64Type};
 use parquet::errors::ParquetError;
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterVersion};
 use parquet::file::writer::{SerializedFileWriter, SerializedRowGroupWriter};
 use parquet::schema::types::{ColumnPath, Type};
 use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
 use std::io::Write;
 use std::sync::Arc;
 
@@ -48,6 +47,7 @@ mod dictionary;
 #[cfg(test)]
 mod measure;
 mod schema;
+mod series_table;
 #[cfg(test)]
 mod tests;
 
@@ -56,6 +56,7 @@ use dictionary::{write_dictionary_column, PageCompressor};
 use parquet::schema::types::ColumnDescPtr;
 pub use schema::label_column_names;
 use schema::{properties, schema};
+use series_table::SeriesTable;
 
 /// Key of the file's key-value metadata entry that names the layout.
 pub const FORMAT_KEY: &str = "benchmon.format";
@@ -206,14 +207,6 @@ struct Run {
     len: u32,
 }
 
-/// The strings of one series, encoded once and shared (reference-counted) by every row of it.
-struct SeriesStrings {
-    hash: u64,
-    query: ByteArray,
-    series: ByteArray,
-    labels: Vec<Option<ByteArray>>,
-}
-
 /// Writes samples into one Parquet file, one row group at a time.
 ///
 /// Memory: the current row group's timestamps and values (16 bytes a sample), one 8-byte run
@@ -232,8 +225,7 @@ pub struct SampleParquetWriter<W: Write + Send> {
     timestamps: Vec<i64>,
     values: Vec<f64>,
     runs: Vec<Run>,
-    series: Vec<SeriesStrings>,
-    series_by_hash: HashMap<u64, Vec<u32>>,
+    series: SeriesTable,
     rows: u64,
     row_groups: usize,
 }
@@ -296,8 +288,7 @@ impl<W: Write + Send> SampleParquetWriter<W> {
             timestamps: Vec::new(),
             values: Vec::new(),
             runs: Vec::new(),
-            series: Vec::new(),
-            series_by_hash: HashMap::new(),
+            series: SeriesTable::new(label_names.len()),
             rows: 0,
             row_groups: 0,
         })
@@ -402,46 +393,14 @@ impl<W: Write + Send> SampleParquetWriter<W> {
     /// Whether the last series written to this row group is `(query, series)`: a piece that
     /// continues it adds no strings, so it never starts a row group of its own.
     fn holds(&self, query: &str, series: &str) -> bool {
-        self.runs.last().is_some_and(|run| {
-            let s = &self.series[run.series as usize];
-            s.query.data() == query.as_bytes() && s.series.data() == series.as_bytes()
-        })
+        self.runs
+            .last()
+            .is_some_and(|run| self.series.is(run.series, query, series))
     }
 
     /// Index of the series in this row group's table, adding it if new.
     fn intern(&mut self, query: &str, series: &str, labels: &[Option<&str>]) -> u32 {
-        // The series key already stands for the labels: hashing it alone is enough to find
-        // the candidates, and the labels are compared below.
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        query.hash(&mut h);
-        series.hash(&mut h);
-        let hash = h.finish();
-        if let Some(candidates) = self.series_by_hash.get(&hash) {
-            for &i in candidates {
-                let s = &self.series[i as usize];
-                if s.hash == hash
-                    && s.query.data() == query.as_bytes()
-                    && s.series.data() == series.as_bytes()
-                    && s.labels.len() == labels.len()
-                    && s.labels
-                        .iter()
-                        .zip(labels)
-                        .all(|(a, b)| a.as_ref().map(|a| a.data()) == b.map(|b| b.as_bytes()))
-                {
-                    return i;
-                }
-            }
-        }
-        // At most one entry per buffered row, and rows per group fit in u32.
-        let index = u32::try_from(self.series.len()).unwrap_or(u32::MAX);
-        self.series.push(SeriesStrings {
-            hash,
-            query: ByteArray::from(query),
-            series: ByteArray::from(series),
-            labels: labels.iter().map(|l| l.map(ByteArray::from)).collect(),
-        });
-        self.series_by_hash.entry(hash).or_default().push(index);
-        index
+        self.series.intern(query, series, labels)
     }
 
     /// Encodes the buffered rows as one row group and empties the buffers (keeping capacity).
@@ -458,14 +417,7 @@ impl<W: Write + Send> SampleParquetWriter<W> {
         let series = &self.series;
         let runs = &self.runs;
         for (column, descr) in self.string_columns.iter().enumerate() {
-            let pick = |i: u32| {
-                let s = series.get(i as usize)?;
-                match column {
-                    0 => Some(s.query.data()),
-                    1 => Some(s.series.data()),
-                    label => s.labels.get(label - 2)?.as_ref().map(|l| l.data()),
-                }
-            };
+            let pick = |i: u32| series.value(i, column);
             write_dictionary_column(
                 &mut rg,
                 descr.clone(),
@@ -482,7 +434,6 @@ impl<W: Write + Send> SampleParquetWriter<W> {
         self.values.clear();
         self.runs.clear();
         self.series.clear();
-        self.series_by_hash.clear();
         Ok(())
     }
 }
