@@ -40,6 +40,8 @@ enum Command {
 /// 5 (a `--threshold` failed); `compare` 3 (a regression).
 #[tokio::main]
 async fn main() -> anyhow::Result<ExitCode> {
+    // Large buffers mapped on their own, so collections leave no fragmented arenas behind.
+    benchmon::memory::fix_mmap_threshold();
     let cli = Cli::parse();
     match cli.command {
         Command::Client(cmd) => Ok(benchmon::cli::run(cmd).await),
