@@ -4,8 +4,8 @@
 //! behind when idle, many seconds when the node is loaded. A collection right after its window
 //! would then miss the window's last seconds of scraped data while pushed samples (written
 //! synchronously) are all there. So before collecting, benchmon asks the store for the newest
-//! `up` sample of each live scraper and waits, bounded, until every one has reached the
-//! window's end.
+//! `up` sample of each live scraper and waits, bounded, until every one that has sent any has
+//! reached the window's end.
 
 use crate::prometheus::client::PromError;
 use crate::prometheus::PromClient;
@@ -51,7 +51,9 @@ pub(super) async fn wait_for_scrapers(
             Ok(newest) => live
                 .iter()
                 .copied()
-                .filter(|i| newest.get(i).is_none_or(|&t| t < end_ms))
+                // A scraper with no `up` at all has no targets (hashmod gave it none) or has
+                // never sent: nothing to wait for, and coverage shows the latter.
+                .filter(|i| newest.get(i).is_some_and(|&t| t < end_ms))
                 .collect(),
             // A store that cannot say is not waited on: the collection reports what it reads.
             Err(e) => {

@@ -50,7 +50,12 @@ async fn pushes_into_a_victoriametrics_session_are_stored_queried_and_collected(
         (s.store.kind(), s.scraper_jobs.len()),
         ("victoriametrics", 2)
     );
-    let t0 = (s.started_at.unwrap().unix_millis() / 1000 + 1) * 1000;
+    // The window starts once every target's `up` is in the store: `running` means the agents
+    // listen, and on a loaded machine their first scrape can come seconds later.
+    let all_up = format!(r#"count(up{{session="{id}"}} == 1) == 3"#);
+    query_until_present(&store, &all_up, Duration::from_secs(60)).await;
+    let t0 = (chrono::Utc::now().timestamp_millis() / 1000 + 1) * 1000;
+    assert!(t0 > s.started_at.unwrap().unix_millis());
     let end = t0 + (POINTS - 1) * STEP_MS;
     while chrono::Utc::now().timestamp_millis() < end + 500 {
         tokio::time::sleep(Duration::from_millis(200)).await;
