@@ -42,40 +42,25 @@ host=$(hostname)
 rss_kb() { awk -v k="$1:" '$1 == k { print $2 }' "/proc/$server_pid/status"; }
 
 
-# The profile queries of a bundle's manifest, as query_range requests, 2 at a time.
-queries_floor() { # prom manifest
-  python3 - "$1" "$2" <<'PY'
+# The profile queries of a bundle's manifest, as query_range requests, 2 at a time; given a
+# remote-read request body too, that remote read started at the same moment. Prints seconds.
+floor_of() { # prom manifest [read.bin]
+  python3 - "$@" <<'PY'
 import json, subprocess, sys, time, concurrent.futures as cf
 prom, manifest = sys.argv[1], json.load(open(sys.argv[2]))
+body = sys.argv[3] if len(sys.argv) > 3 else None
 w = manifest["window"]
 def one(q):
     subprocess.run(["curl", "-sf", "-o", "/dev/null", "--data-urlencode", "query=" + q["sent_promql"],
                     "--data-urlencode", "start=" + w["start"], "--data-urlencode", "end=" + w["end"],
                     "--data-urlencode", "step=%gs" % w["step_seconds"], prom + "/api/v1/query_range"], check=True)
 t = time.monotonic()
+raw = body and subprocess.Popen(["curl", "-sf", "-o", "/dev/null", "--data-binary", "@" + body,
+                                 "-H", "Content-Type: application/x-protobuf", "-H", "Content-Encoding: snappy",
+                                 "-H", "X-Prometheus-Remote-Read-Version: 0.1.0", prom + "/api/v1/read"])
 with cf.ThreadPoolExecutor(2) as pool:
     list(pool.map(one, manifest["queries"]))
-print("%.3f" % (time.monotonic() - t))
-PY
-}
-
-# The remote read (body to /dev/null) and the profile queries started together.
-both_floor() { # prom manifest read.bin
-  python3 - "$1" "$2" "$3" <<'PY'
-import json, subprocess, sys, time, concurrent.futures as cf
-prom, manifest, body = sys.argv[1], json.load(open(sys.argv[2])), sys.argv[3]
-w = manifest["window"]
-def one(q):
-    subprocess.run(["curl", "-sf", "-o", "/dev/null", "--data-urlencode", "query=" + q["sent_promql"],
-                    "--data-urlencode", "start=" + w["start"], "--data-urlencode", "end=" + w["end"],
-                    "--data-urlencode", "step=%gs" % w["step_seconds"], prom + "/api/v1/query_range"], check=True)
-t = time.monotonic()
-raw = subprocess.Popen(["curl", "-sf", "-o", "/dev/null", "--data-binary", "@" + body,
-                        "-H", "Content-Type: application/x-protobuf", "-H", "Content-Encoding: snappy",
-                        "-H", "X-Prometheus-Remote-Read-Version: 0.1.0", prom + "/api/v1/read"])
-with cf.ThreadPoolExecutor(2) as pool:
-    list(pool.map(one, manifest["queries"]))
-if raw.wait() != 0:
+if raw and raw.wait() != 0:
     sys.exit("remote read failed")
 print("%.3f" % (time.monotonic() - t))
 PY
@@ -118,8 +103,8 @@ for n in $TARGETS; do
   after=$(rss_kb VmRSS); peak=$(rss_kb VmHWM)
   raw=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["raw_samples"])' <<<"$out")
   bundle=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["bundle_dir"])' <<<"$out")
-  qfloor=$(queries_floor "$prom" "$bundle/MANIFEST.json")
-  pfloor=$(both_floor "$prom" "$bundle/MANIFEST.json" "$work/read.bin")
+  qfloor=$(floor_of "$prom" "$bundle/MANIFEST.json")
+  pfloor=$(floor_of "$prom" "$bundle/MANIFEST.json" "$work/read.bin")
   awk -v n="$n" -v s="$series" -v raw="$raw" -v f="$floor" -v q="$qfloor" -v p="$pfloor" -v b="$(echo "$t1 - $t0" | bc)" \
     -v rb="$before" -v ra="$after" -v pk="$peak" \
     'BEGIN { best = (p < f + q) ? p : f + q;

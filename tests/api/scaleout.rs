@@ -387,6 +387,43 @@ impl Drop for OwnStore {
     }
 }
 
+/// A running session of `scrapers` agents feeding `store` (which benchmon did not start), once
+/// every one of `exporters` has its `up` there.
+async fn session_on_own_store(
+    app: &TestApp,
+    store: &OwnStore,
+    id: &str,
+    exporters: &SyntheticExporters,
+    scrapers: usize,
+) -> Session {
+    app.create(&from_json(
+        json!({"run_id": id, "scrape_interval": "1s", "scrapers": scrapers,
+        "store": {"remote_write_url": format!("{}/api/v1/write", store.base),
+                  "query_url": store.base}}),
+    ))
+    .await
+    .success(201);
+    register_all(app, id, exporters).await;
+    app.start(id, &from_json(json!({"time_limit": "00:20:00"})))
+        .await
+        .success(202);
+    let s = app
+        .client
+        .wait_for(id, SessionState::Running, Duration::from_secs(60))
+        .await
+        .unwrap();
+    let up = format!(r#"up{{session="{id}"}} == 1"#);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while query(&store.base, &up).await.len() < exporters.ports.len() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not every target in the store"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    s
+}
+
 /// A session on `store` with 2 scrapers: every target in the store once, a push stored there,
 /// a collection from it, and after stop (no job of benchmon's holds the data) a collection
 /// from it again.
@@ -395,38 +432,8 @@ async fn scrapers_feed_a_store_benchmon_did_not_start(program: &str) {
     let app = spawn_app(LauncherKind::Slurm).await;
     let exporters = SyntheticExporters::start(12).await;
     let id = unique_id("remote");
-    app.create(&from_json(
-        json!({"run_id": id, "scrape_interval": "1s", "scrapers": 2,
-        "store": {"remote_write_url": format!("{}/api/v1/write", store.base),
-                  "query_url": store.base}}),
-    ))
-    .await
-    .success(201);
-    for (i, port) in exporters.ports.iter().enumerate() {
-        let client = json!({"client_id": format!("c{i:03}"), "node": "localhost",
-            "exporters": {"node": format!("127.0.0.1:{port}")}});
-        app.register_client(&id, &from_json(client))
-            .await
-            .success(201);
-    }
-    app.start(&id, &from_json(json!({"time_limit": "00:20:00"})))
-        .await
-        .success(202);
-    let s = app
-        .client
-        .wait_for(&id, SessionState::Running, Duration::from_secs(60))
-        .await
-        .unwrap();
+    let s = session_on_own_store(&app, &store, &id, &exporters, 2).await;
     assert_eq!((s.job_id.as_deref(), s.scraper_jobs.len()), (None, 2));
-    let up = format!(r#"up{{session="{id}"}} == 1"#);
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while query(&store.base, &up).await.len() < 12 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "not every target in the store"
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
     let by_instance = scraper_of_each_target(&store.base, &id).await;
     assert_eq!(by_instance.len(), 12);
     assert!(
@@ -647,30 +654,7 @@ async fn a_collection_right_after_its_window_waits_for_scrapers_held_back_by_a_s
     let app = spawn_app(LauncherKind::Slurm).await;
     let exporters = SyntheticExporters::start(4).await;
     let id = unique_id("catchup");
-    app.create(&from_json(
-        json!({"run_id": id, "scrape_interval": "1s", "scrapers": 1,
-        "store": {"remote_write_url": format!("{}/api/v1/write", store.base),
-                  "query_url": store.base}}),
-    ))
-    .await
-    .success(201);
-    register_all(&app, &id, &exporters).await;
-    app.start(&id, &from_json(json!({"time_limit": "00:10:00"})))
-        .await
-        .success(202);
-    app.client
-        .wait_for(&id, SessionState::Running, Duration::from_secs(60))
-        .await
-        .unwrap();
-    let up = format!(r#"up{{session="{id}"}} == 1"#);
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while query(&store.base, &up).await.len() < 4 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "targets not in the store"
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    session_on_own_store(&app, &store, &id, &exporters, 1).await;
     let signal = |sig: &str| {
         let pid = store.child.id().to_string();
         let ok = std::process::Command::new("kill")
