@@ -89,16 +89,18 @@ json_pieces() {
   done
 }
 
-measure() { # name, command…: prints "name median_wall_s largest_rss_kb"
+measure() { # name, command…: prints "name median_wall_s largest_rss_kb median_cpu_s"
   local name=$1; shift
-  local walls=() rss=0 wall r
+  local walls=() cpus=() rss=0 wall r user sys
   for _ in $(seq 1 "$RUNS"); do
-    /usr/bin/time -f '%e %M' -o "$work/time" "$@" >/dev/null 2>"$work/err" ||
+    /usr/bin/time -f '%e %M %U %S' -o "$work/time" "$@" >/dev/null 2>"$work/err" ||
       { echo "$name failed:" >&2; cat "$work/err" >&2; exit 1; }
-    read -r wall r <"$work/time"
+    read -r wall r user sys <"$work/time"
     walls+=("$wall"); (( r > rss )) && rss=$r
+    cpus+=("$(awk -v u="$user" -v s="$sys" 'BEGIN{printf "%.2f", u + s}')")
   done
-  echo "$name $(printf '%s\n' "${walls[@]}" | sort -n | sed -n "$(( (RUNS + 1) / 2 ))p") $rss"
+  local mid=$(( (RUNS + 1) / 2 ))
+  echo "$name $(printf '%s\n' "${walls[@]}" | sort -n | sed -n "${mid}p") $rss $(printf '%s\n' "${cpus[@]}" | sort -n | sed -n "${mid}p")"
 }
 
 export -f json_pieces
@@ -119,13 +121,13 @@ bytes_of() { # the raw file of the last run of a format
     *) echo "" ;;
   esac
 }
-printf '\n%s series, %s samples, %s runs (median wall, largest peak RSS)\n' "$series" "$samples" "$RUNS"
-printf '| %-17s | %7s | %12s | %8s | %11s |\n' path "wall s" "samples/s" "RSS MB" "B/sample"
-printf '|%s|%s|%s|%s|%s|\n' -------------------  --------- -------------- ---------- -------------
+printf '\n%s series, %s samples, %s runs (median wall, largest peak RSS, median CPU of the client)\n' "$series" "$samples" "$RUNS"
+printf '| %-17s | %7s | %12s | %8s | %11s | %9s |\n' path "wall s" "samples/s" "RSS MB" "B/sample" "CPU ns/s"
+printf '|%s|%s|%s|%s|%s|%s|\n' -------------------  --------- -------------- ---------- ------------- -----------
 for r in "${results[@]}"; do
-  read -r name wall rss <<<"$r"
+  read -r name wall rss cpu <<<"$r"
   b=$(bytes_of "$name")
   bps=$([ -n "$b" ] && awk -v b="$b" -v s="$samples" 'BEGIN{printf "%.2f", b/s}' || echo "-")
   awk -v n="$name" -v w="$wall" -v r="$rss" -v s="$samples" -v bps="$bps" \
-    'BEGIN{printf "| %-17s | %7.2f | %12.0f | %8.1f | %11s |\n", n, w, s/w, r/1024, bps}'
+    -v c="$cpu" 'BEGIN{printf "| %-17s | %7.2f | %12.0f | %8.1f | %11s | %9.0f |\n", n, w, s/w, r/1024, bps, c*1e9/s}'
 done

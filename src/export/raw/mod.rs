@@ -19,7 +19,7 @@ pub use vm_export::export_vm;
 use super::formats::Formats;
 use super::progress::{emit, ProgressTx};
 use super::{CollectError, Progress};
-use crate::prometheus::remote_read::{read_raw, RawSeries, RemoteReadError};
+use crate::prometheus::remote_read::{read_raw_recycling, RawSeries, RemoteReadError};
 use std::collections::HashSet;
 use std::hash::{Hash, Hasher};
 use std::path::Path;
@@ -31,6 +31,8 @@ const QUEUE: usize = 8;
 /// Samples in one batch: one hand-over per batch, not per series (a hand-over wakes a thread,
 /// which cost a quarter of the CPU when 100 k short series went one by one).
 const BATCH_SAMPLES: usize = 64 * 1024;
+/// Largest sample buffer a written series keeps for reuse (64 KiB).
+const SPARE_MAX_SAMPLES: usize = 4 * 1024;
 
 /// One raw export.
 #[derive(Debug, Clone)]
@@ -85,12 +87,23 @@ pub async fn export_raw(
     });
     // A receiver is not `Sync`; in a mutex it keeps the reading future `Send`.
     let done_rx = std::sync::Mutex::new(done_rx);
-    let free_written = || {
-        if let Ok(rx) = done_rx.lock() {
-            while let Ok(written) = rx.try_recv() {
-                drop(written);
+    // Written series, reused one for one by the reader (their label strings and sample
+    // vectors): no allocation per series once the first batches are back.
+    let mut spares: Vec<RawSeries> = Vec::new();
+    let mut next_spare = || {
+        if spares.is_empty() {
+            if let Ok(rx) = done_rx.lock() {
+                if let Ok(written) = rx.try_recv() {
+                    spares = written;
+                }
             }
         }
+        let mut s = spares.pop()?;
+        // A long series' buffer is not kept for short ones: memory stays one batch.
+        if s.samples.capacity() > SPARE_MAX_SAMPLES {
+            s.samples = Vec::new();
+        }
+        Some(s)
     };
     let (mut batch, mut batch_samples) = (Vec::new(), 0);
     let mut handed_over: u64 = 0;
@@ -101,12 +114,13 @@ pub async fn export_raw(
             let _ = tx.send(());
         }
         if several && !seen.insert(labels_hash(&s.labels)) {
-            return Ok(());
+            return Ok(Some(s));
         }
         batch_samples += s.samples.len();
         batch.push(s);
+        let spare = next_spare();
         if batch_samples < BATCH_SAMPLES {
-            return Ok(());
+            return Ok(spare);
         }
         handed_over += batch_samples as u64;
         emit(
@@ -116,20 +130,19 @@ pub async fn export_raw(
             },
         );
         batch_samples = 0;
-        free_written();
         // Blocks this thread while the writer is QUEUE batches behind: the back-pressure
         // that bounds memory (the read pauses; Prometheus's stream waits in the socket).
         tx.send(std::mem::take(&mut batch))
+            .map(|()| spare)
             .map_err(|_| "the raw writer stopped")
     };
     let mut read = Ok(Default::default());
     for selector in req.selectors {
-        read = read_raw(
+        read = read_raw_recycling(
             http,
             req.url,
             selector,
-            req.start_ms,
-            req.end_ms,
+            (req.start_ms, req.end_ms),
             cancel,
             &mut on_series,
         )

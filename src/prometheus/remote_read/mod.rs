@@ -11,10 +11,11 @@
 pub mod frames;
 pub mod proto;
 pub mod selector;
+pub mod wire;
 pub mod xor;
 
 use prost::Message;
-use proto::{ChunkEncoding, ChunkedReadResponse, ChunkedSeries, MatcherType};
+use proto::{ChunkEncoding, MatcherType};
 use selector::{MatchOp, SelectorError};
 use tokio_util::sync::CancellationToken;
 
@@ -30,7 +31,7 @@ pub const STREAMED_CONTENT_TYPE: &str =
 const MAX_ERROR_BODY_CHARS: usize = 2000;
 
 /// One series with its samples in the requested range.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct RawSeries {
     /// Sorted by name, as Prometheus sends them; `__name__` included.
     pub labels: Vec<(String, String)>,
@@ -72,10 +73,7 @@ pub enum RemoteReadError {
     #[error("remote read stream: {0}")]
     Frame(#[from] frames::FrameError),
     #[error("remote read frame {frame}: undecodable ChunkedReadResponse: {source}")]
-    Decode {
-        frame: u64,
-        source: prost::DecodeError,
-    },
+    Decode { frame: u64, source: wire::WireError },
     #[error(
         "remote read: series {series} has a chunk of encoding {encoding}, not XOR (float samples)"
     )]
@@ -120,6 +118,28 @@ where
     F: FnMut(RawSeries) -> Result<(), E>,
     E: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
+    let range = (start_ms, end_ms);
+    read_raw_recycling(http, base_url, selector, range, cancel, |s| {
+        on_series(s).map(|()| None)
+    })
+    .await
+}
+
+/// [`read_raw`] where `on_series` may hand back a spent [`RawSeries`] for each one it takes:
+/// the next series is assembled in its buffers, so a long export allocates no labels or
+/// sample vectors per series once the first batches have come back.
+pub async fn read_raw_recycling<F, E>(
+    http: &reqwest::Client,
+    base_url: &str,
+    selector: &str,
+    (start_ms, end_ms): (i64, i64),
+    cancel: &CancellationToken,
+    mut on_series: F,
+) -> Result<ReadStats, RemoteReadError>
+where
+    F: FnMut(RawSeries) -> Result<Option<RawSeries>, E>,
+    E: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let matchers = selector::parse_selector(selector)?;
     if start_ms > end_ms {
         return Err(RemoteReadError::InvalidRange { start_ms, end_ms });
@@ -153,10 +173,12 @@ where
     let mut stats = ReadStats::default();
     let mut decoder = frames::FrameDecoder::default();
     let mut asm = Assembler::new(start_ms, end_ms);
-    let mut emit = |s: RawSeries, stats: &mut ReadStats| {
+    let mut emit = |s: RawSeries, stats: &mut ReadStats, asm: &mut Assembler| {
         stats.series += 1;
         stats.samples += s.samples.len() as u64;
-        on_series(s).map_err(|e| RemoteReadError::Sink(e.into()))
+        let spare = on_series(s).map_err(|e| RemoteReadError::Sink(e.into()))?;
+        asm.spare.extend(spare);
+        Ok::<_, RemoteReadError>(())
     };
     loop {
         let chunk = tokio::select! {
@@ -169,24 +191,45 @@ where
         decoder.push(&chunk);
         while let Some(frame) = decoder.next_frame()? {
             let frame_no = decoder.frames() - 1;
-            let msg =
-                ChunkedReadResponse::decode(frame).map_err(|source| RemoteReadError::Decode {
+            wire::for_each_series(&frame, |labels, chunks| {
+                if let Some(done) = asm.add(labels, chunks)? {
+                    emit(done, &mut stats, &mut asm)?;
+                }
+                Ok(())
+            })
+            .map_err(|e| match e {
+                InFrame::Wire(source) => RemoteReadError::Decode {
                     frame: frame_no,
                     source,
-                })?;
-            for series in msg.chunked_series {
-                if let Some(done) = asm.add(series)? {
-                    emit(done, &mut stats)?;
-                }
-            }
+                },
+                InFrame::Read(e) => e,
+            })?;
         }
     }
     decoder.finish()?;
     stats.frames = decoder.frames();
     if let Some(done) = asm.finish() {
-        emit(done, &mut stats)?;
+        emit(done, &mut stats, &mut asm)?;
     }
     Ok(stats)
+}
+
+/// A failure while going through one frame's series: its protobuf, or the series themselves.
+enum InFrame {
+    Wire(wire::WireError),
+    Read(RemoteReadError),
+}
+
+impl From<wire::WireError> for InFrame {
+    fn from(e: wire::WireError) -> Self {
+        InFrame::Wire(e)
+    }
+}
+
+impl From<RemoteReadError> for InFrame {
+    fn from(e: RemoteReadError) -> Self {
+        InFrame::Read(e)
+    }
 }
 
 /// Whether a response content type announces the streamed chunk format.
@@ -264,6 +307,8 @@ struct Assembler {
     current: Option<RawSeries>,
     /// One decoded chunk, before cutting; reused.
     scratch: Vec<(i64, f64)>,
+    /// Spent series handed back by the consumer: the next series is built in their buffers.
+    spare: Vec<RawSeries>,
 }
 
 impl Assembler {
@@ -273,42 +318,48 @@ impl Assembler {
             end_ms,
             current: None,
             scratch: Vec::new(),
+            spare: Vec::new(),
         }
     }
 
     /// Adds one frame entry; returns the previous series when this one starts a new series.
-    fn add(&mut self, series: ChunkedSeries) -> Result<Option<RawSeries>, RemoteReadError> {
+    fn add(
+        &mut self,
+        labels: &[(&str, &str)],
+        chunks: &[wire::ChunkView<'_>],
+    ) -> Result<Option<RawSeries>, RemoteReadError> {
         let same = self.current.as_ref().is_some_and(|c| {
-            c.labels.len() == series.labels.len()
+            c.labels.len() == labels.len()
                 && c.labels
                     .iter()
-                    .zip(&series.labels)
-                    .all(|((n, v), l)| *n == l.name && *v == l.value)
+                    .zip(labels)
+                    .all(|((n, v), (name, value))| n == name && v == value)
         });
         let done = if same { None } else { self.finish() };
-        let cur = self.current.get_or_insert_with(|| RawSeries {
-            labels: series
-                .labels
-                .into_iter()
-                .map(|l| (l.name, l.value))
-                .collect(),
-            samples: Vec::new(),
-        });
-        for chunk in series.chunks {
+        if self.current.is_none() {
+            let mut s = self.spare.pop().unwrap_or_default();
+            s.samples.clear();
+            set_labels(&mut s.labels, labels);
+            self.current = Some(s);
+        }
+        let Some(cur) = self.current.as_mut() else {
+            return Ok(done);
+        };
+        for chunk in chunks {
             if chunk.max_time_ms < self.start_ms || chunk.min_time_ms > self.end_ms {
                 continue;
             }
-            if chunk.r#type != ChunkEncoding::Xor as i32 {
-                let encoding = ChunkEncoding::try_from(chunk.r#type)
+            if chunk.encoding != ChunkEncoding::Xor as i32 {
+                let encoding = ChunkEncoding::try_from(chunk.encoding)
                     .map(|e| e.name().to_owned())
-                    .unwrap_or_else(|_| chunk.r#type.to_string());
+                    .unwrap_or_else(|_| chunk.encoding.to_string());
                 return Err(RemoteReadError::UnsupportedChunk {
                     series: series_name(&cur.labels),
                     encoding,
                 });
             }
             self.scratch.clear();
-            xor::decode_xor(&chunk.data, &mut self.scratch).map_err(|source| {
+            xor::decode_xor(chunk.data, &mut self.scratch).map_err(|source| {
                 RemoteReadError::Chunk {
                     series: series_name(&cur.labels),
                     source,
@@ -332,7 +383,27 @@ impl Assembler {
             s.samples.sort_by_key(|&(t, _)| t);
             s.samples.dedup_by_key(|&mut (t, _)| t);
         }
-        (!s.samples.is_empty()).then_some(s)
+        if s.samples.is_empty() {
+            self.spare.push(s);
+            return None;
+        }
+        Some(s)
+    }
+}
+
+/// Overwrites `into` with `labels`, reusing its strings' buffers.
+fn set_labels(into: &mut Vec<(String, String)>, labels: &[(&str, &str)]) {
+    into.truncate(labels.len());
+    for (i, &(name, value)) in labels.iter().enumerate() {
+        match into.get_mut(i) {
+            Some((n, v)) => {
+                n.clear();
+                n.push_str(name);
+                v.clear();
+                v.push_str(value);
+            }
+            None => into.push((name.to_owned(), value.to_owned())),
+        }
     }
 }
 

@@ -1,7 +1,7 @@
 //! Tests of series assembly and of the client against a fake server; the integration tests in
 //! `tests/collect/remote_read.rs` run it against a real Prometheus.
 
-use super::proto::{Chunk, ChunkedSeries, Label};
+use super::proto::{Chunk, ChunkedReadResponse, ChunkedSeries, Label};
 use super::xor::tests::encode;
 use super::*;
 use axum::http::header::CONTENT_TYPE;
@@ -33,6 +33,57 @@ fn series(name: &str, chunks: Vec<Chunk>) -> ChunkedSeries {
     }
 }
 
+impl Assembler {
+    /// [`Assembler::add`] of an owned (prost) entry.
+    fn add_owned(&mut self, s: ChunkedSeries) -> Result<Option<RawSeries>, RemoteReadError> {
+        let labels: Vec<(&str, &str)> = s
+            .labels
+            .iter()
+            .map(|l| (l.name.as_str(), l.value.as_str()))
+            .collect();
+        let chunks: Vec<wire::ChunkView<'_>> = s
+            .chunks
+            .iter()
+            .map(|c| wire::ChunkView {
+                min_time_ms: c.min_time_ms,
+                max_time_ms: c.max_time_ms,
+                encoding: c.r#type,
+                data: &c.data,
+            })
+            .collect();
+        self.add(&labels, &chunks)
+    }
+}
+
+#[test]
+fn a_recycled_series_is_overwritten_whole() {
+    let mut a = Assembler::new(0, 100);
+    a.spare.push(RawSeries {
+        labels: vec![
+            ("__name__".into(), "old-name-longer".into()),
+            ("job".into(), "old".into()),
+            ("zone".into(), "z".into()),
+        ],
+        samples: vec![(1, 1.0), (2, 2.0)],
+    });
+    assert!(a
+        .add_owned(series("n", vec![chunk(&[(5, 3.0)])]))
+        .unwrap()
+        .is_none());
+    assert!(a.spare.is_empty(), "the spare was used");
+    let s = a.finish().unwrap();
+    assert_eq!(
+        s.labels,
+        vec![("__name__".into(), "n".into()), ("job".into(), "j".into())]
+    );
+    assert_eq!(s.samples, vec![(5, 3.0)]);
+    // A series left empty goes back to the spares.
+    a.add_owned(series("e", vec![chunk(&[(500, 1.0)])]))
+        .unwrap();
+    assert!(a.finish().is_none());
+    assert_eq!(a.spare.len(), 1);
+}
+
 fn stale() -> f64 {
     f64::from_bits(STALE_NAN_BITS)
 }
@@ -41,7 +92,7 @@ fn stale() -> f64 {
 fn assembler_merges_cuts_cleans_and_skips_empty_series() {
     let mut a = Assembler::new(10, 100);
     assert!(a
-        .add(series(
+        .add_owned(series(
             "a",
             vec![chunk(&[(0, 1.0), (10, 2.0), (20, stale())])]
         ))
@@ -49,7 +100,7 @@ fn assembler_merges_cuts_cleans_and_skips_empty_series() {
         .is_none());
     // Same labels again: merged, overlapping chunk deduplicated (first sample wins).
     assert!(a
-        .add(series(
+        .add_owned(series(
             "a",
             vec![
                 chunk(&[(20, 9.0), (30, f64::NAN), (40, 4.0)]),
@@ -60,7 +111,7 @@ fn assembler_merges_cuts_cleans_and_skips_empty_series() {
         .is_none());
     // A series entirely outside the range, then a series with only a stale marker.
     let done = a
-        .add(series("b", vec![chunk(&[(200, 1.0)])]))
+        .add_owned(series("b", vec![chunk(&[(200, 1.0)])]))
         .unwrap()
         .unwrap();
     assert_eq!(
@@ -78,7 +129,7 @@ fn assembler_merges_cuts_cleans_and_skips_empty_series() {
         .collect();
     assert_eq!(got, want);
     assert!(
-        a.add(series("c", vec![chunk(&[(50, stale())])]))
+        a.add_owned(series("c", vec![chunk(&[(50, stale())])]))
             .unwrap()
             .is_none(),
         "b is empty"
@@ -91,7 +142,7 @@ fn non_xor_chunks_are_a_typed_error() {
     let mut a = Assembler::new(0, 100);
     let mut c = chunk(&[(1, 1.0)]);
     c.r#type = ChunkEncoding::Histogram as i32;
-    let err = a.add(series("h", vec![c])).unwrap_err();
+    let err = a.add_owned(series("h", vec![c])).unwrap_err();
     assert!(
         matches!(&err, RemoteReadError::UnsupportedChunk { encoding, .. } if encoding == "HISTOGRAM"),
         "{err}"
