@@ -13,8 +13,11 @@
 #   benchmon parquet   — `benchmon export --raw SEL` (the default path: remote read, raw.parquet,
 #                        manifest with sha256, fsync);
 #   benchmon csv       — the same with --format csv (raw.csv + raw_series.csv).
-# Each is run RUNS times (default 3): median wall time, largest peak RSS (GNU time), samples/s
-# and, for benchmon, bytes per sample of the raw file.
+# Each is run RUNS times (default 3): median wall time, largest peak RSS (GNU time), samples/s,
+# the client's CPU (user + sys) per sample and, for benchmon, bytes per sample of the raw file.
+# Short series are the hard case (each costs Prometheus an index lookup and benchmon a row of
+# strings); `MINUTES=20 STEP=5` gives 241 samples per series, the shape of a 20-minute window
+# of a 5 s session.
 #
 # Needs: promtool and prometheus (apt-get install prometheus), curl, python3, GNU time
 # (apt-get install time), mawk, cargo.
@@ -121,6 +124,10 @@ bytes_of() { # the raw file of the last run of a format
     *) echo "" ;;
   esac
 }
+# The samples in the window as benchmon counted them (the generator's count includes samples
+# a few ms past the end, which no path reads).
+samples=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["raw"]["samples"])' \
+  "$work/out-parquet/b/MANIFEST.json")
 printf '\n%s series, %s samples, %s runs (median wall, largest peak RSS, median CPU of the client)\n' "$series" "$samples" "$RUNS"
 printf '| %-17s | %7s | %12s | %8s | %11s | %9s |\n' path "wall s" "samples/s" "RSS MB" "B/sample" "CPU ns/s"
 printf '|%s|%s|%s|%s|%s|%s|\n' -------------------  --------- -------------- ---------- ------------- -----------
