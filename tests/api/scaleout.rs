@@ -151,6 +151,7 @@ async fn raw_by_queries(
         manifest_extra: json!({}),
         quality: Default::default(),
         extra_files: Vec::new(),
+        known_gaps: Vec::new(),
     };
     benchmon::export::collect(&reqwest::Client::new(), plan, None)
         .await
