@@ -459,6 +459,34 @@ fn table(list: &[Session]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Args {
+        #[command(subcommand)]
+        cmd: SessionCmd,
+    }
+
+    #[test]
+    fn scraper_nodes_are_a_comma_separated_list_of_node_names() {
+        let args = Args::try_parse_from([
+            "session",
+            "create",
+            "b",
+            "--store",
+            "victoriametrics",
+            "--scraper-nodes",
+            "bmnode1,bmnode2,vm",
+        ])
+        .unwrap();
+        let SessionCmd::Create(a) = args.cmd else {
+            panic!("not create")
+        };
+        let nodes: Vec<String> = a.scraper_nodes.iter().map(ToString::to_string).collect();
+        assert_eq!(nodes, ["bmnode1", "bmnode2", "vm"]);
+        let bad = Args::try_parse_from(["session", "create", "b", "--scraper-nodes", "n[1-2]"]);
+        assert!(bad.is_err());
+    }
 
     #[test]
     fn a_sharded_session_names_its_store_and_each_scraper_and_what_a_lost_one_scraped() {

@@ -190,7 +190,7 @@ pub struct ScraperJob {
     pub first_heard_at: Option<Timestamp>,
     /// Times the store heard nothing from this scraper for longer than the silence limit
     /// (README, "Silent scrapers"), oldest first, the last one open (`to` null) while it lasts;
-    /// at most [`ScraperJob::MAX_SILENCES`] kept.
+    /// the newest 16 kept.
     #[serde(default)]
     pub silences: Vec<ScraperSilence>,
 }
