@@ -76,8 +76,10 @@ async fn scraper_nodes_place_the_scrapers_and_are_refused_where_they_cannot_appl
             .map(|n| n.iter().map(|n| n.to_string()).collect::<Vec<_>>())
     };
     let own = app
-        .create(&from_json(json!({"run_id": "place-own", "store": "victoriametrics",
-            "scraper_nodes": ["bmnode1", "bmnode2", "vm"]})))
+        .create(&from_json(
+            json!({"run_id": "place-own", "store": "victoriametrics",
+            "scraper_nodes": ["bmnode1", "bmnode2", "vm"]}),
+        ))
         .await
         .success(201);
     assert_eq!(
@@ -99,7 +101,11 @@ async fn scraper_nodes_place_the_scrapers_and_are_refused_where_they_cannot_appl
         (json!(["n1"]), Some("prometheus"), "scraper_nodes"),
         (json!([]), None, "scraper_nodes"),
         (json!(["node[1-2]"]), None, "scraper_nodes[0]"),
-        (json!(["n1", "n2\n#SBATCH --uid=0"]), None, "scraper_nodes[1]"),
+        (
+            json!(["n1", "n2\n#SBATCH --uid=0"]),
+            None,
+            "scraper_nodes[1]",
+        ),
         (json!(vec!["n"; 65]), None, "scraper_nodes"),
     ];
     for (i, (nodes, store, field)) in cases.into_iter().enumerate() {

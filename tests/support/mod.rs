@@ -377,7 +377,7 @@ pub fn from_json<T: DeserializeOwned>(v: Value) -> T {
 /// Held by every test that runs jobs on partition `multi` (the namespaced nodes): shared by
 /// the tests that only use them, exclusive for one that cuts a node off, so a cut never hits
 /// another test's job. A file lock (flock), so it holds across test binaries and processes too.
-pub struct MultiNodeLock(std::fs::File);
+pub struct MultiNodeLock(nix::fcntl::Flock<std::fs::File>);
 
 /// Waits for the multi-node lock; `exclusive` for a test that takes a node down.
 pub async fn multi_node_lock(exclusive: bool) -> MultiNodeLock {
@@ -389,12 +389,13 @@ pub async fn multi_node_lock(exclusive: bool) -> MultiNodeLock {
             .write(true)
             .open(&path)
             .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        match exclusive {
-            true => file.lock(),
-            false => file.lock_shared(),
-        }
-        .unwrap_or_else(|e| panic!("lock {}: {e}", path.display()));
-        MultiNodeLock(file)
+        let how = match exclusive {
+            true => nix::fcntl::FlockArg::LockExclusive,
+            false => nix::fcntl::FlockArg::LockShared,
+        };
+        let lock = nix::fcntl::Flock::lock(file, how)
+            .unwrap_or_else(|(_, e)| panic!("lock {}: {e}", path.display()));
+        MultiNodeLock(lock)
     })
     .await
     .unwrap()
