@@ -258,13 +258,20 @@ async fn scrapers_placed_on_three_nodes_scrape_each_target_once_and_one_cut_off_
         took < Duration::from_secs(20),
         "the collection took {took:?}"
     );
+    eprintln!("placement: silence noticed {noticed_after:?} after the cut; a collection during it took {took:?}");
     assert_eq!(flagged(&during), victims);
     assert_eq!(during.quality.as_deref(), Some("partial"));
 
     // Reconnected: the agent sends what it buffered, and once it has caught up the session is
     // running again; the record keeps the silence with its end.
+    let restoring = Instant::now();
     cut.restore();
+    let node_up = restoring.elapsed();
     let s = wait_state(&app, &id, SessionState::Running, 120).await;
+    eprintln!(
+        "placement: node-up took {node_up:?}, running again {:?} after it",
+        restoring.elapsed() - node_up
+    );
     let j = &s.scraper_jobs[1];
     let closed = j.silences.last().unwrap();
     assert_eq!(j.silences.len(), 1, "{:?}", j.silences);
