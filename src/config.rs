@@ -59,6 +59,9 @@ pub struct TopologySettings {
     pub store: crate::domain::StoreSpec,
     /// Scraper jobs of a sharded session; unset, sized from the expected series at `start`.
     pub scrapers: Option<crate::domain::ScraperCount>,
+    /// Nodes for the scrapers of a sharded session whose request names none (scraper i on
+    /// entry i mod len).
+    pub scraper_nodes: Option<crate::domain::ScraperNodes>,
     /// VictoriaMetrics as argv words (a binary, or a container runtime's command); benchmon
     /// appends its flags.
     pub victoriametrics_command: Vec<String>,
@@ -69,6 +72,7 @@ impl Default for TopologySettings {
         TopologySettings {
             store: Default::default(),
             scrapers: None,
+            scraper_nodes: None,
             victoriametrics_command: vec!["victoria-metrics".into()],
         }
     }

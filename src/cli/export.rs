@@ -174,6 +174,7 @@ pub fn plan_from_args(args: &ExportArgs) -> anyhow::Result<CollectionPlan> {
         manifest_extra: serde_json::json!({"source": "benchmon export"}),
         quality: crate::export::QualityThresholds::default(),
         extra_files: Vec::new(),
+        known_gaps: Vec::new(),
     })
 }
 

@@ -93,6 +93,11 @@ pub struct CreateArgs {
     /// Scraper jobs of a sharded store, 1–64 (default: sized from the targets at start).
     #[arg(long)]
     pub scrapers: Option<ScraperCount>,
+    /// Nodes for the scrapers, comma-separated (scraper i on entry i mod len), e.g.
+    /// node01,node02,node03; default the site's `topology.scraper_nodes`, else the start's
+    /// --nodelist.
+    #[arg(long, value_delimiter = ',', value_name = "NODE,…")]
+    pub scraper_nodes: Vec<crate::domain::SlurmNodeName>,
     /// Alert and recording rules: a Prometheus rule file (YAML), checked by the server with
     /// promtool.
     #[arg(long, value_name = "FILE")]
@@ -151,9 +156,17 @@ pub async fn run(client: &Client, out: &Output, cmd: SessionCmd) -> Result<(), C
             let store = a
                 .store()
                 .map_err(|e| CliError::Usage(format!("--store: {e}")))?;
+            let scraper_nodes = match a.scraper_nodes.is_empty() {
+                true => None,
+                false => Some(
+                    crate::domain::ScraperNodes::new(a.scraper_nodes)
+                        .map_err(|e| CliError::Usage(format!("--scraper-nodes: {e}")))?,
+                ),
+            };
             let req = CreateSession {
                 store,
                 scrapers: a.scrapers,
+                scraper_nodes,
                 run_id: a.session.resolve()?,
                 prometheus_port: a.prometheus_port,
                 prom_host: a.prom_host,
@@ -338,25 +351,34 @@ fn waiting_text(s: &Session) -> String {
 }
 
 /// One session as `key: value` lines.
-/// One line per scraper job of a sharded session: job id, node and state, or what was lost.
+/// One line per scraper job of a sharded session: job id, node and state, or what was lost or
+/// has gone silent.
 fn scrapers_text(s: &Session) -> String {
     s.scraper_jobs
         .iter()
         .map(|j| {
             let state = j.scheduler_state.as_deref().unwrap_or("submitted");
-            let node = j
-                .node
-                .as_deref()
-                .map(|n| format!(" on {n}"))
-                .unwrap_or_default();
-            match &j.lost {
-                Some(l) => format!(
-                    "{}: job {} LOST, targets {}",
+            // Where it runs, else where it was placed.
+            let node = match (&j.node, &j.requested_node) {
+                (Some(n), _) => format!(" on {n}"),
+                (None, Some(n)) => format!(" for {n}"),
+                (None, None) => String::new(),
+            };
+            match (&j.lost, j.open_silence()) {
+                (Some(l), _) => format!(
+                    "{}: job {}{node} LOST, targets {}",
                     j.index,
                     j.job_id,
                     l.targets.join(" ")
                 ),
-                None => format!("{}: job {}{node} ({state})", j.index, j.job_id),
+                (None, Some(silence)) => format!(
+                    "{}: job {}{node} SILENT since {}, targets {}",
+                    j.index,
+                    j.job_id,
+                    silence.from,
+                    silence.targets.join(" ")
+                ),
+                (None, None) => format!("{}: job {}{node} ({state})", j.index, j.job_id),
             }
         })
         .collect::<Vec<_>>()
@@ -437,6 +459,34 @@ fn table(list: &[Session]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Args {
+        #[command(subcommand)]
+        cmd: SessionCmd,
+    }
+
+    #[test]
+    fn scraper_nodes_are_a_comma_separated_list_of_node_names() {
+        let args = Args::try_parse_from([
+            "session",
+            "create",
+            "b",
+            "--store",
+            "victoriametrics",
+            "--scraper-nodes",
+            "bmnode1,bmnode2,vm",
+        ])
+        .unwrap();
+        let SessionCmd::Create(a) = args.cmd else {
+            panic!("not create")
+        };
+        let nodes: Vec<String> = a.scraper_nodes.iter().map(ToString::to_string).collect();
+        assert_eq!(nodes, ["bmnode1", "bmnode2", "vm"]);
+        let bad = Args::try_parse_from(["session", "create", "b", "--scraper-nodes", "n[1-2]"]);
+        assert!(bad.is_err());
+    }
 
     #[test]
     fn a_sharded_session_names_its_store_and_each_scraper_and_what_a_lost_one_scraped() {
@@ -453,15 +503,26 @@ mod tests {
                  "port": 2, "ready": true, "lost": null},
                 {"index": 1, "job_id": "9", "scheduler_state": "CANCELLED", "node": "n3",
                  "port": null, "ready": false, "lost": {"at": "2025-11-04T10:01:00Z",
-                 "reason": "scancel", "targets": ["n5:9100", "n6:9100"]}}
+                 "reason": "scancel", "targets": ["n5:9100", "n6:9100"]}},
+                {"index": 2, "job_id": "10", "scheduler_state": "RUNNING", "node": "n4",
+                 "requested_node": "n4", "port": 3, "ready": true, "lost": null}
             ]
         }))
+        .unwrap();
+        let mut s = s;
+        s.scraper_jobs[2].silences = serde_json::from_value(serde_json::json!([
+            {"from": "2025-11-04T10:02:00Z", "noticed_at": "2025-11-04T10:02:15Z", "to": null,
+             "node": "n4", "targets": ["n7:9100"], "reason": "silent"}
+        ]))
         .unwrap();
         let text = describe(&s);
         assert!(text.contains("store:"), "{text}");
         assert!(text.contains("victoriametrics"), "{text}");
         assert!(
-            text.contains("0: job 8 on n2 (RUNNING); 1: job 9 LOST, targets n5:9100 n6:9100"),
+            text.contains(
+                "0: job 8 on n2 (RUNNING); 1: job 9 on n3 LOST, targets n5:9100 n6:9100; \
+                 2: job 10 on n4 SILENT since 2025-11-04T10:02:00"
+            ),
             "{text}"
         );
     }

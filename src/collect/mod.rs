@@ -206,6 +206,35 @@ async fn collect(
     }
 }
 
+/// Every silence of the session's scrapers, as gaps coverage flags their targets with (those
+/// outside the window are dropped there).
+fn silences(session: &Session) -> Vec<export::KnownGap> {
+    session
+        .scraper_jobs
+        .iter()
+        .flat_map(|j| {
+            j.silences.iter().map(|s| export::KnownGap {
+                instances: s.targets.clone(),
+                start: s.from,
+                end: s.to,
+                cause: format!(
+                    "scraper {} (job {}{}) silent{}",
+                    j.index,
+                    j.job_id,
+                    s.node
+                        .as_deref()
+                        .map(|n| format!(" on {n}"))
+                        .unwrap_or_default(),
+                    match s.to {
+                        Some(to) => format!(" from {} to {to}", s.from),
+                        None => format!(" since {}", s.from),
+                    }
+                ),
+            })
+        })
+        .collect()
+}
+
 /// How long a collection waits for the poller to record a job that ended under it.
 const ENDED_JOB_SETTLE: Duration = Duration::from_secs(30);
 
@@ -413,6 +442,7 @@ async fn collect_from(
             "alerts": alerts_context,
         }),
         extra_files: alert_files,
+        known_gaps: silences(&session),
     };
     let dir = plan.bundle_parent.clone();
     let outcome = export::collect(&http, plan, progress).await.map_err(|e| {

@@ -24,7 +24,8 @@ pub use labels::{
 };
 pub use net::{Host, HostPort, MetricsEndpoint, Port};
 pub use slurm::{
-    CpuCount, MemMb, SlurmConstraint, SlurmName, SlurmNodeList, SlurmOptions, TimeLimit,
+    CpuCount, MemMb, ScraperNodes, SlurmConstraint, SlurmName, SlurmNodeList, SlurmNodeName,
+    SlurmOptions, TimeLimit,
 };
 pub use store::with_secrets_exposed;
 pub use store::{

@@ -63,6 +63,107 @@ impl SlurmNodeList {
 }
 string_newtype!(SlurmNodeList);
 
+/// One SLURM node name (`bmnode1`, `gpu-a100-07`): a single host, never a host list, so a job
+/// given it as `--nodelist` runs on exactly that node.
+#[derive(Debug, Clone, PartialEq, Eq, utoipa::ToSchema)]
+#[schema(value_type = String, pattern = r"^[A-Za-z0-9_.-]{1,128}$", example = "node07")]
+pub struct SlurmNodeName(String);
+
+impl SlurmNodeName {
+    pub fn parse(s: &str) -> Result<Self, Invalid> {
+        check_slurm_word(s, "_.-", "node name")?;
+        Ok(SlurmNodeName(s.to_owned()))
+    }
+
+    /// The node as a `--nodelist` of one.
+    pub fn as_nodelist(&self) -> SlurmNodeList {
+        SlurmNodeList(self.0.clone())
+    }
+}
+string_newtype!(SlurmNodeName);
+
+/// Where a sharded session's scrapers run: scraper `i` is submitted with
+/// `--nodelist=<entry i mod len>`. 1 to [`ScraperNodes::MAX`] node names (a name may repeat).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ScraperNodes(Vec<SlurmNodeName>);
+
+impl ScraperNodes {
+    /// As many as there may be scrapers.
+    pub const MAX: usize = 64;
+
+    pub fn new(nodes: Vec<SlurmNodeName>) -> Result<Self, Invalid> {
+        if nodes.is_empty() || nodes.len() > Self::MAX {
+            return Err(Invalid::new(format!(
+                "scraper_nodes must list 1 to {} node names, not {}",
+                Self::MAX,
+                nodes.len()
+            )));
+        }
+        Ok(ScraperNodes(nodes))
+    }
+
+    /// The node of scraper `index`.
+    pub fn for_scraper(&self, index: u16) -> &SlurmNodeName {
+        &self.0[usize::from(index) % self.0.len()]
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &SlurmNodeName> {
+        self.0.iter()
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for ScraperNodes {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // Bounded while reading: a huge array is refused at its 65th entry, not after.
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = ScraperNodes;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                write!(f, "an array of 1 to {} node names", ScraperNodes::MAX)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<ScraperNodes, A::Error> {
+                let mut nodes = Vec::new();
+                while let Some(n) = seq.next_element::<SlurmNodeName>()? {
+                    if nodes.len() == ScraperNodes::MAX {
+                        return Err(serde::de::Error::custom(format!(
+                            "scraper_nodes must list at most {} node names",
+                            ScraperNodes::MAX
+                        )));
+                    }
+                    nodes.push(n);
+                }
+                ScraperNodes::new(nodes).map_err(serde::de::Error::custom)
+            }
+        }
+        d.deserialize_seq(V)
+    }
+}
+
+impl utoipa::PartialSchema for ScraperNodes {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+        use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, SchemaType, Type};
+        ArrayBuilder::new()
+            .items(
+                ObjectBuilder::new()
+                    .schema_type(SchemaType::Type(Type::String))
+                    .pattern(Some(r"^[A-Za-z0-9_.-]{1,128}$")),
+            )
+            .min_items(Some(1))
+            .max_items(Some(Self::MAX))
+            .description(Some(
+                "SLURM node names for the scrapers: scraper i runs on entry i mod len (its \
+                 `--nodelist`); the store job keeps `nodelist` of the start request.",
+            ))
+            .examples(Some(serde_json::json!(["node01", "node02", "node03"])))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for ScraperNodes {}
+
 /// A SLURM time limit: `MM`, `MM:SS`, `HH:MM:SS`, `D-HH`, `D-HH:MM`, `D-HH:MM:SS`, or
 /// `UNLIMITED`/`INFINITE`.
 #[derive(Debug, Clone, PartialEq, Eq, utoipa::ToSchema)]
@@ -272,6 +373,26 @@ mod tests {
             assert!(SlurmName::parse(bad).is_err(), "{bad:?}");
         }
         assert!(SlurmName::parse("gpu-a100.x_1").is_ok());
+    }
+
+    #[test]
+    fn scraper_nodes_are_single_node_names_one_to_sixty_four() {
+        let ok: ScraperNodes = serde_json::from_str(r#"["bmnode1","bmnode2","vm"]"#).unwrap();
+        assert_eq!(ok.for_scraper(0).as_str(), "bmnode1");
+        assert_eq!(ok.for_scraper(4).as_str(), "bmnode2");
+        for bad in [
+            r#"[]"#,
+            r#"["node[1-2]"]"#,
+            r#"["a,b"]"#,
+            r#"["a b"]"#,
+            r#"["x\n#SBATCH --uid=0"]"#,
+            r#""bmnode1""#,
+        ] {
+            assert!(serde_json::from_str::<ScraperNodes>(bad).is_err(), "{bad}");
+        }
+        let many = serde_json::to_string(&vec!["n"; 65]).unwrap();
+        let err = serde_json::from_str::<ScraperNodes>(&many).unwrap_err();
+        assert!(err.to_string().contains("at most 64"), "{err}");
     }
 
     #[test]

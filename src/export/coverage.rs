@@ -68,6 +68,10 @@ pub struct Gap {
     /// First scrape after it (or the window end).
     pub end: Timestamp,
     pub seconds: f64,
+    /// Set when the gap is known from elsewhere than the samples (a silent scraper of a
+    /// sharded session): what happened. The samples may cover the stretch (sent late).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cause: Option<String>,
 }
 
 /// One target's state over a time range; adjacent ranges combine with [`TargetAcc::append`].
@@ -206,6 +210,7 @@ pub(crate) fn report(
                         start: ts(a),
                         end: ts(b),
                         seconds: (b - a) as f64 / 1000.0,
+                        cause: None,
                     });
                 }
             }
@@ -253,6 +258,67 @@ pub(crate) fn report(
             "raw samples of the selector in the window; expected = window / scrape interval (given, else the smallest spacing); coverage = min(1, scrapes/expected); a gap is a spacing over {gap_intervals} intervals, window edges included; flagged when coverage < {min_coverage}, up fraction < {} or any gap", thresholds.min_up_fraction
         ),
     }
+}
+
+/// Flags the targets of every known gap that overlaps the window `[start_ms, end_ms]`, with
+/// the overlap as a gap of theirs; a target of one that has no `up` in the window at all gets an
+/// entry of its own (labelled by its `instance` alone), so none goes missing unflagged.
+pub(crate) fn mark_known_gaps(
+    report: &mut CoverageReport,
+    known: &[super::KnownGap],
+    start_ms: i64,
+    end_ms: i64,
+    scrape_ms: Option<i64>,
+) {
+    for k in known {
+        let from = k.start.unix_millis().max(start_ms);
+        let to = k.end.map_or(end_ms, |e| e.unix_millis()).min(end_ms);
+        if from >= to {
+            continue;
+        }
+        for instance in &k.instances {
+            let at = report
+                .targets
+                .iter()
+                .position(|t| t.instance.as_deref() == Some(instance));
+            let at = at.unwrap_or_else(|| {
+                let labels: Labels = vec![("instance".to_owned(), instance.clone())];
+                let expected = scrape_ms.map(|iv| (end_ms - start_ms) as f64 / iv as f64);
+                report.targets.push(TargetCoverage {
+                    target: label_string(&labels),
+                    labels: labels.into_iter().collect(),
+                    instance: Some(instance.clone()),
+                    job: None,
+                    interval_seconds: scrape_ms.map(|i| i as f64 / 1000.0),
+                    interval_estimated: false,
+                    expected_scrapes: expected,
+                    scrapes: 0,
+                    coverage: Some(0.0),
+                    up: 0,
+                    down: 0,
+                    up_fraction: None,
+                    max_gap_seconds: None,
+                    gaps: Vec::new(),
+                    gaps_truncated: false,
+                    flagged: true,
+                });
+                report.targets.len() - 1
+            });
+            let t = &mut report.targets[at];
+            let seconds = (to - from) as f64 / 1000.0;
+            t.gaps.push(Gap {
+                target: t.target.clone(),
+                start: ts(from),
+                end: ts(to),
+                seconds,
+                cause: Some(k.cause.clone()),
+            });
+            t.gaps.sort_by_key(|g| g.start);
+            t.max_gap_seconds = Some(t.max_gap_seconds.unwrap_or(0.0).max(seconds));
+            t.flagged = true;
+        }
+    }
+    report.flagged = report.targets.iter().filter(|t| t.flagged).count();
 }
 
 /// `coverage.csv`.
@@ -348,5 +414,59 @@ mod tests {
         assert!(t.interval_estimated);
         assert_eq!(t.gaps.len(), 1);
         assert_eq!(t.gaps[0].seconds, 45.0);
+    }
+
+    #[test]
+    fn a_known_gap_flags_its_targets_within_the_window_and_adds_the_missing_ones() {
+        const T0: i64 = 1_000_000;
+        let every_10s: Vec<i64> = (0..=10).map(|i| T0 + i * 10_000).collect();
+        let l = |i: &str| -> Labels { vec![("instance".into(), i.into())] };
+        let mut r = report(
+            "up",
+            T0,
+            T0 + 100_000,
+            Some(10_000),
+            [(l("a:1"), acc(&every_10s)), (l("b:1"), acc(&every_10s))]
+                .into_iter()
+                .collect(),
+            &QualityThresholds::default(),
+        );
+        assert_eq!(r.flagged, 0);
+        let at = |ms: i64| Timestamp::from_unix((T0 + ms) as f64 / 1000.0).unwrap();
+        let known = [
+            super::super::KnownGap {
+                instances: vec!["a:1".into(), "gone:1".into()],
+                start: at(-20_000),
+                end: Some(at(30_000)),
+                cause: "scraper 1 silent".into(),
+            },
+            // Outside the window: nothing.
+            super::super::KnownGap {
+                instances: vec!["b:1".into()],
+                start: at(200_000),
+                end: None,
+                cause: "later".into(),
+            },
+        ];
+        mark_known_gaps(&mut r, &known, T0, T0 + 100_000, Some(10_000));
+        assert_eq!(r.flagged, 2);
+        let a = r.targets.iter().find(|t| t.target.contains("a:1")).unwrap();
+        assert!(a.flagged);
+        assert_eq!(a.gaps.len(), 1);
+        assert_eq!((a.gaps[0].seconds, a.gaps[0].start), (30.0, at(0)));
+        assert_eq!(a.gaps[0].cause.as_deref(), Some("scraper 1 silent"));
+        let gone = r
+            .targets
+            .iter()
+            .find(|t| t.instance.as_deref() == Some("gone:1"));
+        let gone = gone.unwrap();
+        assert!(gone.flagged && gone.scrapes == 0, "{gone:?}");
+        assert!(
+            !r.targets
+                .iter()
+                .find(|t| t.target.contains("b:1"))
+                .unwrap()
+                .flagged
+        );
     }
 }

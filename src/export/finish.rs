@@ -114,6 +114,10 @@ fn found(plan: &CollectionPlan, r: &Resolved, m: &mut Merging) -> Found {
             &plan.quality,
         )
     });
+    let coverage = coverage.map(|mut c| {
+        coverage::mark_known_gaps(&mut c, &plan.known_gaps, r.start_ms, r.end_ms, r.scrape_ms);
+        c
+    });
     let gaps: Vec<coverage::Gap> = coverage
         .iter()
         .flat_map(|c| c.targets.iter().flat_map(|t| t.gaps.clone()))

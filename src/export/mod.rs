@@ -132,6 +132,19 @@ pub struct CollectionPlan {
     /// Files the caller made (a session's `alerts.csv`), written into the bundle and listed in
     /// the manifest like the engine's own.
     pub extra_files: Vec<ExtraFile>,
+    /// Stretches the caller knows some targets' samples did not arrive (a sharded session's
+    /// silent scrapers): coverage flags those targets with the stretch as a gap.
+    pub known_gaps: Vec<KnownGap>,
+}
+
+/// Targets (by `instance`) whose samples did not reach the store from `start` to `end` (`None`:
+/// to the window's end), and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KnownGap {
+    pub instances: Vec<String>,
+    pub start: Timestamp,
+    pub end: Option<Timestamp>,
+    pub cause: String,
 }
 
 /// A small file a caller adds to the bundle.

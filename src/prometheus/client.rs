@@ -94,18 +94,23 @@ impl PromClient {
         path: &str,
         query: &[(&str, String)],
     ) -> Result<T, PromError> {
+        self.get_api_within(path, query, Duration::from_secs(30))
+            .await
+    }
+
+    /// [`Self::get_api`] giving up after `timeout`.
+    pub async fn get_api_within<T: for<'de> Deserialize<'de>>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        timeout: Duration,
+    ) -> Result<T, PromError> {
         let url = self.url(path);
         let http_err = |source| PromError::Http {
             url: url.clone(),
             source,
         };
-        let send = || {
-            self.http
-                .get(&url)
-                .query(query)
-                .timeout(Duration::from_secs(30))
-                .send()
-        };
+        let send = || self.http.get(&url).query(query).timeout(timeout).send();
         // A GET is safe to repeat: one more try after a connection that failed to open (a
         // loaded node, a name lookup racing an /etc/hosts rewrite) before giving up.
         let resp = match send().await {
@@ -139,6 +144,41 @@ impl PromClient {
             .get_api("/api/v1/targets", &[("state", "active".into())])
             .await?;
         Ok(d.active_targets)
+    }
+
+    /// The time (ms) of the newest `up` sample each scraper of sharded session `run_id` has in
+    /// this store, by shard index (`max by (scraper) (timestamp(up{session=…}))`). A scraper
+    /// the store has nothing recent of (past its lookback) is absent.
+    pub async fn newest_up_by_scraper(
+        &self,
+        run_id: &crate::domain::RunId,
+        timeout: Duration,
+    ) -> Result<std::collections::BTreeMap<u16, i64>, PromError> {
+        #[derive(Deserialize)]
+        struct Vector {
+            result: Vec<Sample>,
+        }
+        #[derive(Deserialize)]
+        struct Sample {
+            metric: std::collections::BTreeMap<String, String>,
+            value: (f64, String),
+        }
+        let selector = format!(
+            "up{{session={}}}",
+            crate::domain::yaml_quote(run_id.as_str())
+        );
+        let query = format!("max by (scraper) (timestamp({selector}))");
+        let v: Vector = self
+            .get_api_within("/api/v1/query", &[("query", query)], timeout)
+            .await?;
+        Ok(v.result
+            .into_iter()
+            .filter_map(|s| {
+                let index = s.metric.get("scraper")?.parse().ok()?;
+                let secs: f64 = s.value.1.parse().ok()?;
+                Some((index, (secs * 1000.0).round() as i64))
+            })
+            .collect())
     }
 
     /// The server's version from its build info; `None` when it answers without one, as

@@ -133,10 +133,22 @@ impl Sessions {
         if let StoreSpec::Remote(remote) = &store {
             super::credentials::check(remote)?;
         }
+        let req_scraper_nodes = req.scraper_nodes.is_some();
         if req.scrapers.is_some() && !store.sharded() {
             return Err(SessionError::Invalid {
                 field: "scrapers",
                 message: "scrapers needs a sharded store: \"victoriametrics\" or \
+                          {\"remote_write_url\", \"query_url\"}"
+                    .into(),
+            });
+        }
+        let scraper_nodes = req
+            .scraper_nodes
+            .or_else(|| self.settings.site.topology.scraper_nodes.clone());
+        if req_scraper_nodes && !store.sharded() {
+            return Err(SessionError::Invalid {
+                field: "scraper_nodes",
+                message: "scraper_nodes needs a sharded store: \"victoriametrics\" or \
                           {\"remote_write_url\", \"query_url\"}"
                     .into(),
             });
@@ -157,6 +169,7 @@ impl Sessions {
                 .scrapers
                 .or(self.settings.site.topology.scrapers)
                 .filter(|_| store.sharded()),
+            scraper_nodes: scraper_nodes.filter(|_| store.sharded()),
             store,
             scraper_jobs: Vec::new(),
             launcher: self.launcher.kind(),

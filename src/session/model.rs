@@ -1,13 +1,18 @@
 //! The session record: what a user asked for, where its job is, and what state it is in.
 //! The persisted form and the API view are the same struct, so what a user sees is what is on disk.
 
-use crate::domain::{Host, Labels, Port, PromDuration, RunId, ScraperCount, StoreSpec, Timestamp};
+use crate::domain::{
+    Host, Labels, Port, PromDuration, RunId, ScraperCount, ScraperNodes, SlurmNodeName, StoreSpec,
+    Timestamp,
+};
 use crate::launcher::{JobResources, LauncherKind};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 /// Lifecycle: `created → pending → starting → running → stopping → stopped`, or `failed`; a
-/// sharded session whose scraper job died is `degraded` (still running, a share of targets lost).
+/// sharded session whose scraper job died, or whose scraper the store has not heard from for a
+/// while, is `degraded` (still running, a share of targets not scraped); a silent scraper heard
+/// again turns it back to `running`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum SessionState {
@@ -19,8 +24,9 @@ pub enum SessionState {
     Starting,
     /// Prometheus is ready and scraping.
     Running,
-    /// Sharded sessions: the store runs, but a scraper job ended; its targets are no longer
-    /// scraped (named in `scraper_jobs[].lost`). Collections still work and flag them.
+    /// Sharded sessions: the store runs, but a scraper job ended (`scraper_jobs[].lost`) or the
+    /// store has not heard from a scraper for a while (an open `scraper_jobs[].silences` entry);
+    /// their targets are named there. Collections still work and flag them.
     Degraded,
     /// Cancel requested, waiting for the job to be gone.
     Stopping,
@@ -116,6 +122,10 @@ pub struct Session {
     #[serde(default)]
     #[schema(value_type = Option<u64>)]
     pub scrapers: Option<ScraperCount>,
+    /// Nodes the scrapers run on: scraper i on entry i mod len (null: the start request's
+    /// `nodelist`, like the store job).
+    #[serde(default)]
+    pub scraper_nodes: Option<ScraperNodes>,
     /// The scraper jobs of the current or last start of a sharded session, one per shard.
     #[serde(default)]
     pub scraper_jobs: Vec<ScraperJob>,
@@ -163,13 +173,54 @@ pub struct ScraperJob {
     /// The launcher's job id.
     pub job_id: String,
     pub scheduler_state: Option<String>,
+    /// The node SLURM runs it on.
     pub node: Option<String>,
+    /// The node the session's `scraper_nodes` placed it on (its `--nodelist`), if any.
+    #[serde(default)]
+    pub requested_node: Option<SlurmNodeName>,
     /// Port of the agent's own web server, once it listens.
     pub port: Option<u16>,
     /// The agent listens (its job published its endpoint).
     pub ready: bool,
     /// Set when the job ended while the session ran.
     pub lost: Option<LostShard>,
+    /// When the store first had an `up` sample of this scraper (null: none yet; a scraper
+    /// hashmod gave no target never sends one).
+    #[serde(default)]
+    pub first_heard_at: Option<Timestamp>,
+    /// Times the store heard nothing from this scraper for longer than the silence limit
+    /// (README, "Silent scrapers"), oldest first, the last one open (`to` null) while it lasts;
+    /// the newest 16 kept.
+    #[serde(default)]
+    pub silences: Vec<ScraperSilence>,
+}
+
+impl ScraperJob {
+    /// Silences a scraper record keeps (the oldest closed ones go first).
+    pub const MAX_SILENCES: usize = 16;
+
+    /// The silence that lasts, if any.
+    pub fn open_silence(&self) -> Option<&ScraperSilence> {
+        self.silences.last().filter(|s| s.to.is_none())
+    }
+}
+
+/// A stretch in which the store received no `up` sample from a scraper whose job still ran
+/// (its node cut off or overloaded, the store unreachable from it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ScraperSilence {
+    /// Time of the scraper's newest `up` sample in the store when benchmon noticed.
+    pub from: Timestamp,
+    /// When benchmon noticed (`from` + the silence limit, give or take a poll).
+    pub noticed_at: Timestamp,
+    /// When benchmon heard from it again: its newest `up` back within the silence limit of
+    /// the present (null while it lasts).
+    pub to: Option<Timestamp>,
+    /// The node the scraper's job ran on.
+    pub node: Option<String>,
+    /// `instance` of every target of this scraper (from its `up` series in the store).
+    pub targets: Vec<String>,
+    pub reason: String,
 }
 
 /// A scraper job that ended while its session ran: its targets are no longer scraped.

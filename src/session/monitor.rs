@@ -44,6 +44,7 @@ impl Sessions {
             tokio::time::interval(self.settings.site.server.poll_interval.as_duration());
         ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut failed_polls = 0u32;
+        let mut hearing = super::silence::Hearing::default();
         loop {
             tokio::select! {
                 _ = self.shutdown.cancelled() => return,
@@ -63,7 +64,7 @@ impl Sessions {
             let Some(job_id) = job_id else {
                 // A remote store: no job of benchmon's but the scrapers.
                 let next = self.remote_store_record(&snap).await;
-                let next = self.follow_scrapers(&cell, &snap, next).await;
+                let next = self.follow_scrapers(&cell, &snap, next, &mut hearing).await;
                 if let Some(next) = next {
                     self.apply(&cell, &snap, next, None).await;
                 }
@@ -86,7 +87,7 @@ impl Sessions {
             let running = matches!(status, JobStatus::Running { .. });
             let mut next = self.next_record(&cell, &snap, status).await;
             if snap.store.sharded() {
-                next = self.follow_scrapers(&cell, &snap, next).await;
+                next = self.follow_scrapers(&cell, &snap, next, &mut hearing).await;
             }
             let Some(next) = next else { continue };
             let running_job = running.then_some(job_id.as_str());

@@ -1,7 +1,7 @@
 //! What a user sends to create and start a session.
 
 use crate::domain::{
-    Host, Labels, Port, PromDuration, RunId, ScraperCount, SlurmOptions, StoreSpec,
+    Host, Labels, Port, PromDuration, RunId, ScraperCount, ScraperNodes, SlurmOptions, StoreSpec,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -44,6 +44,11 @@ pub struct CreateSession {
     #[serde(default)]
     #[schema(value_type = Option<u64>, minimum = 1, maximum = 64)]
     pub scrapers: Option<ScraperCount>,
+    /// Nodes for the scrapers of a sharded store, 1–64 node names: scraper i is submitted with
+    /// `--nodelist=<entry i mod len>` (site default `topology.scraper_nodes`; omitted, they
+    /// take the start request's `nodelist` like the store job).
+    #[serde(default)]
+    pub scraper_nodes: Option<ScraperNodes>,
 }
 
 /// `POST /api/v1/sessions/{id}/start`: the SLURM options; omitted fields take the site defaults.

@@ -4,12 +4,14 @@
 //! The poller calls [`Sessions::follow_scrapers`] on every tick after it has looked at the main
 //! job. Scrapers are submitted once the store answers (their config names its URL); the session
 //! is `running` once every agent listens; a scraper that ends while the session runs turns it
-//! `degraded`, naming the targets it had scraped; a failed session takes its scrapers down, and
+//! `degraded`, naming the targets it had scraped, and so does one the store stops hearing from
+//! (`silence`); a failed session takes its scrapers down, and
 //! a stopping one is `stopped` only once every scraper is gone too.
 
 use super::error::SessionError;
 use super::manager::Sessions;
 use super::model::{LostShard, ScraperJob, Session, SessionState};
+use super::silence::Hearing;
 use super::store::SessionCell;
 use crate::domain::{CpuCount, MemMb, StoreSpec, Timestamp};
 use crate::launcher::{default_scrapers, scraper_sizing, JobResources, JobStatus};
@@ -86,6 +88,7 @@ impl Sessions {
         cell: &SessionCell,
         snap: &Session,
         next: Option<Session>,
+        hearing: &mut Hearing,
     ) -> Option<Session> {
         let mut next = next.unwrap_or_else(|| snap.clone());
         if next.state == SessionState::Failed {
@@ -113,9 +116,18 @@ impl Sessions {
             next.state = SessionState::Running;
             next.running_at = Some(Timestamp::now());
         }
-        let lost = next.scraper_jobs.iter().any(|s| s.lost.is_some());
-        if lost && matches!(next.state, SessionState::Starting | SessionState::Running) {
-            next.state = SessionState::Degraded;
+        self.watch_silences(hearing, &mut next).await;
+        // Degraded while a scraper is lost or silent; running again once none is.
+        let degraded = next
+            .scraper_jobs
+            .iter()
+            .any(|s| s.lost.is_some() || s.open_silence().is_some());
+        match next.state {
+            SessionState::Starting | SessionState::Running if degraded => {
+                next.state = SessionState::Degraded;
+            }
+            SessionState::Degraded if !degraded => next.state = SessionState::Running,
+            _ => {}
         }
         (next != *snap).then_some(next)
     }
@@ -144,6 +156,15 @@ impl Sessions {
                     _ => StoreAuth::default(),
                 },
             };
+            // Placed on its node when the session names nodes; else where the store job may run.
+            let requested_node = next
+                .scraper_nodes
+                .as_ref()
+                .map(|nodes| nodes.for_scraper(index).clone());
+            let mut resources = resources.clone();
+            if let Some(node) = &requested_node {
+                resources.0.nodelist = Some(node.as_nodelist());
+            }
             let job = self
                 .write_scraper_job(cell, next, &resources, &shard)
                 .await?;
@@ -154,9 +175,12 @@ impl Sessions {
                 job_id,
                 scheduler_state: None,
                 node: None,
+                requested_node,
                 port: None,
                 ready: false,
                 lost: None,
+                first_heard_at: None,
+                silences: Vec::new(),
             });
         }
         Ok(())
@@ -300,7 +324,7 @@ impl Sessions {
 
     /// The `instance` of every target shard `index` scraped, from the `up` series it wrote to
     /// the store (sorted; empty when the store cannot say).
-    async fn shard_targets(&self, session: &Session, index: u16) -> Vec<String> {
+    pub(super) async fn shard_targets(&self, session: &Session, index: u16) -> Vec<String> {
         let Some(base) = session.prometheus_url.as_deref() else {
             return Vec::new();
         };

@@ -23,7 +23,7 @@ impl Sessions {
             if current.state == wanted {
                 return Ok(current);
             }
-            if !may_still_reach(current.state, wanted) {
+            if !may_still_reach(&current, wanted) {
                 return Err(SessionError::Unreachable {
                     id: cell.id.clone(),
                     wanted: wanted.as_str(),
@@ -52,8 +52,18 @@ impl Sessions {
     }
 }
 
-/// Whether a session in `current` can still get to `wanted` without a new `start`.
-fn may_still_reach(current: SessionState, wanted: SessionState) -> bool {
+/// Whether `session` can still get to `wanted` without a new `start`: a `degraded` one gets
+/// back to `running` when its silent scrapers are heard again, not when one is lost.
+fn may_still_reach(session: &Session, wanted: SessionState) -> bool {
+    let lost = session.scraper_jobs.iter().any(|j| j.lost.is_some());
+    match (session.state, wanted) {
+        (SessionState::Degraded, SessionState::Running) => !lost,
+        (current, wanted) => state_may_reach(current, wanted),
+    }
+}
+
+/// Whether a session in `current` can still get to `wanted` along the lifecycle.
+fn state_may_reach(current: SessionState, wanted: SessionState) -> bool {
     use SessionState::*;
     let rank = |s: SessionState| match s {
         Created => 0,
@@ -89,11 +99,11 @@ mod tests {
 
     #[test]
     fn waiting_for_running_gives_up_once_the_session_ended() {
-        assert!(may_still_reach(Pending, Running));
-        assert!(may_still_reach(Created, Running));
-        assert!(!may_still_reach(Failed, Running));
-        assert!(!may_still_reach(Stopping, Running));
-        assert!(may_still_reach(Stopping, Stopped));
-        assert!(may_still_reach(Running, Failed));
+        assert!(state_may_reach(Pending, Running));
+        assert!(state_may_reach(Created, Running));
+        assert!(!state_may_reach(Failed, Running));
+        assert!(!state_may_reach(Stopping, Running));
+        assert!(state_may_reach(Stopping, Stopped));
+        assert!(state_may_reach(Running, Failed));
     }
 }

@@ -13,6 +13,7 @@ mod golden;
 mod limits;
 mod multi_node;
 mod openapi;
+mod placement;
 mod push;
 mod push_sharded;
 mod rendering;

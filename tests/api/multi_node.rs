@@ -12,7 +12,7 @@ use std::time::Duration;
 
 /// The nodes of partition `multi` other than this host: the namespaced ones. Fails, naming the
 /// command that makes them, on a cluster without them: this test must not pass by skipping.
-fn namespaced_nodes() -> Vec<String> {
+pub(crate) fn namespaced_nodes() -> Vec<String> {
     let host = sh("hostname", &["-s"]).trim().to_owned();
     let listed = sh("sinfo", &["-h", "-N", "-p", "multi", "-o", "%N"]);
     let mut nodes: Vec<String> = listed
@@ -32,7 +32,7 @@ fn namespaced_nodes() -> Vec<String> {
 }
 
 /// A node's `NodeAddr` from `scontrol show node`.
-fn node_addr(node: &str) -> IpAddr {
+pub(crate) fn node_addr(node: &str) -> IpAddr {
     let out = sh("scontrol", &["show", "node", "-o", node]);
     let addr = out
         .split_whitespace()
@@ -44,7 +44,7 @@ fn node_addr(node: &str) -> IpAddr {
 
 /// This host's own address on the network that reaches `peer` (the source address the kernel
 /// picks for it; a UDP connect sends nothing).
-fn local_addr_towards(peer: IpAddr) -> IpAddr {
+pub(crate) fn local_addr_towards(peer: IpAddr) -> IpAddr {
     let socket = UdpSocket::bind("0.0.0.0:0").unwrap();
     socket.connect((peer, 9)).unwrap();
     socket.local_addr().unwrap().ip()
@@ -53,6 +53,7 @@ fn local_addr_towards(peer: IpAddr) -> IpAddr {
 #[tokio::test]
 async fn a_session_pinned_to_a_namespaced_node_scrapes_the_host_over_the_private_subnet_and_collects_a_window(
 ) {
+    let _nodes_in_use = multi_node_lock(false).await;
     let nodes = namespaced_nodes();
     let node = nodes[0].as_str();
     let node_ip = node_addr(node);
@@ -165,7 +166,7 @@ async fn a_session_pinned_to_a_namespaced_node_scrapes_the_host_over_the_private
 }
 
 /// Runs `slurm/dev-cluster.sh` with `args`; returns (success, stdout + stderr).
-fn dev_cluster(args: &[&str]) -> (bool, String) {
+pub(crate) fn dev_cluster(args: &[&str]) -> (bool, String) {
     let out =
         std::process::Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/slurm/dev-cluster.sh"))
             .args(args)
@@ -179,8 +180,10 @@ fn dev_cluster(args: &[&str]) -> (bool, String) {
     (out.status.success(), text)
 }
 
-#[test]
-fn the_dev_cluster_lists_every_namespaced_node_and_refuses_nodes_it_did_not_make() {
+#[tokio::test]
+async fn the_dev_cluster_lists_every_namespaced_node_and_refuses_nodes_it_did_not_make() {
+    // Every link up: not while another test has a node cut off.
+    let _nodes_in_use = multi_node_lock(false).await;
     let nodes = namespaced_nodes();
     let (ok, status) = dev_cluster(&["status"]);
     assert!(ok, "{status}");

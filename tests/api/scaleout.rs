@@ -20,10 +20,15 @@ pub(crate) struct SyntheticExporters {
 
 impl SyntheticExporters {
     pub(crate) async fn start(n: usize) -> SyntheticExporters {
+        SyntheticExporters::start_on([127, 0, 0, 1].into(), n).await
+    }
+
+    /// `n` exporters listening on `ip` (an address the scraping nodes reach).
+    pub(crate) async fn start_on(ip: std::net::IpAddr, n: usize) -> SyntheticExporters {
         let mut ports = Vec::new();
         let mut tasks = Vec::new();
         for _ in 0..n {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let listener = tokio::net::TcpListener::bind((ip, 0)).await.unwrap();
             let port = listener.local_addr().unwrap().port();
             ports.push(port);
             tasks.push(tokio::spawn(async move {
@@ -53,7 +58,7 @@ impl Drop for SyntheticExporters {
 }
 
 /// An instant query's result vector at `base`.
-async fn query(base: &str, promql: &str) -> Vec<Value> {
+pub(crate) async fn query(base: &str, promql: &str) -> Vec<Value> {
     let v: Value = reqwest::Client::new()
         .get(format!("{base}/api/v1/query"))
         .query(&[("query", promql)])
@@ -101,7 +106,7 @@ async fn sharded_session(app: &TestApp, id: &str, exporters: &SyntheticExporters
 }
 
 /// `instance` → `scraper` of every target's `up` series in the store.
-async fn scraper_of_each_target(store: &str, id: &str) -> BTreeMap<String, Vec<String>> {
+pub(crate) async fn scraper_of_each_target(store: &str, id: &str) -> BTreeMap<String, Vec<String>> {
     let mut by_instance: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for r in query(store, &format!(r#"up{{session="{id}"}}"#)).await {
         let m = &r["metric"];
@@ -113,7 +118,7 @@ async fn scraper_of_each_target(store: &str, id: &str) -> BTreeMap<String, Vec<S
     by_instance
 }
 
-fn running_jobs(s: &Session) -> Vec<String> {
+pub(crate) fn running_jobs(s: &Session) -> Vec<String> {
     let mut jobs: Vec<String> = s.scraper_jobs.iter().map(|j| j.job_id.clone()).collect();
     jobs.extend(s.job_id.clone());
     jobs
@@ -151,6 +156,7 @@ async fn raw_by_queries(
         manifest_extra: json!({}),
         quality: Default::default(),
         extra_files: Vec::new(),
+        known_gaps: Vec::new(),
     };
     benchmon::export::collect(&reqwest::Client::new(), plan, None)
         .await

@@ -104,6 +104,7 @@ fn plan(base: &str, out: &Path, t0: i64, source: RawSource, name: &str) -> Colle
         manifest_extra: serde_json::json!({}),
         quality: Default::default(),
         extra_files: Vec::new(),
+        known_gaps: Vec::new(),
     }
 }
 

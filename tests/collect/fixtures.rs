@@ -236,6 +236,7 @@ pub fn plan(
         manifest_extra: serde_json::json!({"test": true}),
         quality: Default::default(),
         extra_files: Vec::new(),
+        known_gaps: Vec::new(),
     }
 }
 

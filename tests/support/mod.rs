@@ -63,6 +63,14 @@ impl Drop for Dirs {
             let Ok(s) = serde_json::from_slice::<Session>(&bytes) else {
                 continue;
             };
+            // A sharded session's scrapers too (a scancel of an ended job is harmless).
+            if s.launcher == LauncherKind::Slurm && s.state.has_job() {
+                for j in &s.scraper_jobs {
+                    let _ = std::process::Command::new("scancel")
+                        .arg(&j.job_id)
+                        .status();
+                }
+            }
             if let (Some(job), true) = (s.slurm_job_id, s.state.has_job()) {
                 let _ = std::process::Command::new("scancel").arg(job).status();
             } else if let (Some(pid), true) = (s.job_id, s.state.has_job()) {
@@ -364,6 +372,33 @@ impl<T: std::fmt::Debug> Answer<T> {
 /// A typed request written as JSON (the type checks it, as the server would).
 pub fn from_json<T: DeserializeOwned>(v: Value) -> T {
     serde_json::from_value(v.clone()).unwrap_or_else(|e| panic!("{v} is not a valid request: {e}"))
+}
+
+/// Held by every test that runs jobs on partition `multi` (the namespaced nodes): shared by
+/// the tests that only use them, exclusive for one that cuts a node off, so a cut never hits
+/// another test's job. A file lock (flock), so it holds across test binaries and processes too.
+pub struct MultiNodeLock(nix::fcntl::Flock<std::fs::File>);
+
+/// Waits for the multi-node lock; `exclusive` for a test that takes a node down.
+pub async fn multi_node_lock(exclusive: bool) -> MultiNodeLock {
+    let path = std::env::temp_dir().join("benchmon-tests-multi-node.lock");
+    tokio::task::spawn_blocking(move || {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let how = match exclusive {
+            true => nix::fcntl::FlockArg::LockExclusive,
+            false => nix::fcntl::FlockArg::LockShared,
+        };
+        let lock = nix::fcntl::Flock::lock(file, how)
+            .unwrap_or_else(|(_, e)| panic!("lock {}: {e}", path.display()));
+        MultiNodeLock(lock)
+    })
+    .await
+    .unwrap()
 }
 
 /// A run id unique across concurrently running tests (SLURM job names, logs).
