@@ -54,6 +54,7 @@ mod consume;
 mod coverage;
 mod energy;
 pub mod events;
+mod fallback;
 mod fetch;
 mod finish;
 pub mod formats;

@@ -8,6 +8,7 @@
 
 use super::chart::Binning;
 use super::coverage::{CoverageSink, TargetAcc};
+use super::fallback::FallbackPlan;
 use super::fetch::{fetch_matrix, Request};
 use super::matrix::Labels;
 use super::part::{ChunkPart, PartSpec, PartWriter};
@@ -41,6 +42,9 @@ pub(super) struct Fetch {
     pub(super) chunk: usize,
     /// Chunks of the same destination.
     pub(super) of: usize,
+    /// The last fetch of a merge batch: its parts and those before are merged once it is in
+    /// (a query's last chunk; the last request of a raw fallback batch).
+    pub(super) merge_after: bool,
     pub(super) request: Request,
 }
 
@@ -56,17 +60,18 @@ pub(super) struct InFlight {
     pub(super) name: Arc<str>,
     pub(super) chunk: usize,
     pub(super) of: usize,
+    pub(super) merge_after: bool,
     pub(super) task: JoinHandle<Result<Fetched, CollectError>>,
 }
 
 /// Every fetch of the plan, in plan order: the queries' range chunks, then the raw export's
-/// and coverage's instant chunks.
+/// (by the `fallback` plan: batch by batch, group by group) and coverage's instant chunks.
 pub(super) fn plan_fetches(
     r: &Resolved,
     plan: &CollectionPlan,
     tuning: Tuning,
     left_open: bool,
-    raw_chunk_ms: Option<i64>,
+    fallback: Option<&FallbackPlan>,
 ) -> Vec<Fetch> {
     let mut fetches = Vec::new();
     for (qi, q) in r.queries.iter().enumerate() {
@@ -80,6 +85,7 @@ pub(super) fn plan_fetches(
                 kind: Some(q.query.kind),
                 chunk,
                 of,
+                merge_after: chunk + 1 == of,
                 request: Request::Range {
                     promql: q.sent.clone(),
                     start_ms: c.start_ms,
@@ -89,33 +95,21 @@ pub(super) fn plan_fetches(
             });
         }
     }
-    let coverage_chunk_ms = tuning.raw_chunk_ms.unwrap_or(r.raw_chunk_ms).max(1000);
-    let instant = [
-        (
-            Destination::Raw,
-            plan.raw_selectors.first().zip(raw_chunk_ms),
-        ),
-        (
-            Destination::Coverage,
-            plan.coverage_selector.as_ref().zip(Some(coverage_chunk_ms)),
-        ),
-    ];
-    for (dest, sel) in instant {
-        let Some((sel, chunk_ms)) = sel else { continue };
+    if let Some(f) = fallback {
+        fetches.extend(raw_fetches(r, f, left_open));
+    }
+    if let Some(sel) = &plan.coverage_selector {
+        let chunk_ms = tuning.raw_chunk_ms.unwrap_or(r.raw_chunk_ms).max(1000);
         let chunks = plan::instant_chunks(r.start_ms, r.end_ms, chunk_ms, left_open);
         let of = chunks.len();
         for (chunk, c) in chunks.into_iter().enumerate() {
             fetches.push(Fetch {
-                dest,
-                name: if dest == Destination::Raw {
-                    RAW
-                } else {
-                    "coverage"
-                }
-                .into(),
+                dest: Destination::Coverage,
+                name: "coverage".into(),
                 kind: None,
                 chunk,
                 of,
+                merge_after: false,
                 request: Request::Instant {
                     promql: format!("{}[{}ms]", sel.trim(), c.range_ms),
                     time_ms: c.time_ms,
@@ -124,6 +118,37 @@ pub(super) fn plan_fetches(
         }
     }
     fetches
+}
+
+/// The raw fallback's requests: each group's selector over its own time chunks, batch by batch.
+fn raw_fetches(r: &Resolved, f: &FallbackPlan, left_open: bool) -> Vec<Fetch> {
+    let mut out = Vec::new();
+    for batch in &f.batches {
+        for g in &batch.groups {
+            for c in plan::instant_chunks(r.start_ms, r.end_ms, g.chunk_ms, left_open) {
+                out.push(Fetch {
+                    dest: Destination::Raw,
+                    name: RAW.into(),
+                    kind: None,
+                    chunk: out.len(),
+                    of: 0,
+                    merge_after: false,
+                    request: Request::Instant {
+                        promql: format!("{}[{}ms]", g.selector, c.range_ms),
+                        time_ms: c.time_ms,
+                    },
+                });
+            }
+        }
+        if let Some(last) = out.last_mut() {
+            last.merge_after = true;
+        }
+    }
+    let of = out.len();
+    for fetch in &mut out {
+        fetch.of = of;
+    }
+    out
 }
 
 /// What every fetch of a collection shares.
@@ -155,6 +180,7 @@ pub(super) fn spawn_fetches(
             };
             let Ok(permit) = permit else { break };
             let (dest, name, chunk, of) = (fetch.dest, fetch.name.clone(), fetch.chunk, fetch.of);
+            let merge_after = fetch.merge_after;
             let run = run_fetch(cx.clone(), fetch);
             let task = tokio::spawn(async move {
                 let r = run.await;
@@ -166,6 +192,7 @@ pub(super) fn spawn_fetches(
                 name,
                 chunk,
                 of,
+                merge_after,
                 task,
             };
             if tx.send(started).is_err() {
