@@ -150,6 +150,20 @@ async fn a_limit_below_one_scrape_of_every_series_still_exports_every_sample_thr
     // 200 samples: one scrape of fb_many alone (240 series) is over it, so no time chunk, however
     // short, can hold all series; the plan splits by series.
     let prom = fallback_prom(200).await;
+    // Time alone cannot do it: a range of one second at a scrape holds one sample per series.
+    let one_scrape = reqwest::Client::new()
+        .get(format!("{}/api/v1/query", prom.url))
+        .query(&[
+            ("query", format!("{SELECTOR}[1s]")),
+            ("time", (T_FB + 15 * 10).to_string()),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(one_scrape.contains("too many samples"), "{one_scrape}");
     let (_d, out) = out_dir();
     let o = raw_collect(&prom.url, &out, RawSource::Query, SELECTOR).await;
     assert_eq!(o.raw_series as i64, ALL_SERIES);
