@@ -112,6 +112,7 @@ impl Consumer<'_> {
                 .map_err(|e| CollectError::Task(e.to_string()))??;
             let samples = match &fetched {
                 Fetched::Part(p) => p.samples,
+                Fetched::Parts(p) => p.iter().map(|p| p.samples).sum(),
                 Fetched::Coverage(_) => 0,
             };
             emit(
@@ -129,8 +130,17 @@ impl Consumer<'_> {
                         m.coverage.entry(labels).or_default().append(acc);
                     }
                 }
-                Fetched::Part(part) => {
-                    m.pending.push(part);
+                Fetched::Part(_) | Fetched::Parts(_) => {
+                    match fetched {
+                        Fetched::Part(part) => m.pending.push(part),
+                        Fetched::Parts(parts) => {
+                            if let Some(plan) = m.raw_plan.as_mut() {
+                                plan.refused_and_halved += parts.len().saturating_sub(1) as u64;
+                            }
+                            m.pending.extend(parts);
+                        }
+                        Fetched::Coverage(_) => {}
+                    }
                     if merge_after {
                         self.merge(m, dest, &name, chunk + 1 == of).await?;
                     }

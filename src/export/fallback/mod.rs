@@ -8,7 +8,8 @@
 //! samples per chunk ≤ the budget, at the scrape interval of the plan.
 //!
 //! The budget is [`FALLBACK_REQUEST_SAMPLES`], or half the server's `--query.max-samples` when
-//! its `/api/v1/status/flags` tells a lower one. Groups are merged in batches (one batch per
+//! its `/api/v1/status/flags` tells a lower one. A request refused anyway (samples denser than
+//! the plan's scrape interval) is halved in time when fetched (`schedule`). Groups are merged in batches (one batch per
 //! name pack): the series of a batch are written sorted by labels, and batches in name order,
 //! which is label order — unless a label name sorts before `__name__` (an upper-case one), in
 //! which case everything is one batch. Memory is one batch's series index, not the session's.
@@ -62,6 +63,9 @@ pub(crate) struct FallbackPlan {
     pub(crate) groups: usize,
     /// Requests: every group's time chunks.
     pub(crate) requests: usize,
+    /// Requests the server refused as too many samples (scraped more often than the plan's
+    /// interval), fetched as two halves instead.
+    pub(crate) refused_and_halved: u64,
 }
 
 /// Plans the fallback for `selector` over the window of `r`; chunks are at most `max_chunk_ms`.
@@ -134,6 +138,7 @@ pub(crate) async fn plan(
         request_samples,
         server_max_samples,
         batches,
+        refused_and_halved: 0,
     })
 }
 
