@@ -129,22 +129,19 @@ impl Consumer<'_> {
                     for (labels, acc) in targets {
                         m.coverage.entry(labels).or_default().append(acc);
                     }
+                    continue;
                 }
-                Fetched::Part(_) | Fetched::Parts(_) => {
-                    match fetched {
-                        Fetched::Part(part) => m.pending.push(part),
-                        Fetched::Parts(parts) => {
-                            if let Some(plan) = m.raw_plan.as_mut() {
-                                plan.refused_and_halved += parts.len().saturating_sub(1) as u64;
-                            }
-                            m.pending.extend(parts);
-                        }
-                        Fetched::Coverage(_) => {}
+                Fetched::Part(part) => m.pending.push(part),
+                Fetched::Parts(parts) => {
+                    // Each refusal replaced one request by two.
+                    if let Some(plan) = m.raw_plan.as_mut() {
+                        plan.refused_and_halved += parts.len().saturating_sub(1) as u64;
                     }
-                    if merge_after {
-                        self.merge(m, dest, &name, chunk + 1 == of).await?;
-                    }
+                    m.pending.extend(parts);
                 }
+            }
+            if merge_after {
+                self.merge(m, dest, &name, chunk + 1 == of).await?;
             }
         }
         Ok(())
