@@ -145,7 +145,15 @@ async fn run(
     let fallback = match (&raw, plan.raw_selectors.first()) {
         (RawPhase::ViaQuery { .. }, Some(sel)) => {
             let max_chunk_ms = tuning.raw_chunk_ms.unwrap_or(r.raw_chunk_ms);
-            Some(fallback::plan(http, &base, sel, &r, max_chunk_ms, left_open).await?)
+            let f = fallback::plan(http, &base, sel, &r, max_chunk_ms, left_open).await?;
+            tracing::info!(
+                series = f.series,
+                groups = f.groups,
+                requests = f.requests,
+                request_samples = f.request_samples,
+                "raw samples via range-vector queries"
+            );
+            Some(f)
         }
         _ => None,
     };
