@@ -5,16 +5,17 @@
 //! What has been merged so far is kept in [`Merging`], which [`finish`](super::finish) then
 //! turns into the small files and the manifest.
 
-use super::bundle::write_file;
 use super::chart::ChartData;
 use super::coverage::TargetAcc;
+use super::fallback::FallbackPlan;
 use super::matrix::Labels;
 use super::merge::{merge_query, Merged, SampleFiles};
 use super::part::ChunkPart;
 use super::plan::{Resolved, RAW};
 use super::progress::{emit, ProgressTx};
+use super::raw::SeriesSpill;
 use super::schedule::{Destination, Fetched, InFlight};
-use super::summary::{self, QuerySummary};
+use super::summary::QuerySummary;
 use super::{Artifact, CollectError, Progress, QueryReport, QueryStatus};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -41,6 +42,10 @@ pub(super) struct Merging {
     pub(super) raw_method: Option<(&'static str, Option<String>)>,
     /// Also write `samples.parquet` (the formats list Parquet).
     pub(super) samples_parquet: bool,
+    /// `raw_series.csv` rows of the query fallback, batch after batch.
+    pub(super) raw_rows: Option<SeriesSpill>,
+    /// How the query fallback was planned, for the manifest.
+    pub(super) raw_plan: Option<FallbackPlan>,
 }
 
 impl Merging {
@@ -57,6 +62,12 @@ impl Merging {
             } else {
                 None
             },
+            raw_rows: if raw {
+                Some(SeriesSpill::create(dir)?)
+            } else {
+                None
+            },
+            raw_plan: None,
             pending: Vec::new(),
             summaries: Vec::new(),
             series_rows: Vec::new(),
@@ -92,6 +103,7 @@ impl Consumer<'_> {
             name,
             chunk,
             of,
+            merge_after,
             task,
         }) = rx.recv().await
         {
@@ -100,6 +112,7 @@ impl Consumer<'_> {
                 .map_err(|e| CollectError::Task(e.to_string()))??;
             let samples = match &fetched {
                 Fetched::Part(p) => p.samples,
+                Fetched::Parts(p) => p.iter().map(|p| p.samples).sum(),
                 Fetched::Coverage(_) => 0,
             };
             emit(
@@ -116,44 +129,57 @@ impl Consumer<'_> {
                     for (labels, acc) in targets {
                         m.coverage.entry(labels).or_default().append(acc);
                     }
+                    continue;
                 }
-                Fetched::Part(part) => {
-                    m.pending.push(part);
-                    if chunk + 1 == of {
-                        self.merge(m, dest, &name).await?;
+                Fetched::Part(part) => m.pending.push(part),
+                Fetched::Parts(parts) => {
+                    // Each refusal replaced one request by two.
+                    if let Some(plan) = m.raw_plan.as_mut() {
+                        plan.refused_and_halved += parts.len().saturating_sub(1) as u64;
                     }
+                    m.pending.extend(parts);
                 }
+            }
+            if merge_after {
+                self.merge(m, dest, &name, chunk + 1 == of).await?;
             }
         }
         Ok(())
     }
 
-    /// Merges the pending parts of `dest` (named `name`) and records what they gave.
+    /// Merges the pending parts of `dest` (named `name`) and records what they gave; `last`: no
+    /// parts of `dest` follow (a raw fallback is merged in batches).
     async fn merge(
         &self,
         m: &mut Merging,
         dest: Destination,
         name: &str,
+        last: bool,
     ) -> Result<(), CollectError> {
         let chunks = m.pending.len();
         let merged = self.merge_pending(m, dest, name).await?;
-        let series = merged.series.len() as u64;
-        emit(
-            self.progress,
-            Progress::QueryDone {
-                query: name.to_owned(),
-                series,
-                samples: merged.samples,
-                absent: series == 0,
-            },
-        );
+        let done = |series: u64, samples: u64| Progress::QueryDone {
+            query: name.to_owned(),
+            series,
+            samples,
+            absent: series == 0,
+        };
         match dest {
             Destination::Query(qi) => {
+                emit(
+                    self.progress,
+                    done(merged.series.len() as u64, merged.samples),
+                );
                 self.record_query(m, qi, merged, chunks);
-                Ok(())
             }
-            _ => self.record_raw(m, merged).await,
+            _ => {
+                self.record_raw(m, merged).await?;
+                if last {
+                    emit(self.progress, done(m.raw_series, m.raw_samples));
+                }
+            }
         }
+        Ok(())
     }
 
     /// Appends the pending parts to the destination's sample files, on a blocking thread.
@@ -187,29 +213,26 @@ impl Consumer<'_> {
         Ok(merged)
     }
 
-    /// The raw export: its counts and warnings, and `raw_series.csv`.
+    /// A batch of the raw export: its counts and warnings, and its `raw_series.csv` rows.
     async fn record_raw(&self, m: &mut Merging, merged: Merged) -> Result<(), CollectError> {
-        m.raw_series = merged.series.len() as u64;
-        m.raw_samples = merged.samples;
-        m.raw_warnings = merged.warnings;
-        let rows: Vec<(String, String, Labels)> = merged
-            .series
-            .into_iter()
-            .map(|(k, l)| (RAW.to_owned(), k, l))
-            .collect();
-        let dir = self
-            .parts
-            .parent()
-            .map(|p| p.to_owned())
-            .unwrap_or_default();
-        let art = tokio::task::spawn_blocking(move || {
-            let bytes =
-                summary::series_csv(&rows).map_err(|e| CollectError::Task(e.to_string()))?;
-            write_file(&dir, "raw_series.csv", &bytes)
+        m.raw_series += merged.series.len() as u64;
+        m.raw_samples += merged.samples;
+        m.raw_warnings.extend(merged.warnings);
+        m.raw_warnings.sort();
+        m.raw_warnings.dedup();
+        let mut spill = m
+            .raw_rows
+            .take()
+            .ok_or_else(|| CollectError::Task("raw series spill missing".into()))?;
+        let spill = tokio::task::spawn_blocking(move || {
+            for (key, labels) in &merged.series {
+                spill.push(key, labels)?;
+            }
+            Ok::<_, CollectError>(spill)
         })
         .await
         .map_err(|e| CollectError::Task(e.to_string()))??;
-        m.artifacts.push(art);
+        m.raw_rows = Some(spill);
         Ok(())
     }
 

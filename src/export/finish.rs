@@ -222,8 +222,8 @@ impl Writing {
     }
 }
 
-/// Closes `samples.*` (then writes `series.csv`) and `raw.*`; with `raw_series.csv`, written
-/// when the raw export was merged.
+/// Closes `samples.*` (then writes `series.csv`) and the query fallback's `raw.*` and
+/// `raw_series.csv`; with the raw files remote read wrote.
 fn write_samples(dir: &Path, m: &mut Merging) -> Result<Vec<Artifact>, CollectError> {
     let mut arts = Vec::new();
     if let Some(f) = m.samples.take() {
@@ -237,6 +237,9 @@ fn write_samples(dir: &Path, m: &mut Merging) -> Result<Vec<Artifact>, CollectEr
     }
     if let Some(f) = m.raw.take() {
         arts.extend(f.finish()?);
+    }
+    if let Some(rows) = m.raw_rows.take() {
+        arts.push(rows.finish()?);
     }
     arts.append(&mut m.artifacts);
     Ok(arts)

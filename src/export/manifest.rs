@@ -58,6 +58,9 @@ pub(super) struct RawExport {
     /// Every raw selector, in the order given.
     pub(super) selectors: Vec<String>,
     pub(super) series: u64,
+    /// How the query fallback cut the raw export (series groups × time chunks).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) query_plan: Option<super::fallback::FallbackPlan>,
     /// Warnings Prometheus attached to the raw export.
     pub(super) warnings: Vec<String>,
 }
@@ -140,6 +143,7 @@ impl Manifest {
             selector: s.clone(),
             selectors: plan.raw_selectors.clone(),
             series: m.raw_series,
+            query_plan: m.raw_plan.clone(),
             warnings: m.raw_warnings.clone(),
         });
         Manifest {

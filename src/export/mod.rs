@@ -15,6 +15,8 @@
 //! (`MANIFEST.json`, last, with the sha256 of every file computed as it was written, see
 //! [`bundle`](crate::export::bundle)), and renames the temp directory into place. `run` drives it
 //! all; `progress` carries the [`Progress`] events that `run`, `consume` and `finish` send;
+//! `fallback` plans the raw export's range-vector queries (series groups × time chunks under a
+//! sample budget) for a server without streamed remote read;
 //! `profiles` holds the default queries; `benchmon export` is [`crate::cli::export`].
 //!
 //! Up to `plan::CONCURRENCY` requests are in flight; a query is merged as soon as all its
@@ -54,6 +56,7 @@ mod consume;
 mod coverage;
 mod energy;
 pub mod events;
+mod fallback;
 mod fetch;
 mod finish;
 pub mod formats;

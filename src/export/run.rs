@@ -14,6 +14,7 @@ use super::budget;
 use super::bundle::TempBundle;
 use super::chart::Binning;
 use super::consume::{Consumer, Merging};
+use super::fallback;
 use super::finish::{finish, Finish};
 use super::plan::{self, Resolved, Tuning, RAW};
 use super::progress::{emit, ProgressTx};
@@ -141,17 +142,22 @@ async fn run(
         progress: &progress,
     };
     let raw = raw_phase(raw_cx, &r, &plan, victoriametrics).await?;
-    let raw_chunk_ms = match &raw {
-        RawPhase::ViaQuery { .. } => {
-            let raw_series = match plan.max_points {
-                Some(_) => estimate.raw_series,
-                None => budget::estimate(http, &base, &r, &plan).await?.raw_series,
-            };
-            Some(fallback_chunk_ms(&r, tuning, raw_series))
+    let fallback = match (&raw, plan.raw_selectors.first()) {
+        (RawPhase::ViaQuery { .. }, Some(sel)) => {
+            let max_chunk_ms = tuning.raw_chunk_ms.unwrap_or(r.raw_chunk_ms);
+            let f = fallback::plan(http, &base, sel, &r, max_chunk_ms, left_open).await?;
+            tracing::info!(
+                series = f.series,
+                groups = f.groups,
+                requests = f.requests,
+                request_samples = f.request_samples,
+                "raw samples via range-vector queries"
+            );
+            Some(f)
         }
-        RawPhase::None | RawPhase::Done(..) | RawPhase::Streaming(_) => None,
+        _ => None,
     };
-    let fetches = plan_fetches(&r, &plan, tuning, left_open, raw_chunk_ms);
+    let fetches = plan_fetches(&r, &plan, tuning, left_open, fallback.as_ref());
     emit(
         &progress,
         Progress::Started {
@@ -173,7 +179,8 @@ async fn run(
     };
     let producer = spawn_fetches(fetches, cx, tuning.concurrency, tx);
 
-    let mut m = Merging::create(bundle.path(), !r.queries.is_empty(), raw_chunk_ms.is_some())?;
+    let mut m = Merging::create(bundle.path(), !r.queries.is_empty(), fallback.is_some())?;
+    m.raw_plan = fallback;
     m.samples_parquet = plan.samples_parquet;
     let mut streaming = None;
     match raw {
@@ -358,25 +365,6 @@ fn take_raw(m: &mut Merging, w: RawWritten, method: &'static str) {
     m.raw_samples = w.samples;
     m.artifacts.splice(0..0, w.artifacts);
     m.raw_method = Some((method, None));
-}
-
-/// Samples one range-vector request may load in the query fallback: a tenth of Prometheus's
-/// default `--query.max-samples` (50 M), so a server with a lower limit still has room.
-const FALLBACK_REQUEST_SAMPLES: u64 = 5_000_000;
-
-/// Length of one raw chunk in the query fallback: short enough that the selector's series ×
-/// the chunk's scrapes stay under [`FALLBACK_REQUEST_SAMPLES`] (at least one second).
-fn fallback_chunk_ms(r: &Resolved, tuning: Tuning, raw_series: u64) -> i64 {
-    let scrape_ms = r.scrape_ms.unwrap_or(15_000).max(1);
-    let scrapes = (FALLBACK_REQUEST_SAMPLES / raw_series.max(1)).max(1);
-    let sized = i64::try_from(scrapes)
-        .unwrap_or(i64::MAX)
-        .saturating_mul(scrape_ms);
-    tuning
-        .raw_chunk_ms
-        .unwrap_or(r.raw_chunk_ms)
-        .min(sized)
-        .max(1000)
 }
 
 /// After a failure (with `cancel` fired): waits, up to [`DRAIN_TIMEOUT`], for the producer and

@@ -8,6 +8,7 @@ mod cli;
 mod compare;
 mod coverage;
 mod energy;
+mod fallback;
 mod fixtures;
 mod history;
 mod kpis;

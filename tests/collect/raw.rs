@@ -1,5 +1,6 @@
 //! The raw export in a whole collection: remote read and range-vector queries write the same
-//! bytes; Parquet reads back typed; a low sample limit does not stop remote read; the budget and
+//! bytes; Parquet reads back typed; a low sample limit stops neither remote read nor the queries
+//! (a request refused as too many samples is halved); the budget and
 //! the step floor refuse before anything is written; a corrupt stream leaves no bundle.
 
 use crate::fixtures::{entries, out_dir, plan, ts};
@@ -176,12 +177,28 @@ async fn a_prometheus_with_a_low_sample_limit_still_exports_every_raw_sample() {
     let prom = own_prom(&["--query.max-samples=1000"]).await;
     let (_d, out) = out_dir();
     let http = reqwest::Client::new();
-    let p = raw_plan(&prom.url, &out, RawSource::Query, &[SampleFormat::Csv]);
-    let err = collect(&http, p, None).await.unwrap_err();
-    assert!(err.to_string().contains("too many samples"), "{err}");
     let p = raw_plan(&prom.url, &out, RawSource::Auto, &[SampleFormat::Csv]);
-    let o = collect(&http, p, None).await.unwrap();
-    assert_eq!(o.raw_samples as i64, DENSE_SERIES * DENSE_SAMPLES + 300);
+    let remote = collect(&http, p, None).await.unwrap();
+    assert_eq!(
+        remote.raw_samples as i64,
+        DENSE_SERIES * DENSE_SAMPLES + 300
+    );
+    // The queries too: the plan assumes the default 15 s scrape interval, the dense series
+    // have a sample every second, so Prometheus refuses requests, which are halved until it
+    // takes them.
+    let p = raw_plan(&prom.url, &out, RawSource::Query, &[SampleFormat::Csv]);
+    let query = collect(&http, p, None).await.unwrap();
+    for file in ["raw.csv", "raw_series.csv"] {
+        let a = std::fs::read(remote.bundle_dir.join(file)).unwrap();
+        let b = std::fs::read(query.bundle_dir.join(file)).unwrap();
+        assert!(a == b, "{file} differs between remote read and queries");
+    }
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(query.bundle_dir.join("MANIFEST.json")).unwrap())
+            .unwrap();
+    let plan = &m["raw"]["query_plan"];
+    assert_eq!(plan["request_samples"], 500);
+    assert!(plan["refused_and_halved"].as_u64().unwrap() > 0, "{plan}");
 }
 
 #[tokio::test]

@@ -32,13 +32,11 @@ pub struct RawWritten {
 
 /// The raw tables being written.
 pub struct RawFiles {
-    dir: PathBuf,
     parquet: Option<SampleParquetWriter<HashedFile>>,
     csv: Option<HashedFile>,
     json: Option<HashedFile>,
-    /// `raw_series.csv` rows (JSON lines: key, labels) until the header is known.
-    series_spill: Option<(PathBuf, BufWriter<File>)>,
-    label_names: BTreeSet<String>,
+    /// `raw_series.csv` rows until the header is known.
+    series_spill: Option<SeriesSpill>,
     buf: Vec<u8>,
     json_buf: Vec<u8>,
     series: u64,
@@ -76,11 +74,7 @@ impl RawFiles {
             false => None,
         };
         let series_spill = match formats.csv {
-            true => {
-                let path = dir.join(".raw_series.spill");
-                let f = File::create(&path).map_err(|e| CollectError::io(&path, e))?;
-                Some((path, BufWriter::new(f)))
-            }
+            true => Some(SeriesSpill::create(dir)?),
             false => None,
         };
         let json = match formats.json {
@@ -92,12 +86,10 @@ impl RawFiles {
             false => None,
         };
         Ok(RawFiles {
-            dir: dir.to_owned(),
             parquet,
             csv,
             json,
             series_spill,
-            label_names: BTreeSet::new(),
             buf: Vec::new(),
             json_buf: Vec::new(),
             series: 0,
@@ -148,16 +140,8 @@ impl RawFiles {
                 }
             }
         }
-        if let Some((path, spill)) = self.series_spill.as_mut() {
-            for (k, _) in labels {
-                if !self.label_names.contains(k) {
-                    self.label_names.insert(k.clone());
-                }
-            }
-            serde_json::to_writer(&mut *spill, &(&key, labels)).map_err(task_err)?;
-            spill
-                .write_all(b"\n")
-                .map_err(|e| CollectError::io(&*path, e))?;
+        if let Some(spill) = self.series_spill.as_mut() {
+            spill.push(&key, labels)?;
         }
         if let Some(json) = self.json.as_mut() {
             let b = &mut self.json_buf;
@@ -203,8 +187,8 @@ impl RawFiles {
             csv.write(&self.buf)?;
             artifacts.push(csv.finish()?);
         }
-        if let Some((path, spill)) = self.series_spill.take() {
-            artifacts.push(self.series_csv(&path, spill)?);
+        if let Some(spill) = self.series_spill.take() {
+            artifacts.push(spill.finish()?);
         }
         if let Some(mut json) = self.json.take() {
             json.write(&self.json_buf)?;
@@ -217,17 +201,54 @@ impl RawFiles {
             samples: self.samples,
         })
     }
+}
+
+/// `raw_series.csv` rows spilled to a temp file (JSON lines: key, labels) until every label name
+/// is known for the header, so memory is the label names, not the series.
+pub(crate) struct SeriesSpill {
+    dir: PathBuf,
+    path: PathBuf,
+    w: BufWriter<File>,
+    label_names: BTreeSet<String>,
+}
+
+impl SeriesSpill {
+    /// A spill in `dir`, where `raw_series.csv` is written at the end.
+    pub(crate) fn create(dir: &Path) -> Result<Self, CollectError> {
+        let path = dir.join(".raw_series.spill");
+        let f = File::create(&path).map_err(|e| CollectError::io(&path, e))?;
+        Ok(SeriesSpill {
+            dir: dir.to_owned(),
+            path,
+            w: BufWriter::new(f),
+            label_names: BTreeSet::new(),
+        })
+    }
+
+    /// One series' row.
+    pub(crate) fn push(&mut self, key: &str, labels: &Labels) -> Result<(), CollectError> {
+        for (k, _) in labels {
+            if !self.label_names.contains(k) {
+                self.label_names.insert(k.clone());
+            }
+        }
+        serde_json::to_writer(&mut self.w, &(key, labels)).map_err(task_err)?;
+        self.w
+            .write_all(b"\n")
+            .map_err(|e| CollectError::io(&self.path, e))
+    }
 
     /// `raw_series.csv`: `query,series,labels,<one column per label name>`, from the spill.
-    fn series_csv(&self, path: &Path, spill: BufWriter<File>) -> Result<Artifact, CollectError> {
-        let io = |e| CollectError::io(path, e);
-        spill.into_inner().map_err(|e| io(e.into_error()))?;
+    pub(crate) fn finish(self) -> Result<Artifact, CollectError> {
+        let path = self.path;
+        let io = |e| CollectError::io(&path, e);
+        self.w.into_inner().map_err(|e| io(e.into_error()))?;
         let out = HashedFile::create(&self.dir, "raw_series.csv")?;
         let mut w = csv::Writer::from_writer(out);
         let mut header = vec!["query", "series", "labels"];
         header.extend(self.label_names.iter().map(String::as_str));
         w.write_record(&header).map_err(task_err)?;
-        let reader = BufReader::new(File::open(path).map_err(io)?);
+        let reader = BufReader::new(File::open(&path).map_err(io)?);
         for line in reader.lines() {
             let line = line.map_err(io)?;
             let (key, labels): (String, Labels) = serde_json::from_str(&line).map_err(task_err)?;
@@ -247,7 +268,7 @@ impl RawFiles {
             w.write_record(&rec).map_err(task_err)?;
         }
         let out = w.into_inner().map_err(|e| task_err(e.error()))?;
-        let _ = std::fs::remove_file(path);
+        let _ = std::fs::remove_file(&path);
         out.finish()
     }
 }

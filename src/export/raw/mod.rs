@@ -13,6 +13,7 @@ mod files;
 pub mod text;
 mod vm_export;
 
+pub(crate) use files::SeriesSpill;
 pub use files::{RawFiles, RawWritten};
 pub use vm_export::export_vm;
 
