@@ -67,8 +67,9 @@ pub struct ExportArgs {
     /// series two selectors match is written once).
     #[arg(long)]
     pub raw: Vec<String>,
-    /// Sample files: parquet, csv, json (repeat or comma-separate): the raw export in each, and
-    /// with parquet also samples.parquet. Default: raw.parquet only.
+    /// Sample files: parquet, csv, json (repeat or comma-separate): the raw export in each, with
+    /// parquet also samples.parquet, with json also samples.json. Default: raw.parquet only
+    /// (and samples.csv).
     #[arg(long = "format", value_delimiter = ',')]
     pub formats: Vec<crate::export::formats::SampleFormat>,
     /// How raw samples are read: auto (remote read, else queries), remote-read, query.
@@ -171,6 +172,9 @@ pub fn plan_from_args(args: &ExportArgs) -> anyhow::Result<CollectionPlan> {
         samples_parquet: args
             .formats
             .contains(&crate::export::formats::SampleFormat::Parquet),
+        samples_json: args
+            .formats
+            .contains(&crate::export::formats::SampleFormat::Json),
         manifest_extra: serde_json::json!({"source": "benchmon export"}),
         quality: crate::export::QualityThresholds::default(),
         extra_files: Vec::new(),

@@ -431,6 +431,10 @@ async fn collect_from(
             .formats
             .as_ref()
             .is_some_and(|f| f.contains(&SampleFormat::Parquet)),
+        samples_json: req
+            .formats
+            .as_ref()
+            .is_some_and(|f| f.contains(&SampleFormat::Json)),
         manifest_extra: serde_json::json!({
             "session": session,
             "targets": {"clients": clients, "services": services},

@@ -48,9 +48,10 @@ pub struct CollectRequest {
     /// Include a raw export of every series of the session (default true).
     #[serde(default)]
     pub raw: Option<bool>,
-    /// Sample files besides `samples.csv`/`samples.json`, any of `parquet`, `csv`, `json`: the
-    /// raw export in each (`raw.parquet`; `raw.csv` + `raw_series.csv`; `raw.json`), and with
-    /// `parquet` also `samples.parquet` for the queries. Omitted: `raw.parquet` only.
+    /// Sample files besides `samples.csv`, any of `parquet`, `csv`, `json`: the raw export in
+    /// each (`raw.parquet`; `raw.csv` + `raw_series.csv`; `raw.json`), and for the queries with
+    /// `parquet` also `samples.parquet`, with `json` also `samples.json`. Omitted:
+    /// `raw.parquet` only.
     #[serde(default)]
     #[schema(max_items = 3)]
     pub formats: Option<Vec<SampleFormat>>,

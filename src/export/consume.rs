@@ -21,6 +21,13 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use tokio::sync::mpsc::UnboundedReceiver;
 
+/// Which tables also get a `.json` file (the formats list JSON).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct JsonFiles {
+    pub(super) samples: bool,
+    pub(super) raw: bool,
+}
+
 /// Consumer state: what has been merged so far.
 pub(super) struct Merging {
     pub(super) samples: Option<SampleFiles>,
@@ -49,16 +56,22 @@ pub(super) struct Merging {
 }
 
 impl Merging {
-    /// Opens `samples.*` (if there are queries) and `raw.*` (if there is a raw export) in `dir`.
-    pub(super) fn create(dir: &Path, queries: bool, raw: bool) -> Result<Self, CollectError> {
+    /// Opens `samples.*` (if there are queries) and `raw.*` (if there is a raw export through
+    /// queries) in `dir`; each `.json` too only if `json` says so.
+    pub(super) fn create(
+        dir: &Path,
+        queries: bool,
+        raw: bool,
+        json: JsonFiles,
+    ) -> Result<Self, CollectError> {
         Ok(Merging {
             samples: if queries {
-                Some(SampleFiles::create(dir, "samples")?)
+                Some(SampleFiles::create(dir, "samples", json.samples)?)
             } else {
                 None
             },
             raw: if raw {
-                Some(SampleFiles::create(dir, RAW)?)
+                Some(SampleFiles::create(dir, RAW, json.raw)?)
             } else {
                 None
             },
@@ -208,7 +221,9 @@ impl Consumer<'_> {
         .map_err(|e| CollectError::Task(e.to_string()))?;
         let merged = merged?;
         files.csv.sync_in_background()?;
-        files.json.sync_in_background()?;
+        if let Some(json) = files.json.as_mut() {
+            json.sync_in_background()?;
+        }
         *slot = Some(files);
         Ok(merged)
     }

@@ -29,7 +29,7 @@
 //! |---|---|
 //! | `samples.csv` | `timestamp_ms,query,series,value`: one row per sample. `timestamp_ms` is unix milliseconds, an integer (exact: Prometheus's timestamps are whole milliseconds, and float seconds read back inexact); `series` is a key (`s` + 16 hex digits), stable across collections, for (query name, label set); `value` is Prometheus's own text (`0.25`, `1e-05`, `NaN`, `+Inf`), so nothing is lost to float formatting. Rows are grouped by query (plan order), then series (label order), then time. `pd.read_csv("samples.csv")`, then `pd.to_datetime(df.timestamp_ms, unit="ms", utc=True)`. |
 //! | `series.csv` | `query,series,labels,<one column per label name>`: join on `query,series` for labels as columns. Label values are strings: read with `dtype=str, keep_default_na=False` (else pandas makes `cpu="0"` a number and `NA` a NaN). |
-//! | `samples.json` | `{"format":"benchmon.samples/v2","series":[{"query","series","labels":{…},"values":[[ms,"value"],…]},…]}`, same order and values as the CSV (timestamps as integer milliseconds), one series per line. |
+//! | `samples.json` | with the `json` format: `{"format":"benchmon.samples/v2","series":[{"query","series","labels":{…},"values":[[ms,"value"],…]},…]}`, same order and values as the CSV (timestamps as integer milliseconds), one series per line. |
 //! | `raw.parquet` | every raw sample of every series the raw selector matches, read through streamed remote read ([`raw`]): timestamp (ms, UTC), value, query, series and one column per label; zstd. |
 //! | `raw.csv`, `raw_series.csv`, `raw.json` | the same raw samples in the CSV and JSON layouts, when the formats ask for them (query name `raw`, the real scrape timestamps). |
 //! | `summary.csv`, `summary.json` | KPIs per series and aggregated per query, each with its method (see [`Kpi`]), for the whole collection (`window` = `collection`) and each named window overlapping it (`windowed`). |
@@ -128,6 +128,9 @@ pub struct CollectionPlan {
     /// Also write `samples.parquet` (the query samples, typed): asked for, not a default, as it
     /// costs a second pass over `samples.csv` (≈ 1.5 s per 4 M samples on 2 cores).
     pub samples_parquet: bool,
+    /// Also write `samples.json` (the formats list JSON): the CSV's samples again, one object
+    /// per series.
+    pub samples_json: bool,
     /// Copied into `MANIFEST.json` as `context` (session snapshot, targets, SLURM job id …).
     pub manifest_extra: serde_json::Value,
     /// What the verdict judges against (`collect.quality`), also the coverage flags.

@@ -326,8 +326,8 @@ pub(crate) fn remove_part(paths: &[PathBuf; 3]) {
 /// up to three decimals, reads back inexact as a float: `…35.882999897`).
 #[inline]
 pub(crate) fn write_ms(out: &mut Vec<u8>, ms: i64) {
-    use std::io::Write;
-    let _ = write!(out, "{ms}");
+    // itoa, not `write!`: the formatting machinery was a tenth of a query export's CPU.
+    out.extend_from_slice(itoa::Buffer::new().format(ms).as_bytes());
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@
 use super::budget;
 use super::bundle::TempBundle;
 use super::chart::Binning;
-use super::consume::{Consumer, Merging};
+use super::consume::{Consumer, JsonFiles, Merging};
 use super::fallback;
 use super::finish::{finish, Finish};
 use super::plan::{self, Resolved, Tuning, RAW};
@@ -179,7 +179,16 @@ async fn run(
     };
     let producer = spawn_fetches(fetches, cx, tuning.concurrency, tx);
 
-    let mut m = Merging::create(bundle.path(), !r.queries.is_empty(), fallback.is_some())?;
+    let json = JsonFiles {
+        samples: plan.samples_json,
+        raw: plan.raw_options.formats.json,
+    };
+    let mut m = Merging::create(
+        bundle.path(),
+        !r.queries.is_empty(),
+        fallback.is_some(),
+        json,
+    )?;
     m.raw_plan = fallback;
     m.samples_parquet = plan.samples_parquet;
     let mut streaming = None;

@@ -66,10 +66,13 @@ async fn a_named_window_of_a_real_session_becomes_a_complete_bundle() {
         .iter()
         .map(|a| a.as_str().unwrap())
         .collect();
+    assert!(
+        !artifacts.iter().any(|a| a.ends_with("/samples.json")),
+        "samples.json only when the formats list json: {artifacts:?}"
+    );
     for name in [
         "samples.csv",
         "series.csv",
-        "samples.json",
         "summary.csv",
         "summary.json",
         "raw.parquet",

@@ -153,6 +153,7 @@ async fn raw_by_queries(
         },
         max_points: None,
         samples_parquet: false,
+        samples_json: false,
         manifest_extra: json!({}),
         quality: Default::default(),
         extra_files: Vec::new(),

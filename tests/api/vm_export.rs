@@ -101,6 +101,7 @@ fn plan(base: &str, out: &Path, t0: i64, source: RawSource, name: &str) -> Colle
         },
         max_points: None,
         samples_parquet: false,
+        samples_json: false,
         manifest_extra: serde_json::json!({}),
         quality: Default::default(),
         extra_files: Vec::new(),

@@ -22,6 +22,7 @@ async fn the_manifest_lists_every_file_with_its_size_and_sha256() {
     );
     p.raw_selectors = vec!["{case=\"c\"}".into()];
     p.samples_parquet = true;
+    p.samples_json = true;
     p.raw_options.formats =
         Formats::from_list(&[SampleFormat::Parquet, SampleFormat::Csv, SampleFormat::Json]);
     let o = collect(&reqwest::Client::new(), p, None).await.unwrap();

@@ -43,15 +43,18 @@ async fn the_chunk_size_does_not_change_a_byte_of_the_samples_or_kpis() {
     let http = reqwest::Client::new();
     let (_a, out_a) = out_dir();
     let (_b, out_b) = out_dir();
-    let one = collect(&http, fine_plan(&prom.url, &out_a), None)
-        .await
-        .unwrap();
+    let with_json = |out| {
+        let mut p = fine_plan(&prom.url, out);
+        p.samples_json = true;
+        p
+    };
+    let one = collect(&http, with_json(&out_a), None).await.unwrap();
     let tuning = Tuning {
         max_points_per_chunk: 777,
         concurrency: 3,
         raw_chunk_ms: None,
     };
-    let many = collect_tuned(&http, fine_plan(&prom.url, &out_b), None, tuning)
+    let many = collect_tuned(&http, with_json(&out_b), None, tuning)
         .await
         .unwrap();
     assert_eq!(many.queries[0].chunks, 16);

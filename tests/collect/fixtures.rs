@@ -233,6 +233,7 @@ pub fn plan(
         raw_options: RawOptions::default(),
         max_points: None,
         samples_parquet: false,
+        samples_json: false,
         manifest_extra: serde_json::json!({"test": true}),
         quality: Default::default(),
         extra_files: Vec::new(),
