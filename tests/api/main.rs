@@ -28,5 +28,6 @@ mod targets;
 mod topology;
 mod validation;
 mod vm_export;
+mod vm_rules;
 mod web_view;
 mod windows;
