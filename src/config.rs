@@ -369,7 +369,12 @@ impl SiteConfig {
         {
             return Err("topology.victoriametrics_command must start with a program".to_owned());
         }
-        if cfg.topology.vmalert_command.first().is_some_and(|w| w.is_empty()) {
+        if cfg
+            .topology
+            .vmalert_command
+            .first()
+            .is_some_and(|w| w.is_empty())
+        {
             return Err("topology.vmalert_command must start with a program".to_owned());
         }
         if prom.command.first().is_some_and(|w| w.is_empty()) {

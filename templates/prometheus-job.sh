@@ -271,9 +271,10 @@ for attempt in $(seq 1 "$attempts"); do
     if await_listener "$prom_pid" "$port"; then
 {%- if inputs.vmalert.is_some() %}
         if ! start_vmalert; then
-            echo "benchmon: vmalert did not start on $node; the session's rules would not be evaluated, so the store stops" >&2
             kill -TERM "$prom_pid" 2>/dev/null
             while kill -0 "$prom_pid" 2>/dev/null; do wait "$prom_pid"; done
+            # Last: the job's last output line is the failure reason benchmon reports.
+            echo "benchmon: vmalert did not start on $node; the session's rules would not be evaluated, so the store stopped" >&2
             exit 1
         fi
         publish endpoint 'port=%s\nnode=%s\njob=%s\nrules_port=%s\n' "$port" "$node" "${SLURM_JOB_ID:-local-$$}" "$rules_port"
@@ -302,9 +303,9 @@ while [ "$stopping" = 0 ]; do
     if [ -z "$ended" ]; then continue; fi
     if [ "$ended" = "$vmalert_pid" ]; then
         vmalert_pid=
-        echo "benchmon: vmalert exited with status $rc on $node; the session's rules are no longer evaluated, so the store stops" >&2
         kill -TERM "$prom_pid" 2>/dev/null
         while kill -0 "$prom_pid" 2>/dev/null; do wait "$prom_pid"; done
+        echo "benchmon: vmalert exited with status $rc on $node; the session's rules are no longer evaluated, so the store stopped" >&2
         exit 1
     fi
     # The store ended: vmalert has nothing left to evaluate against.

@@ -349,15 +349,15 @@ async fn collect_from(
     };
     let (alert_files, alerts_context) =
         match alerts::alerts_in_window(&prom, alert_selector, start, end).await {
-        Ok(seen) => match alerts::alerts_csv(&seen) {
-            Ok(file) => (vec![file], serde_json::json!(seen)),
-            Err(e) => (Vec::new(), serde_json::json!({"error": e.to_string()})),
-        },
-        Err(e) => {
-            tracing::warn!(session = %id, "no alerts.csv: {e}");
-            (Vec::new(), serde_json::json!({"error": e.to_string()}))
-        }
-    };
+            Ok(seen) => match alerts::alerts_csv(&seen) {
+                Ok(file) => (vec![file], serde_json::json!(seen)),
+                Err(e) => (Vec::new(), serde_json::json!({"error": e.to_string()})),
+            },
+            Err(e) => {
+                tracing::warn!(session = %id, "no alerts.csv: {e}");
+                (Vec::new(), serde_json::json!({"error": e.to_string()}))
+            }
+        };
     let events = sessions
         .events(id)
         .await?

@@ -45,8 +45,7 @@ impl Sessions {
                 })?;
             }
         }
-        let script =
-            render_job_script(&job, &inputs).map_err(|e| render_error("job script", e))?;
+        let script = render_job_script(&job, &inputs).map_err(|e| render_error("job script", e))?;
         files.push((job.script.clone(), script.into_bytes()));
         write_job(&job, files).await
     }

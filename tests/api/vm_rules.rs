@@ -155,8 +155,10 @@ async fn a_victoriametrics_sessions_rules_are_evaluated_by_vmalert_in_its_store_
         .send(
             Method::POST,
             "/api/v1/sessions",
-            Some(json!({"run_id": id, "scrape_interval": "1s", "store": "victoriametrics",
-                "scrapers": 2, "rules": RULES})),
+            Some(
+                json!({"run_id": id, "scrape_interval": "1s", "store": "victoriametrics",
+                "scrapers": 2, "rules": RULES}),
+            ),
         )
         .await;
     assert_eq!(status, 201, "{created}");
@@ -181,9 +183,14 @@ async fn a_victoriametrics_sessions_rules_are_evaluated_by_vmalert_in_its_store_
         assert!(script.contains(&flag), "{flag} not in {script}");
     }
     // vmalert runs in the store's job: on the store's node, its port published beside it.
-    let endpoint =
-        std::fs::read_to_string(app.dirs.state.join("sessions").join(&id).join("runtime/endpoint"))
-            .unwrap();
+    let endpoint = std::fs::read_to_string(
+        app.dirs
+            .state
+            .join("sessions")
+            .join(&id)
+            .join("runtime/endpoint"),
+    )
+    .unwrap();
     let rules_port: u16 = endpoint
         .lines()
         .find_map(|l| l.strip_prefix("rules_port="))
@@ -238,8 +245,14 @@ async fn a_victoriametrics_sessions_rules_are_evaluated_by_vmalert_in_its_store_
     }
     // Scraped within 1 s of the switch, sent within 1 s, evaluated within 1 s (plus slack).
     let (first, last) = (secs(&r[2]), secs(&r[3]));
-    assert!(first >= on - 1.0 && first <= on + 4.0, "first {first}, on {on}");
-    assert!(first >= start && last <= end, "{first}..{last} outside {start}..{end}");
+    assert!(
+        first >= on - 1.0 && first <= on + 4.0,
+        "first {first}, on {on}"
+    );
+    assert!(
+        first >= start && last <= end,
+        "{first}..{last} outside {start}..{end}"
+    );
     assert!(
         last >= off - 2.0 && last <= off + 4.0,
         "last {last}, off {off}"
@@ -277,7 +290,10 @@ async fn a_victoriametrics_sessions_rules_are_evaluated_by_vmalert_in_its_store_
             .await;
         assert_eq!((status, &p["field"]), (422, &json!("rules")), "{p}");
     }
-    assert_eq!(app.config(&id).await.success(200).rules.as_deref(), Some(RULES));
+    assert_eq!(
+        app.config(&id).await.success(200).rules.as_deref(),
+        Some(RULES)
+    );
     let low = json!({"groups": [{"name": "low",
         "rules": [{"alert": "DrivenLow", "expr": "bench_driven == 0"}]}]});
     let (status, _, view) = app
@@ -305,7 +321,10 @@ async fn a_victoriametrics_sessions_rules_are_evaluated_by_vmalert_in_its_store_
         .into_iter()
         .filter(|t| *t > put_at + 1.0)
         .collect();
-    assert!(high_after.is_empty(), "DrivenHigh still evaluated at {high_after:?}");
+    assert!(
+        high_after.is_empty(),
+        "DrivenHigh still evaluated at {high_after:?}"
+    );
     assert!(app
         .config(&id)
         .await
@@ -319,9 +338,11 @@ async fn a_victoriametrics_sessions_rules_are_evaluated_by_vmalert_in_its_store_
     app.client.stop_session(&id).await.unwrap();
     assert_eq!(squeue_state(&job), "");
     let output =
-        std::fs::read_to_string(app.dirs.state.join("sessions").join(&id).join("job.out"))
-            .unwrap();
-    assert!(output.contains("benchmon: starting vmalert on "), "{output}");
+        std::fs::read_to_string(app.dirs.state.join("sessions").join(&id).join("job.out")).unwrap();
+    assert!(
+        output.contains("benchmon: starting vmalert on "),
+        "{output}"
+    );
     assert!(
         !output.contains("vmalert exited") && !output.contains("vmalert did not start"),
         "{output}"
@@ -374,5 +395,85 @@ async fn rules_on_a_store_benchmon_does_not_run_are_a_422_naming_rules() {
         .await;
     assert_eq!((status, &p["field"]), (422, &json!("rules")), "{p}");
     assert_eq!(app.config(&id).await.success(200).rules, None);
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn rules_put_on_a_running_session_without_any_load_and_a_lost_vmalert_fails_the_session() {
+    let app = spawn_app(LauncherKind::Slurm).await;
+    let exporter = DrivenExporter::start().await;
+    let id = unique_id("vmrules-late");
+    app.create(&from_json(json!({"run_id": id, "scrape_interval": "1s",
+        "store": "victoriametrics", "scrapers": 1})))
+        .await
+        .success(201);
+    let client = json!({"client_id": "c1", "node": "localhost",
+        "exporters": {"bench": format!("127.0.0.1:{}", exporter.port)}});
+    app.register_client(&id, &from_json(client))
+        .await
+        .success(201);
+    let store = app.start_and_wait(&id).await;
+    assert_eq!(app.config(&id).await.success(200).rules, None);
+    // No rule file when the job started: vmalert ran on none, and loads the new one.
+    let (status, _, view) = app
+        .send(
+            Method::PUT,
+            &format!("/api/v1/sessions/{id}/rules"),
+            Some(json!({"rules": RULES})),
+        )
+        .await;
+    assert_eq!((status, &view["reloaded"]), (200, &json!(true)), "{view}");
+    exporter.drive(1);
+    let alert = query_until_present(
+        &store,
+        &format!(r#"ALERTS{{alertname="DrivenHigh",session="{id}"}}"#),
+        Duration::from_secs(20),
+    )
+    .await;
+    assert_eq!(alert[0]["metric"]["alertstate"], "firing");
+
+    // vmalert dies: the store stops with it and the session fails, saying why.
+    let vmalert: Vec<u32> = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|p| {
+            let pid = p.file_name().to_string_lossy().parse::<u32>().ok()?;
+            let cmd = std::fs::read(p.path().join("cmdline")).ok()?;
+            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+            (cmd.starts_with("vmalert ") && cmd.contains(&format!("session={id} "))).then_some(pid)
+        })
+        .collect();
+    assert_eq!(vmalert.len(), 1, "{vmalert:?}");
+    sh("kill", &["-KILL", &vmalert[0].to_string()]);
+    let failed = app
+        .client
+        .wait_for(
+            &id,
+            benchmon::session::SessionState::Failed,
+            Duration::from_secs(60),
+        )
+        .await
+        .unwrap();
+    let said = format!(
+        "{} {}",
+        failed.failure_reason.unwrap_or_default(),
+        failed.output_tail.unwrap_or_default()
+    );
+    assert!(
+        said.contains("benchmon: vmalert exited with status 137"),
+        "{said}"
+    );
+    assert_eq!(squeue_state(failed.job_id.as_deref().unwrap()), "");
+    for s in &failed.scraper_jobs {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while !squeue_state(&s.job_id).is_empty() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "scraper {} runs on",
+                s.job_id
+            );
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
     app.shutdown().await;
 }
