@@ -220,8 +220,13 @@ impl Sessions {
                 resp.status()
             )));
         }
-        let Some(before) = before.filter(|_| changed) else {
+        if !changed {
             return Ok(());
+        }
+        let Some(before) = before else {
+            return Err(RulesError::Reload(format!(
+                "vmalert at {url} does not show its reload counters (/metrics)"
+            )));
         };
         let deadline = tokio::time::Instant::now() + VMALERT_RELOAD_WAIT;
         loop {

@@ -111,6 +111,41 @@ async fn sample_times(store: &str, promql: &str, range: &str) -> Vec<f64> {
         .collect()
 }
 
+/// The rule groups vmalert evaluates, asked at the port the store job published for it.
+async fn vmalert_groups(app: &TestApp, id: &str, store: &str) -> Vec<String> {
+    let endpoint = std::fs::read_to_string(
+        app.dirs
+            .state
+            .join("sessions")
+            .join(id)
+            .join("runtime/endpoint"),
+    )
+    .unwrap();
+    let rules_port: u16 = endpoint
+        .lines()
+        .find_map(|l| l.strip_prefix("rules_port="))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let mut vmalert = url::Url::parse(store).unwrap();
+    vmalert.set_port(Some(rules_port)).unwrap();
+    let groups: Value = reqwest::get(vmalert.join("/api/v1/rules").unwrap())
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(groups["status"], "success", "{groups}");
+    // vmalert without rules answers `"groups": null`.
+    groups["data"]["groups"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|g| g["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
 #[tokio::test]
 async fn a_victoriametrics_sessions_rules_are_evaluated_by_vmalert_in_its_store_job() {
     let app = spawn_app(LauncherKind::Slurm).await;
@@ -183,30 +218,7 @@ async fn a_victoriametrics_sessions_rules_are_evaluated_by_vmalert_in_its_store_
         assert!(script.contains(&flag), "{flag} not in {script}");
     }
     // vmalert runs in the store's job: on the store's node, its port published beside it.
-    let endpoint = std::fs::read_to_string(
-        app.dirs
-            .state
-            .join("sessions")
-            .join(&id)
-            .join("runtime/endpoint"),
-    )
-    .unwrap();
-    let rules_port: u16 = endpoint
-        .lines()
-        .find_map(|l| l.strip_prefix("rules_port="))
-        .unwrap()
-        .parse()
-        .unwrap();
-    let mut vmalert = url::Url::parse(&store).unwrap();
-    vmalert.set_port(Some(rules_port)).unwrap();
-    let vmalert = vmalert.as_str().trim_end_matches('/').to_owned();
-    let groups: Value = reqwest::get(format!("{vmalert}/api/v1/rules"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(groups["data"]["groups"][0]["name"], "bench", "{groups}");
+    assert_eq!(vmalert_groups(&app, &id, &store).await, ["bench"]);
 
     // The recording rule's series is in the store with the session's labels, though its
     // expression aggregated them away.
@@ -305,11 +317,12 @@ async fn a_victoriametrics_sessions_rules_are_evaluated_by_vmalert_in_its_store_
         .await;
     assert_eq!(status, 200, "{view}");
     assert_eq!(view["reloaded"], true);
+    assert_eq!(vmalert_groups(&app, &id, &store).await, ["low"]);
     let put_at = now();
     let alert = query_until_present(
         &store,
         &format!(r#"ALERTS{{alertname="DrivenLow",session="{id}"}}"#),
-        Duration::from_secs(20),
+        Duration::from_secs(40),
     )
     .await;
     assert_eq!(alert[0]["metric"]["run_id"], id.as_str());
@@ -414,6 +427,7 @@ async fn rules_put_on_a_running_session_without_any_load_and_a_lost_vmalert_fail
         .success(201);
     let store = app.start_and_wait(&id).await;
     assert_eq!(app.config(&id).await.success(200).rules, None);
+    assert!(vmalert_groups(&app, &id, &store).await.is_empty());
     // No rule file when the job started: vmalert ran on none, and loads the new one.
     let (status, _, view) = app
         .send(
@@ -423,11 +437,12 @@ async fn rules_put_on_a_running_session_without_any_load_and_a_lost_vmalert_fail
         )
         .await;
     assert_eq!((status, &view["reloaded"]), (200, &json!(true)), "{view}");
+    assert_eq!(vmalert_groups(&app, &id, &store).await, ["bench"]);
     exporter.drive(1);
     let alert = query_until_present(
         &store,
         &format!(r#"ALERTS{{alertname="DrivenHigh",session="{id}"}}"#),
-        Duration::from_secs(20),
+        Duration::from_secs(40),
     )
     .await;
     assert_eq!(alert[0]["metric"]["alertstate"], "firing");
