@@ -229,10 +229,11 @@ done
 # The store and vmalert end together. vmalert ending on its own stops the store and fails the
 # job, saying so: a session whose rules are no longer evaluated must not look healthy.
 while [ "$stopping" = 0 ]; do
-    ended=
     wait -n -p ended "$prom_pid" "$vmalert_pid"
     rc=$?
-    # No pid: a trapped signal interrupted the wait, and the stop is under way.
+    # No pid (`wait` unsets the variable first): a trapped signal interrupted the wait, and
+    # the stop is under way.
+    ended=${ended:-}
     if [ -z "$ended" ]; then continue; fi
     if [ "$ended" = "$vmalert_pid" ]; then
         vmalert_pid=
