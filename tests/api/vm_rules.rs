@@ -364,6 +364,17 @@ async fn a_victoriametrics_sessions_rules_are_evaluated_by_vmalert_in_its_store_
         processes_mentioning(&format!("session={id}")).is_empty(),
         "vmalert outlived its job"
     );
+    // The store (vmalert's results with it) was copied back once both had stopped: the same
+    // window read offline has the same alerts.
+    let req = from_json(json!({"window_start": format!("{start:.3}"),
+        "window_end": format!("{end:.3}"), "run_id": "alerts-offline", "raw": false}));
+    let offline = app.collect(&id, &req).await.success(201);
+    assert_eq!(offline.manifest["context"]["prometheus_source"], "offline");
+    let alerts = |dir: &str| std::fs::read(Path::new(dir).join("alerts.csv")).unwrap();
+    assert!(
+        alerts(&offline.bundle_dir) == alerts(&out.bundle_dir),
+        "alerts.csv differs offline"
+    );
     app.shutdown().await;
 }
 
