@@ -273,12 +273,14 @@ fn parse_samples(line: &[u8], out: &mut ExportedSeries) -> Result<(), String> {
     Ok(())
 }
 
-/// A value as VictoriaMetrics writes it: a JSON number, or `+Inf`/`-Inf`/`NaN` (not JSON).
+/// A value as VictoriaMetrics writes it: a JSON number, or `+Inf`/`-Inf`/`NaN` (not JSON);
+/// a staleness marker may come as `null` (seen from the 1.79 package when an agent was
+/// cancelled mid-session): NaN too, so dropped.
 fn parse_value(v: &str) -> Option<f64> {
     match v {
         "+Inf" | "Inf" => Some(f64::INFINITY),
         "-Inf" => Some(f64::NEG_INFINITY),
-        "NaN" => Some(f64::NAN),
+        "NaN" | "null" => Some(f64::NAN),
         _ => v.parse().ok(),
     }
 }
@@ -399,7 +401,7 @@ mod tests {
 
     #[test]
     fn a_line_with_infinities_and_a_staleness_marker_parses() {
-        let line = br#"{"metric":{"__name__":"up","job":"a\"b,}"},"values":[1,+Inf,-Inf,NaN,0.0000001],"timestamps":[1,2,3,4,5]}"#;
+        let line = br#"{"metric":{"__name__":"up","job":"a\"b,}"},"values":[1,+Inf,-Inf,NaN,0.0000001,null],"timestamps":[1,2,3,4,5,6]}"#;
         let labels = parse_labels(line).unwrap();
         assert_eq!(
             labels,
