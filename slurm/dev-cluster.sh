@@ -34,6 +34,7 @@ set -euo pipefail
 # curl, python3 (+ pip for pyarrow and schemathesis) and procps: the examples, the tests (the seed's Python client, Parquet read-back) and pgrep here.
 # chromium: the report's test loads report.html in a real headless browser; chromium-driver:
 # the web view's test drives it over WebDriver.
+# victoria-metrics also ships vmalert, which evaluates the rules of "victoriametrics" sessions.
 readonly PACKAGES=(munge slurmctld slurmd slurm-client prometheus prometheus-node-exporter curl python3 python3-pip procps chromium chromium-driver victoria-metrics)
 # With namespaced nodes, also: ip (nsenter, unshare and hostname are essential).
 NODE_PACKAGES=()

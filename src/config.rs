@@ -65,6 +65,10 @@ pub struct TopologySettings {
     /// VictoriaMetrics as argv words (a binary, or a container runtime's command); benchmon
     /// appends its flags.
     pub victoriametrics_command: Vec<String>,
+    /// vmalert as argv words: it runs in a `victoriametrics` session's store job and evaluates
+    /// the session's rules and the site's rule packs there. Empty: no vmalert, and `rules` on
+    /// such a session are refused.
+    pub vmalert_command: Vec<String>,
 }
 
 impl Default for TopologySettings {
@@ -74,6 +78,7 @@ impl Default for TopologySettings {
             scrapers: None,
             scraper_nodes: None,
             victoriametrics_command: vec!["victoria-metrics".into()],
+            vmalert_command: vec!["vmalert".into()],
         }
     }
 }
@@ -368,6 +373,14 @@ impl SiteConfig {
         {
             return Err("topology.victoriametrics_command must start with a program".to_owned());
         }
+        if cfg
+            .topology
+            .vmalert_command
+            .first()
+            .is_some_and(|w| w.is_empty())
+        {
+            return Err("topology.vmalert_command must start with a program".to_owned());
+        }
         if prom.command.first().is_some_and(|w| w.is_empty()) {
             return Err("prometheus.command must start with a program".to_owned());
         }
@@ -377,7 +390,8 @@ impl SiteConfig {
             .iter()
             .chain(&cfg.prometheus.extra_args)
             .chain(&cfg.prometheus.command)
-            .chain(&cfg.topology.victoriametrics_command);
+            .chain(&cfg.topology.victoriametrics_command)
+            .chain(&cfg.topology.vmalert_command);
         if let Some(bad) = args.clone().find(|a| a.contains(['\n', '\r', '\0'])) {
             return Err(format!("argument {bad:?} contains a line break or NUL"));
         }

@@ -40,6 +40,20 @@ pub async fn build(mut settings: Settings) -> anyhow::Result<App> {
         crate::prometheus::rules::check_rules(&promtool, &text)
             .await
             .map_err(|e| anyhow::anyhow!("rule pack {}: {e}", pack.display()))?;
+        // vmalert evaluates the packs in `victoriametrics` sessions (and stops their store
+        // when it cannot load them); a pack it refuses is refused here. Without vmalert on
+        // this host, the sessions' jobs will tell.
+        let vmalert = &settings.site.topology.vmalert_command;
+        if !vmalert.is_empty() {
+            use crate::prometheus::rules::{check_rules_vmalert, CheckError};
+            match check_rules_vmalert(vmalert, &text).await {
+                Ok(()) => {}
+                Err(CheckError::Invalid(m)) => {
+                    anyhow::bail!("rule pack {}: vmalert -dryRun: {m}", pack.display())
+                }
+                Err(e) => tracing::warn!("rule pack {}: {e}", pack.display()),
+            }
+        }
     }
     let launcher: Arc<dyn Launcher> = match settings.launcher {
         LauncherKind::Slurm => Arc::new(SlurmLauncher::new(settings.site.slurm.clone())),

@@ -72,16 +72,16 @@ owns_listener() {
     return 1
 }
 
-# Waits until Prometheus listens on $port (status 0) or has exited (status 1). Someone else
-# listening there does not count: that is a lost race, and our Prometheus is about to exit.
+# Waits until process $1 (Prometheus) listens on port $2 (status 0) or has exited (status 1).
+# Someone else listening there does not count: that is a lost race, and ours is about to exit.
 await_listener() {
     local unreadable=0
-    while kill -0 "$prom_pid" 2>/dev/null; do
-        if owns_listener "$prom_pid" "$port"; then return 0; fi
+    while kill -0 "$1" 2>/dev/null; do
+        if owns_listener "$1" "$2"; then return 0; fi
         # A process whose file descriptors we may not read (one with file capabilities is not
         # dumpable): the port answering for 2 s while it lives is all there is to go on (one
         # that lost the race is gone within milliseconds).
-        if [ -e "/proc/$prom_pid/fd" ] && [ ! -r "/proc/$prom_pid/fd" ] && listening "$port"; then
+        if [ -e "/proc/$1/fd" ] && [ ! -r "/proc/$1/fd" ] && listening "$2"; then
             unreadable=$((unreadable + 1))
         else
             unreadable=0
@@ -125,12 +125,56 @@ publish() {
 stopping=0
 interrupted=0
 prom_pid=
+vmalert_pid=
 stop_prometheus() {
     stopping=1
     interrupted=1
+    if [ -n "$vmalert_pid" ]; then kill -TERM "$vmalert_pid" 2>/dev/null || true; fi
     if [ -n "$prom_pid" ]; then kill -TERM "$prom_pid" 2>/dev/null || true; fi
 }
 trap stop_prometheus TERM INT
+{%- if let Some(va) = inputs.vmalert %}
+
+# vmalert evaluates the session's rules (and the site's rule packs) against this store: it
+# reads through the query API, writes ALERTS, ALERTS_FOR_STATE and recorded series back with
+# the session's labels, and restores alert state from the store after a restart. It has no
+# notifier: collections read the alerts from the store. Its port is published with the
+# store's, for `PUT …/rules` to ask it to reload.
+rules_port=
+start_vmalert() {
+    local attempt output_before
+    printf 'static_configs: []\n' > "$runtime_dir/vmalert-notifier.yml"
+    for attempt in 1 2 3 4 5; do
+        if [ "$stopping" = 1 ]; then return 1; fi
+        rules_port=$(pick_port) || return 1
+        output_before=$(stat -c %s "$job_output" 2>/dev/null || echo 0)
+        echo "benchmon: starting vmalert on $node:$rules_port (attempt $attempt of 5)"
+       {% for w in va.command %} {{ w|shell }}{% endfor %} \
+{%- for f in va.rule_files %}
+            -rule={{ f|shell }} \
+{%- endfor %}
+            -datasource.url="http://127.0.0.1:$port" \
+            -remoteWrite.url="http://127.0.0.1:$port" \
+            -remoteRead.url="http://127.0.0.1:$port" \
+            -remoteWrite.flushInterval=1s \
+            -evaluationInterval={{ vmalert_interval }} \
+{%- for l in va.external_labels %}
+            -external.label={{ l|shell }} \
+{%- endfor %}
+            -disableAlertgroupLabel \
+            -notifier.config="$runtime_dir/vmalert-notifier.yml" \
+            -httpListenAddr="0.0.0.0:$rules_port" &
+        vmalert_pid=$!
+        if await_listener "$vmalert_pid" "$rules_port"; then return 0; fi
+        wait "$vmalert_pid"
+        vmalert_pid=
+        if ! grep -q "address already in use" < <(tail -c +$((output_before + 1)) "$job_output" 2>/dev/null); then
+            return 1
+        fi
+    done
+    return 1
+}
+{%- endif %}
 
 mkdir -p "$runtime_dir"
 cd "$session_dir"
@@ -224,8 +268,19 @@ for attempt in $(seq 1 "$attempts"); do
         --web.listen-address="0.0.0.0:$port" &
 {%- endif %}
     prom_pid=$!
-    if await_listener; then
+    if await_listener "$prom_pid" "$port"; then
+{%- if inputs.vmalert.is_some() %}
+        if ! start_vmalert; then
+            kill -TERM "$prom_pid" 2>/dev/null
+            while kill -0 "$prom_pid" 2>/dev/null; do wait "$prom_pid"; done
+            # Last: the job's last output line is the failure reason benchmon reports.
+            echo "benchmon: vmalert did not start on $node; the session's rules would not be evaluated, so the store stopped" >&2
+            exit 1
+        fi
+        publish endpoint 'port=%s\nnode=%s\njob=%s\nrules_port=%s\n' "$port" "$node" "${SLURM_JOB_ID:-local-$$}" "$rules_port"
+{%- else %}
         publish endpoint 'port=%s\nnode=%s\njob=%s\n' "$port" "$node" "${SLURM_JOB_ID:-local-$$}"
+{%- endif %}
         break
     fi
     wait "$prom_pid"
@@ -235,6 +290,31 @@ for attempt in $(seq 1 "$attempts"); do
         exit "$status"
     fi
 done
+
+{%- if inputs.vmalert.is_some() %}
+
+# The store and vmalert end together. vmalert ending on its own stops the store and fails the
+# job, saying so: a session whose rules are no longer evaluated must not look healthy.
+while [ "$stopping" = 0 ]; do
+    wait -n -p ended "$prom_pid" "$vmalert_pid"
+    rc=$?
+    # No pid (`wait` unsets the variable first): a trapped signal interrupted the wait, and
+    # the stop is under way.
+    ended=${ended:-}
+    if [ -z "$ended" ]; then continue; fi
+    if [ "$ended" = "$vmalert_pid" ]; then
+        vmalert_pid=
+        kill -TERM "$prom_pid" 2>/dev/null
+        while kill -0 "$prom_pid" 2>/dev/null; do wait "$prom_pid"; done
+        echo "benchmon: vmalert exited with status $rc on $node; the session's rules are no longer evaluated, so the store stopped" >&2
+        exit 1
+    fi
+    # The store ended: vmalert has nothing left to evaluate against.
+    kill -TERM "$vmalert_pid" 2>/dev/null
+    while kill -0 "$vmalert_pid" 2>/dev/null; do wait "$vmalert_pid"; done
+    exit "$rc"
+done
+{%- endif %}
 
 # Prometheus's exit status is the job's. `wait` returns early (status > 128) when a trapped
 # signal arrives, so wait again after one; a wait on a child already collected answers 127, and
@@ -248,4 +328,8 @@ while :; do
     status=$rc
     if [ "$interrupted" = 0 ]; then break; fi
 done
+{%- if inputs.vmalert.is_some() %}
+# vmalert was asked to stop with the store; its last results may still be on their way.
+while [ -n "$vmalert_pid" ] && kill -0 "$vmalert_pid" 2>/dev/null; do wait "$vmalert_pid"; done
+{%- endif %}
 exit "$status"

@@ -171,8 +171,9 @@ pub async fn delete_session(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Replaces the session's alert and recording rules (checked with promtool first); a running
-/// Prometheus reloads them without a restart.
+/// Replaces the session's alert and recording rules (checked with promtool first, and with
+/// `vmalert -dryRun` for a `victoriametrics` session); a running Prometheus, or the store
+/// job's vmalert, reloads them without a restart.
 #[utoipa::path(put, path = "/api/v1/sessions/{id}/rules", tag = "sessions",
     request_body = crate::session::SetRules,
     params(("id" = String, Path, description = "Session id")),

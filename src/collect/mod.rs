@@ -370,18 +370,23 @@ async fn collect_from(
         .collect();
     // The session's Prometheus (or the offline one over its TSDB) holds only this session's
     // alerts, so ALERTS needs no selector: an alert whose expression aggregated the session
-    // label away is still the session's.
-    let (alert_files, alerts_context) = match alerts::alerts_in_window(&prom, "", start, end).await
-    {
-        Ok(seen) => match alerts::alerts_csv(&seen) {
-            Ok(file) => (vec![file], serde_json::json!(seen)),
-            Err(e) => (Vec::new(), serde_json::json!({"error": e.to_string()})),
-        },
-        Err(e) => {
-            tracing::warn!(session = %id, "no alerts.csv: {e}");
-            (Vec::new(), serde_json::json!({"error": e.to_string()}))
-        }
+    // label away is still the session's. A sharded session's store may hold others' (a
+    // remote store is shared); its vmalert labels every alert with the session.
+    let alert_selector = match session.store.sharded() {
+        true => selector.as_str(),
+        false => "",
     };
+    let (alert_files, alerts_context) =
+        match alerts::alerts_in_window(&prom, alert_selector, start, end).await {
+            Ok(seen) => match alerts::alerts_csv(&seen) {
+                Ok(file) => (vec![file], serde_json::json!(seen)),
+                Err(e) => (Vec::new(), serde_json::json!({"error": e.to_string()})),
+            },
+            Err(e) => {
+                tracing::warn!(session = %id, "no alerts.csv: {e}");
+                (Vec::new(), serde_json::json!({"error": e.to_string()}))
+            }
+        };
     let events = sessions
         .events(id)
         .await?

@@ -11,7 +11,7 @@ mod slurm;
 pub use command::{run_command, CommandOutput};
 pub use local::LocalLauncher;
 pub use resources::JobResources;
-pub use script::{render_job_script, ScriptInputs, ServerFlavor};
+pub use script::{render_job_script, ScriptInputs, ServerFlavor, VmalertInputs};
 pub use sizing::{
     apply_sizing, default_scrapers, expected_series_per_target, scraper_sizing, size_job,
     ExpectedTargets, JobSizing,

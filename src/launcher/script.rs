@@ -34,6 +34,8 @@ struct JobScript<'a> {
     job_suffix: String,
     /// VictoriaMetrics's `-retentionPeriod`, in whole hours (it keeps at least a day).
     vm_retention: Option<String>,
+    /// vmalert's `-evaluationInterval` (Go's duration syntax: whole milliseconds).
+    vmalert_interval: String,
 }
 
 /// What a job runs.
@@ -73,6 +75,45 @@ pub struct ScriptInputs<'a> {
     pub node_local: bool,
     /// Where on the node (default `$TMPDIR`, else `/tmp`).
     pub local_dir: Option<&'a str>,
+    /// vmalert beside a VictoriaMetrics store: it evaluates the session's rules there.
+    pub vmalert: Option<VmalertInputs>,
+}
+
+/// How a store job runs vmalert against its VictoriaMetrics.
+#[derive(Debug, Clone)]
+pub struct VmalertInputs {
+    /// The argv words that start vmalert.
+    pub command: Vec<String>,
+    /// Rule files (`-rule`): the site's packs and the session's `rules.yml`, which may not
+    /// exist yet (vmalert takes a path that matches nothing; `PUT …/rules` creates it and
+    /// reloads).
+    pub rule_files: Vec<String>,
+    /// `-evaluationInterval`: the session's scrape interval.
+    pub evaluation_interval: crate::domain::PromDuration,
+    /// `-external.label` values (`name=value`), added to every alert and recorded series.
+    pub external_labels: Vec<String>,
+}
+
+impl VmalertInputs {
+    /// vmalert reads `-rule` and `-external.label` as comma-separated lists of globs: a value
+    /// with a comma, or a path with a glob character, would not mean what it says.
+    pub fn check(&self) -> Result<(), String> {
+        if let Some(f) = self
+            .rule_files
+            .iter()
+            .find(|f| f.contains([',', '*', '?', '[', '\\']))
+        {
+            return Err(format!(
+                "vmalert cannot be given the rule file {f:?}: its path holds a comma or a glob character"
+            ));
+        }
+        if let Some(l) = self.external_labels.iter().find(|l| l.contains(',')) {
+            return Err(format!(
+                "vmalert cannot be given the label {l:?}: its value holds a comma"
+            ));
+        }
+        Ok(())
+    }
 }
 
 pub fn render_job_script(paths: &JobFiles, inputs: &ScriptInputs<'_>) -> askama::Result<String> {
@@ -98,6 +139,9 @@ pub fn render_job_script(paths: &JobFiles, inputs: &ScriptInputs<'_>) -> askama:
         copy_grace_s: COPY_GRACE_S,
         cpus_per_task: inputs.resources.cpus_per_task.map_or(1, |c| c.get()),
         mem_mb: inputs.resources.mem_mb.map(|m| m.get()),
+        vmalert_interval: inputs.vmalert.as_ref().map_or_else(String::new, |v| {
+            format!("{}ms", v.evaluation_interval.as_millis().max(1))
+        }),
     }
     .render()
     .map(|mut text| {

@@ -52,34 +52,15 @@ pub enum CheckError {
 
 /// Runs `promtool check rules` on `text`.
 pub async fn check_rules(promtool: &str, text: &str) -> Result<(), CheckError> {
-    if text.len() > MAX_RULES_BYTES {
-        return Err(CheckError::Invalid(format!(
-            "the rules are {} bytes; at most {MAX_RULES_BYTES} are accepted",
-            text.len()
-        )));
-    }
-    if text.trim().is_empty() {
-        return Err(CheckError::Invalid("the rules are empty".into()));
-    }
+    check_size(text)?;
     let fail = |message: String| CheckError::Promtool {
         promtool: promtool.to_owned(),
         message,
     };
-    let dir = tempfile::tempdir().map_err(|e| fail(e.to_string()))?;
-    let file = dir.path().join("rules.yml");
-    tokio::fs::write(&file, text)
-        .await
-        .map_err(|e| fail(e.to_string()))?;
-    let run = tokio::process::Command::new(promtool)
-        .arg("check")
-        .arg("rules")
-        .arg(&file)
-        .kill_on_drop(true)
-        .output();
-    let out = tokio::time::timeout(PROMTOOL_TIMEOUT, run)
-        .await
-        .map_err(|_| fail(format!("no answer within {PROMTOOL_TIMEOUT:?}")))?
-        .map_err(|e| fail(e.to_string()))?;
+    let (_dir, file) = temp_rules(text).await.map_err(|e| fail(e.to_string()))?;
+    let mut cmd = tokio::process::Command::new(promtool);
+    cmd.arg("check").arg("rules").arg(&file);
+    let out = run(cmd).await.map_err(fail)?;
     if out.status.success() {
         return Ok(());
     }
@@ -96,4 +77,70 @@ pub async fn check_rules(promtool: &str, text: &str) -> Result<(), CheckError> {
         .filter(|l| !l.is_empty() && !l.starts_with("Checking ") && *l != "FAILED:")
         .collect();
     Err(CheckError::Invalid(lines.join("; ")))
+}
+
+/// Runs `vmalert -dryRun` on `text`: the rules of a `victoriametrics` session are evaluated by
+/// vmalert, which refuses some files promtool takes (`keep_firing_for`, say). `vmalert` is
+/// the site's argv for it.
+pub async fn check_rules_vmalert(vmalert: &[String], text: &str) -> Result<(), CheckError> {
+    check_size(text)?;
+    let fail = |message: String| CheckError::Promtool {
+        promtool: vmalert.join(" "),
+        message,
+    };
+    let Some((program, args)) = vmalert.split_first() else {
+        return Err(fail("no vmalert command".into()));
+    };
+    let (_dir, file) = temp_rules(text).await.map_err(|e| fail(e.to_string()))?;
+    let mut cmd = tokio::process::Command::new(program);
+    cmd.args(args)
+        .arg("-dryRun")
+        .arg("-loggerLevel=ERROR")
+        .arg(format!("-rule={}", file.display()));
+    let out = run(cmd).await.map_err(fail)?;
+    if out.status.success() {
+        return Ok(());
+    }
+    // Its log line: `<time>\tfatal\t<source>\tfailed to parse [\"<file>\"]: <why>`.
+    let said = String::from_utf8_lossy(&out.stderr).replace(&*file.to_string_lossy(), "rules");
+    let why: Vec<&str> = said
+        .lines()
+        .filter_map(|l| l.split('\t').next_back())
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    if why.is_empty() {
+        return Err(fail(format!("exited with {}", out.status)));
+    }
+    Err(CheckError::Invalid(why.join("; ")))
+}
+
+/// The text in a rule file of its own (removed with the directory).
+async fn temp_rules(text: &str) -> std::io::Result<(tempfile::TempDir, std::path::PathBuf)> {
+    let dir = tempfile::tempdir()?;
+    let file = dir.path().join("rules.yml");
+    tokio::fs::write(&file, text).await?;
+    Ok((dir, file))
+}
+
+/// Runs a checker, bounded in time, never through a shell.
+async fn run(mut cmd: tokio::process::Command) -> Result<std::process::Output, String> {
+    let out = cmd.kill_on_drop(true).output();
+    tokio::time::timeout(PROMTOOL_TIMEOUT, out)
+        .await
+        .map_err(|_| format!("no answer within {PROMTOOL_TIMEOUT:?}"))?
+        .map_err(|e| e.to_string())
+}
+
+fn check_size(text: &str) -> Result<(), CheckError> {
+    if text.len() > MAX_RULES_BYTES {
+        return Err(CheckError::Invalid(format!(
+            "the rules are {} bytes; at most {MAX_RULES_BYTES} are accepted",
+            text.len()
+        )));
+    }
+    if text.trim().is_empty() {
+        return Err(CheckError::Invalid("the rules are empty".into()));
+    }
+    Ok(())
 }

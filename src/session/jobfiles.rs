@@ -7,7 +7,7 @@ use super::model::Session;
 use super::store::SessionCell;
 use crate::domain::StoreSpec;
 use crate::fsutil;
-use crate::launcher::{render_job_script, JobResources, ScriptInputs, ServerFlavor};
+use crate::launcher::{render_job_script, JobResources, ScriptInputs, ServerFlavor, VmalertInputs};
 use crate::paths::JobFiles;
 use crate::prometheus::{render_prometheus_config, render_scraper_config, Shard};
 use std::path::PathBuf;
@@ -35,8 +35,17 @@ impl Sessions {
                 ServerFlavor::Prometheus
             }
         };
-        let script = render_job_script(&job, &self.script_inputs(session, resources, flavor))
-            .map_err(|e| render_error("job script", e))?;
+        let mut inputs = self.script_inputs(session, resources, flavor);
+        if flavor == ServerFlavor::VictoriaMetrics {
+            inputs.vmalert = self.vmalert_inputs(cell, session);
+            if let Some(v) = &inputs.vmalert {
+                v.check().map_err(|message| SessionError::Render {
+                    what: "store job script",
+                    message,
+                })?;
+            }
+        }
+        let script = render_job_script(&job, &inputs).map_err(|e| render_error("job script", e))?;
         files.push((job.script.clone(), script.into_bytes()));
         write_job(&job, files).await
     }
@@ -68,6 +77,27 @@ impl Sessions {
         Ok(job)
     }
 
+    /// vmalert in a `victoriametrics` store job: always, unless the site runs none, so that
+    /// rules put while the session runs are evaluated from then on.
+    fn vmalert_inputs(&self, cell: &SessionCell, session: &Session) -> Option<VmalertInputs> {
+        let command = self.settings.site.topology.vmalert_command.clone();
+        if command.is_empty() {
+            return None;
+        }
+        let mut rule_files = self.render_context().rule_packs;
+        rule_files.push(cell.paths.rules().to_string_lossy().into_owned());
+        Some(VmalertInputs {
+            command,
+            rule_files,
+            evaluation_interval: session.scrape_interval.clone(),
+            // What every scraped series carries besides its target's own labels.
+            external_labels: vec![
+                format!("session={}", session.session_id),
+                format!("run_id={}", session.run_id),
+            ],
+        })
+    }
+
     fn script_inputs<'a>(
         &'a self,
         session: &'a Session,
@@ -95,6 +125,7 @@ impl Sessions {
             // An agent's write-ahead log only buffers what it has not sent yet: nothing to keep.
             node_local: site.storage.node_local && !agent,
             local_dir: site.storage.local_dir.as_deref(),
+            vmalert: None,
         }
     }
 }

@@ -33,7 +33,9 @@ pub struct CreateSession {
     #[serde(default)]
     pub scrape_benchmon: bool,
     /// Alert and recording rules (Prometheus rule groups, YAML text or JSON), checked with
-    /// `promtool check rules` before the session is created; loaded by its Prometheus.
+    /// `promtool check rules` before the session is created; loaded by its Prometheus. With
+    /// `store: "victoriametrics"` vmalert evaluates them in the store's job (also checked with
+    /// `vmalert -dryRun`); a store benchmon does not run takes none (422).
     #[serde(default)]
     pub rules: Option<crate::prometheus::rules::RulesSpec>,
     /// Where samples are stored (site default `topology.store`, else `prometheus`).

@@ -2,7 +2,7 @@
 //! up as a diff in review. Regenerate with `BENCHMON_UPDATE_GOLDEN=1 cargo test --test api golden`.
 
 use benchmon::launcher::JobResources;
-use benchmon::launcher::{render_job_script, ScriptInputs, ServerFlavor};
+use benchmon::launcher::{render_job_script, ScriptInputs, ServerFlavor, VmalertInputs};
 use benchmon::paths::SessionPaths;
 use benchmon::prometheus::{render_prometheus_config, RenderContext};
 use benchmon::session::Session;
@@ -72,6 +72,7 @@ fn job_script(resources: &JobResources) -> String {
             enable_lifecycle: true,
             node_local: true,
             local_dir: None,
+            vmalert: None,
         },
     )
     .unwrap()
@@ -220,6 +221,19 @@ fn the_scraper_config_and_the_sharded_job_scripts_match_their_golden_files() {
                 enable_lifecycle: true,
                 node_local: flavor == ServerFlavor::VictoriaMetrics,
                 local_dir: None,
+                // The store job runs vmalert on the site's packs and the session's rules.
+                vmalert: (flavor == ServerFlavor::VictoriaMetrics).then(|| VmalertInputs {
+                    command: vec!["vmalert".to_owned()],
+                    rule_files: vec![
+                        "/etc/benchmon/rules/node.yml".to_owned(),
+                        paths.rules().to_string_lossy().into_owned(),
+                    ],
+                    evaluation_interval: s.scrape_interval.clone(),
+                    external_labels: vec![
+                        "session=benchmark-01".to_owned(),
+                        "run_id=benchmark-01".to_owned(),
+                    ],
+                }),
             },
         )
         .unwrap();

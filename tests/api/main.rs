@@ -29,5 +29,6 @@ mod targets;
 mod topology;
 mod validation;
 mod vm_export;
+mod vm_rules;
 mod web_view;
 mod windows;

@@ -48,16 +48,16 @@ owns_listener() {
     return 1
 }
 
-# Waits until Prometheus listens on $port (status 0) or has exited (status 1). Someone else
-# listening there does not count: that is a lost race, and our Prometheus is about to exit.
+# Waits until process $1 (Prometheus) listens on port $2 (status 0) or has exited (status 1).
+# Someone else listening there does not count: that is a lost race, and ours is about to exit.
 await_listener() {
     local unreadable=0
-    while kill -0 "$prom_pid" 2>/dev/null; do
-        if owns_listener "$prom_pid" "$port"; then return 0; fi
+    while kill -0 "$1" 2>/dev/null; do
+        if owns_listener "$1" "$2"; then return 0; fi
         # A process whose file descriptors we may not read (one with file capabilities is not
         # dumpable): the port answering for 2 s while it lives is all there is to go on (one
         # that lost the race is gone within milliseconds).
-        if [ -e "/proc/$prom_pid/fd" ] && [ ! -r "/proc/$prom_pid/fd" ] && listening "$port"; then
+        if [ -e "/proc/$1/fd" ] && [ ! -r "/proc/$1/fd" ] && listening "$2"; then
             unreadable=$((unreadable + 1))
         else
             unreadable=0
@@ -101,9 +101,11 @@ publish() {
 stopping=0
 interrupted=0
 prom_pid=
+vmalert_pid=
 stop_prometheus() {
     stopping=1
     interrupted=1
+    if [ -n "$vmalert_pid" ]; then kill -TERM "$vmalert_pid" 2>/dev/null || true; fi
     if [ -n "$prom_pid" ]; then kill -TERM "$prom_pid" 2>/dev/null || true; fi
 }
 trap stop_prometheus TERM INT
@@ -142,7 +144,7 @@ for attempt in $(seq 1 "$attempts"); do
         --web.enable-remote-write-receiver \
         --web.listen-address="0.0.0.0:$port" &
     prom_pid=$!
-    if await_listener; then
+    if await_listener "$prom_pid" "$port"; then
         publish endpoint 'port=%s\nnode=%s\njob=%s\n' "$port" "$node" "${SLURM_JOB_ID:-local-$$}"
         break
     fi

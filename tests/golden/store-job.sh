@@ -48,16 +48,16 @@ owns_listener() {
     return 1
 }
 
-# Waits until Prometheus listens on $port (status 0) or has exited (status 1). Someone else
-# listening there does not count: that is a lost race, and our Prometheus is about to exit.
+# Waits until process $1 (Prometheus) listens on port $2 (status 0) or has exited (status 1).
+# Someone else listening there does not count: that is a lost race, and ours is about to exit.
 await_listener() {
     local unreadable=0
-    while kill -0 "$prom_pid" 2>/dev/null; do
-        if owns_listener "$prom_pid" "$port"; then return 0; fi
+    while kill -0 "$1" 2>/dev/null; do
+        if owns_listener "$1" "$2"; then return 0; fi
         # A process whose file descriptors we may not read (one with file capabilities is not
         # dumpable): the port answering for 2 s while it lives is all there is to go on (one
         # that lost the race is gone within milliseconds).
-        if [ -e "/proc/$prom_pid/fd" ] && [ ! -r "/proc/$prom_pid/fd" ] && listening "$port"; then
+        if [ -e "/proc/$1/fd" ] && [ ! -r "/proc/$1/fd" ] && listening "$2"; then
             unreadable=$((unreadable + 1))
         else
             unreadable=0
@@ -101,12 +101,52 @@ publish() {
 stopping=0
 interrupted=0
 prom_pid=
+vmalert_pid=
 stop_prometheus() {
     stopping=1
     interrupted=1
+    if [ -n "$vmalert_pid" ]; then kill -TERM "$vmalert_pid" 2>/dev/null || true; fi
     if [ -n "$prom_pid" ]; then kill -TERM "$prom_pid" 2>/dev/null || true; fi
 }
 trap stop_prometheus TERM INT
+
+# vmalert evaluates the session's rules (and the site's rule packs) against this store: it
+# reads through the query API, writes ALERTS, ALERTS_FOR_STATE and recorded series back with
+# the session's labels, and restores alert state from the store after a restart. It has no
+# notifier: collections read the alerts from the store. Its port is published with the
+# store's, for `PUT …/rules` to ask it to reload.
+rules_port=
+start_vmalert() {
+    local attempt output_before
+    printf 'static_configs: []\n' > "$runtime_dir/vmalert-notifier.yml"
+    for attempt in 1 2 3 4 5; do
+        if [ "$stopping" = 1 ]; then return 1; fi
+        rules_port=$(pick_port) || return 1
+        output_before=$(stat -c %s "$job_output" 2>/dev/null || echo 0)
+        echo "benchmon: starting vmalert on $node:$rules_port (attempt $attempt of 5)"
+        'vmalert' \
+            -rule='/etc/benchmon/rules/node.yml' \
+            -rule='/shared/benchmon state/sessions/benchmark-01/rules.yml' \
+            -datasource.url="http://127.0.0.1:$port" \
+            -remoteWrite.url="http://127.0.0.1:$port" \
+            -remoteRead.url="http://127.0.0.1:$port" \
+            -remoteWrite.flushInterval=1s \
+            -evaluationInterval=15000ms \
+            -external.label='session=benchmark-01' \
+            -external.label='run_id=benchmark-01' \
+            -disableAlertgroupLabel \
+            -notifier.config="$runtime_dir/vmalert-notifier.yml" \
+            -httpListenAddr="0.0.0.0:$rules_port" &
+        vmalert_pid=$!
+        if await_listener "$vmalert_pid" "$rules_port"; then return 0; fi
+        wait "$vmalert_pid"
+        vmalert_pid=
+        if ! grep -q "address already in use" < <(tail -c +$((output_before + 1)) "$job_output" 2>/dev/null); then
+            return 1
+        fi
+    done
+    return 1
+}
 
 mkdir -p "$runtime_dir"
 cd "$session_dir"
@@ -167,8 +207,15 @@ for attempt in $(seq 1 "$attempts"); do
         -search.latencyOffset=0s \
         -httpListenAddr="0.0.0.0:$port" &
     prom_pid=$!
-    if await_listener; then
-        publish endpoint 'port=%s\nnode=%s\njob=%s\n' "$port" "$node" "${SLURM_JOB_ID:-local-$$}"
+    if await_listener "$prom_pid" "$port"; then
+        if ! start_vmalert; then
+            kill -TERM "$prom_pid" 2>/dev/null
+            while kill -0 "$prom_pid" 2>/dev/null; do wait "$prom_pid"; done
+            # Last: the job's last output line is the failure reason benchmon reports.
+            echo "benchmon: vmalert did not start on $node; the session's rules would not be evaluated, so the store stopped" >&2
+            exit 1
+        fi
+        publish endpoint 'port=%s\nnode=%s\njob=%s\nrules_port=%s\n' "$port" "$node" "${SLURM_JOB_ID:-local-$$}" "$rules_port"
         break
     fi
     wait "$prom_pid"
@@ -177,6 +224,28 @@ for attempt in $(seq 1 "$attempts"); do
         ! grep -q "bind: address already in use" < <(tail -c +$((output_before + 1)) "$job_output" 2>/dev/null); then
         exit "$status"
     fi
+done
+
+# The store and vmalert end together. vmalert ending on its own stops the store and fails the
+# job, saying so: a session whose rules are no longer evaluated must not look healthy.
+while [ "$stopping" = 0 ]; do
+    wait -n -p ended "$prom_pid" "$vmalert_pid"
+    rc=$?
+    # No pid (`wait` unsets the variable first): a trapped signal interrupted the wait, and
+    # the stop is under way.
+    ended=${ended:-}
+    if [ -z "$ended" ]; then continue; fi
+    if [ "$ended" = "$vmalert_pid" ]; then
+        vmalert_pid=
+        kill -TERM "$prom_pid" 2>/dev/null
+        while kill -0 "$prom_pid" 2>/dev/null; do wait "$prom_pid"; done
+        echo "benchmon: vmalert exited with status $rc on $node; the session's rules are no longer evaluated, so the store stopped" >&2
+        exit 1
+    fi
+    # The store ended: vmalert has nothing left to evaluate against.
+    kill -TERM "$vmalert_pid" 2>/dev/null
+    while kill -0 "$vmalert_pid" 2>/dev/null; do wait "$vmalert_pid"; done
+    exit "$rc"
 done
 
 # Prometheus's exit status is the job's. `wait` returns early (status > 128) when a trapped
@@ -191,4 +260,6 @@ while :; do
     status=$rc
     if [ "$interrupted" = 0 ]; then break; fi
 done
+# vmalert was asked to stop with the store; its last results may still be on their way.
+while [ -n "$vmalert_pid" ] && kill -0 "$vmalert_pid" 2>/dev/null; do wait "$vmalert_pid"; done
 exit "$status"

@@ -243,10 +243,24 @@ impl From<crate::session::RulesError> for ApiError {
                 e.to_string(),
             )
             .with_field("rules"),
+            E::VmalertInvalid(_) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-rules",
+                "vmalert refused the rules",
+                e.to_string(),
+            )
+            .with_field("rules"),
+            E::NotEvaluated(_) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "rules-not-evaluated",
+                "The session's store cannot evaluate rules",
+                e.to_string(),
+            )
+            .with_field("rules"),
             E::Reload(_) => ApiError::new(
                 StatusCode::BAD_GATEWAY,
                 "reload-failed",
-                "Prometheus did not reload its rules",
+                "Prometheus (or vmalert) did not reload its rules",
                 e.to_string(),
             )
             .with_field("rules"),
