@@ -7,7 +7,7 @@
 #
 # 1. Ingest steps. For every scraper count in SCRAPERS (default "1 3"; "prom" adds the default
 #    single Prometheus as a reference) and every load in STEPS (TARGETSxSERIES, default
-#    "50x1000 100x1000 200x1000 400x1000"), scraped every INTERVAL s (default 1): a session,
+#    "25x1000 50x1000 100x1000 200x1000 400x1000"), scraped every INTERVAL s (default 1): a session,
 #    every target up in the store, SETTLE s (default 20), then MEASURE s (default 30) between
 #    two readings of the jobs' own /metrics:
 #      offered    — targets × (series + the 5 series Prometheus adds per target) / interval;
@@ -47,7 +47,7 @@
 set -euo pipefail
 shopt -s inherit_errexit
 
-STEPS=${STEPS:-50x1000 100x1000 200x1000 400x1000}
+STEPS=${STEPS:-25x1000 50x1000 100x1000 200x1000 400x1000}
 SCRAPERS=${SCRAPERS:-1 3}
 INTERVAL=${INTERVAL:-1}
 SETTLE=${SETTLE:-20}
@@ -79,6 +79,7 @@ server_pid=$!; PIDS+=("$server_pid")
 for _ in $(seq 100); do curl -sf "$BENCHMON_URL/health" >/dev/null && break; sleep 0.1; done
 curl -sf "$BENCHMON_URL/health" >/dev/null || { echo "benchmon serve did not start:" >&2; cat "$work/server.log" >&2; exit 1; }
 clk=$(getconf CLK_TCK)
+began=$(date +%s)
 SESSIONS=()
 
 # Sessions still live when the script ends are deleted (their jobs cancelled) before the
@@ -102,7 +103,7 @@ stop_exporters() { kill "$exporter_pid" 2>/dev/null || true; wait "$exporter_pid
 
 view() { curl -sf "$BENCHMON_URL/api/v1/sessions/$1"; }
 
-# new_session ID STORE SCRAPERS INTERVAL_S: created, every exporter target registered (one
+# new_session ID STORE SCRAPERS INTERVAL_S (run in $(…): the caller adds ID to SESSIONS): created, every exporter target registered (one
 # client each), started and running; prints the store's URL.
 new_session() {
   local id=$1 store=$2 scrapers=$3 interval=$4 body
@@ -110,7 +111,6 @@ new_session() {
 if sys.argv[2]!="prometheus": b["scrapers"]=int(sys.argv[4])
 print(json.dumps(b))' "$id" "$store" "$interval" "$scrapers")
   curl -sf -o /dev/null -H 'Content-Type: application/json' -X POST "$BENCHMON_URL/api/v1/sessions" -d "$body"
-  SESSIONS+=("$id")
   local i=0 address
   while read -r address; do
     [ "$address" = ready ] && continue
@@ -194,10 +194,13 @@ measure_step() {
   local mode=$1 n=$2 per=$3 id store a b
   id="ingest-$mode-$n-$per-$$"
   start_exporters "$n" "$per"
+  SESSIONS+=("$id")
   if [ "$mode" = prom ]; then store=$(new_session "$id" prometheus 0 "$INTERVAL")
   else store=$(new_session "$id" victoriametrics "$mode" "$INTERVAL"); fi
   await_up "$store" "$id" "$n"
   sleep "$SETTLE"
+  # The previous step's session is gone before anything is measured.
+  [ -n "$deleting" ] && { wait "$deleting" || true; deleting=; }
   a=$work/snap-$id-0; b=$work/snap-$id-1
   snapshot "$a" "$store" "$id"
   sleep "$MEASURE"
@@ -221,10 +224,12 @@ measure_step() {
   machine=$(awk -v b="$(cat "$b/machine")" -v a="$(cat "$a/machine")" -v t="$clk" 'BEGIN { print (b - a) / t }')
   ours=$(paste "$a/ours" "$b/ours" | awk '{ print ($3 - $1) + ($4 - $2) }')
   echo "$mode $n $per $series $dt $rows $cpu_store $cpu_scrapers $p99 $lag $rss_store $rss_scrapers $machine $ours $disk $stored" >>"$work/steps"
-  "$bin" session delete "$id" >/dev/null
-  SESSIONS=("${SESSIONS[@]/$id}")
   stop_exporters
+  # Deleted (stopped, the store's data copied back, removed) while the next step starts.
+  "$bin" session delete "$id" >/dev/null &
+  deleting=$!
 }
+deleting=
 
 # within: whether a line of $work/steps (on stdin) was within the interval: p99 ≤ 1.1 ×
 # INTERVAL and the store ingested ≥ 90 % of the offered samples.
@@ -241,6 +246,7 @@ for mode in $SCRAPERS; do
     [ "$(tail -n1 "$work/steps" | within)" = yes ] || break
   done
 done
+[ -n "$deleting" ] && wait "$deleting"
 
 printf '\n## 1. Ingest (interval %s s, partition %s, settle %s s, measured over %s s)\n\n' "$INTERVAL" "$PARTITION" "$SETTLE" "$MEASURE"
 printf '| scrapers | targets × series | offered samples/s | ingested samples/s | p99 interval s | remote-write lag s | scrapers µs CPU/sample | store µs CPU/sample | rest of machine, cores | within |\n'
@@ -275,13 +281,19 @@ awk '{ if ($1 == m && $4 > s) printf "  %s, %d → %d series: store +%.0f B/seri
          ($1 == "prom" ? "" : sprintf(", scrapers +%.0f B/series", ($12 - q) / ($4 - s)))
        m = $1; s = $4; r = $11; q = $12 }' "$work/steps" | sed '1s/^/\nMarginal RSS:\n/'
 
-[ "$COLLECT" = 0 ] && exit 0
+# Per sample added from one step to the next: the processes' idle CPU drops out.
+awk '{ if ($1 == m && $6 / $5 > r) printf "  %s, %.0f → %.0f samples/s: store %.2f µs/sample%s\n", ($1 == "prom" ? "Prometheus" : $1 " scraper(s)"), r, $6 / $5,
+         ($7 / $5 - c) / ($6 / $5 - r) * 1e6, ($1 == "prom" ? "" : sprintf(", scrapers %.2f µs/sample", ($8 / $5 - q) / ($6 / $5 - r) * 1e6))
+       m = $1; r = $6 / $5; c = $7 / $5; q = $8 / $5 }' "$work/steps" | sed '1s/^/\nMarginal CPU:\n/'
+
+if [ "$COLLECT" = 0 ]; then printf '\n%d s in all.\n' $(( $(date +%s) - began )); exit 0; fi
 
 # 3. Both topologies over the same exporters and window.
 n=${COLLECT%x*}; per=${COLLECT#*x}
 echo "collection: $n targets × $per series every ${COLLECT_INTERVAL}s, a prometheus and a victoriametrics session…" >&2
 start_exporters "$n" "$per"
 prom_id="collect-prom-$$"; vm_id="collect-vm-$$"
+SESSIONS+=("$prom_id" "$vm_id")
 prom_url=$(new_session "$prom_id" prometheus 0 "$COLLECT_INTERVAL")
 vm_url=$(new_session "$vm_id" victoriametrics "$COLLECT_SCRAPERS" "$COLLECT_INTERVAL")
 await_up "$prom_url" "$prom_id" "$n"
@@ -315,8 +327,6 @@ awk -v p="$prom_id" -v sp="$series_prom" -v sv="$series_vm" -v k="$COLLECT_SCRAP
   printf "| %s | %d | %d | %d | %.2f | %.2f | %.1f |\n", ($1 == p ? "Prometheus" : "VictoriaMetrics, " k " scrapers"), $2, ($1 == p ? sp : sv), $4, $3, $5 / $4, $6 / 1048576
 }' "$work/collects"
 printf '\n(Prometheus series exclude its self-scrape, which its bundle also holds.)\n'
-for id in "$prom_id" "$vm_id"; do
-  "$bin" session delete "$id" >/dev/null
-  SESSIONS=("${SESSIONS[@]/$id}")
-done
+for id in "$prom_id" "$vm_id"; do "$bin" session delete "$id" >/dev/null; done
 stop_exporters
+printf '\n%d s in all.\n' $(( $(date +%s) - began ))
