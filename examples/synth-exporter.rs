@@ -45,7 +45,11 @@ fn parse_args() -> Result<(IpAddr, usize, usize), String> {
             "--listen" => listen = value.parse().map_err(|e| format!("--listen: {e}"))?,
             "--targets" => targets = value.parse().map_err(|e| format!("--targets: {e}"))?,
             "--series" => series = value.parse().map_err(|e| format!("--series: {e}"))?,
-            _ => return Err(format!("unknown flag {flag} (--listen IP --targets N --series S)")),
+            _ => {
+                return Err(format!(
+                    "unknown flag {flag} (--listen IP --targets N --series S)"
+                ))
+            }
         }
     }
     if targets == 0 || series == 0 {
@@ -80,10 +84,7 @@ async fn metrics(State(target): State<Arc<Target>>) -> impl IntoResponse {
             let _ = writeln!(body, "{}.{:02}", v / 100, v % 100);
         }
     }
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        body,
-    )
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
 }
 
 #[tokio::main]
