@@ -37,8 +37,9 @@
 # Every job runs in PARTITION (default cpu); the exporters listen on EXPORTER_LISTEN (default
 # 127.0.0.1; 10.77.0.1 for partition multi, whose nodes reach the host there). The dev cluster
 # is used as it is: `slurm/dev-cluster.sh up` runs only when sinfo finds no cluster.
-# Default settings take ≈ 15–20 min on a busy 2-core machine (≈ 100 s a step, 6 min for part 3). Figures on a machine that other work shares are noisy: the
-# last column of the first table says how much CPU the rest of the machine took.
+# Default settings take ≈ 15–20 min on a busy 2-core machine (≈ 100 s a step, 6 min for
+# part 3). Figures on a machine that other work shares are noisy: the rest-of-machine column
+# of the first table says how much CPU the rest of the machine took.
 #
 # Needs prometheus, victoria-metrics, curl, python3, cargo.
 # Usage: examples/bench-ingest.sh
