@@ -14,7 +14,7 @@ pub use resources::JobResources;
 pub use script::{render_job_script, ScriptInputs, ServerFlavor, VmalertInputs};
 pub use sizing::{
     apply_sizing, default_scrapers, expected_series_per_target, scraper_sizing, size_job,
-    ExpectedTargets, JobSizing,
+    size_job_with, ExpectedTargets, JobCosts, JobSizing,
 };
 pub use slurm::SlurmLauncher;
 

@@ -2,10 +2,13 @@
 //! scrape, so a 256-node session is not submitted with one CPU and the partition's default
 //! memory.
 //!
-//! Costs measured for Prometheus 2.42 on the dev machine (README, "Sizing"): ≈ 3.6 KB of RSS
-//! per active series and ≈ 2 µs of CPU per ingested sample. The job gets twice each — head
-//! compaction, WAL replay after a restart and the collection's own queries run on top of
-//! ingestion — plus a fixed base for Prometheus itself.
+//! Costs measured on the dev machine (README, "Sizing"), per kind of job: Prometheus 2.42 ≈
+//! 3.6 KB of RSS per active series and ≈ 2 µs of CPU per ingested sample; a Prometheus agent
+//! (a sharded session's scraper) the same memory but ≈ 3 µs per sample (it also encodes and
+//! sends every sample); VictoriaMetrics (the store) ≈ 1.5 KB per series and ≈ 3 µs per sample
+//! (`examples/bench-ingest.sh`, marginal costs between load steps). A job gets twice each —
+//! compaction or merges, WAL replay after a restart and the collection's own queries run on
+//! top of ingestion — plus a fixed base for the process itself.
 
 use crate::domain::{CpuCount, MemMb, SlurmOptions};
 use serde::{Deserialize, Serialize};
@@ -22,11 +25,34 @@ pub fn expected_series_per_target(exporter: &str) -> u64 {
     }
 }
 
-/// RSS per active series, bytes (measured 3.6 KB, doubled).
-const BYTES_PER_SERIES: u64 = 7_200;
-/// CPU per ingested sample, nanoseconds (measured 2 µs, doubled).
-const NS_PER_SAMPLE: f64 = 4_000.0;
-/// Prometheus's own memory before any series, MiB.
+/// What one kind of job costs per active series and per ingested sample, doubled.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct JobCosts {
+    /// RSS per active series, bytes.
+    pub bytes_per_series: u64,
+    /// CPU per ingested sample, nanoseconds.
+    pub ns_per_sample: f64,
+}
+
+impl JobCosts {
+    /// A session's single Prometheus (measured 3.6 KB, 2 µs).
+    pub const PROMETHEUS: JobCosts = JobCosts {
+        bytes_per_series: 7_200,
+        ns_per_sample: 4_000.0,
+    };
+    /// A scraper of a sharded session: Prometheus in agent mode (measured 3.6 KB, 3 µs).
+    pub const AGENT: JobCosts = JobCosts {
+        bytes_per_series: 7_200,
+        ns_per_sample: 6_000.0,
+    };
+    /// The store of a `victoriametrics` session (measured 1.5 KB, 3 µs).
+    pub const VICTORIAMETRICS: JobCosts = JobCosts {
+        bytes_per_series: 3_000,
+        ns_per_sample: 6_000.0,
+    };
+}
+
+/// A job's own memory before any series, MiB.
 const BASE_MB: u64 = 512;
 
 /// What a session's job was sized for; kept in the session record and shown in its view.
@@ -78,13 +104,25 @@ impl ExpectedTargets {
     }
 }
 
-/// Sizes a job for `targets` scraped every `scrape_interval_s` seconds.
+/// Sizes a single Prometheus for `targets` scraped every `scrape_interval_s` seconds.
 pub fn size_job(targets: &ExpectedTargets, scrape_interval_s: f64) -> JobSizing {
+    size_job_with(targets, scrape_interval_s, JobCosts::PROMETHEUS)
+}
+
+/// Sizes a job of the kind `costs` describes for `targets` every `scrape_interval_s` seconds.
+pub fn size_job_with(
+    targets: &ExpectedTargets,
+    scrape_interval_s: f64,
+    costs: JobCosts,
+) -> JobSizing {
     let series = targets.series();
     let samples_per_second = series as f64 / scrape_interval_s.max(0.001);
-    let cpus = (samples_per_second * NS_PER_SAMPLE / 1e9).ceil() as u64;
+    let cpus = (samples_per_second * costs.ns_per_sample / 1e9).ceil() as u64;
     let cpus = cpus.clamp(1, u64::from(CpuCount::MAX)) as u16;
-    let mem = BASE_MB + series.saturating_mul(BYTES_PER_SERIES).div_ceil(1 << 20);
+    let mem = BASE_MB
+        + series
+            .saturating_mul(costs.bytes_per_series)
+            .div_ceil(1 << 20);
     // Whole 256 MiB steps: a request that moves with every registration is noise in squeue.
     let mem = mem.div_ceil(256) * 256;
     JobSizing {
@@ -110,10 +148,11 @@ pub fn apply_sizing(options: SlurmOptions, sizing: &JobSizing) -> SlurmOptions {
     }
 }
 
-/// Scrapers of a sharded session when none were asked for: one per CPU a single Prometheus
-/// would need for the whole session (each agent then ingests what one CPU handles), 1 to 64.
+/// Scrapers of a sharded session when none were asked for: one per CPU of agent work for the
+/// whole session (one per ≈ 167 k samples/s), 1 to 64.
 pub fn default_scrapers(sizing: &JobSizing) -> u16 {
-    sizing.cpus_per_task.clamp(1, 64)
+    let cpus = (sizing.samples_per_second * JobCosts::AGENT.ns_per_sample / 1e9).ceil();
+    (cpus as u64).clamp(1, 64) as u16
 }
 
 /// One scraper's job, sized for its `1/scrapers` share of the session's series.
@@ -130,7 +169,7 @@ pub fn scraper_sizing(sizing: &JobSizing, scrapers: u16) -> JobSizing {
         r if r > 0.0 => sizing.expected_series as f64 / r,
         _ => 15.0,
     };
-    size_job(&share, interval_s)
+    size_job_with(&share, interval_s, JobCosts::AGENT)
 }
 
 #[cfg(test)]
@@ -162,16 +201,28 @@ mod tests {
     }
 
     #[test]
-    fn scrapers_default_to_one_per_cpu_of_work_and_share_the_series() {
+    fn scrapers_default_to_one_per_cpu_of_agent_work_and_share_the_series() {
         let mut t = nodes(1000);
         t.0.insert("dcgm".into(), 1000);
         let s = size_job(&t, 1.0);
-        assert_eq!(default_scrapers(&s), 6);
+        // 1.33 M samples/s × 6 µs = 7.98 → 8 scrapers.
+        assert_eq!(default_scrapers(&s), 8);
         assert_eq!(default_scrapers(&size_job(&nodes(10), 15.0)), 1);
-        // 1.33 M series over 6 scrapers: 221,667 each (rounded up to 500s) → 1 CPU, 2,048 MiB.
-        let one = scraper_sizing(&s, 6);
-        assert_eq!(one.expected_series, 222_000);
-        assert_eq!((one.cpus_per_task, one.mem_mb), (1, 2048));
+        // 1.33 M series over 8 scrapers: 166,250 each (rounded up to 500s) → 166,500 series,
+        // 166,500 samples/s × 6 µs = 1 CPU; 512 + 1,144 MiB → 1,792 MiB.
+        let one = scraper_sizing(&s, 8);
+        assert_eq!(one.expected_series, 166_500);
+        assert_eq!((one.cpus_per_task, one.mem_mb), (1, 1792));
+    }
+
+    #[test]
+    fn a_victoriametrics_store_is_sized_by_its_own_costs() {
+        let mut t = nodes(1000);
+        t.0.insert("dcgm".into(), 1000);
+        let s = size_job_with(&t, 1.0, JobCosts::VICTORIAMETRICS);
+        // 1.33 M samples/s × 6 µs = 7.98 → 8 CPUs; 512 + 3,806 MiB → 4,352 MiB (a single
+        // Prometheus: 6 CPUs, 9,728 MiB).
+        assert_eq!((s.cpus_per_task, s.mem_mb), (8, 4352));
     }
 
     #[test]

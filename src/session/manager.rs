@@ -9,7 +9,7 @@ use crate::config::Settings;
 use crate::domain::{PromDuration, RunId, StoreSpec, Timestamp};
 use crate::launcher::LauncherKind;
 use crate::launcher::{
-    apply_sizing, size_job, ExpectedTargets, JobResources, LaunchError, Launcher,
+    apply_sizing, size_job_with, ExpectedTargets, JobCosts, JobResources, LaunchError, Launcher,
 };
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -253,7 +253,12 @@ impl Sessions {
                 action: "start",
             });
         }
-        let sizing = size_job(targets, current.scrape_interval.as_secs_f64());
+        // The main job is the session's Prometheus, or a sharded session's store.
+        let costs = match &current.store {
+            StoreSpec::VictoriaMetrics => JobCosts::VICTORIAMETRICS,
+            _ => JobCosts::PROMETHEUS,
+        };
+        let sizing = size_job_with(targets, current.scrape_interval.as_secs_f64(), costs);
         let resources = JobResources(apply_sizing(
             req.or(&self.settings.site.slurm.options),
             &sizing,

@@ -257,7 +257,7 @@ impl Sessions {
         }
     }
 
-    /// Scrapers asked for at create, else one per CPU of work its sizing found.
+    /// Scrapers asked for at create, else one per CPU of agent work its sizing found.
     fn scraper_count(&self, session: &Session) -> u16 {
         session.scrapers.map_or_else(
             || session.sizing.as_ref().map_or(1, default_scrapers),
