@@ -181,6 +181,57 @@ impl PromClient {
             .collect())
     }
 
+    /// How far each scraper of sharded session `run_id` has certainly reached, by shard index:
+    /// the oldest of its targets' newest `up` samples, among the targets heard within
+    /// `recent_ms` of its newest one (a target deregistered or gone longer does not hold it
+    /// back). A scraper spreads its targets' scrapes over the interval and remote-writes them
+    /// on several queues, so its newest `up` alone does not say that every target's samples up
+    /// to that time are in.
+    pub async fn reached_by_scraper(
+        &self,
+        run_id: &crate::domain::RunId,
+        recent_ms: i64,
+        timeout: Duration,
+    ) -> Result<std::collections::BTreeMap<u16, i64>, PromError> {
+        #[derive(Deserialize)]
+        struct Vector {
+            result: Vec<Sample>,
+        }
+        #[derive(Deserialize)]
+        struct Sample {
+            metric: std::collections::BTreeMap<String, String>,
+            value: (f64, String),
+        }
+        let selector = format!(
+            "up{{session={}}}",
+            crate::domain::yaml_quote(run_id.as_str())
+        );
+        let v: Vector = self
+            .get_api_within(
+                "/api/v1/query",
+                &[("query", format!("timestamp({selector})"))],
+                timeout,
+            )
+            .await?;
+        let mut by_scraper: std::collections::BTreeMap<u16, Vec<i64>> = Default::default();
+        for s in v.result {
+            let (Some(index), Ok(secs)) = (
+                s.metric.get("scraper").and_then(|i| i.parse().ok()),
+                s.value.1.parse::<f64>(),
+            ) else {
+                continue;
+            };
+            by_scraper
+                .entry(index)
+                .or_default()
+                .push((secs * 1000.0).round() as i64);
+        }
+        Ok(by_scraper
+            .into_iter()
+            .filter_map(|(index, times)| Some((index, reached(&times, recent_ms)?)))
+            .collect())
+    }
+
     /// The server's version from its build info; `None` when it answers without one, as
     /// VictoriaMetrics does (`{"data":{}}`), which is how a VictoriaMetrics is recognised.
     pub async fn version(&self) -> Result<Option<String>, PromError> {
@@ -190,5 +241,29 @@ impl PromClient {
         }
         let b: Build = self.get_api("/api/v1/status/buildinfo", &[]).await?;
         Ok(b.version.filter(|v| !v.is_empty()))
+    }
+}
+
+/// The oldest of `times` within `recent_ms` of the newest; `None` for no times.
+fn reached(times: &[i64], recent_ms: i64) -> Option<i64> {
+    let newest = times.iter().copied().max()?;
+    times
+        .iter()
+        .copied()
+        .filter(|&t| t >= newest - recent_ms)
+        .min()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_scraper_has_reached_its_slowest_recent_target() {
+        assert_eq!(super::reached(&[], 15_000), None);
+        assert_eq!(super::reached(&[10_000, 9_500, 9_900], 15_000), Some(9_500));
+        // A target last heard 60 s before the newest (deregistered) does not hold it back.
+        assert_eq!(
+            super::reached(&[70_000, 10_000, 69_000], 15_000),
+            Some(69_000)
+        );
     }
 }

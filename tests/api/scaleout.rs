@@ -7,7 +7,6 @@ use benchmon::session::{Session, SessionState};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Targets of each test: enough that every one of 3 shards gets some.
 const TARGETS: usize = 90;
@@ -31,20 +30,8 @@ impl SyntheticExporters {
             let listener = tokio::net::TcpListener::bind((ip, 0)).await.unwrap();
             let port = listener.local_addr().unwrap().port();
             ports.push(port);
-            tasks.push(tokio::spawn(async move {
-                while let Ok((mut conn, _)) = listener.accept().await {
-                    tokio::spawn(async move {
-                        let mut buf = [0u8; 4096];
-                        let _ = conn.read(&mut buf).await;
-                        let body = format!("synthetic_value{{port=\"{port}\"}} 1\n");
-                        let resp = format!(
-                            "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\n\
-                             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                            body.len()
-                        );
-                        let _ = conn.write_all(resp.as_bytes()).await;
-                    });
-                }
+            tasks.push(serve_exposition(listener, move || {
+                format!("synthetic_value{{port=\"{port}\"}} 1\n")
             }));
         }
         SyntheticExporters { ports, tasks }

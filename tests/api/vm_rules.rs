@@ -11,7 +11,6 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const RULES: &str = "groups:
   - name: bench
@@ -61,21 +60,8 @@ impl DrivenExporter {
         let port = listener.local_addr().unwrap().port();
         let value = Arc::new(AtomicU8::new(0));
         let shared = value.clone();
-        let task = tokio::spawn(async move {
-            while let Ok((mut conn, _)) = listener.accept().await {
-                let v = shared.load(Ordering::SeqCst);
-                tokio::spawn(async move {
-                    let mut buf = [0u8; 4096];
-                    let _ = conn.read(&mut buf).await;
-                    let body = format!("bench_driven {v}\n");
-                    let resp = format!(
-                        "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\n\
-                         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                        body.len()
-                    );
-                    let _ = conn.write_all(resp.as_bytes()).await;
-                });
-            }
+        let task = serve_exposition(listener, move || {
+            format!("bench_driven {}\n", shared.load(Ordering::SeqCst))
         });
         DrivenExporter { port, value, task }
     }

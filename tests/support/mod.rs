@@ -671,3 +671,28 @@ fn dechunk(mut rest: &[u8]) -> Vec<u8> {
         rest = &rest[eol + 2 + size + 2..];
     }
 }
+
+/// Serves `/metrics` in the text exposition format on `listener` until aborted: every request
+/// gets `body()` as it is at that moment (the stand-in exporters of the sharded tests).
+pub fn serve_exposition(
+    listener: tokio::net::TcpListener,
+    body: impl Fn() -> String + Send + Sync + 'static,
+) -> tokio::task::JoinHandle<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let body = Arc::new(body);
+    tokio::spawn(async move {
+        while let Ok((mut conn, _)) = listener.accept().await {
+            let text = body();
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = conn.read(&mut buf).await;
+                let resp = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\n\
+                     Content-Length: {}\r\nConnection: close\r\n\r\n{text}",
+                    text.len()
+                );
+                let _ = conn.write_all(resp.as_bytes()).await;
+            });
+        }
+    })
+}
