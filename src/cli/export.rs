@@ -4,7 +4,8 @@
 use crate::domain::{PromDuration, Timestamp};
 use crate::export::formats::Formats;
 use crate::export::{
-    default_queries, CollectionPlan, MarkedWindow, MetricKind, NamedQuery, RawOptions, RawSource,
+    default_queries, CollectionPlan, MarkedWindow, MetricKind, NamedQuery, RawOptions, RawSizing,
+    RawSource,
 };
 use anyhow::Context;
 use std::path::PathBuf;
@@ -167,6 +168,8 @@ pub fn plan_from_args(args: &ExportArgs) -> anyhow::Result<CollectionPlan> {
                 true => Formats::RAW_DEFAULT,
                 false => Formats::from_list(&args.formats),
             },
+            // Any selector from any Prometheus: its series are counted.
+            sizing: RawSizing::SeriesCount,
         },
         max_points: args.max_points,
         samples_parquet: args

@@ -53,6 +53,8 @@ pub(super) struct Merging {
     pub(super) raw_rows: Option<SeriesSpill>,
     /// How the query fallback was planned, for the manifest.
     pub(super) raw_plan: Option<FallbackPlan>,
+    /// The size estimate the budget checked (`None` without a budget).
+    pub(super) estimate: Option<super::budget::Estimate>,
 }
 
 impl Merging {
@@ -81,6 +83,7 @@ impl Merging {
                 None
             },
             raw_plan: None,
+            estimate: None,
             pending: Vec::new(),
             summaries: Vec::new(),
             series_rows: Vec::new(),

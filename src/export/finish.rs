@@ -68,6 +68,7 @@ pub(super) async fn finish(
     let (mut artifacts, manifest, value) = tokio::task::spawn_blocking(move || writing.write())
         .await
         .map_err(|e| CollectError::Task(e.to_string()))??;
+    super::run::phase(started, "files written");
 
     let (bundle_dir, bundle_name) = tokio::task::spawn_blocking(move || bundle.publish())
         .await
@@ -171,6 +172,7 @@ impl Writing {
             events,
         } = self;
         let mut arts = write_samples(&dir, &mut merged)?;
+        super::run::phase(started, "sample files closed");
         let windowed = windowed::window_kpis(
             &dir,
             &manifest.windows,
@@ -212,7 +214,9 @@ impl Writing {
             energy: &energy,
             context: &manifest.context,
         };
+        super::run::phase(started, "summaries written");
         let html = render(&report)?;
+        super::run::phase(started, "report rendered");
         arts.push(write_file(&dir, "report.html", html.as_bytes())?);
         let _ = std::fs::remove_dir_all(dir.join(".parts"));
         manifest.seal(&arts, started.elapsed().as_secs_f64());

@@ -65,6 +65,17 @@ pub(super) struct RawExport {
     pub(super) warnings: Vec<String>,
 }
 
+/// The collection's size estimate and the limit it was checked against.
+#[derive(Debug, Serialize)]
+pub(super) struct Budget {
+    pub(super) estimated_points: u64,
+    pub(super) estimated_raw_samples: u64,
+    pub(super) estimated_raw_series: u64,
+    pub(super) max_points: u64,
+    /// How the raw samples were estimated (`series_count`, `scrape_statistics`).
+    pub(super) raw_sizing: super::RawSizing,
+}
+
 /// One other file of the bundle.
 #[derive(Debug, Serialize)]
 pub(super) struct ManifestFile {
@@ -91,6 +102,9 @@ pub(super) struct Found {
 pub(super) struct Manifest {
     pub(super) absent_queries: Vec<String>,
     pub(super) benchmon_version: &'static str,
+    /// The size estimate checked against `collect.max_points` before anything was written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) budget: Option<Budget>,
     /// Set by [`Manifest::seal`], just before the manifest is written.
     pub(super) complete: bool,
     /// The caller's [`CollectionPlan::manifest_extra`].
@@ -149,6 +163,16 @@ impl Manifest {
         Manifest {
             absent_queries: found.absent,
             benchmon_version: env!("CARGO_PKG_VERSION"),
+            budget: plan
+                .max_points
+                .zip(m.estimate)
+                .map(|(max_points, e)| Budget {
+                    estimated_points: e.points,
+                    estimated_raw_samples: e.raw_samples,
+                    estimated_raw_series: e.raw_series,
+                    max_points,
+                    raw_sizing: e.raw_sizing,
+                }),
             complete: false,
             context: plan.manifest_extra.clone(),
             coverage: found.coverage,

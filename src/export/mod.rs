@@ -50,6 +50,7 @@
 //! and 8 M samples) is about 40 MB either way.
 
 mod budget;
+pub use budget::RawSizing;
 pub mod bundle;
 mod chart;
 mod consume;
@@ -181,6 +182,8 @@ pub enum RawSource {
 pub struct RawOptions {
     pub source: RawSource,
     pub formats: formats::Formats,
+    /// How the budget estimates the raw samples before anything is written.
+    pub sizing: RawSizing,
 }
 
 impl Default for RawOptions {
@@ -188,6 +191,7 @@ impl Default for RawOptions {
         RawOptions {
             source: RawSource::Auto,
             formats: formats::Formats::RAW_DEFAULT,
+            sizing: RawSizing::SeriesCount,
         }
     }
 }

@@ -114,13 +114,17 @@ async fn run(
         left_open,
         victoriametrics,
     } = server(http, &base).await;
+    phase(started, "server version");
     // Before anything is written: a collection over the budget leaves no trace. Without a
-    // budget nothing needs the estimate (counting costs Prometheus ≈ 0.5 s per 100 k series).
+    // budget nothing needs the estimate (counting a selector's series costs Prometheus ≈ 1 s per 100 k).
     let estimate = match plan.max_points {
-        Some(_) => budget::estimate(http, &base, &r, &plan).await?,
-        None => budget::Estimate::default(),
+        Some(_) => Some(budget::estimate(http, &base, &r, &plan).await?),
+        None => None,
     };
-    budget::check(&estimate, plan.max_points)?;
+    phase(started, "size estimate");
+    if let Some(e) = &estimate {
+        budget::check(e, plan.max_points)?;
+    }
     let bundle = TempBundle::create(&plan.bundle_parent, &plan.bundle_name)?;
     emit(
         &progress,
@@ -142,6 +146,7 @@ async fn run(
         progress: &progress,
     };
     let raw = raw_phase(raw_cx, &r, &plan, victoriametrics).await?;
+    phase(started, "raw export streaming");
     let fallback = match (&raw, plan.raw_selectors.first()) {
         (RawPhase::ViaQuery { .. }, Some(sel)) => {
             let max_chunk_ms = tuning.raw_chunk_ms.unwrap_or(r.raw_chunk_ms);
@@ -190,6 +195,7 @@ async fn run(
         json,
     )?;
     m.raw_plan = fallback;
+    m.estimate = estimate;
     m.samples_parquet = plan.samples_parquet;
     let mut streaming = None;
     match raw {
@@ -212,12 +218,14 @@ async fn run(
         return Err(e);
     }
     let _ = producer.await;
+    phase(started, "queries merged");
     if let Some(task) = streaming {
         take_raw(
             &mut m,
             join_raw(task, &plan.prometheus_url, &plan).await?,
             "remote_read",
         );
+        phase(started, "raw export joined");
     }
     let done = Finish {
         bundle,
@@ -228,6 +236,15 @@ async fn run(
         started,
     };
     finish(done, &progress).await
+}
+
+/// Logs how far into the collection a phase ended (`RUST_LOG=benchmon::export=debug`): where
+/// a collection's time goes, phase by phase.
+pub(super) fn phase(started: Instant, name: &str) {
+    tracing::debug!(
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "collection phase done: {name}"
+    );
 }
 
 /// Where the raw export stands when the query fetches are about to start.

@@ -24,6 +24,12 @@ fn push_label_string(labels: &Labels, s: &mut String) {
         }
         s.push_str(k);
         s.push_str("=\"");
+        // Most values need no escaping: copied whole, not char by char.
+        if !v.bytes().any(|b| matches!(b, b'\\' | b'"' | b'\n')) {
+            s.push_str(v);
+            s.push('"');
+            continue;
+        }
         for c in v.chars() {
             match c {
                 '\\' => s.push_str("\\\\"),

@@ -2,6 +2,7 @@
 //! Range queries for collection stream through `collect::fetch` instead.
 
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// Errors talking to Prometheus.
@@ -146,6 +147,42 @@ impl PromClient {
         Ok(d.active_targets)
     }
 
+    /// An instant query's vector (`/api/v1/query`, at `at_ms` or now): each series' labels and
+    /// value (a value Prometheus wrote as text that is not a number is left out).
+    pub async fn instant_vector(
+        &self,
+        query: &str,
+        at_ms: Option<i64>,
+        timeout: Duration,
+    ) -> Result<Vec<InstantSample>, PromError> {
+        #[derive(Deserialize)]
+        struct Vector {
+            result: Vec<Sample>,
+        }
+        #[derive(Deserialize)]
+        struct Sample {
+            metric: BTreeMap<String, String>,
+            value: (f64, String),
+        }
+        let mut form = vec![("query", query.to_owned())];
+        if let Some(ms) = at_ms {
+            form.push((
+                "time",
+                format!("{}.{:03}", ms.div_euclid(1000), ms.rem_euclid(1000)),
+            ));
+        }
+        let v: Vector = self.get_api_within("/api/v1/query", &form, timeout).await?;
+        Ok(v.result
+            .into_iter()
+            .filter_map(|s| {
+                Some(InstantSample {
+                    value: s.value.1.parse().ok()?,
+                    metric: s.metric,
+                })
+            })
+            .collect())
+    }
+
     /// The time (ms) of the newest `up` sample each scraper of sharded session `run_id` has in
     /// this store, by shard index (`max by (scraper) (timestamp(up{session=…}))`). A scraper
     /// the store has nothing recent of (past its lookback) is absent.
@@ -153,31 +190,11 @@ impl PromClient {
         &self,
         run_id: &crate::domain::RunId,
         timeout: Duration,
-    ) -> Result<std::collections::BTreeMap<u16, i64>, PromError> {
-        #[derive(Deserialize)]
-        struct Vector {
-            result: Vec<Sample>,
-        }
-        #[derive(Deserialize)]
-        struct Sample {
-            metric: std::collections::BTreeMap<String, String>,
-            value: (f64, String),
-        }
-        let selector = format!(
-            "up{{session={}}}",
-            crate::domain::yaml_quote(run_id.as_str())
-        );
-        let query = format!("max by (scraper) (timestamp({selector}))");
-        let v: Vector = self
-            .get_api_within("/api/v1/query", &[("query", query)], timeout)
-            .await?;
-        Ok(v.result
-            .into_iter()
-            .filter_map(|s| {
-                let index = s.metric.get("scraper")?.parse().ok()?;
-                let secs: f64 = s.value.1.parse().ok()?;
-                Some((index, (secs * 1000.0).round() as i64))
-            })
+    ) -> Result<BTreeMap<u16, i64>, PromError> {
+        let query = format!("max by (scraper) (timestamp({}))", up_of(run_id));
+        let v = self.instant_vector(&query, None, timeout).await?;
+        Ok(v.iter()
+            .filter_map(|s| Some((s.scraper()?, s.millis())))
             .collect())
     }
 
@@ -192,39 +209,14 @@ impl PromClient {
         run_id: &crate::domain::RunId,
         recent_ms: i64,
         timeout: Duration,
-    ) -> Result<std::collections::BTreeMap<u16, i64>, PromError> {
-        #[derive(Deserialize)]
-        struct Vector {
-            result: Vec<Sample>,
-        }
-        #[derive(Deserialize)]
-        struct Sample {
-            metric: std::collections::BTreeMap<String, String>,
-            value: (f64, String),
-        }
-        let selector = format!(
-            "up{{session={}}}",
-            crate::domain::yaml_quote(run_id.as_str())
-        );
-        let v: Vector = self
-            .get_api_within(
-                "/api/v1/query",
-                &[("query", format!("timestamp({selector})"))],
-                timeout,
-            )
-            .await?;
-        let mut by_scraper: std::collections::BTreeMap<u16, Vec<i64>> = Default::default();
-        for s in v.result {
-            let (Some(index), Ok(secs)) = (
-                s.metric.get("scraper").and_then(|i| i.parse().ok()),
-                s.value.1.parse::<f64>(),
-            ) else {
-                continue;
-            };
-            by_scraper
-                .entry(index)
-                .or_default()
-                .push((secs * 1000.0).round() as i64);
+    ) -> Result<BTreeMap<u16, i64>, PromError> {
+        let query = format!("timestamp({})", up_of(run_id));
+        let v = self.instant_vector(&query, None, timeout).await?;
+        let mut by_scraper: BTreeMap<u16, Vec<i64>> = BTreeMap::new();
+        for s in &v {
+            if let Some(index) = s.scraper() {
+                by_scraper.entry(index).or_default().push(s.millis());
+            }
         }
         Ok(by_scraper
             .into_iter()
@@ -242,6 +234,33 @@ impl PromClient {
         let b: Build = self.get_api("/api/v1/status/buildinfo", &[]).await?;
         Ok(b.version.filter(|v| !v.is_empty()))
     }
+}
+
+/// One series of an instant vector.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InstantSample {
+    pub metric: BTreeMap<String, String>,
+    pub value: f64,
+}
+
+impl InstantSample {
+    /// Its `scraper` label (a sharded session's shard index), if a number.
+    fn scraper(&self) -> Option<u16> {
+        self.metric.get("scraper")?.parse().ok()
+    }
+
+    /// Its value as milliseconds, for a `timestamp()` in seconds.
+    fn millis(&self) -> i64 {
+        (self.value * 1000.0).round() as i64
+    }
+}
+
+/// `up{session="…"}` of a session.
+fn up_of(run_id: &crate::domain::RunId) -> String {
+    format!(
+        "up{{session={}}}",
+        crate::domain::yaml_quote(run_id.as_str())
+    )
 }
 
 /// The oldest of `times` within `recent_ms` of the newest; `None` for no times.

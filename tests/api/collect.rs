@@ -106,6 +106,33 @@ async fn a_named_window_of_a_real_session_becomes_a_complete_bundle() {
     );
     assert!(manifest["context"]["session"]["slurm_job_id"].is_string());
 
+    // The budget sized the raw samples from the scrapes' own statistics, without counting
+    // every series: the estimate is what the raw export then wrote (stale markers of series
+    // that vanished in the window are the only samples no scrape statistic counts).
+    let budget = &manifest["budget"];
+    assert_eq!(budget["raw_sizing"], "scrape_statistics", "{budget}");
+    let (estimated, written) = (
+        budget["estimated_raw_samples"].as_u64().unwrap(),
+        out["raw_samples"].as_u64().unwrap(),
+    );
+    assert!(written > 1000, "{out}");
+    assert!(
+        estimated.abs_diff(written) * 100 <= written,
+        "estimate {estimated} vs {written} raw samples written"
+    );
+    // Series: the most one scrape of each target had (a series that replaced another within
+    // the window is not in it).
+    let series = out["raw_series"].as_u64().unwrap();
+    assert!(
+        budget["estimated_raw_series"]
+            .as_u64()
+            .unwrap()
+            .abs_diff(series)
+            * 100
+            <= series,
+        "{budget} {out}"
+    );
+
     // Node exporter profile queries returned data; coverage of the exporter is near complete.
     let cpu = out["queries"]
         .as_array()

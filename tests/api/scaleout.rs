@@ -137,6 +137,7 @@ async fn raw_by_queries(
         raw_options: RawOptions {
             source: RawSource::Query,
             formats: Formats::from_list(&[benchmon::export::formats::SampleFormat::Csv]),
+            ..RawOptions::default()
         },
         max_points: None,
         samples_parquet: false,

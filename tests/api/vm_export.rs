@@ -98,6 +98,7 @@ fn plan(base: &str, out: &Path, t0: i64, source: RawSource, name: &str) -> Colle
                 SampleFormat::Csv,
                 SampleFormat::Json,
             ]),
+            ..Default::default()
         },
         max_points: None,
         samples_parquet: false,

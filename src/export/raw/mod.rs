@@ -70,7 +70,13 @@ pub async fn export_raw(
     progress: &ProgressTx,
     mut streaming: Option<tokio::sync::oneshot::Sender<()>>,
 ) -> Result<RawOutcome, CollectError> {
+    let asked = std::time::Instant::now();
     let label_names = label_names(http, req).await?;
+    tracing::debug!(
+        elapsed_ms = asked.elapsed().as_millis() as u64,
+        "raw export: {} label names",
+        label_names.len()
+    );
     let (tx, rx) = sync_channel::<Vec<RawSeries>>(QUEUE);
     // Written batches come back to be freed by the thread that allocated them: glibc frees a
     // block into its own thread's arena, and freeing on the writer contended for that lock.
