@@ -19,7 +19,9 @@ use super::finish::{finish, Finish};
 use super::plan::{self, Resolved, Tuning, RAW};
 use super::progress::{emit, ProgressTx};
 use super::raw::{export_raw, export_vm, RawOutcome, RawRequest, RawWritten};
-use super::schedule::{plan_fetches, spawn_fetches, FetchContext, InFlight};
+use super::schedule::{
+    coverage_fetches, query_fetches, raw_fetches, spawn_fetches, Fetch, FetchContext, InFlight,
+};
 use super::{CollectError, CollectionOutcome, CollectionPlan, Progress, RawSource};
 use crate::telemetry::{OutcomeLabels, METRICS};
 use std::time::{Duration, Instant};
@@ -116,7 +118,8 @@ async fn run(
     } = server(http, &base).await;
     phase(started, "server version");
     // Before anything is written: a collection over the budget leaves no trace. Without a
-    // budget nothing needs the estimate (counting a selector's series costs Prometheus ≈ 1 s per 100 k).
+    // budget nothing needs the estimate (counting a selector's series costs Prometheus ≈ 1 s
+    // per 100 k).
     let estimate = match plan.max_points {
         Some(_) => Some(budget::estimate(http, &base, &r, &plan).await?),
         None => None,
@@ -145,36 +148,14 @@ async fn run(
         cancel: &cancel,
         progress: &progress,
     };
-    let raw = raw_phase(raw_cx, &r, &plan, victoriametrics).await?;
-    phase(started, "raw export streaming");
-    let fallback = match (&raw, plan.raw_selectors.first()) {
-        (RawPhase::ViaQuery { .. }, Some(sel)) => {
-            let max_chunk_ms = tuning.raw_chunk_ms.unwrap_or(r.raw_chunk_ms);
-            let f = fallback::plan(http, &base, sel, &r, max_chunk_ms, left_open).await?;
-            tracing::info!(
-                series = f.series,
-                groups = f.groups,
-                requests = f.requests,
-                request_samples = f.request_samples,
-                "raw samples via range-vector queries"
-            );
-            Some(f)
-        }
-        _ => None,
-    };
-    let fetches = plan_fetches(&r, &plan, tuning, left_open, fallback.as_ref());
-    emit(
-        &progress,
-        Progress::Started {
-            queries: r.queries.len(),
-            chunks: fetches.len(),
-        },
-    );
-
+    // The queries start now: Prometheus answers them while it prepares the raw stream (at
+    // 300 k series it sorts them for ≈ 1 s before the first frame). The raw fallback's
+    // requests and coverage are queued once the raw path is known.
     let (tx, mut rx) = mpsc::unbounded_channel::<InFlight>();
+    let (queue, queued) = mpsc::unbounded_channel::<Fetch>();
     let cx = FetchContext {
         http: http.clone(),
-        base,
+        base: base.clone(),
         parts: parts.clone(),
         binning: Binning {
             start_ms: r.start_ms,
@@ -182,7 +163,50 @@ async fn run(
         },
         cancel: cancel.clone(),
     };
-    let producer = spawn_fetches(fetches, cx, tuning.concurrency, tx);
+    let producer = spawn_fetches(queued, cx, tuning.concurrency, tx);
+    let mut chunks = enqueue(&queue, query_fetches(&r, tuning));
+    let known = async {
+        let raw = raw_phase(raw_cx, &r, &plan, victoriametrics).await?;
+        phase(started, "raw export streaming");
+        let fallback = match (&raw, plan.raw_selectors.first()) {
+            (RawPhase::ViaQuery { .. }, Some(sel)) => {
+                let max_chunk_ms = tuning.raw_chunk_ms.unwrap_or(r.raw_chunk_ms);
+                let f = fallback::plan(http, &base, sel, &r, max_chunk_ms, left_open).await?;
+                tracing::info!(
+                    series = f.series,
+                    groups = f.groups,
+                    requests = f.requests,
+                    request_samples = f.request_samples,
+                    "raw samples via range-vector queries"
+                );
+                Some(f)
+            }
+            _ => None,
+        };
+        Ok::<_, CollectError>((raw, fallback))
+    }
+    .await;
+    let (raw, fallback) = match known {
+        Ok(known) => known,
+        Err(e) => {
+            cancel.cancel();
+            drop(queue);
+            drain(producer, rx).await;
+            return Err(e);
+        }
+    };
+    if let Some(f) = &fallback {
+        chunks += enqueue(&queue, raw_fetches(&r, f, left_open));
+    }
+    chunks += enqueue(&queue, coverage_fetches(&r, &plan, tuning, left_open));
+    drop(queue);
+    emit(
+        &progress,
+        Progress::Started {
+            queries: r.queries.len(),
+            chunks,
+        },
+    );
 
     let json = JsonFiles {
         samples: plan.samples_json,
@@ -245,6 +269,16 @@ pub(super) fn phase(started: Instant, name: &str) {
         elapsed_ms = started.elapsed().as_millis() as u64,
         "collection phase done: {name}"
     );
+}
+
+/// Queues `fetches` for the producer; returns how many.
+fn enqueue(queue: &UnboundedSender<Fetch>, fetches: Vec<Fetch>) -> usize {
+    let n = fetches.len();
+    for f in fetches {
+        // The producer only stops taking fetches once the collection is cancelled.
+        let _ = queue.send(f);
+    }
+    n
 }
 
 /// Where the raw export stands when the query fetches are about to start.

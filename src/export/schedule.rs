@@ -17,7 +17,7 @@ use super::{CollectError, CollectionPlan, MetricKind};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
-use tokio::sync::mpsc::UnboundedSender;
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -106,15 +106,9 @@ pub(super) struct InFlight {
     pub(super) task: JoinHandle<Result<Fetched, CollectError>>,
 }
 
-/// Every fetch of the plan, in plan order: the queries' range chunks, then the raw export's
-/// (by the `fallback` plan: batch by batch, group by group) and coverage's instant chunks.
-pub(super) fn plan_fetches(
-    r: &Resolved,
-    plan: &CollectionPlan,
-    tuning: Tuning,
-    left_open: bool,
-    fallback: Option<&FallbackPlan>,
-) -> Vec<Fetch> {
+/// The query fetches: every query's chunks, in query order. They are queued first, before the
+/// raw export's path is known, so Prometheus answers them while it prepares the raw stream.
+pub(super) fn query_fetches(r: &Resolved, tuning: Tuning) -> Vec<Fetch> {
     let mut fetches = Vec::new();
     for (qi, q) in r.queries.iter().enumerate() {
         let chunks =
@@ -138,34 +132,44 @@ pub(super) fn plan_fetches(
             });
         }
     }
-    if let Some(f) = fallback {
-        fetches.extend(raw_fetches(r, f, left_open));
-    }
-    if let Some(sel) = &plan.coverage_selector {
-        let chunk_ms = tuning.raw_chunk_ms.unwrap_or(r.raw_chunk_ms).max(1000);
-        let chunks = plan::instant_chunks(r.start_ms, r.end_ms, chunk_ms, left_open);
-        let of = chunks.len();
-        for (chunk, c) in chunks.into_iter().enumerate() {
-            fetches.push(Fetch {
-                dest: Destination::Coverage,
-                name: "coverage".into(),
-                kind: None,
-                chunk,
-                of,
-                merge_after: false,
-                request: Request::Instant {
-                    promql: format!("{}[{}ms]", sel.trim(), c.range_ms),
-                    time_ms: c.time_ms,
-                },
-                raw_span: None,
-            });
-        }
-    }
     fetches
 }
 
+/// The coverage fetches: the coverage selector's instant range vectors, chunk by chunk (queued
+/// after the queries and the raw fallback's requests).
+pub(super) fn coverage_fetches(
+    r: &Resolved,
+    plan: &CollectionPlan,
+    tuning: Tuning,
+    left_open: bool,
+) -> Vec<Fetch> {
+    let Some(sel) = &plan.coverage_selector else {
+        return Vec::new();
+    };
+    let chunk_ms = tuning.raw_chunk_ms.unwrap_or(r.raw_chunk_ms).max(1000);
+    let chunks = plan::instant_chunks(r.start_ms, r.end_ms, chunk_ms, left_open);
+    let of = chunks.len();
+    chunks
+        .into_iter()
+        .enumerate()
+        .map(|(chunk, c)| Fetch {
+            dest: Destination::Coverage,
+            name: "coverage".into(),
+            kind: None,
+            chunk,
+            of,
+            merge_after: false,
+            request: Request::Instant {
+                promql: format!("{}[{}ms]", sel.trim(), c.range_ms),
+                time_ms: c.time_ms,
+            },
+            raw_span: None,
+        })
+        .collect()
+}
+
 /// The raw fallback's requests: each group's selector over its own time chunks, batch by batch.
-fn raw_fetches(r: &Resolved, f: &FallbackPlan, left_open: bool) -> Vec<Fetch> {
+pub(super) fn raw_fetches(r: &Resolved, f: &FallbackPlan, left_open: bool) -> Vec<Fetch> {
     let mut out = Vec::new();
     for batch in &f.batches {
         for g in &batch.groups {
@@ -212,17 +216,23 @@ pub(super) struct FetchContext {
     pub(super) cancel: CancellationToken,
 }
 
-/// Starts `fetches` in order, at most `concurrency` at once, and sends each to `tx` as it
-/// starts. Stops at cancellation or when the receiver is gone.
+/// Starts the fetches queued on `fetches` in order, at most `concurrency` at once, and sends
+/// each to `tx` as it starts. Ends when the queue is closed and empty, at cancellation, or when
+/// the receiver is gone.
 pub(super) fn spawn_fetches(
-    fetches: Vec<Fetch>,
+    mut fetches: UnboundedReceiver<Fetch>,
     cx: FetchContext,
     concurrency: usize,
     tx: UnboundedSender<InFlight>,
 ) -> JoinHandle<()> {
     let sem = Arc::new(tokio::sync::Semaphore::new(concurrency.max(1)));
     tokio::spawn(async move {
-        for fetch in fetches {
+        loop {
+            let fetch = tokio::select! {
+                f = fetches.recv() => f,
+                _ = cx.cancel.cancelled() => None,
+            };
+            let Some(fetch) = fetch else { break };
             let permit = tokio::select! {
                 p = sem.clone().acquire_owned() => p,
                 _ = cx.cancel.cancelled() => break,

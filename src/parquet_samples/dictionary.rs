@@ -64,18 +64,17 @@ impl PageCompressor {
     }
 }
 
-/// Writes the next column of `rg`, a string column whose value for series `s` is `pick(s)`
-/// (`None` is null: only for optional columns), with `runs` giving the rows in order.
-pub(super) fn write_dictionary_column<'s, W: Write + Send>(
+/// Writes the next column of `rg`, a string column whose values per series are `dictionary`'s
+/// (a series without one is null: only for optional columns), with `runs` giving the rows in
+/// order.
+pub(super) fn write_dictionary_column<W: Write + Send>(
     rg: &mut SerializedRowGroupWriter<'_, W>,
     descr: ColumnDescPtr,
     runs: &[Run],
-    series_count: usize,
-    pick: impl Fn(u32) -> Option<&'s [u8]>,
+    dictionary: &Dictionary<'_>,
     zstd: &mut PageCompressor,
 ) -> Result<(), SampleParquetError> {
     let optional = descr.max_def_level() > 0;
-    let dictionary = Dictionary::build(series_count, &pick);
     if !optional && dictionary.has_null {
         return Err(SampleParquetError::Parquet {
             stage: "writing a column",
@@ -100,7 +99,7 @@ pub(super) fn write_dictionary_column<'s, W: Write + Send>(
                 .write_page(CompressedPage::new(dict_page, plain.len()))
                 .map_err(pq("writing a dictionary page"))?,
         );
-        for page in data_pages(runs, &dictionary, optional) {
+        for page in data_pages(runs, dictionary, optional) {
             let rows = page.rows;
             let buf = page.bytes;
             let data_page = Page::DataPage {
@@ -167,35 +166,43 @@ impl Totals {
 }
 
 /// The distinct values of one column in one row group, and each series' index into them.
-struct Dictionary<'s> {
+pub(super) struct Dictionary<'s> {
     values: Vec<&'s [u8]>,
+    seen: FxHashMap<&'s [u8], u32>,
     /// Per series: its value's index, `None` for null.
     index_of: Vec<Option<u32>>,
+    /// Series given a value so far.
+    set: usize,
     has_null: bool,
 }
 
 impl<'s> Dictionary<'s> {
-    fn build(series_count: usize, pick: &impl Fn(u32) -> Option<&'s [u8]>) -> Self {
-        let mut values: Vec<&'s [u8]> = Vec::new();
-        let mut seen: FxHashMap<&'s [u8], u32> = FxHashMap::default();
-        let mut index_of = Vec::with_capacity(series_count);
-        let mut has_null = false;
-        for series in 0..series_count {
-            let value = u32::try_from(series).ok().and_then(&pick);
-            index_of.push(value.map(|v| {
-                *seen.entry(v).or_insert_with(|| {
-                    values.push(v);
-                    // Distinct values ≤ series in a row group ≤ u32::MAX (checked at creation).
-                    u32::try_from(values.len() - 1).unwrap_or(u32::MAX)
-                })
-            }));
-            has_null |= value.is_none();
-        }
+    /// A column of `series_count` series, all null until [`Self::set`].
+    pub(super) fn new(series_count: usize) -> Self {
         Self {
-            values,
-            index_of,
-            has_null,
+            values: Vec::new(),
+            seen: FxHashMap::default(),
+            index_of: vec![None; series_count],
+            set: 0,
+            has_null: series_count > 0,
         }
+    }
+
+    /// Series `series` has `value` in this column (given once per series).
+    pub(super) fn set(&mut self, series: u32, value: &'s [u8]) {
+        let Some(slot) = self.index_of.get_mut(series as usize) else {
+            return;
+        };
+        let values = &mut self.values;
+        let index = *self.seen.entry(value).or_insert_with(|| {
+            values.push(value);
+            // Distinct values ≤ series in a row group ≤ u32::MAX (checked at creation).
+            u32::try_from(values.len() - 1).unwrap_or(u32::MAX)
+        });
+        if slot.replace(index).is_none() {
+            self.set += 1;
+        }
+        self.has_null = self.set < self.index_of.len();
     }
 
     fn len(&self) -> u32 {
@@ -344,11 +351,28 @@ mod tests {
     }
 
     #[test]
+    fn values_are_interned_once_and_unset_series_are_null() {
+        let mut d = Dictionary::new(3);
+        assert!(d.has_null);
+        d.set(0, b"a");
+        d.set(2, b"a");
+        assert_eq!(
+            (d.len(), d.index_of.clone(), d.has_null),
+            (1, vec![Some(0), None, Some(0)], true)
+        );
+        d.set(1, b"b");
+        assert_eq!(
+            (d.len(), d.index_of.clone(), d.has_null),
+            (2, vec![Some(0), Some(1), Some(0)], false)
+        );
+        assert!(!Dictionary::new(0).has_null);
+    }
+
+    #[test]
     fn bit_width_covers_the_largest_index_and_is_never_zero() {
         let d = |n: usize| Dictionary {
             values: vec![b"x".as_slice(); n],
-            index_of: Vec::new(),
-            has_null: false,
+            ..Dictionary::new(0)
         };
         assert_eq!(d(1).bit_width(), 1);
         assert_eq!(d(2).bit_width(), 1);

@@ -52,7 +52,7 @@ mod series_table;
 mod tests;
 
 use columns::write_required;
-use dictionary::{write_dictionary_column, PageCompressor};
+use dictionary::{write_dictionary_column, Dictionary, PageCompressor};
 use parquet::schema::types::ColumnDescPtr;
 pub use schema::label_column_names;
 use schema::{properties, schema};
@@ -414,16 +414,22 @@ impl<W: Write + Send> SampleParquetWriter<W> {
             .map_err(pq("starting a row group"))?;
         write_required::<Int64Type>(&mut rg, "timestamp", &self.timestamps)?;
         write_required::<DoubleType>(&mut rg, "value", &self.values)?;
+        // Every string column's dictionary in one pass over the series' values.
         let series = &self.series;
-        let runs = &self.runs;
-        for (column, descr) in self.string_columns.iter().enumerate() {
-            let pick = |i: u32| series.value(i, column);
+        let mut dictionaries: Vec<Dictionary<'_>> = (0..self.string_columns.len())
+            .map(|_| Dictionary::new(series.len()))
+            .collect();
+        series.for_each_value(|index, column, value| {
+            if let Some(d) = dictionaries.get_mut(column) {
+                d.set(index, value);
+            }
+        });
+        for (descr, dictionary) in self.string_columns.iter().zip(&dictionaries) {
             write_dictionary_column(
                 &mut rg,
                 descr.clone(),
-                runs,
-                series.len(),
-                pick,
+                &self.runs,
+                dictionary,
                 &mut self.zstd,
             )?;
         }

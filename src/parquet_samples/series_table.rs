@@ -23,6 +23,9 @@ struct Entry {
     hash: u64,
     query: Span,
     series: Span,
+    /// Its labels: `labels[labels_from..labels_to]`.
+    labels_from: usize,
+    labels_to: usize,
     /// The next series with the same hash (a chain through the table), or [`END`].
     next: u32,
 }
@@ -30,11 +33,12 @@ struct Entry {
 pub(super) struct SeriesTable {
     arena: Vec<u8>,
     entries: Vec<Entry>,
-    /// Per label column, one slot per entry: `None` where the series lacks the label.
-    /// Column-major, as the row group is written a column at a time: a column's values are
-    /// read in order, where a row-major table read them a whole row apart (at 54 label
-    /// columns that cache miss per value was a tenth of a raw export's CPU).
-    labels: Vec<Vec<Option<Span>>>,
+    /// The labels the series have, as (label column, value), entry after entry and in
+    /// column order within one: only those a series has. A raw export has a column per label
+    /// name of the session (54 for node exporter series), a series ≈ 10 of them; a slot per
+    /// column cost a tenth of the export's CPU.
+    labels: Vec<(usize, Span)>,
+    label_columns: usize,
     /// First entry of each hash (the others follow `Entry::next`).
     by_hash: FxHashMap<u64, u32>,
 }
@@ -44,7 +48,8 @@ impl SeriesTable {
         Self {
             arena: Vec::new(),
             entries: Vec::new(),
-            labels: (0..label_columns).map(|_| Vec::new()).collect(),
+            labels: Vec::new(),
+            label_columns,
             by_hash: FxHashMap::default(),
         }
     }
@@ -56,7 +61,7 @@ impl SeriesTable {
     pub(super) fn clear(&mut self) {
         self.arena.clear();
         self.entries.clear();
-        self.labels.iter_mut().for_each(Vec::clear);
+        self.labels.clear();
         self.by_hash.clear();
     }
 
@@ -100,44 +105,57 @@ impl SeriesTable {
         // At most one entry per buffered row, and rows per group fit in u32.
         let index = u32::try_from(self.entries.len()).unwrap_or(u32::MAX);
         let (query, series) = (self.push_text(query), self.push_text(series));
-        // One slot per column, whatever `labels` holds: the columns stay aligned.
-        for column in 0..self.labels.len() {
-            let span = labels
-                .get(column)
-                .copied()
-                .flatten()
-                .map(|l| self.push_text(l));
-            self.labels[column].push(span);
+        let labels_from = self.labels.len();
+        for (column, label) in labels.iter().enumerate().take(self.label_columns) {
+            if let Some(l) = label {
+                let span = self.push_text(l);
+                self.labels.push((column, span));
+            }
         }
         let next = self.by_hash.insert(hash, index).unwrap_or(END);
         self.entries.push(Entry {
             hash,
             query,
             series,
+            labels_from,
+            labels_to: self.labels.len(),
             next,
         });
         index
     }
 
-    fn same_labels(&self, index: u32, labels: &[Option<&str>]) -> bool {
-        labels.len() == self.labels.len()
-            && self.labels.iter().zip(labels).all(|(slots, b)| {
-                slots
-                    .get(index as usize)
-                    .is_some_and(|a| a.map(|a| self.text(a)) == b.map(str::as_bytes))
-            })
+    /// The labels of entry `index`, as (label column, value).
+    fn labels_of(&self, index: u32) -> &[(usize, Span)] {
+        self.entries
+            .get(index as usize)
+            .and_then(|e| self.labels.get(e.labels_from..e.labels_to))
+            .unwrap_or_default()
     }
 
-    /// The value of string column `column` (0 `query`, 1 `series`, then the labels) for entry
-    /// `index`; `None` for a label the series lacks.
-    pub(super) fn value(&self, index: u32, column: usize) -> Option<&[u8]> {
-        let e = self.entries.get(index as usize)?;
-        match column {
-            0 => Some(self.text(e.query)),
-            1 => Some(self.text(e.series)),
-            label => {
-                let span = self.labels.get(label - 2)?.get(index as usize)?;
-                span.map(|s| self.text(s))
+    fn same_labels(&self, index: u32, labels: &[Option<&str>]) -> bool {
+        let mut have = self.labels_of(index).iter();
+        labels.len() == self.label_columns
+            && labels
+                .iter()
+                .enumerate()
+                .filter_map(|(column, l)| Some((column, (*l)?)))
+                .all(|(column, l)| {
+                    have.next()
+                        .is_some_and(|&(c, span)| c == column && self.text(span) == l.as_bytes())
+                })
+            && have.next().is_none()
+    }
+
+    /// Every value of every string column (0 `query`, 1 `series`, then the labels), as
+    /// (entry, column, value), entry after entry: nulls are not visited.
+    pub(super) fn for_each_value<'s>(&'s self, mut f: impl FnMut(u32, usize, &'s [u8])) {
+        for (index, e) in self.entries.iter().enumerate() {
+            // Entries fit in u32 (at most one per buffered row).
+            let index = u32::try_from(index).unwrap_or(u32::MAX);
+            f(index, 0, self.text(e.query));
+            f(index, 1, self.text(e.series));
+            for &(column, span) in self.labels_of(index) {
+                f(index, column + 2, self.text(span));
             }
         }
     }
@@ -146,6 +164,17 @@ impl SeriesTable {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The value of string column `column` for entry `index`, as `for_each_value` gives it.
+    fn value(t: &SeriesTable, index: u32, column: usize) -> Option<&[u8]> {
+        let mut found = None;
+        t.for_each_value(|i, c, v| {
+            if (i, c) == (index, column) {
+                assert!(found.replace(v).is_none(), "({i}, {c}) visited twice");
+            }
+        });
+        found
+    }
 
     #[test]
     fn equal_series_share_an_entry_and_colliding_keys_are_told_apart_by_their_labels() {
@@ -157,12 +186,18 @@ mod tests {
         let c = t.intern("q", "s1", &[Some("w"), None]);
         assert_ne!(c, a);
         assert_eq!(t.intern("q", "s1", &[Some("w"), None]), c);
-        assert_eq!((a, b, c, t.len()), (0, 1, 2, 3));
-        assert_eq!(t.value(b, 0), Some(b"q".as_slice()));
-        assert_eq!(t.value(b, 1), Some(b"s2".as_slice()));
-        assert_eq!(t.value(b, 3), Some(b"z".as_slice()));
-        assert_eq!(t.value(a, 3), None);
-        assert_eq!(t.value(c, 2), Some(b"w".as_slice()));
+        // The same value under another label name is another series.
+        let d = t.intern("q", "s1", &[None, Some("x")]);
+        assert_eq!(d, 3);
+        assert_eq!(value(&t, d, 2), None);
+        assert_eq!(value(&t, d, 3), Some(b"x".as_slice()));
+        assert_eq!(t.intern("q", "s1", &[None, Some("x")]), d);
+        assert_eq!((a, b, c, t.len()), (0, 1, 2, 4));
+        assert_eq!(value(&t, b, 0), Some(b"q".as_slice()));
+        assert_eq!(value(&t, b, 1), Some(b"s2".as_slice()));
+        assert_eq!(value(&t, b, 3), Some(b"z".as_slice()));
+        assert_eq!(value(&t, a, 3), None);
+        assert_eq!(value(&t, c, 2), Some(b"w".as_slice()));
         assert!(t.is(a, "q", "s1") && !t.is(a, "q", "s2"));
         t.clear();
         assert_eq!(t.len(), 0);
