@@ -15,13 +15,18 @@
 #   benchmon collect   — `benchmon collect --last WINDOW` of the session: the default a user
 #                        gets (profile queries + raw export as Parquet + coverage + report),
 #                        through benchmon serve;
-# with benchmon serve's RSS before and after the collection and its peak (VmHWM).
+# with benchmon serve's CPU during the collection (user + system, all threads), its RSS before
+# the first and after the last collection, and its peak (VmHWM). Each N measures REPEAT rounds
+# (default 3) over the same window — floor, collection, floors with its manifest — and prints
+# the medians, and the ratio's median and range. `RUST_LOG=benchmon::export=debug` has the
+# server log when each phase of a collection ended (in the work dir's server.log, with KEEP=1).
 #
 # Needs the dev cluster (slurm/dev-cluster.sh up), prometheus-node-exporter, curl, python3,
-# cargo. Usage: examples/bench-session.sh   (env: TARGETS="10 100" WINDOW=60 KEEP=1)
+# cargo. Usage: examples/bench-session.sh   (env: TARGETS="10 100" WINDOW=60 REPEAT=3 KEEP=1)
 set -euo pipefail
 
 TARGETS=${TARGETS:-10 100 500}
+REPEAT=${REPEAT:-3}
 WINDOW=${WINDOW:-60}
 PORT=${PORT:-18402}
 EXPORTER_PORT=${EXPORTER_PORT:-19100}
@@ -40,6 +45,8 @@ for _ in $(seq 100); do curl -sf "$BENCHMON_URL/health" >/dev/null && break; sle
 host=$(hostname)
 
 rss_kb() { awk -v k="$1:" '$1 == k { print $2 }' "/proc/$server_pid/status"; }
+# benchmon serve's CPU (user + system, all threads) in clock ticks.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$server_pid/stat"; }
 
 
 # The profile queries of a bundle's manifest, as query_range requests, 2 at a time; given a
@@ -66,8 +73,8 @@ print("%.3f" % (time.monotonic() - t))
 PY
 }
 
-printf '| targets | series | raw samples | curl remote read s | + profile queries s | both at once s | benchmon collect s | ratio to best floor | RSS before MB | RSS after MB | peak MB |\n'
-printf '|---|---|---|---|---|---|---|---|---|---|---|\n'
+printf '| targets | series | raw samples | curl remote read s | + profile queries s | both at once s | benchmon collect s | benchmon CPU s | ratio to best floor (range) | RSS before MB | RSS after MB | peak MB |\n'
+printf '|---|---|---|---|---|---|---|---|---|---|---|---|\n'
 for n in $TARGETS; do
   id="bench-$n-$$"
   "$bin" session create "$id" --scrape-interval 5s >/dev/null
@@ -93,21 +100,34 @@ for n in $TARGETS; do
     session =~ "$(python3 -c 'import re,sys; print(re.escape(sys.argv[1]))' "$id")"
   series=$(curl -sf "$prom/api/v1/query" --data-urlencode "query=count({session=\"$id\"})" --data-urlencode "time=$end" |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["result"][0]["value"][1])')
-  floor=$( { /usr/bin/time -f '%e' curl -sf -o /dev/null --data-binary @"$work/read.bin" \
-    -H 'Content-Type: application/x-protobuf' -H 'Content-Encoding: snappy' \
-    -H 'X-Prometheus-Remote-Read-Version: 0.1.0' "$prom/api/v1/read"; } 2>&1 | tail -n1)
+  # REPEAT rounds over the same window (floor, collection, floors with its manifest): medians.
+  rows=()
   before=$(rss_kb VmRSS)
-  t0=$(date +%s.%N)
-  out=$("$bin" collect --session "$id" --start "$start" --end "$end" --json --allow-partial)
-  t1=$(date +%s.%N)
+  for _ in $(seq "$REPEAT"); do
+    floor=$( { /usr/bin/time -f '%e' curl -sf -o /dev/null --data-binary @"$work/read.bin" \
+      -H 'Content-Type: application/x-protobuf' -H 'Content-Encoding: snappy' \
+      -H 'X-Prometheus-Remote-Read-Version: 0.1.0' "$prom/api/v1/read"; } 2>&1 | tail -n1)
+    cpu0=$(cpu_ticks); t0=$(date +%s.%N)
+    out=$("$bin" collect --session "$id" --start "$start" --end "$end" --json --allow-partial)
+    t1=$(date +%s.%N); cpu1=$(cpu_ticks)
+    raw=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["raw_samples"])' <<<"$out")
+    bundle=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["bundle_dir"])' <<<"$out")
+    qfloor=$(floor_of "$prom" "$bundle/MANIFEST.json")
+    pfloor=$(floor_of "$prom" "$bundle/MANIFEST.json" "$work/read.bin")
+    rows+=("$floor $(echo "$floor + $qfloor" | bc) $pfloor $(echo "$t1 - $t0" | bc) $(( cpu1 - cpu0 ))")
+  done
   after=$(rss_kb VmRSS); peak=$(rss_kb VmHWM)
-  raw=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["raw_samples"])' <<<"$out")
-  bundle=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["bundle_dir"])' <<<"$out")
-  qfloor=$(floor_of "$prom" "$bundle/MANIFEST.json")
-  pfloor=$(floor_of "$prom" "$bundle/MANIFEST.json" "$work/read.bin")
-  awk -v n="$n" -v s="$series" -v raw="$raw" -v f="$floor" -v q="$qfloor" -v p="$pfloor" -v b="$(echo "$t1 - $t0" | bc)" \
-    -v rb="$before" -v ra="$after" -v pk="$peak" \
-    'BEGIN { best = (p < f + q) ? p : f + q;
-      printf "| %d | %d | %d | %.2f | %.2f | %.2f | %.2f | %.1f× | %.0f | %.0f | %.0f |\n", n, s, raw, f, f + q, p, b, b/best, rb/1024, ra/1024, pk/1024 }'
+  printf '%s\n' "${rows[@]}" | awk -v n="$n" -v s="$series" -v raw="$raw" -v rb="$before" -v ra="$after" \
+    -v pk="$peak" -v hz="$(getconf CLK_TCK)" '
+    { for (c = 1; c <= 5; c++) v[c, NR] = $c; best[NR] = ($3 < $2) ? $3 : $2; ratio[NR] = $4 / best[NR] }
+    function median(c,   i, j, t, a) {
+      for (i = 1; i <= NR; i++) a[i] = (c == 6) ? ratio[i] : v[c, i]
+      for (i = 1; i <= NR; i++) for (j = i + 1; j <= NR; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
+      return (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2
+    }
+    END {
+      lo = hi = ratio[1]; for (i = 2; i <= NR; i++) { if (ratio[i] < lo) lo = ratio[i]; if (ratio[i] > hi) hi = ratio[i] }
+      printf "| %d | %d | %d | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f× (%.2f–%.2f) | %.0f | %.0f | %.0f |\n", n, s, raw,
+        median(1), median(2), median(3), median(4), median(5) / hz, median(6), lo, hi, rb/1024, ra/1024, pk/1024 }'
   "$bin" session delete "$id" >/dev/null
 done
