@@ -7,8 +7,10 @@
 //! A scraper that has sent an `up` before and then nothing for longer than [`silence_limit`]
 //! gets an open [`ScraperSilence`] naming its node and targets, and the session turns
 //! `degraded`; once its newest `up` is back within the limit of the present (an agent sends
-//! what it buffered first, so this is when it has caught up) the silence gets its `to` and the
-//! session is `running` again, unless another scraper is lost or silent. The record keeps the
+//! what it buffered, oldest first) the silence gets its `to` and the session is `running`
+//! again, unless another scraper is lost or silent. An agent can stall partway through its
+//! backlog (seen after a network cut): silent again before anything newer than the close
+//! arrived, the same silence is open again rather than a second one starting inside it. The record keeps the
 //! silences, and a collection flags the targets of every silence that overlaps its window.
 
 use super::manager::Sessions;
@@ -102,24 +104,32 @@ impl Sessions {
             };
             let Some(newest) = newest else { continue };
             hearing.newest.insert(job.job_id.clone(), newest);
-            let silent_ms = now.unix_millis() - newest;
-            match job.silences.last_mut().filter(|s| s.to.is_none()) {
-                None if silent_ms > limit_ms => {
+            match judge(
+                job.silences.last(),
+                heard,
+                newest,
+                now.unix_millis(),
+                limit_ms,
+            ) {
+                Verdict::Silent => {
                     let silence = self.silence(next, job, newest, now, limit_ms).await;
                     tracing::warn!(session = %next.run_id, scraper = job.index, job = %job.job_id, "{}", silence.reason);
                     job.silences.push(silence);
                     trim(job);
                 }
-                // Heard again: its newest `up` is newer than the silence and recent.
-                Some(open)
-                    if heard.is_some_and(|h| {
-                        h > open.from.unix_millis() && now.unix_millis() - h <= limit_ms
-                    }) =>
-                {
-                    open.to = Some(now);
+                Verdict::SilentAgain => {
+                    if let Some(last) = job.silences.last_mut() {
+                        last.to = None;
+                    }
+                    tracing::warn!(session = %next.run_id, scraper = job.index, job = %job.job_id, "scraper silent again before it caught up: its silence goes on");
+                }
+                Verdict::HeardAgain => {
+                    if let Some(open) = job.silences.last_mut() {
+                        open.to = Some(now);
+                    }
                     tracing::info!(session = %next.run_id, scraper = job.index, job = %job.job_id, "scraper heard again");
                 }
-                _ => {}
+                Verdict::Unchanged => {}
             }
         }
         next.scraper_jobs = jobs;
@@ -160,6 +170,46 @@ impl Sessions {
     }
 }
 
+/// What one answer from the store changes in a scraper's silences.
+#[derive(Debug, PartialEq, Eq)]
+enum Verdict {
+    /// Nothing heard for longer than the limit: a new silence from its newest `up`.
+    Silent,
+    /// Silent again and nothing newer heard since its last silence was closed: the agent had
+    /// sent part of its backlog (within the limit of the present, so the silence closed) and
+    /// stalled before it caught up. The same outage, so that silence is open again rather than
+    /// a second one starting inside the first (a collection would give its targets two gaps).
+    SilentAgain,
+    /// Its newest `up` is newer than the open silence and within the limit of the present.
+    HeardAgain,
+    Unchanged,
+}
+
+/// Decides on a scraper's silences from the store's answer: `heard` its newest `up` now (ms,
+/// `None`: nothing recent), `newest` the newest ever heard (never going back), `last` its
+/// latest silence.
+fn judge(
+    last: Option<&ScraperSilence>,
+    heard: Option<i64>,
+    newest: i64,
+    now_ms: i64,
+    limit_ms: i64,
+) -> Verdict {
+    let open = last.filter(|s| s.to.is_none());
+    match open {
+        None if now_ms - newest > limit_ms => match last.and_then(|s| s.to) {
+            Some(closed) if newest < closed.unix_millis() => Verdict::SilentAgain,
+            _ => Verdict::Silent,
+        },
+        Some(open)
+            if heard.is_some_and(|h| h > open.from.unix_millis() && now_ms - h <= limit_ms) =>
+        {
+            Verdict::HeardAgain
+        }
+        _ => Verdict::Unchanged,
+    }
+}
+
 /// Keeps the newest [`ScraperJob::MAX_SILENCES`].
 fn trim(job: &mut ScraperJob) {
     let extra = job.silences.len().saturating_sub(ScraperJob::MAX_SILENCES);
@@ -177,5 +227,72 @@ mod tests {
         assert_eq!(limit("5s"), 15);
         assert_eq!(limit("10s"), 30);
         assert_eq!(limit("1m"), 180);
+    }
+
+    fn silence(from_ms: i64, to_ms: Option<i64>) -> ScraperSilence {
+        let at = |ms: i64| Timestamp::from_unix(ms as f64 / 1000.0).unwrap();
+        ScraperSilence {
+            from: at(from_ms),
+            noticed_at: at(from_ms + LIMIT),
+            to: to_ms.map(at),
+            node: None,
+            targets: vec![],
+            reason: String::new(),
+        }
+    }
+
+    const LIMIT: i64 = 15_000;
+    const NOW: i64 = 1_800_000_000_000;
+
+    #[test]
+    fn a_scraper_unheard_past_the_limit_is_silent_and_within_it_is_not() {
+        assert_eq!(
+            judge(None, None, NOW - LIMIT - 1, NOW, LIMIT),
+            Verdict::Silent
+        );
+        assert_eq!(
+            judge(None, Some(NOW - LIMIT), NOW - LIMIT, NOW, LIMIT),
+            Verdict::Unchanged
+        );
+        // An older silence, closed and heard from since: a new one.
+        let old = silence(NOW - 100_000, Some(NOW - 60_000));
+        assert_eq!(
+            judge(Some(&old), None, NOW - 30_000, NOW, LIMIT),
+            Verdict::Silent
+        );
+    }
+
+    #[test]
+    fn an_open_silence_closes_once_its_newest_up_is_newer_and_recent() {
+        let open = silence(NOW - 40_000, None);
+        let close = |heard| {
+            judge(
+                Some(&open),
+                heard,
+                heard.unwrap_or(NOW - 40_000),
+                NOW,
+                LIMIT,
+            )
+        };
+        assert_eq!(close(Some(NOW - 2_000)), Verdict::HeardAgain);
+        // Part of the backlog, still older than the limit: not yet.
+        assert_eq!(close(Some(NOW - 20_000)), Verdict::Unchanged);
+        assert_eq!(close(None), Verdict::Unchanged);
+    }
+
+    #[test]
+    fn silent_again_before_anything_newer_than_the_close_reopens_the_same_silence() {
+        // Closed at NOW - 5 s on a backlog `up` from NOW - 17 s; nothing newer since.
+        let closed = silence(NOW - 30_000, Some(NOW - 5_000));
+        assert_eq!(
+            judge(Some(&closed), None, NOW - 17_000, NOW, LIMIT),
+            Verdict::SilentAgain
+        );
+        // Heard past the close, then silent: a second silence.
+        let closed = silence(NOW - 60_000, Some(NOW - 20_000));
+        assert_eq!(
+            judge(Some(&closed), None, NOW - 16_000, NOW, LIMIT),
+            Verdict::Silent
+        );
     }
 }
