@@ -32,8 +32,10 @@ pub struct ConfigArgs {
 /// The parts of `GET …/config`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ConfigPart {
-    /// The rendered prometheus.yml.
+    /// The rendered prometheus.yml (a single-Prometheus session's).
     Prometheus,
+    /// Each scraper's prometheus.yml of a sharded session (credentials redacted).
+    Scrapers,
     /// The job script that runs Prometheus (rendered at start).
     JobScript,
     /// The session's rule file.
@@ -108,8 +110,16 @@ pub async fn config(client: &Client, out: &Output, a: ConfigArgs) -> Result<(), 
         out.show(&view, |_| String::new());
         return Ok(());
     }
-    let text = config_part(&view, a.part)
-        .ok_or_else(|| CliError::Usage(format!("session {session} has no {:?} yet", a.part)))?;
+    let text = config_part(&view, a.part).ok_or_else(|| {
+        CliError::Usage(match a.part {
+            // Only a sharded session has none.
+            ConfigPart::Prometheus => format!(
+                "session {session} is sharded: its store scrapes nothing; `--part scrapers` \
+                     shows what each scraper was told (once started)"
+            ),
+            part => format!("session {session} has no {part:?} yet"),
+        })
+    })?;
     // Verbatim (no trimming): the output is a file a user may save and diff.
     let mut stdout = std::io::stdout().lock();
     let _ = write!(stdout, "{text}");
@@ -129,16 +139,33 @@ fn file_sd_text(view: &ConfigView) -> String {
         .collect()
 }
 
+fn scrapers_text(view: &ConfigView) -> String {
+    view.scrapers
+        .iter()
+        .map(|s| {
+            format!(
+                "# ==> scrapers/{}/prometheus.yml <==\n{}",
+                s.index, s.prometheus_yml
+            )
+        })
+        .collect()
+}
+
 /// The part's text; `None` for a part the session does not have (no job script before start,
 /// no rules).
 fn config_part(view: &ConfigView, part: ConfigPart) -> Option<String> {
     match part {
-        ConfigPart::Prometheus => Some(view.prometheus_yml.clone()),
+        ConfigPart::Prometheus => view.prometheus_yml.clone(),
+        ConfigPart::Scrapers => (!view.scrapers.is_empty()).then(|| scrapers_text(view)),
         ConfigPart::JobScript => view.job_script.clone(),
         ConfigPart::Rules => view.rules.clone(),
         ConfigPart::FileSd => Some(file_sd_text(view)),
         ConfigPart::All => {
-            let mut all = format!("# ==> prometheus.yml <==\n{}", view.prometheus_yml);
+            let mut all = match &view.prometheus_yml {
+                Some(yml) => format!("# ==> prometheus.yml <==\n{yml}"),
+                None => String::new(),
+            };
+            all.push_str(&scrapers_text(view));
             for (name, text) in [("job script", &view.job_script), ("rules.yml", &view.rules)] {
                 if let Some(t) = text {
                     all.push_str(&format!("\n# ==> {name} <==\n{t}"));

@@ -366,9 +366,13 @@ fn scrapers_text(s: &Session) -> String {
             };
             match (&j.lost, j.open_silence()) {
                 (Some(l), _) => format!(
-                    "{}: job {}{node} LOST, targets {}",
+                    "{}: job {}{node} LOST{}, targets {}",
                     j.index,
                     j.job_id,
+                    match &l.replaced_by {
+                        Some(new) => format!(" (replaced by job {new})"),
+                        None => String::new(),
+                    },
                     l.targets.join(" ")
                 ),
                 (None, Some(silence)) => format!(

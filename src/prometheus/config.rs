@@ -63,6 +63,50 @@ impl StoreAuth {
     }
 }
 
+/// A scraper's config as a view shows it: the `remote_write` section's header values and basic
+/// auth password (a remote store's credentials; the file itself is the scraper's, mode 0600)
+/// replaced by `<redacted>`, everything else as the scraper was told. Works on the text the
+/// template renders: a header name is an HTTP token, so its value starts after the first `: `.
+pub fn redact_store_secrets(yml: &str) -> String {
+    let redacted = crate::domain::yaml_quote(crate::domain::Secret::REDACTED);
+    let indent = |l: &str| l.len() - l.trim_start().len();
+    let mut in_remote_write = false;
+    let mut headers_indent: Option<usize> = None;
+    let mut out = String::with_capacity(yml.len());
+    for line in yml.split_inclusive('\n') {
+        let body = line.trim_end_matches('\n');
+        let trimmed = body.trim_start();
+        if !body.is_empty() && indent(body) == 0 {
+            in_remote_write = trimmed == "remote_write:";
+            headers_indent = None;
+        }
+        let mut secret_key = None;
+        if in_remote_write && !trimmed.is_empty() {
+            if headers_indent.is_some_and(|h| indent(body) <= h) {
+                headers_indent = None;
+            }
+            if headers_indent.is_some() {
+                secret_key = trimmed.split_once(": ").map(|(k, _)| k);
+            } else if trimmed == "headers:" {
+                headers_indent = Some(indent(body));
+            } else if trimmed.starts_with("password: ") {
+                secret_key = Some("password");
+            }
+        }
+        match secret_key {
+            Some(key) => {
+                out.push_str(&body[..indent(body)]);
+                out.push_str(key);
+                out.push_str(": ");
+                out.push_str(&redacted);
+                out.push_str(&line[body.len()..]);
+            }
+            None => out.push_str(line),
+        }
+    }
+    out
+}
+
 /// What of a session its scrape config depends on (the session record lives above this
 /// module; it hands these over).
 pub struct ScrapeSpec<'a> {

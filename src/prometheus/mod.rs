@@ -10,5 +10,6 @@ pub mod rules;
 
 pub use client::PromClient;
 pub use config::{
-    render_prometheus_config, render_scraper_config, RenderContext, ScrapeSpec, Shard, StoreAuth,
+    redact_store_secrets, render_prometheus_config, render_scraper_config, RenderContext,
+    ScrapeSpec, Shard, StoreAuth,
 };

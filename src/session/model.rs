@@ -184,6 +184,10 @@ pub struct ScraperJob {
     pub ready: bool,
     /// Set when the job ended while the session ran.
     pub lost: Option<LostShard>,
+    /// When benchmon first saw its agent listen (a replacement's silence is counted from
+    /// then, not from the last `up` of the job it replaced).
+    #[serde(default)]
+    pub listening_since: Option<Timestamp>,
     /// When the store first had an `up` sample of this scraper (null: none yet; a scraper
     /// hashmod gave no target never sends one).
     #[serde(default)]
@@ -202,6 +206,16 @@ impl ScraperJob {
     /// The silence that lasts, if any.
     pub fn open_silence(&self) -> Option<&ScraperSilence> {
         self.silences.last().filter(|s| s.to.is_none())
+    }
+
+    /// Another job scrapes its shard now (it was lost and replaced).
+    pub fn replaced(&self) -> bool {
+        self.lost.as_ref().is_some_and(|l| l.replaced_by.is_some())
+    }
+
+    /// Lost with no replacement: its targets are not scraped.
+    pub fn lost_unreplaced(&self) -> bool {
+        self.lost.as_ref().is_some_and(|l| l.replaced_by.is_none())
     }
 }
 
@@ -223,13 +237,21 @@ pub struct ScraperSilence {
     pub reason: String,
 }
 
-/// A scraper job that ended while its session ran: its targets are no longer scraped.
+/// A scraper job that ended while its session ran: its targets are not scraped until a
+/// replacement job (the same shard, submitted again) scrapes them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct LostShard {
     pub at: Timestamp,
     pub reason: String,
     /// `instance` of every target the shard had scraped (from the store's `up` series).
     pub targets: Vec<String>,
+    /// The job submitted in its place (listed after it in `scraper_jobs`, same `index`).
+    #[serde(default)]
+    pub replaced_by: Option<String>,
+    /// Why no replacement was submitted: the shard was replaced as often as a session
+    /// replaces one, or the scheduler refused the job.
+    #[serde(default)]
+    pub not_replaced: Option<String>,
 }
 
 impl Session {

@@ -27,6 +27,9 @@ enum StoreAnswer {
     Refused(String),
 }
 
+/// Times a session submits one shard's job again after losing it.
+pub const MAX_REPLACEMENTS: usize = 3;
+
 impl Sessions {
     /// Asks every scraper job of `session` that may still run to end.
     pub(super) async fn cancel_scrapers(&self, session: &Session) -> Result<(), SessionError> {
@@ -108,20 +111,37 @@ impl Sessions {
             }
         }
         self.poll_scrapers(cell, &mut next).await;
+        let submitted = !next.scraper_jobs.is_empty();
+        let running = matches!(
+            next.state,
+            SessionState::Starting | SessionState::Running | SessionState::Degraded
+        );
+        if submitted && running {
+            self.replace_lost_scrapers(cell, &mut next).await;
+        }
+        // The jobs that scrape their shards now: every one but the lost ones replaced.
         let all_listen = next
             .scraper_jobs
             .iter()
+            .filter(|s| !s.replaced())
             .all(|s| s.ready && s.lost.is_none());
         if store_up && !next.scraper_jobs.is_empty() && all_listen {
             next.state = SessionState::Running;
             next.running_at = Some(Timestamp::now());
         }
         self.watch_silences(hearing, &mut next).await;
-        // Degraded while a scraper is lost or silent; running again once none is.
-        let degraded = next
+        // Degraded while a scraper is lost (until its replacement listens) or silent; running
+        // again once none is.
+        let replacements: Vec<&str> = next
             .scraper_jobs
             .iter()
-            .any(|s| s.lost.is_some() || s.open_silence().is_some());
+            .filter_map(|s| s.lost.as_ref()?.replaced_by.as_deref())
+            .collect();
+        let degraded = next.scraper_jobs.iter().filter(|s| !s.replaced()).any(|s| {
+            s.lost.is_some()
+                || s.open_silence().is_some()
+                || (!s.ready && replacements.contains(&s.job_id.as_str()))
+        });
         match next.state {
             SessionState::Starting | SessionState::Running if degraded => {
                 next.state = SessionState::Degraded;
@@ -139,51 +159,127 @@ impl Sessions {
         cell: &SessionCell,
         next: &mut Session,
     ) -> Result<(), SessionError> {
-        let remote_write_url = match (&next.store, &next.prometheus_url) {
-            (StoreSpec::Remote(r), _) => r.remote_write_url.to_string(),
-            (_, Some(store)) => crate::prometheus::remote_write::endpoint(store),
-            (_, None) => return Ok(()),
-        };
         let count = self.scraper_count(next);
-        let resources = scraper_resources(next, count);
         for index in 0..count {
-            let shard = Shard {
-                index,
-                count,
-                remote_write_url: remote_write_url.clone(),
-                auth: match &next.store {
-                    StoreSpec::Remote(r) => StoreAuth::of(r),
-                    _ => StoreAuth::default(),
-                },
+            let Some(job) = self.submit_scraper(cell, next, index, count).await? else {
+                return Ok(());
             };
-            // Placed on its node when the session names nodes; else where the store job may run.
-            let requested_node = next
-                .scraper_nodes
-                .as_ref()
-                .map(|nodes| nodes.for_scraper(index).clone());
-            let mut resources = resources.clone();
-            if let Some(node) = &requested_node {
-                resources.0.nodelist = Some(node.as_nodelist());
-            }
-            let job = self
-                .write_scraper_job(cell, next, &resources, &shard)
-                .await?;
-            let job_id = self.launcher.submit(&job).await?;
-            tracing::info!(session = %cell.id, scraper = index, job = %job_id, "scraper submitted");
-            next.scraper_jobs.push(ScraperJob {
-                index,
-                job_id,
-                scheduler_state: None,
-                node: None,
-                requested_node,
-                port: None,
-                ready: false,
-                lost: None,
-                first_heard_at: None,
-                silences: Vec::new(),
-            });
+            next.scraper_jobs.push(job);
         }
         Ok(())
+    }
+
+    /// Renders and submits the job of shard `index` of `count` (`None`: the store has no
+    /// address yet).
+    async fn submit_scraper(
+        &self,
+        cell: &SessionCell,
+        session: &Session,
+        index: u16,
+        count: u16,
+    ) -> Result<Option<ScraperJob>, SessionError> {
+        let remote_write_url = match (&session.store, &session.prometheus_url) {
+            (StoreSpec::Remote(r), _) => r.remote_write_url.to_string(),
+            (_, Some(store)) => crate::prometheus::remote_write::endpoint(store),
+            (_, None) => return Ok(None),
+        };
+        let shard = Shard {
+            index,
+            count,
+            remote_write_url,
+            auth: match &session.store {
+                StoreSpec::Remote(r) => StoreAuth::of(r),
+                _ => StoreAuth::default(),
+            },
+        };
+        // Placed on its node when the session names nodes; else where the store job may run.
+        let requested_node = session
+            .scraper_nodes
+            .as_ref()
+            .map(|nodes| nodes.for_scraper(index).clone());
+        let mut resources = scraper_resources(session, count);
+        if let Some(node) = &requested_node {
+            resources.0.nodelist = Some(node.as_nodelist());
+        }
+        let job = self
+            .write_scraper_job(cell, session, &resources, &shard)
+            .await?;
+        let job_id = self.launcher.submit(&job).await?;
+        tracing::info!(session = %cell.id, scraper = index, job = %job_id, "scraper submitted");
+        Ok(Some(ScraperJob {
+            index,
+            job_id,
+            scheduler_state: None,
+            node: None,
+            requested_node,
+            port: None,
+            ready: false,
+            lost: None,
+            first_heard_at: None,
+            listening_since: None,
+            silences: Vec::new(),
+        }))
+    }
+
+    /// Submits the shard of every scraper job lost while the session runs again (its targets,
+    /// its placement, the same `scraper` label, so its series go on), at most
+    /// [`MAX_REPLACEMENTS`] times per shard: a node that fails an hour into a benchmark then
+    /// costs its targets the minute a new agent takes to start, not the rest of the run. The
+    /// lost job stays in the record, naming its replacement.
+    async fn replace_lost_scrapers(&self, cell: &SessionCell, next: &mut Session) {
+        let count = next
+            .scraper_jobs
+            .iter()
+            .map(|j| j.index + 1)
+            .max()
+            .unwrap_or(0);
+        for at in 0..next.scraper_jobs.len() {
+            let job = &next.scraper_jobs[at];
+            let Some(lost) = job.lost.as_ref() else {
+                continue;
+            };
+            if lost.replaced_by.is_some() || lost.not_replaced.is_some() {
+                continue;
+            }
+            let index = job.index;
+            let replaced = next
+                .scraper_jobs
+                .iter()
+                .filter(|j| j.index == index && j.replaced())
+                .count();
+            let outcome = if job.scheduler_state.as_deref() == Some("TIMEOUT") {
+                // Its time limit is the session's: the session's time is up too.
+                Err("it reached its time limit, which is the session's".to_owned())
+            } else if replaced >= MAX_REPLACEMENTS {
+                Err(format!(
+                    "shard {index} was replaced {replaced} times already (a session replaces a \
+                     shard at most {MAX_REPLACEMENTS} times): its node or its targets may be at fault"
+                ))
+            } else {
+                match self.submit_scraper(cell, next, index, count).await {
+                    Ok(Some(new)) => Ok(new),
+                    Ok(None) => Err("the store has no address".to_owned()),
+                    Err(e) => Err(format!("cannot submit a replacement: {e}")),
+                }
+            };
+            let lost_job = next.scraper_jobs[at].job_id.clone();
+            let (replaced_by, not_replaced) = match outcome {
+                Ok(new) => {
+                    tracing::warn!(session = %cell.id, scraper = index, lost = %lost_job, job = %new.job_id, "lost scraper replaced");
+                    let id = new.job_id.clone();
+                    next.scraper_jobs.push(new);
+                    (Some(id), None)
+                }
+                Err(why) => {
+                    tracing::warn!(session = %cell.id, scraper = index, lost = %lost_job, "lost scraper not replaced: {why}");
+                    (None, Some(why))
+                }
+            };
+            if let Some(lost) = next.scraper_jobs[at].lost.as_mut() {
+                lost.replaced_by = replaced_by;
+                lost.not_replaced = not_replaced;
+            }
+        }
     }
 
     /// The record of a session on a remote store after a poll: `starting` until the store
@@ -290,6 +386,9 @@ impl Sessions {
                     let endpoint = cell.paths.scraper_job(s.index).endpoint_file();
                     s.port = read_port(&endpoint).or(s.port);
                     s.ready = s.port.is_some();
+                    if s.ready && s.listening_since.is_none() {
+                        s.listening_since = Some(Timestamp::now());
+                    }
                 }
                 JobStatus::Gone { state, reason } => {
                     s.scheduler_state = state.clone();
@@ -304,6 +403,8 @@ impl Sessions {
                                 s.job_id
                             ),
                             targets: self.shard_targets(next, s.index).await,
+                            replaced_by: None,
+                            not_replaced: None,
                         });
                         tracing::warn!(session = %cell.id, scraper = s.index, job = %s.job_id, "scraper lost");
                     }

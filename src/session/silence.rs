@@ -90,7 +90,8 @@ impl Sessions {
         let now = Timestamp::now();
         let limit_ms = silence_limit(&next.scrape_interval).as_millis() as i64;
         let mut jobs = std::mem::take(&mut next.scraper_jobs);
-        for job in jobs.iter_mut().filter(|j| j.lost.is_none()) {
+        // A job not listening yet (pending, starting) cannot have gone silent.
+        for job in jobs.iter_mut().filter(|j| j.lost.is_none() && j.ready) {
             let heard = answer.get(&job.index).copied();
             if heard.is_some() && job.first_heard_at.is_none() {
                 job.first_heard_at = Some(now);
@@ -103,6 +104,8 @@ impl Sessions {
                 (None, None) => job.first_heard_at.map(|_| hearing.since_ms),
             };
             let Some(newest) = newest else { continue };
+            // The store's `up` of this shard may be its lost predecessor's.
+            let newest = newest.max(job.listening_since.map_or(i64::MIN, |t| t.unix_millis()));
             hearing.newest.insert(job.job_id.clone(), newest);
             match judge(
                 job.silences.last(),

@@ -53,11 +53,15 @@ impl Sessions {
 }
 
 /// Whether `session` can still get to `wanted` without a new `start`: a `degraded` one gets
-/// back to `running` when its silent scrapers are heard again, not when one is lost.
+/// back to `running` when its silent scrapers are heard again and its lost ones' replacements
+/// listen, not when a lost one will not be replaced.
 fn may_still_reach(session: &Session, wanted: SessionState) -> bool {
-    let lost = session.scraper_jobs.iter().any(|j| j.lost.is_some());
+    let stuck = session
+        .scraper_jobs
+        .iter()
+        .any(|j| j.lost.as_ref().is_some_and(|l| l.not_replaced.is_some()));
     match (session.state, wanted) {
-        (SessionState::Degraded, SessionState::Running) => !lost,
+        (SessionState::Degraded, SessionState::Running) => !stuck,
         (current, wanted) => state_may_reach(current, wanted),
     }
 }

@@ -7,15 +7,15 @@ mod registry;
 
 pub use file_sd::{client_groups, service_groups, TargetGroup};
 pub use model::{
-    ClientRegistration, ConfigView, ServiceRegistration, TargetHealth, TargetKind, TargetList,
-    TargetView,
+    ClientRegistration, ConfigView, ScraperConfig, ServiceRegistration, TargetHealth, TargetKind,
+    TargetList, TargetView,
 };
 pub use registry::{
     clients, deregister_client, deregister_service, rebuild_file_sd, register_client,
     register_service, services, DeregisterError,
 };
 
-use crate::prometheus::{render_prometheus_config, PromClient};
+use crate::prometheus::{redact_store_secrets, render_prometheus_config, PromClient};
 use crate::session::{SessionCell, SessionError, SessionState, Sessions};
 use std::collections::BTreeMap;
 
@@ -155,16 +155,19 @@ pub async fn config_view(
 ) -> Result<ConfigView, SessionError> {
     let session = cell.snapshot();
     let prometheus_yml = match tokio::fs::read_to_string(cell.paths.prometheus_yml()).await {
-        Ok(text) => text,
-        Err(_) => render_prometheus_config(
-            &session.scrape_spec(),
-            &cell.paths,
-            &sessions.render_context(),
-        )
-        .map_err(|e| SessionError::Render {
-            what: "prometheus.yml",
-            message: e.to_string(),
-        })?,
+        Ok(text) => Some(text),
+        Err(_) if session.store.sharded() => None,
+        Err(_) => Some(
+            render_prometheus_config(
+                &session.scrape_spec(),
+                &cell.paths,
+                &sessions.render_context(),
+            )
+            .map_err(|e| SessionError::Render {
+                what: "prometheus.yml",
+                message: e.to_string(),
+            })?,
+        ),
     };
     let job_script = tokio::fs::read_to_string(cell.paths.job_script())
         .await
@@ -189,5 +192,30 @@ pub async fn config_view(
         job_script,
         file_sd,
         rules: tokio::fs::read_to_string(cell.paths.rules()).await.ok(),
+        scrapers: scraper_configs(cell, &session).await,
     })
+}
+
+/// The config and script each scraper job was given, from its directory (a scraper's files
+/// are written before its submit and kept after it ends).
+async fn scraper_configs(
+    cell: &SessionCell,
+    session: &crate::session::Session,
+) -> Vec<ScraperConfig> {
+    let mut indexes: Vec<u16> = session.scraper_jobs.iter().map(|j| j.index).collect();
+    indexes.sort_unstable();
+    indexes.dedup();
+    let mut out = Vec::with_capacity(indexes.len());
+    for index in indexes {
+        let job = cell.paths.scraper_job(index);
+        let Ok(yml) = tokio::fs::read_to_string(&job.config).await else {
+            continue;
+        };
+        out.push(ScraperConfig {
+            index,
+            prometheus_yml: redact_store_secrets(&yml),
+            job_script: tokio::fs::read_to_string(&job.script).await.ok(),
+        });
+    }
+    out
 }

@@ -121,13 +121,17 @@ pub struct TargetList {
     pub health_note: Option<String>,
 }
 
-/// `GET /api/v1/sessions/{id}/config`: exactly what Prometheus was (or will be) told.
+/// `GET /api/v1/sessions/{id}/config`: exactly what Prometheus was (or will be) told; for a
+/// sharded session, what each scraper was told.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ConfigView {
     pub session_id: String,
-    /// The rendered prometheus.yml.
-    pub prometheus_yml: String,
-    /// The job script that runs Prometheus (rendered at start; null before).
+    /// The session's prometheus.yml (rendered before start too). Null for a sharded session:
+    /// its store (VictoriaMetrics, or the site's) scrapes nothing; its scrapers' configs are in
+    /// `scrapers`.
+    pub prometheus_yml: Option<String>,
+    /// The main job's script, running the session's Prometheus or a `victoriametrics`
+    /// session's store (rendered at start; null before, and for a remote store).
     pub job_script: Option<String>,
     /// file_sd file name → its JSON content.
     #[schema(value_type = Object)]
@@ -135,4 +139,19 @@ pub struct ConfigView {
     /// The session's rule file (rules.yml), null when it has no rules.
     #[serde(default)]
     pub rules: Option<String>,
+    /// A sharded session's scrapers by index, once started (empty otherwise).
+    #[serde(default)]
+    pub scrapers: Vec<ScraperConfig>,
+}
+
+/// What one scraper (a Prometheus agent) of a sharded session was told.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ScraperConfig {
+    /// Shard index: the `scraper` label of its series.
+    pub index: u16,
+    /// Its prometheus.yml with a remote store's credentials (header values, basic auth
+    /// password) shown as `<redacted>`.
+    pub prometheus_yml: String,
+    /// Its job script.
+    pub job_script: Option<String>,
 }

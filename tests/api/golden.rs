@@ -168,33 +168,49 @@ fn the_scraper_config_and_the_sharded_job_scripts_match_their_golden_files() {
         };
         let yml = render_scraper_config(&s.scrape_spec(), &paths, &ctx, &shard).unwrap();
         golden(name, &yml);
-        std::fs::write(&file, &yml).unwrap();
-        let check = std::process::Command::new("promtool")
-            .args(["check", "config", "--agent", "--syntax-only"])
-            .arg(&file)
-            .output()
-            .unwrap();
-        assert!(check.status.success(), "{name}: {check:?}");
-        let read = std::process::Command::new("python3")
-            .args([
-                "-c",
-                "import json,sys,yaml; \
-                rw = yaml.safe_load(open(sys.argv[1]))['remote_write'][0]; \
-                print(json.dumps([rw['headers'], rw.get('basic_auth'), rw.get('authorization')]))",
-            ])
-            .arg(&file)
-            .output()
-            .unwrap();
-        assert!(read.status.success(), "{read:?}");
-        let got: serde_json::Value = serde_json::from_slice(&read.stdout).unwrap();
-        assert_eq!(got[0]["X-Scope-OrgID"], header);
-        match token {
-            None => {
-                assert_eq!(got[1]["password"], password);
-                assert_eq!(got[1]["username"], "bench user");
+        // As the config view shows it: the header value and the password redacted, the rest
+        // as it was (promtool still accepts it).
+        let shown = benchmon::prometheus::redact_store_secrets(&yml);
+        let quoted = |v: &str| serde_json::to_string(v).unwrap();
+        assert!(yml.contains(&quoted(header)), "{yml}");
+        assert!(
+            !shown.contains(&quoted(header)) && !shown.contains("p@ss"),
+            "{shown}"
+        );
+        for (yml, secret_header, secret_password) in [
+            (&yml, header, password),
+            (&shown, "<redacted>", "<redacted>"),
+        ] {
+            std::fs::write(&file, yml).unwrap();
+            let check = std::process::Command::new("promtool")
+                .args(["check", "config", "--agent", "--syntax-only"])
+                .arg(&file)
+                .output()
+                .unwrap();
+            assert!(check.status.success(), "{name}: {check:?}");
+            let read = std::process::Command::new("python3")
+                .args([
+                    "-c",
+                    "import json,sys,yaml; \
+                    rw = yaml.safe_load(open(sys.argv[1]))['remote_write'][0]; \
+                    print(json.dumps([rw['headers'], rw.get('basic_auth'), rw.get('authorization'), rw['url']]))",
+                ])
+                .arg(&file)
+                .output()
+                .unwrap();
+            assert!(read.status.success(), "{read:?}");
+            let got: serde_json::Value = serde_json::from_slice(&read.stdout).unwrap();
+            assert_eq!(got[0]["X-Scope-OrgID"], secret_header);
+            assert_eq!(got[3], shard.remote_write_url);
+            match token {
+                None => {
+                    assert_eq!(got[1]["password"], secret_password);
+                    assert_eq!(got[1]["username"], "bench user");
+                }
+                Some(t) => assert_eq!(got[2]["credentials_file"], t),
             }
-            Some(t) => assert_eq!(got[2]["credentials_file"], t),
         }
+        assert_eq!(shown.lines().count(), yml.lines().count());
     }
 
     let resources = JobResources::default();

@@ -116,11 +116,8 @@ async fn a_rule_that_fires_in_a_window_is_in_alerts_csv_with_its_first_and_last_
         .success(201);
     let prom = app.start_and_wait(&id).await;
     let config = app.config(&id).await.success(200);
-    assert!(
-        config.prometheus_yml.contains("rule_files:"),
-        "{}",
-        config.prometheus_yml
-    );
+    let yml = config.prometheus_yml.unwrap();
+    assert!(yml.contains("rule_files:"), "{yml}");
     query_until_present(&prom, r#"bench:driven:max"#, Duration::from_secs(40)).await;
 
     let start = now();
@@ -284,7 +281,7 @@ async fn a_site_rule_pack_is_loaded_by_every_session_and_a_broken_one_stops_star
     app.create(&from_json(json!({"run_id": id, "rules": RULES})))
         .await
         .success(201);
-    let yml = app.config(&id).await.success(200).prometheus_yml;
+    let yml = app.config(&id).await.success(200).prometheus_yml.unwrap();
     let pack_line = format!("  - {}\n", serde_json::to_string(&pack).unwrap());
     let session_rules = dirs.state.join("sessions").join(&id).join("rules.yml");
     let own_line = format!("  - {}\n", serde_json::to_string(&session_rules).unwrap());

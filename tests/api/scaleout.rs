@@ -249,14 +249,16 @@ async fn three_scrapers_feed_victoriametrics_each_target_once_and_the_window_col
     app.shutdown().await;
 }
 
+/// A scraper job that ends behind benchmon's back is submitted again: the same shard, so its
+/// targets' series go on after a gap that coverage flags; a restarted benchmon follows the
+/// replacement, and stop ends every job.
 #[tokio::test]
-async fn a_cancelled_scraper_degrades_the_session_naming_its_targets_and_survives_a_restart() {
+async fn a_cancelled_scraper_is_replaced_and_only_its_targets_gap_is_flagged() {
     let app = spawn_app(LauncherKind::Slurm).await;
     let exporters = SyntheticExporters::start(TARGETS).await;
     let id = unique_id("vmlost");
     let store = sharded_session(&app, &id, &exporters).await;
-    // Every target scraped for a while before and after the loss: the window below then has
-    // gaps only where the lost shard stopped.
+    // Every target scraped for a while before the loss.
     tokio::time::sleep(Duration::from_secs(6)).await;
     let by_instance = scraper_of_each_target(&store, &id).await;
     let s = app.session(&id).await.success(200);
@@ -273,39 +275,113 @@ async fn a_cancelled_scraper_degrades_the_session_naming_its_targets_and_survive
         .collect();
     assert!(!expected.is_empty());
 
+    let cancelled_at = chrono::Utc::now();
     sh("scancel", &[&victim.job_id]);
-    let s = app
-        .client
-        .wait_for(&id, SessionState::Degraded, Duration::from_secs(20))
-        .await
-        .unwrap();
+    // Lost, replaced by a job of the same shard, running again once that one listens.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let s = loop {
+        let s = app.session(&id).await.success(200);
+        let replacement = s.scraper_jobs.iter().skip(3).find(|j| j.index == 1);
+        if s.state == SessionState::Running && replacement.is_some_and(|j| j.ready) {
+            break s;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{s:?}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    let replaced_after = (chrono::Utc::now() - cancelled_at).to_std().unwrap();
+    assert_eq!(s.scraper_jobs.len(), 4, "{:?}", s.scraper_jobs);
     let lost = s.scraper_jobs[1].lost.clone().expect("scraper 1 lost");
     assert_eq!(lost.targets, expected);
     assert!(lost.reason.contains(&victim.job_id), "{}", lost.reason);
-    assert!(s.scraper_jobs.iter().filter(|j| j.lost.is_some()).count() == 1);
+    let replacement = &s.scraper_jobs[3];
+    assert_eq!(
+        lost.replaced_by.as_deref(),
+        Some(replacement.job_id.as_str())
+    );
+    assert_eq!((replacement.index, replacement.lost.is_none()), (1, true));
+    assert_eq!(squeue_state(&replacement.job_id), "RUNNING");
+    assert!(
+        s.scraper_jobs.iter().all(|j| j.silences.is_empty()),
+        "{s:?}"
+    );
 
-    // Collection still works, and coverage flags exactly the lost shard's targets.
-    tokio::time::sleep(Duration::from_secs(4)).await;
-    let out = app
-        .collect(&id, &from_json(json!({"last": "8s", "profiles": false})))
+    // The replacement scrapes the same targets into the same series.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let fresh = format!(
+        r#"count(timestamp(up{{session="{id}",scraper="1"}}) > {})"#,
+        replacement.listening_since.unwrap().unix_millis() / 1000
+    );
+    loop {
+        let n = query(&store, &fresh).await;
+        let n = n
+            .first()
+            .map(|r| r["value"][1].as_str().unwrap().to_owned());
+        if n.as_deref() == Some(&expected.len().to_string()) {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{n:?}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert_eq!(scraper_of_each_target(&store, &id).await, by_instance);
+
+    // A window over the loss flags exactly the lost shard's targets, each with one gap; one
+    // after the replacement started flags none.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let flagged = |out: &benchmon::client::CollectResult| -> Vec<String> {
+        let mut v: Vec<String> = out.extra["coverage"]["targets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|t| t["flagged"] == true)
+            .map(|t| t["instance"].as_str().unwrap().to_owned())
+            .collect();
+        v.sort();
+        v
+    };
+    let over = app
+        .collect(
+            &id,
+            &from_json(json!({
+                "window_start": (cancelled_at - chrono::Duration::seconds(5)).to_rfc3339(),
+                "window_end": (chrono::Utc::now() - chrono::Duration::seconds(1)).to_rfc3339(),
+                "profiles": false})),
+        )
         .await
         .success(201);
-    let mut flagged: Vec<String> = out.extra["coverage"]["targets"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|t| t["flagged"] == true)
-        .map(|t| t["instance"].as_str().unwrap().to_owned())
-        .collect();
-    flagged.sort();
-    assert_eq!(flagged, expected);
+    assert_eq!(flagged(&over), expected);
+    let mut longest = 0.0f64;
+    for t in over.extra["coverage"]["targets"].as_array().unwrap() {
+        let gaps = t["gaps"].as_array().unwrap();
+        assert_eq!(gaps.len(), usize::from(t["flagged"] == true), "{t}");
+        longest = gaps
+            .iter()
+            .map(|g| g["seconds"].as_f64().unwrap())
+            .fold(longest, f64::max);
+    }
+    eprintln!(
+        "scaleout: running again {replaced_after:?} after the cancel; the longest gap {longest} s"
+    );
+    let after = app
+        .collect(&id, &from_json(json!({"last": "5s", "profiles": false})))
+        .await
+        .success(201);
+    assert_eq!(flagged(&after), Vec::<String>::new());
 
-    // A restarted benchmon follows the same jobs: still degraded, and stop ends them all.
+    // A restarted benchmon follows the same jobs, the replacement among them; stop ends them.
     let dirs = app.shutdown().await;
     let app = spawn_app_with(test_settings(&dirs, LauncherKind::Slurm), dirs).await;
     let again = app.session(&id).await.success(200);
-    assert_eq!(again.state, SessionState::Degraded);
-    assert_eq!(running_jobs(&again), running_jobs(&s));
+    assert_eq!(again.state, SessionState::Running);
+    let jobs = |s: &Session| -> Vec<(u16, String, Option<String>)> {
+        s.scraper_jobs
+            .iter()
+            .map(|j| {
+                let replaced_by = j.lost.as_ref().and_then(|l| l.replaced_by.clone());
+                (j.index, j.job_id.clone(), replaced_by)
+            })
+            .collect()
+    };
+    assert_eq!(jobs(&again), jobs(&s));
     let stopped = app.client.stop_session(&id).await.unwrap();
     assert_eq!(stopped.state, SessionState::Stopped);
     for job in running_jobs(&stopped) {
@@ -598,6 +674,49 @@ async fn a_store_requiring_basic_auth_takes_the_sessions_credentials_and_never_s
         .unwrap()
         .contains("tenant-7"));
     assert_eq!(mode(&scraper_yml), 0o600);
+
+    // The config view: no prometheus.yml of the session's own (the store scrapes nothing), what
+    // each scraper was told with the credentials' two lines redacted and nothing else changed.
+    let config = app.config(&id).await.success(200);
+    assert_eq!(config.prometheus_yml, None);
+    let indexes: Vec<u16> = config.scrapers.iter().map(|s| s.index).collect();
+    assert_eq!(indexes, [0, 1]);
+    for s in &config.scrapers {
+        let yml = &s.prometheus_yml;
+        let file = dir.join("scrapers").join(s.index.to_string());
+        let on_disk = std::fs::read_to_string(file.join("prometheus.yml")).unwrap();
+        assert!(
+            !yml.contains("s3cr:t") && !yml.contains("tenant-7"),
+            "{yml}"
+        );
+        assert_eq!(on_disk.lines().count(), yml.lines().count());
+        let changed: Vec<&str> = on_disk
+            .lines()
+            .zip(yml.lines())
+            .filter(|(a, b)| a != b)
+            .map(|(_, b)| b.trim())
+            .collect();
+        assert_eq!(
+            changed,
+            [
+                r#""X-Scope-OrgID": "<redacted>""#,
+                r#"password: "<redacted>""#
+            ],
+            "{yml}"
+        );
+        assert!(
+            yml.contains(&format!("{}/api/v1/write", store.base)),
+            "{yml}"
+        );
+        assert_eq!(
+            s.job_script.as_deref(),
+            std::fs::read_to_string(file.join("scraper-job.sh"))
+                .ok()
+                .as_deref()
+        );
+    }
+    let shown = serde_json::to_string(&config).unwrap();
+    assert!(!shown.contains("s3cr:t") && !shown.contains("tenant-7"));
 
     // A restarted benchmon reads the credentials back: it still collects from the store.
     let dirs = app.shutdown().await;

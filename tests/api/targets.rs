@@ -95,7 +95,9 @@ async fn targets_registered_before_start_are_scraped_with_identity_labels() {
     assert!(svc.scrape_url.ends_with("/metrics?format=text"));
 
     let config = app.config(&id).await.success(200);
-    assert!(config.prometheus_yml.contains("job_name: exporters"));
+    assert!(config
+        .prometheus_yml
+        .is_some_and(|y| y.contains("job_name: exporters")));
     assert!(config.file_sd["client-client-001.json"].is_array());
     app.client.stop_session(&id).await.unwrap();
     app.shutdown().await;
@@ -334,7 +336,7 @@ async fn two_hundred_concurrent_registrations_are_all_kept() {
     // The config that will reference them is valid with all 200 files in place.
     let config = app.config("crowd").await.success(200);
     let yml = app.dirs.state.join("sessions/crowd/check.yml");
-    std::fs::write(&yml, &config.prometheus_yml).unwrap();
+    std::fs::write(&yml, config.prometheus_yml.unwrap()).unwrap();
     let (ok, out) = promtool_check_config(&yml);
     assert!(ok, "{out}");
     app.shutdown().await;

@@ -127,7 +127,7 @@ async fn collections_lists_each_bundle_with_window_verdict_and_path_and_config_p
     // config: prometheus.yml verbatim by default, the other parts on request.
     let view = app.config(&id).await.success(200);
     let yml = cli(&url, &["config", &id]).await.success();
-    assert_eq!(yml.stdout, view.prometheus_yml);
+    assert_eq!(Some(yml.stdout.as_str()), view.prometheus_yml.as_deref());
     assert!(yml.stdout.contains("scrape_configs"), "{yml}");
     let mut cmd = command(BIN, &url);
     cmd.args(["config", "--part", "job-script"])
@@ -138,7 +138,8 @@ async fn collections_lists_each_bundle_with_window_verdict_and_path_and_config_p
     let no_rules = cli(&url, &["config", &id, "--part", "rules"]).await;
     assert_eq!(no_rules.code, 2, "{no_rules}");
     let all = cli(&url, &["config", &id, "--json"]).await.success().json();
-    assert_eq!(all["prometheus_yml"], view.prometheus_yml.as_str());
+    assert_eq!(all["prometheus_yml"], view.prometheus_yml.unwrap().as_str());
+    assert_eq!(all["scrapers"], serde_json::json!([]));
     let missing = cli(&url, &["config", "no-such-session"]).await;
     assert_eq!(missing.code, 1, "{missing}");
 
