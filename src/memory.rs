@@ -7,12 +7,16 @@
 //! while idle. `malloc_trim(0)` gives every arena's free pages back; live allocations are
 //! untouched.
 //!
-//! [`fix_mmap_threshold`] keeps large buffers out of the arenas in the first place: glibc raises
-//! its mmap threshold (up to 32 MiB) each time it frees an mmapped block, after which the next
-//! collection's multi-megabyte buffers come from an arena and fragment it. Measured with
+//! [`fix_mmap_threshold`] keeps the largest buffers out of the arenas in the first place: glibc
+//! raises its mmap threshold (up to 32 MiB) each time it frees an mmapped block, after which the
+//! next collection's row-group buffers come from an arena and fragment it. Measured with
 //! `TARGETS="100 100" examples/bench-session.sh`: RSS after two 62 k-series collections was
-//! 38 → 83 MB with the dynamic threshold and 23 → 23 MB with a fixed 128 KiB one (peak 126 → 92
-//! MB), the collection time the same.
+//! 38 → 83 MB with the dynamic threshold, 23 → 23 MB with a fixed 128 KiB one and 23 → 24 MB
+//! with a fixed 4 MiB one. 4 MiB, because at 128 KiB every Parquet page buffer (a 128 Ki-row
+//! page of values is 1 MiB) was mapped, faulted in page by page and unmapped again: 164 k page
+//! faults and 0.7 s of system time to write 24 M samples, against 0.35 s with 4 MiB, where
+//! those buffers are reused from the arena (`benchmon export --raw` of the 100 k × 241 data of
+//! `examples/bench-scale.sh`, `/usr/bin/time`).
 
 /// Asks the allocator to return the memory it holds free; whether anything came back.
 /// Call it between bursts (after a collection), not inside one: glibc locks each arena in
@@ -22,12 +26,15 @@ pub fn release_freed() -> bool {
     trim()
 }
 
-/// Fixes glibc's mmap threshold at its default, 128 KiB (which also stops its dynamic
-/// raising): blocks that large are mapped and unmapped on their own, never left in an arena.
-/// Call once at start-up; the setting is process-wide.
+/// Fixes glibc's mmap threshold at 4 MiB (which also stops its dynamic raising): blocks that
+/// large (row groups' column buffers) are mapped and unmapped on their own, never left in an
+/// arena; smaller ones (pages) are reused. Call once at start-up; the setting is process-wide.
 pub fn fix_mmap_threshold() -> bool {
-    mmap_threshold(128 * 1024)
+    mmap_threshold(MMAP_THRESHOLD)
 }
+
+/// See the module's doc for the measurements.
+const MMAP_THRESHOLD: i32 = 4 * 1024 * 1024;
 
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 #[allow(unsafe_code)]
