@@ -20,9 +20,12 @@
 # (default 3) over the same window — floor, collection, floors with its manifest — and prints
 # the medians, and the ratio's median and range. `RUST_LOG=benchmon::export=debug` has the
 # server log when each phase of a collection ended (in the work dir's server.log, with KEEP=1).
+# PERF_DIR=dir records the server during each collection (`perf record --call-graph dwarf`,
+# dir/collect-N.data; the recording slows the collection, so its row is not a figure).
 #
 # Needs the dev cluster (slurm/dev-cluster.sh up), prometheus-node-exporter, curl, python3,
-# cargo. Usage: examples/bench-session.sh   (env: TARGETS="10 100" WINDOW=60 REPEAT=3 KEEP=1)
+# cargo. Usage: examples/bench-session.sh   (env: TARGETS="10 100" WINDOW=60 REPEAT=3 KEEP=1
+# PERF_DIR=/tmp/p)
 set -euo pipefail
 
 TARGETS=${TARGETS:-10 100 500}
@@ -108,7 +111,9 @@ for n in $TARGETS; do
       -H 'Content-Type: application/x-protobuf' -H 'Content-Encoding: snappy' \
       -H 'X-Prometheus-Remote-Read-Version: 0.1.0' "$prom/api/v1/read"; } 2>&1 | tail -n1)
     cpu0=$(cpu_ticks); t0=$(date +%s.%N)
-    out=$("$bin" collect --session "$id" --start "$start" --end "$end" --json --allow-partial)
+    out=$(${PERF_DIR:+perf record -q -F 250 --call-graph dwarf,16384 -p "$server_pid" \
+      -o "$PERF_DIR/collect-$n.data" --} \
+      "$bin" collect --session "$id" --start "$start" --end "$end" --json --allow-partial)
     t1=$(date +%s.%N); cpu1=$(cpu_ticks)
     raw=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["raw_samples"])' <<<"$out")
     bundle=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["bundle_dir"])' <<<"$out")
