@@ -117,6 +117,17 @@ fn jobs_are_sized_from_their_targets_for_10_and_1000_nodes() {
     );
 }
 
+/// Writes `yml` to `file` and checks it with promtool as an agent's config.
+fn agent_config_passes_promtool(file: &Path, yml: &str) {
+    std::fs::write(file, yml).unwrap();
+    let check = std::process::Command::new("promtool")
+        .args(["check", "config", "--agent", "--syntax-only"])
+        .arg(file)
+        .output()
+        .unwrap();
+    assert!(check.status.success(), "{yml}\n{check:?}");
+}
+
 /// A scraper's config (shard 1 of 3, writing to a store) and the store's and scraper's job
 /// scripts: golden files, and promtool (agent mode) and bash accept them.
 #[test]
@@ -139,13 +150,7 @@ fn the_scraper_config_and_the_sharded_job_scripts_match_their_golden_files() {
     golden("scraper.yml", &yml);
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("scraper.yml");
-    std::fs::write(&file, &yml).unwrap();
-    let check = std::process::Command::new("promtool")
-        .args(["check", "config", "--agent", "--syntax-only"])
-        .arg(&file)
-        .output()
-        .unwrap();
-    assert!(check.status.success(), "{check:?}");
+    agent_config_passes_promtool(&file, &yml);
 
     // A remote store's credentials: every value a quoted YAML scalar, whatever it holds; a
     // YAML parser reads them back unchanged, promtool accepts the config (basic auth and a
@@ -181,13 +186,7 @@ fn the_scraper_config_and_the_sharded_job_scripts_match_their_golden_files() {
             (&yml, header, password),
             (&shown, "<redacted>", "<redacted>"),
         ] {
-            std::fs::write(&file, yml).unwrap();
-            let check = std::process::Command::new("promtool")
-                .args(["check", "config", "--agent", "--syntax-only"])
-                .arg(&file)
-                .output()
-                .unwrap();
-            assert!(check.status.success(), "{name}: {check:?}");
+            agent_config_passes_promtool(&file, yml);
             let read = std::process::Command::new("python3")
                 .args([
                     "-c",

@@ -3,7 +3,7 @@
 //! SLURM's `SlurmdTimeout` would.
 
 use crate::multi_node::{dev_cluster, local_addr_towards, namespaced_nodes, node_addr};
-use crate::scaleout::{query, running_jobs, scraper_of_each_target, SyntheticExporters};
+use crate::scaleout::{flagged, query, running_jobs, scraper_of_each_target, SyntheticExporters};
 use crate::support::*;
 use benchmon::client::CollectResult;
 use benchmon::launcher::LauncherKind;
@@ -54,19 +54,6 @@ fn squeue_node(job: &str) -> String {
     sh("squeue", &["-h", "-j", job, "-o", "%N"])
         .trim()
         .to_owned()
-}
-
-/// `instance` of every flagged target of a collection's coverage, sorted.
-fn flagged(out: &CollectResult) -> Vec<String> {
-    let mut flagged: Vec<String> = out.extra["coverage"]["targets"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|t| t["flagged"] == true)
-        .map(|t| t["instance"].as_str().unwrap().to_owned())
-        .collect();
-    flagged.sort();
-    flagged
 }
 
 fn iso(t: chrono::DateTime<chrono::Utc>) -> String {

@@ -105,6 +105,19 @@ pub(crate) async fn scraper_of_each_target(store: &str, id: &str) -> BTreeMap<St
     by_instance
 }
 
+/// `instance` of every flagged target of a collection's coverage, sorted.
+pub(crate) fn flagged(out: &benchmon::client::CollectResult) -> Vec<String> {
+    let mut flagged: Vec<String> = out.extra["coverage"]["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["flagged"] == true)
+        .map(|t| t["instance"].as_str().unwrap().to_owned())
+        .collect();
+    flagged.sort();
+    flagged
+}
+
 pub(crate) fn running_jobs(s: &Session) -> Vec<String> {
     let mut jobs: Vec<String> = s.scraper_jobs.iter().map(|j| j.job_id.clone()).collect();
     jobs.extend(s.job_id.clone());
@@ -327,17 +340,6 @@ async fn a_cancelled_scraper_is_replaced_and_only_its_targets_gap_is_flagged() {
     // A window over the loss flags exactly the lost shard's targets, each with one gap; one
     // after the replacement started flags none.
     tokio::time::sleep(Duration::from_secs(6)).await;
-    let flagged = |out: &benchmon::client::CollectResult| -> Vec<String> {
-        let mut v: Vec<String> = out.extra["coverage"]["targets"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|t| t["flagged"] == true)
-            .map(|t| t["instance"].as_str().unwrap().to_owned())
-            .collect();
-        v.sort();
-        v
-    };
     let over = app
         .collect(
             &id,
