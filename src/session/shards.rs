@@ -256,6 +256,7 @@ impl Sessions {
                      shard at most {MAX_REPLACEMENTS} times): its node or its targets may be at fault"
                 ))
             } else {
+                set_aside_data(cell, index, &job.job_id).await;
                 match self.submit_scraper(cell, next, index, count).await {
                     Ok(Some(new)) => Ok(new),
                     Ok(None) => Err("the store has no address".to_owned()),
@@ -476,6 +477,26 @@ fn scraper_resources(session: &Session, count: u16) -> JobResources {
         options.mem_mb = MemMb::new(share.mem_mb.into()).ok();
     }
     JobResources(options)
+}
+
+/// Moves a lost scraper's write-ahead log out of its replacement's way (to `wal.<job id>`): a
+/// job SLURM gave up on with its node may still run there, cut off, holding the directory's
+/// lock, and the replacement's agent would then refuse to start.
+async fn set_aside_data(cell: &SessionCell, index: u16, lost_job: &str) {
+    let data = cell.paths.scraper_job(index).data;
+    // A launcher's job id (SLURM's are digits), kept to what a file name may hold.
+    let id: String = lost_job
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'))
+        .collect();
+    let aside = data.with_file_name(format!("wal.{id}"));
+    match tokio::fs::rename(&data, &aside).await {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => {
+            tracing::warn!(session = %cell.id, scraper = index, "cannot move {} aside: {e}", data.display());
+        }
+    }
 }
 
 /// The port a job's endpoint file names, once it has one.

@@ -317,6 +317,11 @@ async fn a_cancelled_scraper_is_replaced_and_only_its_targets_gap_is_flagged() {
         s.scraper_jobs.iter().all(|j| j.silences.is_empty()),
         "{s:?}"
     );
+    // The lost job's write-ahead log moved aside: the replacement starts on a directory of its
+    // own (the lost one may still run on a cut-off node, holding the old one's lock).
+    let shard_dir = app.dirs.state.join("sessions").join(&id).join("scrapers/1");
+    assert!(shard_dir.join(format!("wal.{}", victim.job_id)).is_dir());
+    assert!(shard_dir.join("wal").is_dir());
 
     // The replacement scrapes the same targets into the same series.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
