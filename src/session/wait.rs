@@ -110,4 +110,32 @@ mod tests {
         assert!(state_may_reach(Stopping, Stopped));
         assert!(state_may_reach(Running, Failed));
     }
+
+    /// A degraded sharded session whose scraper 0 was lost (`not_replaced`: why it will not be).
+    fn degraded_with_a_lost_scraper(not_replaced: Option<&str>) -> Session {
+        serde_json::from_value(serde_json::json!({
+            "session_id": "b1", "run_id": "b1", "state": "degraded",
+            "prometheus_port": null, "prom_host": null, "scrape_interval": "1s", "retention": null,
+            "labels": {}, "scrape_benchmon": false, "launcher": "slurm", "resources": null,
+            "job_id": "6", "slurm_job_id": "6", "scheduler_state": "RUNNING",
+            "scheduler_reason": null, "node": null, "port": null, "prometheus_url": null,
+            "ready": true, "created_at": "2025-11-04T10:00:00Z", "started_at": null,
+            "running_at": null, "stopped_at": null, "failure_reason": null, "output_tail": null,
+            "scraper_jobs": [{"index": 0, "job_id": "7", "ready": false,
+                "lost": {"at": "2025-11-04T10:01:00Z", "reason": "ended", "targets": [],
+                    "not_replaced": not_replaced}}]
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_degraded_session_may_run_again_unless_a_lost_scraper_will_not_be_replaced() {
+        assert!(may_still_reach(
+            &degraded_with_a_lost_scraper(None),
+            Running
+        ));
+        let stuck = degraded_with_a_lost_scraper(Some("replaced 3 times already"));
+        assert!(!may_still_reach(&stuck, Running));
+        assert!(may_still_reach(&stuck, Stopped));
+    }
 }
